@@ -1,0 +1,85 @@
+"""The Engine interface every backend implements, and the values it speaks in."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+
+
+class EngineError(RuntimeError):
+    """The engine failed to start or to generate; the message says what to do."""
+
+
+class ModelUnavailableError(EngineError):
+    """The model is missing or corrupt (for example a sha256 mismatch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One chat completion. ``request_id`` is what :meth:`Engine.abort` takes."""
+
+    messages: Sequence[ChatMessage]
+    max_tokens: int = 1024
+    # Greedy by default: an edit should be reproducible, not creative.
+    temperature: float = 0.0
+    stop: Sequence[str] = ()
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(slots=True)
+class GenerationStats:
+    """Filled in while a request streams; read it after the stream ends."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    first_token_s: float | None = None
+    total_s: float = 0.0
+    finish_reason: str | None = None
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A chat model that streams text and can be cancelled mid-generation."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def max_context(self) -> int:
+        """Prompt plus output tokens the engine accepts for one request."""
+        ...
+
+    async def start(self) -> None:
+        """Load the model. Idempotent; callers may also rely on ``stream`` starting it."""
+        ...
+
+    def stream(
+        self, request: ChatRequest, stats: GenerationStats | None = None
+    ) -> AsyncIterator[str]:
+        """Yield the reply's text in pieces as the model writes it."""
+        ...
+
+    async def abort(self, request_id: str) -> None:
+        """Stop a running request; a finished or unknown id is not an error."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in the served model's own tokenizer."""
+        ...
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Tokens the chat template turns ``messages`` into (what the window is spent on)."""
+        ...
+
+    async def close(self) -> None: ...

