@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -115,13 +116,14 @@ class VllmEngine:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
-    def render(self, messages: Sequence[ChatMessage]) -> str:
+    def render(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
         """The prompt text the model's chat template makes of ``messages``."""
-        return self.tokenizer.apply_chat_template(
+        rendered = self.tokenizer.apply_chat_template(
             [{"role": m.role, "content": m.content} for m in messages],
             tokenize=False,
             add_generation_prompt=True,
         )
+        return rendered + assistant_prefix
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(self.tokenizer.encode(self.render(messages), add_special_tokens=False))
@@ -157,6 +159,10 @@ class VllmEngine:
             # On the loop's own thread: vLLM's output handler task lives on this loop and
             # must be cancelled by shutdown() before the core process goes away.
             llm.shutdown()
+            # Collect it now: left to interpreter exit, AsyncLLM.__del__ runs shutdown again
+            # after vLLM's module globals are gone and prints a TypeError.
+            del llm
+            gc.collect()
 
     # -- generation ----------------------------------------------------------------------
     async def stream(
@@ -167,7 +173,7 @@ class VllmEngine:
 
         await self.start()
         stats = stats if stats is not None else GenerationStats()
-        prompt = self.render(request.messages)
+        prompt = self.render(request.messages, request.assistant_prefix)
         stats.prompt_tokens = self.count_tokens(prompt)
         budget = self.max_context - stats.prompt_tokens
         if budget <= 0:

@@ -1,0 +1,14 @@
+"""Repository context: what the model is shown for a request, fitted to a token budget."""
+
+from context.pack import ContextPack, LineRange, Section, SectionKind
+from context.workspace import ContextBudgetError, UnreadableFileError, Workspace
+
+__all__ = [
+    "ContextBudgetError",
+    "ContextPack",
+    "LineRange",
+    "Section",
+    "SectionKind",
+    "UnreadableFileError",
+    "Workspace",
+]

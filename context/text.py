@@ -1,0 +1,45 @@
+"""Line handling that agrees with LSP: lines end at ``\\n``, ``\\r\\n`` or ``\\r`` only.
+
+``str.splitlines`` also splits at form feeds, ``\\x1c``-``\\x1e`` and U+2028, which would put
+every later line number off by one against the editor's.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines of ``text`` with their endings kept; ``"".join(result) == text``."""
+    return _LINE.findall(text)
+
+
+def strip_ending(line: str) -> str:
+    return line.rstrip("\r\n")
+
+
+def line_ending(line: str) -> str:
+    if line.endswith("\r\n"):
+        return "\r\n"
+    if line.endswith(("\n", "\r")):
+        return line[-1]
+    return ""
+
+
+def dominant_ending(text: str) -> str:
+    """The file's own line ending, so new lines match their neighbours."""
+    crlf = text.count("\r\n")
+    lf = text.count("\n") - crlf
+    cr = text.count("\r") - crlf
+    best = max((lf, "\n"), (crlf, "\r\n"), (cr, "\r"))
+    return best[1] if best[0] else "\n"
+
+
+def line_starts(text: str) -> list[int]:
+    """Offset of the first character of each line (plus one past the end)."""
+    starts = [0]
+    for line in split_lines(text):
+        starts.append(starts[-1] + len(line))
+    return starts

@@ -1,0 +1,1 @@
+"""The diff protocol: prompt, tolerant parsing (unidiff), location and edit plans."""

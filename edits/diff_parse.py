@@ -1,0 +1,205 @@
+"""Read a model's reply as a unified diff: tolerant clean-up first, then ``unidiff``.
+
+Models wrap diffs in fences, mix prose in, drop ``a/``/``b/`` prefixes, leave out file headers
+and get hunk counts and line numbers wrong. Location (edits/locate.py) goes by content, never
+by line numbers, so headers are recomputed from the hunk bodies. Every repair is recorded on
+the result: nothing is guessed silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import unidiff
+
+from edits.errors import DiffParseError, NoDiffError
+
+_HUNK_HEADER = re.compile(r"^@@ ?-?(\d+)?(?:,(\d+))? ?\+?(\d+)?(?:,(\d+))? ?@@(.*)$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+@dataclass(frozen=True, slots=True)
+class HunkLine:
+    kind: str  # " " context, "-" removed, "+" added
+    text: str  # without the marker and without the line ending
+
+
+@dataclass(frozen=True, slots=True)
+class Hunk:
+    index: int  # 1-based position in its file's diff, used to name it in errors
+    lines: tuple[HunkLine, ...]
+    header_line: int | None = None  # the model's claimed old start line, a hint only
+
+    @property
+    def old_lines(self) -> list[str]:
+        return [ln.text for ln in self.lines if ln.kind != "+"]
+
+    @property
+    def new_lines(self) -> list[str]:
+        return [ln.text for ln in self.lines if ln.kind != "-"]
+
+    @property
+    def changes_something(self) -> bool:
+        return self.old_lines != self.new_lines
+
+
+@dataclass(frozen=True, slots=True)
+class FileDiff:
+    source: str | None  # path before, without a/ prefix; None for a created file
+    target: str | None  # path after; None for a deleted file
+    hunks: tuple[Hunk, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDiff:
+    files: tuple[FileDiff, ...]
+    repairs: tuple[str, ...] = field(default=())
+
+
+def extract_diff_lines(reply: str) -> tuple[list[str], list[str]]:
+    """The lines of ``reply`` that belong to a diff, and the repairs that took."""
+    repairs: list[str] = []
+    lines = reply.replace("\r\n", "\n").split("\n")
+    if any(_FENCE.match(ln) for ln in lines):
+        repairs.append("removed Markdown code fences")
+    lines = [ln for ln in lines if not _FENCE.match(ln)]
+    start = next(
+        (i for i, ln in enumerate(lines) if ln.startswith(("--- ", "@@", "diff --git"))), None
+    )
+    if start is None:
+        raise NoDiffError(
+            "The model's reply holds no unified diff (no '---' file header or '@@' hunk)."
+        )
+    if any(ln.strip() for ln in lines[:start]):
+        repairs.append("dropped prose before the diff")
+    return lines[start:], repairs
+
+
+def _strip_prefix(path: str) -> str:
+    path = path.strip().split("\t")[0]
+    if path.startswith(("a/", "b/")):
+        return path[2:]
+    return path
+
+
+def _body_kind(line: str) -> str | None:
+    if line.startswith((" ", "+", "-")):
+        return line[0]
+    if line == "":
+        return " "  # editors and models drop the space of an empty context line
+    return None
+
+
+def _starts_section(lines: list[str], i: int) -> bool:
+    """A new hunk or file starts at ``lines[i]`` (a removed ``-- comment`` line does not)."""
+    line = lines[i]
+    if line.startswith(("@@", "diff --git")):
+        return _HUNK_HEADER.match(line) is not None or line.startswith("diff --git")
+    return line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
+
+
+def normalise(lines: list[str], default_path: str | None) -> tuple[str, list[str]]:
+    """Rebuild a diff ``unidiff`` accepts: file headers present, hunk counts recomputed."""
+    repairs: list[str] = []
+    out: list[str] = []
+    i = 0
+    have_header = False
+    prose_after = False
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("diff --git") or line.startswith(("index ", "new file", "deleted file")):
+            out.append(line)
+            i += 1
+            continue
+        if line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
+            src, dst = line[4:].strip(), lines[i + 1][4:].strip()
+            if not src.startswith(("a/", "/dev/null")) or not dst.startswith(("b/", "/dev/null")):
+                repairs.append(f"added a/ b/ prefixes to {dst or src}")
+            src = src if src.startswith("/dev/null") else "a/" + _strip_prefix(src)
+            dst = dst if dst.startswith("/dev/null") else "b/" + _strip_prefix(dst)
+            out += [f"--- {src}", f"+++ {dst}"]
+            have_header = True
+            i += 2
+            continue
+        match = _HUNK_HEADER.match(line)
+        if match:
+            if not have_header:
+                if default_path is None:
+                    raise DiffParseError("The diff has a hunk but no '--- a/path' file header.")
+                out += [f"--- a/{default_path}", f"+++ b/{default_path}"]
+                repairs.append(f"added the missing file header for {default_path}")
+                have_header = True
+            body: list[str] = []
+            i += 1
+            while i < len(lines):
+                nxt = lines[i]
+                if _starts_section(lines, i):
+                    break
+                if nxt.startswith("\\"):  # "\ No newline at end of file"
+                    body.append(nxt)
+                    i += 1
+                    continue
+                kind = _body_kind(nxt)
+                if kind is None:
+                    prose_after = True
+                    break
+                body.append(nxt if nxt else " ")
+                i += 1
+            # Trailing blank lines are the end of the reply, not context.
+            while body and body[-1] == " ":
+                body.pop()
+            old = sum(1 for b in body if b[0] in " -")
+            new = sum(1 for b in body if b[0] in " +")
+            start_old = int(match.group(1) or 1)
+            start_new = int(match.group(3) or start_old)
+            header = f"@@ -{start_old},{old} +{start_new},{new} @@"
+            claimed = (match.group(2), match.group(4))
+            # A bare "@@ @@" is the protocol's own form (edits/prompt.py); only counts that
+            # were given and are wrong are a repair worth recording.
+            numbered = any(match.group(k) for k in (1, 2, 3, 4))
+            if numbered and claimed != (str(old), str(new)):
+                repairs.append(f"recomputed hunk counts ({line.strip()} -> {header})")
+            out.append(header)
+            out += body
+            if prose_after:
+                # Skip prose until the next diff element; the rest may hold more hunks.
+                while i < len(lines) and not _starts_section(lines, i):
+                    i += 1
+            continue
+        i += 1  # prose between file diffs
+    if prose_after:
+        repairs.append("dropped prose after a hunk")
+    return "\n".join(out) + "\n", repairs
+
+
+def parse_diff(reply: str, default_path: str | None = None) -> ParsedDiff:
+    """Parse a model reply into file diffs; ``default_path`` names the file of header-less hunks."""
+    lines, repairs = extract_diff_lines(reply)
+    text, more = normalise(lines, default_path)
+    repairs += more
+    try:
+        patch = unidiff.PatchSet(text)
+    except unidiff.UnidiffParseError as exc:
+        raise DiffParseError(f"The model's diff cannot be parsed: {exc}") from exc
+    files = []
+    for patched in patch:
+        source = None if patched.is_added_file else _strip_prefix(patched.source_file)
+        target = None if patched.is_removed_file else _strip_prefix(patched.target_file)
+        hunks = tuple(
+            Hunk(
+                index=n,
+                lines=tuple(
+                    HunkLine(ln.line_type, ln.value.rstrip("\r\n"))
+                    for ln in hunk
+                    if ln.line_type in (" ", "+", "-")
+                ),
+                header_line=hunk.source_start,
+            )
+            for n, hunk in enumerate(patched, start=1)
+        )
+        files.append(FileDiff(source=source, target=target, hunks=hunks))
+    if not files or not any(h.changes_something for f in files for h in f.hunks):
+        if not any(f.source is None or f.target is None for f in files):
+            raise NoDiffError("The model's diff changes nothing.")
+    return ParsedDiff(files=tuple(files), repairs=tuple(repairs))

@@ -1,0 +1,21 @@
+"""Typed errors of the edit pipeline; each message says what went wrong and where."""
+
+
+class EditError(ValueError):
+    """A model reply could not be turned into an edit; nothing was changed."""
+
+
+class NoDiffError(EditError):
+    """The reply holds no unified diff."""
+
+
+class DiffParseError(EditError):
+    """The reply holds something diff-like that cannot be read even after repairs."""
+
+
+class HunkLocationError(EditError):
+    """A hunk's original lines are not in the document (or not in only one place)."""
+
+
+class PathOutsideWorkspaceError(EditError):
+    """A diff names a file outside the workspace roots."""

@@ -1,0 +1,89 @@
+"""The chat request that asks the model for a unified diff.
+
+The system message and the related files change rarely, so they come first: the engine's
+prefix cache then serves them without recomputation while the user edits the target.
+
+The format asks for whole-block hunks: every line of the changed block copied with ``-``,
+then its new version with ``+``. Small models (the 0.5B CPU default) keep that shape far more
+reliably than interleaved context lines, and the hunk still locates exactly because it quotes
+the whole original block.
+"""
+
+from __future__ import annotations
+
+from backend.engine import ChatMessage, ChatRequest
+from context.pack import ContextPack, SectionKind
+
+SYSTEM = """\
+You are Fathom, a careful coding assistant inside the user's editor. You change code by \
+replying with a unified diff, and nothing else.
+
+How to write the diff:
+- First the file header: `--- a/PATH` and `+++ b/PATH`, then a line `@@ @@`.
+- Then copy every line of the block you change, each line starting with `-`.
+- Then write the new version of the block, each line starting with `+`.
+- Keep the indentation of every line exactly.
+- Change only what the instruction asks for.
+
+Example. Instruction: "make greet say hello". File greet.py:
+```
+def greet(name):
+    return "hi " + name
+```
+Reply:
+```diff
+--- a/greet.py
++++ b/greet.py
+@@ @@
+-def greet(name):
+-    return "hi " + name
++def greet(name):
++    return "hello " + name
+```"""
+
+END_OF_DIFF = "\n```"
+
+
+def _fenced(body: str) -> str:
+    return f"```\n{body}{'' if body.endswith(chr(10)) else chr(10)}```\n"
+
+
+def edit_messages(pack: ContextPack, instruction: str) -> list[ChatMessage]:
+    """Messages for an edit of the pack's selection as ``instruction`` says."""
+    selection = pack.section(SectionKind.SELECTION)
+    if selection is None or selection.lines is None:
+        raise ValueError("an edit pack needs a selection section")
+    context = "".join(s.text + "\n" for s in pack.sections if s.kind is not SectionKind.SELECTION)
+    path = selection.path.as_posix()
+    task = (
+        f"Selected lines {selection.lines.start + 1}-{selection.lines.end} of {path}:\n"
+        f"{_fenced(selection.body)}\n"
+        f"Instruction: {instruction.strip()}\n\n"
+        f"Reply with a unified diff of {path} that carries out the instruction on the "
+        "selected lines."
+    )
+    return [ChatMessage("system", SYSTEM), ChatMessage("user", context + task)]
+
+
+OPEN_FENCE = "```diff\n"
+
+
+def diff_prefix(path: str) -> str:
+    """The start of the reply, written for the model: fence, file header, hunk, first ``-``."""
+    return f"{OPEN_FENCE}--- a/{path}\n+++ b/{path}\n@@ @@\n-"
+
+
+def reply_diff(reply: str) -> str:
+    """The reply without the fence Fathom itself opened (so it is not logged as a repair)."""
+    return reply.removeprefix(OPEN_FENCE)
+
+
+def edit_request(pack: ContextPack, instruction: str, max_tokens: int) -> ChatRequest:
+    selection = pack.section(SectionKind.SELECTION)
+    assert selection is not None
+    return ChatRequest(
+        messages=edit_messages(pack, instruction),
+        max_tokens=max_tokens,
+        stop=(END_OF_DIFF,),
+        assistant_prefix=diff_prefix(selection.path.as_posix()),
+    )

@@ -1,0 +1,125 @@
+"""``fathom``: serve (the language server), edit (headless), demo (the main job, end to end)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from backend.settings import DEFAULT_MODEL, VllmSettings
+
+
+def _engine_settings(args: argparse.Namespace) -> VllmSettings:
+    return VllmSettings(model=args.model, max_model_len=args.max_model_len)
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=os.environ.get("FATHOM_MODEL", DEFAULT_MODEL),
+        help="'default' (the packaged Qwen2.5-Coder-0.5B-Instruct), a local HF model folder, "
+        "or an HF id already in the local HF cache (env FATHOM_MODEL)",
+    )
+    parser.add_argument("--max-model-len", type=int, default=32768, help="context window")
+    parser.add_argument("--verbose", action="store_true", help="show the engine's own logs")
+
+
+def _quiet_engine_logs(verbose: bool) -> None:
+    if not verbose:
+        # vLLM's CPU build warns about missing Triton, tcmalloc and more on every start;
+        # none of it is actionable for a Fathom user.
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from backend.vllm_engine import VllmEngine
+    from lsp_server.server import build_server
+
+    _quiet_engine_logs(args.verbose)
+    settings = _engine_settings(args)
+    server = build_server(lambda: VllmEngine(settings))
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+        return 0
+    # stdout is the LSP channel. Keep a private handle on it and point file descriptor 1 at
+    # stderr, so nothing else (vLLM's logs, its worker processes, a stray print) can write
+    # bytes into the protocol stream.
+    channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    server.start_io(sys.stdin.buffer, channel)
+    return 0
+
+
+def _parse_range(text: str) -> tuple[int, int]:
+    try:
+        first, _, last = text.partition(":")
+        start, end = int(first), int(last or first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--range takes L1:L2 (1-based lines), not {text!r}") from None
+    if start < 1 or end < start:
+        raise argparse.ArgumentTypeError(f"--range {text}: lines are 1-based and L1 <= L2")
+    return start, end
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from lsp_server.headless import edit_file
+
+    _quiet_engine_logs(args.verbose)
+    return asyncio.run(
+        edit_file(
+            Path(args.path), args.range, args.instruction, apply=args.apply,
+            settings=_engine_settings(args), root=Path(args.root) if args.root else None,
+        )
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from lsp_server.demo import run_demo
+
+    _quiet_engine_logs(args.verbose)
+    return asyncio.run(run_demo(_engine_settings(args)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fathom", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the language server (stdio unless --tcp)")
+    serve.add_argument("--stdio", action="store_true", help="accepted for clients that pass it")
+    serve.add_argument("--tcp", metavar="[HOST:]PORT", help="listen on TCP instead of stdio")
+    _add_engine_options(serve)
+    serve.set_defaults(run=_serve)
+
+    edit = sub.add_parser("edit", help="edit lines of a file headlessly; prints the diff")
+    edit.add_argument("path")
+    edit.add_argument("--range", type=_parse_range, required=True, metavar="L1:L2")
+    edit.add_argument("--instruction", required=True)
+    edit.add_argument("--apply", action="store_true", help="write the edit to the file")
+    edit.add_argument("--root", help="workspace root (default: the git root or the file's folder)")
+    _add_engine_options(edit)
+    edit.set_defaults(run=_edit)
+
+    demo = sub.add_parser("demo", help="one real edit of a sample project, end to end")
+    _add_engine_options(demo)
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""``fathom.edit``: edit a selection as instructed and send it as a versioned workspace edit."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from lsprotocol.converters import get_converter
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.uris import to_fs_path
+
+from backend.engine import EngineError
+from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
+from edits.errors import EditError
+from edits.plan import DocumentSnapshot
+from lsp_server.edit_flow import InvalidEditRequest, run_edit
+from lsp_server.positions import PositionCodec, PositionError
+from lsp_server.progress import work_done
+from lsp_server.server import EDIT_COMMAND, FathomServer, RequestFailed
+from lsp_server.workspace_edit import to_workspace_edit
+
+_CONVERTER = get_converter()
+
+
+def _parse_arguments(args: tuple[Any, ...]) -> tuple[str, types.Range, str]:
+    """Accept ``[{uri, range, instruction}]`` (what our code actions send) or three values."""
+    if len(args) == 1 and isinstance(args[0], dict):
+        payload = args[0]
+        uri, rng, instruction = payload.get("uri"), payload.get("range"), payload.get("instruction")
+    elif len(args) == 3:
+        uri, rng, instruction = args
+    else:
+        raise JsonRpcInvalidParams(
+            f"{EDIT_COMMAND} takes [{{uri, range, instruction}}] or [uri, range, instruction]"
+        )
+    if not isinstance(uri, str):
+        raise JsonRpcInvalidParams(f"{EDIT_COMMAND}: 'uri' must be a string")
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise JsonRpcInvalidParams(f"{EDIT_COMMAND}: the instruction is empty; say what to change")
+    try:
+        parsed = _CONVERTER.structure(rng, types.Range)
+    except Exception as exc:
+        raise JsonRpcInvalidParams(f"{EDIT_COMMAND}: 'range' is not an LSP Range: {exc}") from exc
+    return uri, parsed, instruction
+
+
+def _selected_lines(codec: PositionCodec, rng: types.Range) -> LineRange:
+    """Whole lines covered by ``rng``; a selection ending at column 0 excludes that line."""
+    start = codec.position(codec.offset(rng.start, strict=True))
+    end = codec.position(codec.offset(rng.end, strict=True))
+    if (end.line, end.character) < (start.line, start.character):
+        raise PositionError("the range ends before it starts")
+    last = end.line if end.character == 0 and end.line > start.line else end.line + 1
+    return LineRange(start.line, min(max(last, start.line + 1), max(codec.line_count, 1)))
+
+
+def register_edit(server: FathomServer) -> None:
+    @server.command(EDIT_COMMAND)
+    async def edit(ls: FathomServer, *args: Any) -> dict[str, Any]:
+        uri, rng, instruction = _parse_arguments(args)
+        if uri not in ls.workspace.text_documents:
+            raise JsonRpcInvalidParams(
+                f"{EDIT_COMMAND}: {uri} is not open; Fathom edits documents the editor has opened."
+            )
+        document = ls.workspace.get_text_document(uri)
+        path = Path(to_fs_path(uri)).resolve()
+        encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        snapshot = DocumentSnapshot(path=path, text=document.source, version=document.version)
+        try:
+            selection = _selected_lines(PositionCodec(snapshot.text, encoding), rng)
+        except PositionError as exc:
+            raise JsonRpcInvalidParams(f"{EDIT_COMMAND}: {exc}") from exc
+        root = ls.root_for(path)
+
+        def open_text(p: Path) -> str | None:
+            doc = ls.workspace.text_documents.get(ls.uri_of(p))
+            return doc.source if doc is not None else None
+
+        def snapshot_of(p: Path) -> DocumentSnapshot:
+            doc = ls.workspace.text_documents.get(ls.uri_of(p))
+            if doc is not None:
+                return DocumentSnapshot(p, doc.source, doc.version)
+            return DocumentSnapshot(p, workspace.read(p), None)
+
+        async with work_done(ls, "Fathom: editing", cancellable=False) as report:
+            try:
+                engine = await ls.engine()
+                workspace = Workspace(root, engine.count_tokens, open_text)
+                started = time.monotonic()
+                written = 0
+
+                def on_text(piece: str) -> None:
+                    nonlocal written
+                    written += len(piece)
+                    report(f"{written} characters, {time.monotonic() - started:.0f} s")
+
+                outcome = await run_edit(
+                    engine, workspace, snapshot, selection, instruction,
+                    snapshot_of=snapshot_of, on_text=on_text,
+                )
+            except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
+                ls.show(f"Fathom: {exc}")
+                raise JsonRpcInvalidParams(str(exc)) from exc
+            except (EditError, EngineError) as exc:
+                ls.show(f"Fathom could not edit {path.name}: {exc}")
+                raise RequestFailed(str(exc)) from exc
+
+        # The model wrote against `snapshot`; applying it to newer text would corrupt it.
+        for file_edit in outcome.plan.files:
+            current = ls.workspace.text_documents.get(ls.uri_of(file_edit.snapshot.path))
+            if current is not None and current.version != file_edit.snapshot.version:
+                message = (
+                    f"{file_edit.snapshot.path.name} changed while the model was writing "
+                    f"(version {file_edit.snapshot.version} -> {current.version}); "
+                    "nothing was applied. Run the edit again."
+                )
+                ls.show(f"Fathom: {message}")
+                raise RequestFailed(message)
+
+        workspace_edit = to_workspace_edit(outcome.plan, ls.uri_of, encoding)
+        result = await ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"Fathom: {instruction[:60]}")
+        )
+        if not result.applied:
+            reason = result.failure_reason or "the editor gave no reason"
+            ls.show(f"Fathom: the editor refused the edit: {reason}")
+            raise RequestFailed(f"The editor refused the edit: {reason}")
+        return {
+            "applied": True,
+            "diff": outcome.unified_diff(root),
+            "repairs": list(outcome.plan.repairs),
+            "promptTokens": outcome.stats.prompt_tokens,
+            "completionTokens": outcome.stats.completion_tokens,
+            "seconds": round(outcome.stats.total_s, 2),
+        }

@@ -1,0 +1,146 @@
+"""The Fathom language server: document sync, the edit command, code actions.
+
+Handlers translate LSP into plain calls (lsp_server/edit_flow.py) and back; nothing here
+knows how context is built or how the model runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from lsprotocol import types
+from lsprotocol.converters import get_converter
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
+
+from backend.engine import Engine, EngineError
+from lsp_server import __version__
+from lsp_server.progress import work_done
+
+log = logging.getLogger(__name__)
+
+EDIT_COMMAND = "fathom.edit"
+_CONVERTER = get_converter()
+
+# Code actions offered on a selection; "Edit with instruction…" needs the editor to ask the
+# user for text, which the editor clients add (a bare LSP client has no input box).
+PRESET_INSTRUCTIONS = {
+    "Fathom: Add docstrings": "Add concise docstrings to the selected code.",
+    "Fathom: Add type hints": "Add type hints to the selected code.",
+    "Fathom: Simplify": "Simplify the selected code without changing what it does.",
+}
+
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed (-32803): the request was valid but could not be carried out."""
+
+    CODE = types.LSPErrorCodes.RequestFailed
+
+
+class FathomServer(LanguageServer):
+    def __init__(self, engine_factory: Callable[[], Engine]) -> None:
+        super().__init__("fathom", __version__)
+        self._engine_factory = engine_factory
+        self._engine: Engine | None = None
+        self._engine_task: asyncio.Task[Engine] | None = None
+
+    # -- engine ---------------------------------------------------------------------------
+    async def engine(self) -> Engine:
+        """The started engine; the first caller starts it, the others wait for the same start."""
+        if self._engine_task is None or (
+            self._engine_task.done() and self._engine_task.exception() is not None
+        ):
+            self._engine_task = asyncio.create_task(self._start_engine())
+        return await asyncio.shield(self._engine_task)
+
+    async def _start_engine(self) -> Engine:
+        engine = self._engine or self._engine_factory()
+        self._engine = engine
+        async with work_done(self, "Fathom: starting the model") as report:
+            report(engine.model_name)
+            try:
+                await engine.start()
+            except EngineError as exc:
+                self.show(f"Fathom could not start its model: {exc}", types.MessageType.Error)
+                raise
+        self.window_log_message(
+            types.LogMessageParams(types.MessageType.Info, f"Fathom: model ready ({engine.model_name})")
+        )
+        return engine
+
+    async def close_engine(self) -> None:
+        if self._engine is not None:
+            await self._engine.close()
+
+    # -- workspace ------------------------------------------------------------------------
+    def roots(self) -> list[Path]:
+        folders = [Path(to_fs_path(f.uri)) for f in self.workspace.folders.values()]
+        if not folders and self.workspace.root_uri:
+            folders = [Path(to_fs_path(self.workspace.root_uri))]
+        return [f.resolve() for f in folders]
+
+    def root_for(self, path: Path) -> Path:
+        """The workspace root holding ``path``; a lone file (no roots) is its own folder."""
+        roots = self.roots()
+        if not roots:
+            return path.resolve().parent
+        inside = [r for r in roots if path.resolve().is_relative_to(r)]
+        if not inside:
+            raise RequestFailed(f"{path} is outside the workspace folders; Fathom edits only inside them.")
+        return max(inside, key=lambda r: len(r.parts))  # the innermost root wins
+
+    @staticmethod
+    def uri_of(path: Path) -> str:
+        return from_fs_path(str(path)) or path.as_uri()
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+
+def build_server(engine_factory: Callable[[], Engine]) -> FathomServer:
+    server = FathomServer(engine_factory)
+    from lsp_server.edit_command import register_edit
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: FathomServer, _params: types.InitializedParams) -> None:
+        # Start loading the model now: the user's first edit should not wait for it.
+        task = asyncio.create_task(ls.engine())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: FathomServer, _params: None) -> None:
+        await ls.close_engine()
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite]),
+    )
+    def code_actions(ls: FathomServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        rng = params.range
+        if rng.start == rng.end:
+            return []  # Fathom acts on a selection
+        return [
+            types.CodeAction(
+                title=title,
+                kind=types.CodeActionKind.RefactorRewrite,
+                command=types.Command(
+                    title=title,
+                    command=EDIT_COMMAND,
+                    arguments=[
+                        {
+                            "uri": params.text_document.uri,
+                            "range": _CONVERTER.unstructure(rng),
+                            "instruction": instruction,
+                        }
+                    ],
+                ),
+            )
+            for title, instruction in PRESET_INSTRUCTIONS.items()
+        ]
+
+    register_edit(server)
+    return server
