@@ -121,7 +121,9 @@ def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> None:
     fresh = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
     # Tied output embeddings are the only weights a GGUF may legitimately leave out.
-    missing = [k for k in missing if not (k == "lm_head.weight" and fresh.config.tie_word_embeddings)]
+    missing = [
+        k for k in missing if not (k == "lm_head.weight" and fresh.config.tie_word_embeddings)
+    ]
     if missing or unexpected:
         raise ModelUnavailableError(
             f"GGUF conversion lost weights (missing {missing[:3]}, unexpected {unexpected[:3]})"

@@ -43,3 +43,9 @@ def line_starts(text: str) -> list[int]:
     for line in split_lines(text):
         starts.append(starts[-1] + len(line))
     return starts
+
+
+def fenced(body: str) -> str:
+    """``body`` in a Markdown code fence, with exactly one newline before the closing fence."""
+    newline = "" if body.endswith("\n") else "\n"
+    return f"```\n{body}{newline}```\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from context.imports import imported_files
 from context.pack import ContextPack, LineRange, Section, SectionKind
-from context.text import split_lines
+from context.text import fenced, split_lines
 
 TokenCounter = Callable[[str], int]
 MAX_FILE_BYTES = 1 << 20  # larger files are data or generated, not context
@@ -27,7 +27,7 @@ class UnreadableFileError(ValueError):
 
 def fence(path: Path, body: str, lines: LineRange | None = None) -> str:
     where = f" (lines {lines.start + 1}-{lines.end})" if lines else ""
-    return f"File: {path.as_posix()}{where}\n```\n{body}{'' if body.endswith(chr(10)) else chr(10)}```\n"
+    return f"File: {path.as_posix()}{where}\n{fenced(body)}"
 
 
 class Workspace:
@@ -63,7 +63,9 @@ class Workspace:
     def relative(self, path: Path) -> Path:
         return path.resolve().relative_to(self.root)
 
-    def _section(self, kind: SectionKind, path: Path, body: str, lines: LineRange | None) -> Section:
+    def _section(
+        self, kind: SectionKind, path: Path, body: str, lines: LineRange | None
+    ) -> Section:
         text = fence(self.relative(path), body, lines)
         return Section(kind, self.relative(path), text, self.count_tokens(text), body, lines)
 
@@ -96,7 +98,9 @@ class Workspace:
         omitted: list[str] = []
 
         chosen = self._section(
-            SectionKind.SELECTION, target, "".join(lines[selection.start : selection.end]),
+            SectionKind.SELECTION,
+            target,
+            "".join(lines[selection.start : selection.end]),
             selection,
         )
         if chosen.tokens > budget:
@@ -114,7 +118,9 @@ class Workspace:
             shown = target_section.lines if target_section else None
             omitted.append(
                 f"{self.relative(target)}: only lines {shown.start + 1}-{shown.end} of "
-                f"{len(lines)} fit" if shown else f"{self.relative(target)}: did not fit"
+                f"{len(lines)} fit"
+                if shown
+                else f"{self.relative(target)}: did not fit"
             )
         if target_section:
             left -= target_section.tokens

@@ -199,7 +199,8 @@ def parse_diff(reply: str, default_path: str | None = None) -> ParsedDiff:
             for n, hunk in enumerate(patched, start=1)
         )
         files.append(FileDiff(source=source, target=target, hunks=hunks))
-    if not files or not any(h.changes_something for f in files for h in f.hunks):
-        if not any(f.source is None or f.target is None for f in files):
-            raise NoDiffError("The model's diff changes nothing.")
+    changes_text = any(h.changes_something for f in files for h in f.hunks)
+    changes_files = any(f.source is None or f.target is None for f in files)
+    if not (changes_text or changes_files):
+        raise NoDiffError("The model's diff changes nothing.")
     return ParsedDiff(files=tuple(files), repairs=tuple(repairs))

@@ -8,13 +8,14 @@ issue adds fuzzy matching behind these two.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from context.text import dominant_ending, line_ending, line_starts, split_lines, strip_ending
 from edits.diff_parse import Hunk
 from edits.errors import HunkLocationError
-from context.text import dominant_ending, line_ending, line_starts, split_lines, strip_ending
 
 
 class Strategy(StrEnum):
@@ -128,7 +129,7 @@ def locate_hunk(hunk: Hunk, text: str, path: str) -> LocatedHunk:
 def locate_all(hunks: tuple[Hunk, ...], text: str, path: str) -> list[LocatedHunk]:
     """Locate every hunk of one file against the same text; all or none."""
     located = sorted((locate_hunk(h, text, path) for h in hunks), key=lambda h: h.edit.start)
-    for before, after in zip(located, located[1:], strict=False):
+    for before, after in itertools.pairwise(located):
         if after.edit.start < before.edit.end:
             raise HunkLocationError(
                 f"Hunks {before.hunk.index} and {after.hunk.index} of {path} overlap."

@@ -70,8 +70,10 @@ def build_plan(
     """Locate every hunk of every file; any failure refuses the whole plan."""
     files = []
     for file_diff in parsed.files:
-        if file_diff.source is None or file_diff.target is None or (
-            file_diff.source != file_diff.target
+        if (
+            file_diff.source is None
+            or file_diff.target is None
+            or (file_diff.source != file_diff.target)
         ):
             raise EditError(
                 "The reply creates, deletes or renames a file "
@@ -81,7 +83,5 @@ def build_plan(
         path = resolve_in_workspace(root, file_diff.target)
         snapshot = snapshot_of(path)
         located = locate_all(file_diff.hunks, snapshot.text, file_diff.target)
-        files.append(
-            FileEdit(snapshot, tuple(h.edit for h in located), tuple(located))
-        )
+        files.append(FileEdit(snapshot, tuple(h.edit for h in located), tuple(located)))
     return EditPlan(files=tuple(files), repairs=parsed.repairs)

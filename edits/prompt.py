@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from backend.engine import ChatMessage, ChatRequest
 from context.pack import ContextPack, SectionKind
+from context.text import fenced
 
 SYSTEM = """\
 You are Fathom, a careful coding assistant inside the user's editor. You change code by \
@@ -44,10 +45,6 @@ Reply:
 END_OF_DIFF = "\n```"
 
 
-def _fenced(body: str) -> str:
-    return f"```\n{body}{'' if body.endswith(chr(10)) else chr(10)}```\n"
-
-
 def edit_messages(pack: ContextPack, instruction: str) -> list[ChatMessage]:
     """Messages for an edit of the pack's selection as ``instruction`` says."""
     selection = pack.section(SectionKind.SELECTION)
@@ -57,7 +54,7 @@ def edit_messages(pack: ContextPack, instruction: str) -> list[ChatMessage]:
     path = selection.path.as_posix()
     task = (
         f"Selected lines {selection.lines.start + 1}-{selection.lines.end} of {path}:\n"
-        f"{_fenced(selection.body)}\n"
+        f"{fenced(selection.body)}\n"
         f"Instruction: {instruction.strip()}\n\n"
         f"Reply with a unified diff of {path} that carries out the instruction on the "
         "selected lines."

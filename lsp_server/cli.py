@@ -41,12 +41,18 @@ def _quiet_engine_logs(verbose: bool) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from backend.vllm_engine import VllmEngine
+    from backend.vllm_engine import VllmEngine, resolve_model
     from lsp_server.server import build_server
 
     _quiet_engine_logs(args.verbose)
     settings = _engine_settings(args)
-    server = build_server(lambda: VllmEngine(settings))
+    if args.replay:
+        from backend.replay_engine import ReplayEngine
+
+        tokenizer = resolve_model(args.model, lambda _m: None)
+        server = build_server(lambda: ReplayEngine.from_file(Path(args.replay), tokenizer))
+    else:
+        server = build_server(lambda: VllmEngine(settings))
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
@@ -66,7 +72,9 @@ def _parse_range(text: str) -> tuple[int, int]:
         first, _, last = text.partition(":")
         start, end = int(first), int(last or first)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--range takes L1:L2 (1-based lines), not {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--range takes L1:L2 (1-based lines), not {text!r}"
+        ) from None
     if start < 1 or end < start:
         raise argparse.ArgumentTypeError(f"--range {text}: lines are 1-based and L1 <= L2")
     return start, end
@@ -78,8 +86,12 @@ def _edit(args: argparse.Namespace) -> int:
     _quiet_engine_logs(args.verbose)
     return asyncio.run(
         edit_file(
-            Path(args.path), args.range, args.instruction, apply=args.apply,
-            settings=_engine_settings(args), root=Path(args.root) if args.root else None,
+            Path(args.path),
+            args.range,
+            args.instruction,
+            apply=args.apply,
+            settings=_engine_settings(args),
+            root=Path(args.root) if args.root else None,
         )
     )
 
@@ -98,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the language server (stdio unless --tcp)")
     serve.add_argument("--stdio", action="store_true", help="accepted for clients that pass it")
     serve.add_argument("--tcp", metavar="[HOST:]PORT", help="listen on TCP instead of stdio")
+    serve.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="answer with recorded replies (a JSON list of strings) instead of a model; "
+        "for tests of the edit plumbing",
+    )
     _add_engine_options(serve)
     serve.set_defaults(run=_serve)
 

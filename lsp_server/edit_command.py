@@ -97,8 +97,13 @@ def register_edit(server: FathomServer) -> None:
                     report(f"{written} characters, {time.monotonic() - started:.0f} s")
 
                 outcome = await run_edit(
-                    engine, workspace, snapshot, selection, instruction,
-                    snapshot_of=snapshot_of, on_text=on_text,
+                    engine,
+                    workspace,
+                    snapshot,
+                    selection,
+                    instruction,
+                    snapshot_of=snapshot_of,
+                    on_text=on_text,
                 )
             except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
                 ls.show(f"Fathom: {exc}")

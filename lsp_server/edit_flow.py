@@ -14,7 +14,7 @@ from pathlib import Path
 from backend.engine import Engine, GenerationStats
 from context import ContextPack, LineRange, Workspace
 from edits.diff_parse import parse_diff
-from edits.errors import EditError
+from edits.errors import EditError, NoDiffError
 from edits.plan import DocumentSnapshot, EditPlan, build_plan
 from edits.prompt import SYSTEM, edit_request, reply_diff
 
@@ -79,6 +79,10 @@ async def run_edit(
         pieces.append(piece)
         on_text(piece)
     reply = "".join(pieces)
+    if not reply.removeprefix(request.assistant_prefix).strip():
+        raise NoDiffError(
+            "The model's reply holds no unified diff: it stopped before writing a line."
+        )
     rel = workspace.relative(target.path).as_posix()
     parsed = parse_diff(reply_diff(reply), default_path=rel)
 

@@ -64,7 +64,10 @@ class HeadlessResult:
 
 
 async def headless_edit(
-    path: Path, lines: tuple[int, int], instruction: str, settings: VllmSettings,
+    path: Path,
+    lines: tuple[int, int],
+    instruction: str,
+    settings: VllmSettings,
     root: Path | None = None,
 ) -> HeadlessResult:
     """Start the engine, run one edit of 1-based inclusive ``lines`` and return the outcome."""
@@ -86,7 +89,11 @@ async def headless_edit(
 
         async with ticking("The model is writing the edit…"):
             outcome = await run_edit(
-                engine, workspace, snapshot, LineRange(lines[0] - 1, lines[1]), instruction,
+                engine,
+                workspace,
+                snapshot,
+                LineRange(lines[0] - 1, lines[1]),
+                instruction,
                 snapshot_of=snapshot_of,
             )
         return HeadlessResult(outcome, root, engine_start_s)
@@ -95,8 +102,13 @@ async def headless_edit(
 
 
 async def edit_file(
-    path: Path, lines: tuple[int, int], instruction: str, *, apply: bool,
-    settings: VllmSettings, root: Path | None = None,
+    path: Path,
+    lines: tuple[int, int],
+    instruction: str,
+    *,
+    apply: bool,
+    settings: VllmSettings,
+    root: Path | None = None,
 ) -> int:
     try:
         result = await headless_edit(path, lines, instruction, settings, root)

@@ -63,7 +63,9 @@ class PositionCodec:
                 )
             return len(self.text)
         line = self._line(position.line)
-        return self._starts[position.line] + _column_to_index(line, position.character, self.encoding)
+        return self._starts[position.line] + _column_to_index(
+            line, position.character, self.encoding
+        )
 
     def position(self, offset: int) -> Position:
         if not 0 <= offset <= len(self.text):

@@ -18,7 +18,9 @@ def _supported(server: LanguageServer) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def work_done(server: LanguageServer, title: str, cancellable: bool = False) -> AsyncIterator[Report]:
+async def work_done(
+    server: LanguageServer, title: str, cancellable: bool = False
+) -> AsyncIterator[Report]:
     """``async with work_done(ls, "Fathom: …") as report: report("step")``."""
     if not _supported(server):
         yield lambda _message: None

@@ -68,7 +68,9 @@ class FathomServer(LanguageServer):
                 self.show(f"Fathom could not start its model: {exc}", types.MessageType.Error)
                 raise
         self.window_log_message(
-            types.LogMessageParams(types.MessageType.Info, f"Fathom: model ready ({engine.model_name})")
+            types.LogMessageParams(
+                types.MessageType.Info, f"Fathom: model ready ({engine.model_name})"
+            )
         )
         return engine
 
@@ -90,7 +92,9 @@ class FathomServer(LanguageServer):
             return path.resolve().parent
         inside = [r for r in roots if path.resolve().is_relative_to(r)]
         if not inside:
-            raise RequestFailed(f"{path} is outside the workspace folders; Fathom edits only inside them.")
+            raise RequestFailed(
+                f"{path} is outside the workspace folders; Fathom edits only inside them."
+            )
         return max(inside, key=lambda r: len(r.parts))  # the innermost root wins
 
     @staticmethod

@@ -1,0 +1,58 @@
+"""The fathom command: argument errors, headless edit, and the demo with the real model."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lsp_server.cli import build_parser
+
+
+def _fathom(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lsp_server", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize("bad", ["x", "5:2", "0:3", "1:b"])
+def test_bad_range_is_a_usage_error(bad, capsys):
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["edit", "f.py", "--range", bad, "--instruction", "x"])
+    assert exited.value.code == 2
+    assert "--range" in capsys.readouterr().err
+
+
+def test_edit_of_a_missing_file_says_so(tmp_path):
+    done = _fathom("edit", str(tmp_path / "nope.py"), "--range", "1:2", "--instruction", "x")
+    assert done.returncode == 1
+    assert "cannot be read" in done.stderr
+
+
+def test_edit_with_a_missing_model_folder_says_what_to_do(sample_project):
+    done = _fathom(
+        "edit",
+        str(sample_project / "shop/report.py"),
+        "--range",
+        "4:8",
+        "--instruction",
+        "Rename it",
+        "--model",
+        str(sample_project / "no-model"),
+    )
+    assert done.returncode == 1
+    assert "does not exist" in done.stderr
+
+
+@pytest.mark.model
+def test_demo_prints_a_real_diff_that_applies_and_parses():
+    done = _fathom("demo")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("--- a/shop/report.py\n+++ b/shop/report.py\n@@ ")
+    assert "\n+" in done.stdout and "\n-" in done.stdout
+    assert "Applied to shop/report.py (parses)" in done.stderr
+    assert "Starting the engine" in done.stderr  # the progress line while the engine starts

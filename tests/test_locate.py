@@ -1,0 +1,109 @@
+"""Hunk location by content: exact, then whitespace-insensitive; refusals name the hunk."""
+
+from pathlib import Path
+
+import pytest
+
+from edits.diff_parse import parse_diff
+from edits.errors import HunkLocationError, PathOutsideWorkspaceError
+from edits.locate import Strategy, locate_all
+from edits.plan import DocumentSnapshot, apply_edits, build_plan, resolve_in_workspace
+
+SOURCE = "def f():\n    total = 0\n    return total\n\n\ndef g():\n    return 2\n"
+
+
+def _hunks(body: str):
+    return parse_diff("--- a/m.py\n+++ b/m.py\n@@ @@\n" + body).files[0].hunks
+
+
+def _apply(body: str, text: str = SOURCE) -> tuple[str, list]:
+    located = locate_all(_hunks(body), text, "m.py")
+    return apply_edits(text, [h.edit for h in located]), located
+
+
+def test_exact_match_replaces_only_the_block():
+    new, located = _apply("-def g():\n-    return 2\n+def g():\n+    return 3\n")
+    assert new == SOURCE.replace("return 2", "return 3")
+    assert located[0].strategy is Strategy.EXACT
+    assert located[0].first_line == 5
+
+
+def test_indentation_drift_is_located_and_the_replacement_reindented():
+    # The model dropped the file's indentation (a common copy error).
+    body = "-total = 0\n-return total\n+total = 1\n+if total:\n+    total += 1\n+return total\n"
+    new, located = _apply(body)
+    assert located[0].strategy is Strategy.WHITESPACE
+    assert "    total = 1\n    if total:\n        total += 1\n    return total\n" in new
+
+
+def test_trailing_whitespace_difference_still_locates():
+    new, located = _apply("-    total = 0   \n+    total = 5\n")
+    assert located[0].strategy is Strategy.WHITESPACE
+    assert "    total = 5\n" in new
+
+
+def test_hunk_matching_several_places_is_refused_with_its_number():
+    text = "x = 1\ny = 2\nx = 1\n"
+    with pytest.raises(HunkLocationError, match=r"Hunk 1 of m.py matches 2 places \(lines 1, 3\)"):
+        locate_all(_hunks("-x = 1\n+x = 9\n"), text, "m.py")
+
+
+def test_hunk_matching_nowhere_is_refused():
+    with pytest.raises(HunkLocationError, match=r"Hunk 1 of m\.py does not match"):
+        locate_all(_hunks("-def h():\n+def k():\n"), SOURCE, "m.py")
+
+
+def test_hunks_of_one_file_apply_together_or_not_at_all():
+    body = "-def g():\n+def g2():\n@@ @@\n-missing line\n+other\n"
+    with pytest.raises(HunkLocationError, match="Hunk 2"):
+        locate_all(_hunks(body), SOURCE, "m.py")
+
+
+def test_crlf_file_keeps_crlf_on_new_lines():
+    text = SOURCE.replace("\n", "\r\n")
+    new, _ = _apply("-def g():\n-    return 2\n+def g():\n+    x = 2\n+    return x\n", text)
+    assert new == text.replace("    return 2\r\n", "    x = 2\r\n    return x\r\n")
+    assert "\n" not in new.replace("\r\n", "")
+
+
+def test_missing_final_newline_stays_missing():
+    text = "a = 1\nb = 2"
+    new, _ = _apply("-b = 2\n+b = 3\n", text)
+    assert new == "a = 1\nb = 3"
+
+
+def _snapshot_of(root: Path, texts: dict[str, str]):
+    def snapshot(path: Path) -> DocumentSnapshot:
+        return DocumentSnapshot(path, texts[path.relative_to(root).as_posix()], 7)
+
+    return snapshot
+
+
+def test_plan_covers_several_files_with_their_versions(tmp_path):
+    reply = (
+        "--- a/one.py\n+++ b/one.py\n@@ @@\n-a = 1\n+a = 2\n"
+        "--- a/two.py\n+++ b/two.py\n@@ @@\n-b = 1\n+b = 2\n"
+    )
+    plan = build_plan(
+        parse_diff(reply),
+        tmp_path,
+        _snapshot_of(tmp_path, {"one.py": "a = 1\n", "two.py": "b = 1\n"}),
+    )
+    assert [f.new_text() for f in plan.files] == ["a = 2\n", "b = 2\n"]
+    assert {f.snapshot.version for f in plan.files} == {7}
+
+
+@pytest.mark.parametrize("path", ["../outside.py", "/etc/passwd", "a/../../x.py"])
+def test_paths_outside_the_workspace_are_refused(tmp_path, path):
+    with pytest.raises(PathOutsideWorkspaceError):
+        resolve_in_workspace(tmp_path, path)
+
+
+def test_symlink_leaving_the_workspace_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "link").symlink_to(outside)
+    with pytest.raises(PathOutsideWorkspaceError):
+        resolve_in_workspace(root, "link/file.py")

@@ -1,0 +1,207 @@
+"""fathom.edit over a real stdio LSP connection.
+
+The first test runs the real CPU model end to end; the others drive the same server with
+recorded model replies (--replay) to prove each bad input leaves the buffer untouched.
+"""
+
+import ast
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from lsprotocol.converters import get_converter
+from pygls.exceptions import JsonRpcException
+
+from tests.lsp_client import apply_text_edits, edit_arguments, editor_session, open_document
+
+RENAME_DIFF = """```diff
+--- a/shop/report.py
++++ b/shop/report.py
+@@ @@
+-def total_value(items):
++def inventory_value(items):
+```"""
+
+
+def _command_of(item) -> types.Command:
+    """lsprotocol's client-side hook reads any code action that has a "command" key as a
+    Command, stringifying the nested command object (the kind is lost); undo that."""
+    if isinstance(item, types.CodeAction):
+        return item.command
+    return get_converter().structure(ast.literal_eval(item.command), types.Command)
+
+
+def _execute(client, arguments):
+    return client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="fathom.edit", arguments=arguments)
+    )
+
+
+@pytest.mark.model
+async def test_real_model_edit_arrives_as_a_versioned_workspace_edit(sample_project: Path):
+    report = sample_project / "shop" / "report.py"
+    original = report.read_text()
+    async with editor_session(sample_project) as client:
+        uri = open_document(client, report, version=3)
+        result = await _execute(
+            client, edit_arguments(uri, 3, 7, "Rename the function total_value to inventory_value.")
+        )
+        assert result["applied"] is True
+        assert len(client.applied) == 1
+        edit = client.applied[0].edit
+        assert edit.changes is None and edit.document_changes is not None
+        (document_edit,) = edit.document_changes
+        assert isinstance(document_edit, types.TextDocumentEdit)
+        assert document_edit.text_document.uri == uri
+        assert document_edit.text_document.version == 3  # the version it was computed for
+        new_text = apply_text_edits(original, document_edit.edits)
+    assert new_text != original
+    ast.parse(new_text)  # the edited file is still Python
+    assert "def inventory_value(items):" in new_text
+    assert "def total_value" not in new_text
+    assert "def describe(item: Item) -> str:" in new_text  # the rest is untouched
+    assert "+def inventory_value(items):" in result["diff"]
+
+
+@pytest.fixture
+def replay(tmp_path: Path, model_dir: Path):
+    def server_args(*replies: str | dict) -> list[str]:
+        path = tmp_path / "replies.json"
+        path.write_text(json.dumps(list(replies)))
+        return ["--replay", str(path), "--model", str(model_dir)]
+
+    return server_args
+
+
+async def test_recorded_reply_edit_honours_utf16_positions(sample_project: Path, replay):
+    report = sample_project / "shop" / "report.py"
+    # A non-BMP character before the edited line on the same line as the range's end.
+    report.write_text("# 😀 prices 😀\n" + report.read_text())
+    original = report.read_text()
+    async with editor_session(sample_project, *replay(RENAME_DIFF)) as client:
+        uri = open_document(client, report)
+        result = await _execute(client, edit_arguments(uri, 4, 8, "Rename total_value"))
+        (document_edit,) = client.applied[0].edit.document_changes
+        new_text = apply_text_edits(original, document_edit.edits)
+    assert result["applied"] is True
+    assert new_text == original.replace("def total_value(", "def inventory_value(")
+
+
+async def _refused(sample_project: Path, server_args: list[str], arguments, *, open_doc=True):
+    report = sample_project / "shop" / "report.py"
+    async with editor_session(sample_project, *server_args) as client:
+        uri = open_document(client, report) if open_doc else report.as_uri()
+        with pytest.raises(JsonRpcException) as refused:
+            await _execute(client, arguments(uri))
+        assert client.applied == []  # nothing reached the buffer
+        return refused.value, client.messages
+
+
+async def test_unknown_document_is_refused(sample_project, replay):
+    error, _ = await _refused(
+        sample_project,
+        replay(RENAME_DIFF),
+        lambda uri: edit_arguments(uri, 3, 7, "Rename"),
+        open_doc=False,
+    )
+    assert "is not open" in error.message
+
+
+async def test_empty_instruction_is_refused(sample_project, replay):
+    error, _ = await _refused(
+        sample_project, replay(RENAME_DIFF), lambda uri: edit_arguments(uri, 3, 7, "   ")
+    )
+    assert "instruction is empty" in error.message
+
+
+async def test_reply_without_a_diff_is_refused_and_shown(sample_project, replay):
+    error, messages = await _refused(
+        sample_project, replay(""), lambda uri: edit_arguments(uri, 3, 7, "Rename")
+    )
+    assert error.code == types.LSPErrorCodes.RequestFailed
+    assert "no unified diff" in error.message
+    assert any("no unified diff" in m.message for m in messages)
+
+
+async def test_diff_that_does_not_apply_is_refused(sample_project, replay):
+    wrong = RENAME_DIFF.replace("-def total_value(items):", "-def total_price(things):")
+    error, messages = await _refused(
+        sample_project, replay(wrong), lambda uri: edit_arguments(uri, 3, 7, "Rename")
+    )
+    assert "does not match the file" in error.message
+    assert any(m.type == types.MessageType.Error for m in messages)
+
+
+async def test_malformed_range_is_refused(sample_project, replay):
+    def arguments(uri):
+        args = edit_arguments(uri, 3, 7, "Rename")
+        args[0]["range"] = {"start": {"line": "three"}}
+        return args
+
+    error, _ = await _refused(sample_project, replay(RENAME_DIFF), arguments)
+    assert "not an LSP Range" in error.message
+
+
+async def test_document_changed_while_the_model_wrote_is_refused(sample_project, replay):
+    report = sample_project / "shop" / "report.py"
+    slow = {"text": RENAME_DIFF, "seconds_per_chunk": 0.5}
+    async with editor_session(sample_project, *replay(slow)) as client:
+        uri = open_document(client, report, version=1)
+        pending = asyncio.ensure_future(_execute(client, edit_arguments(uri, 3, 7, "Rename")))
+        await asyncio.sleep(1.0)  # the request is in and the (slow) reply is streaming
+        # The user types before the reply is applied.
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(types.Position(0, 0), types.Position(0, 0)), text="# hi\n"
+                    )
+                ],
+            )
+        )
+        with pytest.raises(JsonRpcException, match="changed while the model was writing"):
+            await pending
+        assert client.applied == []
+
+
+async def test_editor_refusing_the_edit_is_reported(sample_project, replay):
+    report = sample_project / "shop" / "report.py"
+    async with editor_session(sample_project, *replay(RENAME_DIFF)) as client:
+        client.accept_edits = False
+        uri = open_document(client, report)
+        with pytest.raises(JsonRpcException, match="user said no"):
+            await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
+        assert any("refused" in m.message for m in client.messages)
+
+
+async def test_code_action_on_a_selection_triggers_fathom_edit(sample_project, replay):
+    report = sample_project / "shop" / "report.py"
+    async with editor_session(sample_project, *replay(RENAME_DIFF)) as client:
+        uri = open_document(client, report)
+        empty = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(types.Position(3, 0), types.Position(3, 0)),
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
+        assert not empty
+        actions = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(types.Position(3, 0), types.Position(8, 0)),
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
+        commands = [_command_of(a) for a in actions]
+        assert [a.title for a in actions] == [c.title for c in commands]
+        assert commands and all(c.command == "fathom.edit" for c in commands)
+        command = commands[0]
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+        )
+        assert result["applied"] is True
+        assert len(client.applied) == 1

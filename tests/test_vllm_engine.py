@@ -1,0 +1,68 @@
+"""VllmEngine with the real CPU default model: stream, count tokens, abort, bad models."""
+
+import asyncio
+import time
+
+import pytest
+
+from backend.engine import ChatMessage, ChatRequest, Engine, GenerationStats, ModelUnavailableError
+from backend.settings import VllmSettings
+from backend.vllm_engine import VllmEngine, resolve_model
+
+pytestmark = pytest.mark.model
+
+
+def _ask(text: str, max_tokens: int) -> ChatRequest:
+    return ChatRequest([ChatMessage("user", text)], max_tokens=max_tokens)
+
+
+async def test_engine_streams_counts_and_aborts(model_dir, tokenizer):
+    engine = VllmEngine(VllmSettings(model=str(model_dir), max_model_len=4096))
+    assert isinstance(engine, Engine)
+    try:
+        await engine.start()
+        assert engine.max_context == 4096
+
+        # A short greedy generation: real text, stats filled in.
+        stats = GenerationStats()
+        pieces = [
+            p async for p in engine.stream(_ask("What is 2 + 3? Answer with a number.", 16), stats)
+        ]
+        reply = "".join(pieces)
+        assert "5" in reply
+        assert 0 < stats.completion_tokens <= 16
+        assert stats.prompt_tokens > 10 and stats.first_token_s is not None
+
+        # Token counts are the model's own tokenizer's.
+        text = "def total_value(items): return sum(i.price for i in items) 😀"
+        assert engine.count_tokens(text) == len(tokenizer.encode(text, add_special_tokens=False))
+
+        # Abort mid-stream: the stream ends early, well before max_tokens.
+        request = _ask("Count from 1 to 500, one number per line.", 400)
+        got: list[str] = []
+
+        async def consume() -> None:
+            async for piece in engine.stream(request):
+                got.append(piece)
+
+        task = asyncio.create_task(consume())
+        while not got:
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        await engine.abort(request.request_id)
+        await asyncio.wait_for(task, timeout=10)
+        assert time.monotonic() - started < 5
+        assert len("".join(got)) < 400  # far from 400 tokens of numbers
+
+        # The engine still serves after an abort.
+        again = "".join([p async for p in engine.stream(_ask("Say OK.", 4))])
+        assert again.strip()
+    finally:
+        await engine.close()
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelUnavailableError, match="does not exist"):
+        resolve_model(str(tmp_path / "nowhere"), print)
+    with pytest.raises(ModelUnavailableError, match=r"no config\.json"):
+        resolve_model(str(tmp_path), print)
