@@ -1,7 +1,8 @@
 """Repository context: what the model is shown for a request, fitted to a token budget."""
 
 from context.pack import ContextPack, LineRange, Section, SectionKind
-from context.workspace import ContextBudgetError, UnreadableFileError, Workspace
+from context.text import UnreadableFileError
+from context.workspace import ContextBudgetError, Workspace
 
 __all__ = [
     "ContextBudgetError",

@@ -7,6 +7,7 @@ every later line number off by one against the editor's.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
@@ -49,3 +50,23 @@ def fenced(body: str) -> str:
     """``body`` in a Markdown code fence, with exactly one newline before the closing fence."""
     newline = "" if body.endswith("\n") else "\n"
     return f"```\n{body}{newline}```\n"
+
+
+class UnreadableFileError(ValueError):
+    """The file is missing, binary, too large or not UTF-8; it is neither shown nor edited."""
+
+
+def read_text_file(path: Path, max_bytes: int | None = None) -> str:
+    """The file's text exactly as stored (no newline translation), or UnreadableFileError."""
+    try:
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise UnreadableFileError(f"{path} is larger than {max_bytes} bytes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFileError(f"{path} cannot be read: {exc.strerror}") from exc
+    if b"\0" in data[:8192]:
+        raise UnreadableFileError(f"{path} is a binary file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError(f"{path} is not UTF-8 text") from exc

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from context.imports import imported_files
 from context.pack import ContextPack, LineRange, Section, SectionKind
-from context.text import fenced, split_lines
+from context.text import UnreadableFileError, fenced, read_text_file, split_lines
 
 TokenCounter = Callable[[str], int]
 MAX_FILE_BYTES = 1 << 20  # larger files are data or generated, not context
@@ -19,10 +19,6 @@ MAX_FILE_BYTES = 1 << 20  # larger files are data or generated, not context
 
 class ContextBudgetError(ValueError):
     """Even the selection does not fit the budget."""
-
-
-class UnreadableFileError(ValueError):
-    """The file is binary, too large or missing."""
 
 
 def fence(path: Path, body: str, lines: LineRange | None = None) -> str:
@@ -47,18 +43,7 @@ class Workspace:
         text = self._open_text(path)
         if text is not None:
             return text
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise UnreadableFileError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
-            data = path.read_bytes()
-        except OSError as exc:
-            raise UnreadableFileError(f"{path} cannot be read: {exc.strerror}") from exc
-        if b"\0" in data[:8192]:
-            raise UnreadableFileError(f"{path} is a binary file")
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UnreadableFileError(f"{path} is not UTF-8 text") from exc
+        return read_text_file(path, MAX_FILE_BYTES)
 
     def relative(self, path: Path) -> Path:
         return path.resolve().relative_to(self.root)

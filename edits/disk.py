@@ -6,22 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from context.text import read_text_file
 from edits.errors import EditError
 from edits.plan import EditPlan
-
-
-def read_text_file(path: Path) -> str:
-    """The file's text exactly (no newline translation), or an EditError saying why not."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise EditError(f"{path} cannot be read: {exc.strerror}") from exc
-    if b"\0" in data[:8192]:
-        raise EditError(f"{path} is a binary file; Fathom does not edit binary files.")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EditError(f"{path} is not UTF-8 text.") from exc
 
 
 def write_plan(plan: EditPlan) -> list[Path]:

@@ -13,7 +13,8 @@ from pathlib import Path
 from backend.engine import EngineError
 from backend.settings import VllmSettings
 from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
-from edits.disk import read_text_file, write_plan
+from context.text import read_text_file
+from edits.disk import write_plan
 from edits.errors import EditError
 from edits.plan import DocumentSnapshot
 from lsp_server.edit_flow import EditOutcome, InvalidEditRequest, run_edit
@@ -123,7 +124,7 @@ async def edit_file(
         try:
             for written in write_plan(result.outcome.plan):
                 say(f"applied to {written}")
-        except EditError as exc:
+        except (EditError, UnreadableFileError) as exc:
             say(f"fathom: not applied: {exc}")
             return 1
     return 0

@@ -51,9 +51,9 @@ class FathomServer(LanguageServer):
     # -- engine ---------------------------------------------------------------------------
     async def engine(self) -> Engine:
         """The started engine; the first caller starts it, the others wait for the same start."""
-        if self._engine_task is None or (
-            self._engine_task.done() and self._engine_task.exception() is not None
-        ):
+        task = self._engine_task
+        failed = task is not None and task.done() and (task.cancelled() or task.exception())
+        if task is None or failed:
             self._engine_task = asyncio.create_task(self._start_engine())
         return await asyncio.shield(self._engine_task)
 

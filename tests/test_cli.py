@@ -29,7 +29,7 @@ def test_bad_range_is_a_usage_error(bad, capsys):
 
 def test_edit_of_a_missing_file_says_so(tmp_path):
     done = _fathom("edit", str(tmp_path / "nope.py"), "--range", "1:2", "--instruction", "x")
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "cannot be read" in done.stderr
 
 

@@ -205,3 +205,14 @@ async def test_code_action_on_a_selection_triggers_fathom_edit(sample_project, r
         )
         assert result["applied"] is True
         assert len(client.applied) == 1
+
+
+async def test_missing_model_is_reported_and_the_server_stays_up(sample_project, tmp_path):
+    report = sample_project / "shop" / "report.py"
+    async with editor_session(sample_project, "--model", str(tmp_path / "no-model")) as client:
+        uri = open_document(client, report)
+        for _ in range(2):  # a second request gets the same clear answer, not a dead server
+            with pytest.raises(JsonRpcException, match="does not exist"):
+                await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
+        assert client.applied == []
+        assert any("could not start its model" in m.message for m in client.messages)

