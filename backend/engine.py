@@ -81,6 +81,10 @@ class Engine(Protocol):
         """Tokens of ``text`` in the served model's own tokenizer."""
         ...
 
+    def token_starts(self, text: str) -> list[int]:
+        """Character offset where each token of ``text`` starts (context/ counts line ranges)."""
+        ...
+
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens the chat template turns ``messages`` into (what the window is spent on)."""
         ...

@@ -11,11 +11,11 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from backend.engine import ChatMessage, ChatRequest, EngineError, GenerationStats
+from backend.tokenizer import HFTokenCounter
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class ReplayEngine:
     ) -> None:
         self._replies = [r if isinstance(r, RecordedReply) else RecordedReply(r) for r in replies]
         self._tokenizer_path = tokenizer_path
-        self._tokenizer: Any = None
+        self._counter: HFTokenCounter | None = None
         self._max_context = max_context
         self.requests: list[ChatRequest] = []
         self._aborted: set[str] = set()
@@ -59,17 +59,18 @@ class ReplayEngine:
         return self._max_context
 
     async def start(self) -> None:
-        if self._tokenizer_path and self._tokenizer is None:
-            from transformers import AutoTokenizer
-
-            self._tokenizer = await asyncio.to_thread(
-                AutoTokenizer.from_pretrained, self._tokenizer_path
-            )
+        if self._tokenizer_path and self._counter is None:
+            self._counter = await asyncio.to_thread(HFTokenCounter.from_model, self._tokenizer_path)
 
     def count_tokens(self, text: str) -> int:
-        if self._tokenizer is not None:
-            return len(self._tokenizer.encode(text, add_special_tokens=False))
+        if self._counter is not None:
+            return self._counter.count_tokens(text)
         return max(1, len(text) // 4)  # no tokenizer given: a rough, stable estimate
+
+    def token_starts(self, text: str) -> list[int]:
+        if self._counter is not None:
+            return self._counter.token_starts(text)
+        return list(range(0, len(text), 4))
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return sum(self.count_tokens(m.content) for m in messages)

