@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -165,10 +164,10 @@ class VllmEngine:
             # On the loop's own thread: vLLM's output handler task lives on this loop and
             # must be cancelled by shutdown() before the core process goes away.
             llm.shutdown()
-            # Collect it now: left to interpreter exit, AsyncLLM.__del__ runs shutdown again
-            # after vLLM's module globals are gone and prints a TypeError.
-            del llm
-            gc.collect()
+            # AsyncLLM.__del__ calls shutdown() again, at interpreter exit if vLLM still holds
+            # a reference, when its module globals are gone: it then prints a TypeError. The
+            # engine is already down, so make that second call a no-op on this instance.
+            llm.shutdown = lambda *_args, **_kwargs: None
 
     # -- generation ----------------------------------------------------------------------
     async def stream(

@@ -80,7 +80,9 @@ def measure_demo() -> dict:
     return {
         "demo_wall_s": round(wall, 1),
         "demo_ok": done.returncode == 0,
-        "demo_summary": done.stderr.strip().splitlines()[-1] if done.stderr else "",
+        "demo_summary": next(
+            (ln for ln in done.stderr.splitlines() if ln.startswith("engine start")), ""
+        ),
     }
 
 

@@ -103,6 +103,50 @@ def _demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(_engine_settings(args)))
 
 
+def _index(args: argparse.Namespace) -> int:
+    import hashlib
+    import time
+
+    from backend.default_model import cache_root
+    from backend.engine import ModelUnavailableError
+    from backend.tokenizer import HFTokenCounter
+    from backend.vllm_engine import resolve_model
+    from context.index import RepoIndex
+
+    _quiet_engine_logs(args.verbose)
+    root = Path(args.root).resolve()
+    if not root.is_dir():
+        print(f"fathom index: {root} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))
+    except ModelUnavailableError as exc:
+        print(f"fathom index: {exc}", file=sys.stderr)
+        return 1
+    counter = HFTokenCounter.from_model(model_path)
+    key = hashlib.blake2b(str(root).encode(), digest_size=8).hexdigest()
+    db_path = cache_root() / "index" / f"{root.name}-{key}.sqlite"
+    index = RepoIndex(root, counter, db_path, tokenizer_id=Path(model_path).name)
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if time.monotonic() - last[0] > 2 or done == total:
+            last[0] = time.monotonic()
+            print(f"indexing {done}/{total} files", file=sys.stderr)
+
+    try:
+        stats = index.refresh(progress)
+    finally:
+        index.close()
+    rate = stats.indexed / stats.seconds if stats.seconds else 0.0
+    print(
+        f"{stats.files} files, {stats.chunks} chunks, {stats.symbols} symbols in "
+        f"{stats.seconds:.2f} s ({stats.indexed} indexed at {rate:.0f} files/s, "
+        f"{stats.cache_hits} from the cache, {stats.removed} removed)\nindex: {db_path}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fathom", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--root", help="workspace root (default: the git root or the file's folder)")
     _add_engine_options(edit)
     edit.set_defaults(run=_edit)
+
+    index = sub.add_parser("index", help="index a repository (chunks, symbols) into the cache")
+    index.add_argument("root", nargs="?", default=".", metavar="ROOT")
+    _add_engine_options(index)
+    index.set_defaults(run=_index)
 
     demo = sub.add_parser("demo", help="one real edit of a sample project, end to end")
     _add_engine_options(demo)

@@ -1,5 +1,6 @@
 """The fathom command: argument errors, headless edit, and the demo with the real model."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,25 @@ def test_demo_prints_a_real_diff_that_applies_and_parses():
     assert "\n+" in done.stdout and "\n-" in done.stdout
     assert "Applied to shop/report.py (parses)" in done.stderr
     assert "Starting the engine" in done.stderr  # the progress line while the engine starts
+
+
+def test_index_prints_counts_and_reuses_its_cache_on_the_next_run(
+    sample_project, tmp_path, model_dir
+):
+    # The index goes to a private cache; the model folder is named explicitly.
+    env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")}
+    run = [
+        sys.executable,
+        "-m",
+        "lsp_server",
+        "index",
+        str(sample_project),
+        "--model",
+        str(model_dir),
+    ]
+    first = subprocess.run(run, capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("3 files, 3 chunks, ")
+    assert "3 indexed" in first.stdout and "0 from the cache" in first.stdout
+    second = subprocess.run(run, capture_output=True, text=True, env=env, timeout=300)
+    assert "0 indexed" in second.stdout and "3 from the cache" in second.stdout
