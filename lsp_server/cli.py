@@ -38,6 +38,8 @@ def _quiet_engine_logs(verbose: bool) -> None:
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # some vLLM modules log before VLLM_LOGGING_LEVEL takes effect
+        logging.getLogger("vllm").setLevel(logging.ERROR)
 
 
 def _serve(args: argparse.Namespace) -> int:
