@@ -21,7 +21,9 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from context.symbols import Symbol
 
@@ -48,56 +50,112 @@ def terms(text: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
 class SymbolGraph:
-    edges: Mapping[str, Mapping[str, float]]  # file -> {file it references: weight}
-    definers: Mapping[str, frozenset[str]]  # name -> files defining it
+    """Files and the references between them, updated one file at a time.
+
+    An edit to one file recomputes that file's out-edges, and the out-edges of the files that
+    reference a name it started or stopped defining; nothing else.
+    """
+
+    def __init__(self) -> None:
+        self.defs_of: dict[str, set[str]] = {}
+        self.refs_of: dict[str, Counter[str]] = {}
+        self.definers: dict[str, set[str]] = defaultdict(set)
+        self.referrers: dict[str, set[str]] = defaultdict(set)
+        self.edges: dict[str, dict[str, float]] = {}
+        self._arrays: tuple[list[str], Any, Any, Any] | None = None
 
     @classmethod
     def build(cls, symbols_by_file: Mapping[str, Sequence[Symbol]]) -> SymbolGraph:
-        definers: dict[str, set[str]] = defaultdict(set)
+        graph = cls()
         for path, symbols in symbols_by_file.items():
-            for symbol in symbols:
-                if symbol.is_definition:
-                    definers[symbol.name].add(path)
-        edges: dict[str, dict[str, float]] = {}
-        for path, symbols in symbols_by_file.items():
-            refs = Counter(s.name for s in symbols if not s.is_definition and s.name in definers)
-            out: dict[str, float] = defaultdict(float)
-            for name, count in refs.items():
-                targets = definers[name] - {path}
-                for target in targets:
-                    out[target] += math.sqrt(count) / len(definers[name])
-            edges[path] = dict(out)
-        return cls(edges, {k: frozenset(v) for k, v in definers.items()})
+            graph._store(path, symbols)
+        for path in graph.refs_of:
+            graph._relink(path)
+        return graph
+
+    def _store(self, path: str, symbols: Iterable[Symbol]) -> set[str]:
+        """Record ``path``'s symbols; return the names whose set of definers changed."""
+        defs = {s.name for s in symbols if s.is_definition}
+        refs = Counter(s.name for s in symbols if not s.is_definition)
+        old_defs = self.defs_of.get(path, set())
+        for name in old_defs - defs:
+            self.definers[name].discard(path)
+        for name in defs - old_defs:
+            self.definers[name].add(path)
+        for name in self.refs_of.get(path, Counter()).keys() - refs.keys():
+            self.referrers[name].discard(path)
+        for name in refs:
+            self.referrers[name].add(path)
+        self.defs_of[path], self.refs_of[path] = defs, refs
+        self._arrays = None
+        return old_defs ^ defs
+
+    def _relink(self, path: str) -> None:
+        out: dict[str, float] = defaultdict(float)
+        for name, count in self.refs_of.get(path, Counter()).items():
+            definers = self.definers.get(name)
+            if not definers:
+                continue
+            for target in definers:
+                if target != path:
+                    out[target] += math.sqrt(count) / len(definers)
+        self.edges[path] = dict(out)
+
+    def update_file(self, path: str, symbols: Sequence[Symbol]) -> None:
+        changed = self._store(path, symbols)
+        stale = {path} | {f for name in changed for f in self.referrers.get(name, ())}
+        for file in stale:
+            self._relink(file)
+
+    def remove_file(self, path: str) -> None:
+        changed = self._store(path, [])
+        self.defs_of.pop(path, None)
+        self.refs_of.pop(path, None)
+        self.edges.pop(path, None)
+        for file in {f for name in changed for f in self.referrers.get(name, ())}:
+            self._relink(file)
+
+    def _matrix(self) -> tuple[list[str], Any, Any, Any]:
+        if self._arrays is None:
+            nodes = sorted(self.edges)
+            index = {n: i for i, n in enumerate(nodes)}
+            src, dst, weight = [], [], []
+            for node, targets in self.edges.items():
+                for target, w in targets.items():
+                    if target in index:
+                        src.append(index[node])
+                        dst.append(index[target])
+                        weight.append(w)
+            self._arrays = (nodes, np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64),
+                            np.array(weight, dtype=np.float64))  # fmt: skip
+        return self._arrays
 
     def pagerank(
         self, restart: Mapping[str, float], damping: float = 0.85, iterations: int = 30
     ) -> dict[str, float]:
         """Personalised PageRank; ``restart`` weights need not sum to 1."""
-        nodes = list(self.edges)
-        if not nodes:
+        nodes, src, dst, weight = self._matrix()
+        n = len(nodes)
+        if not n:
             return {}
-        total = sum(v for k, v in restart.items() if k in self.edges) or 0.0
-        base = (
-            {k: v / total for k, v in restart.items() if k in self.edges}
-            if total
-            else {n: 1 / len(nodes) for n in nodes}
+        position = {p: i for i, p in enumerate(nodes)}
+        base = np.zeros(n)
+        for path, w in restart.items():
+            if path in position:
+                base[position[path]] += w
+        base = base / base.sum() if base.sum() else np.full(n, 1 / n)
+        out_weight = np.bincount(src, weights=weight, minlength=n)
+        share = np.divide(
+            weight, out_weight[src], out=np.zeros_like(weight), where=out_weight[src] > 0
         )
-        rank = dict.fromkeys(nodes, 1 / len(nodes))
-        out_weight = {n: sum(e.values()) for n, e in self.edges.items()}
+        dead = out_weight == 0
+        rank = np.full(n, 1 / n)
         for _ in range(iterations):
-            nxt = {n: (1 - damping) * base.get(n, 0.0) for n in nodes}
-            dangling = sum(rank[n] for n in nodes if not out_weight[n])
-            for node, targets in self.edges.items():
-                if out_weight[node]:
-                    share = damping * rank[node] / out_weight[node]
-                    for target, weight in targets.items():
-                        nxt[target] += share * weight
-            for n, b in base.items():  # a dead end restarts like the walker does
-                nxt[n] += damping * dangling * b
-            rank = nxt
-        return rank
+            flow = np.bincount(dst, weights=rank[src] * share, minlength=n)
+            # A dead end restarts like the walker does.
+            rank = damping * (flow + rank[dead].sum() * base) + (1 - damping) * base
+        return dict(zip(nodes, rank.tolist(), strict=True))
 
     def restart_weights(
         self, target: str, selection_names: Iterable[str], open_files: Iterable[str]

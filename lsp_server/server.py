@@ -7,7 +7,6 @@ knows how context is built or how the model runs.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from pygls.uris import from_fs_path, to_fs_path
 from backend.engine import Engine, EngineError
 from lsp_server import __version__
 from lsp_server.progress import work_done
-
-log = logging.getLogger(__name__)
 
 EDIT_COMMAND = "fathom.edit"
 _CONVERTER = get_converter()

@@ -73,3 +73,24 @@ def test_proximity_and_combination():
     assert proximity(100, 120, 15) < proximity(30, 40, 15) < 1.0
     assert normalise([0.0, 2.0, 1.0]) == [0.0, 1.0, 0.5]
     assert combined(1.0, 1.0, 1.0) == pytest.approx(1.0)
+
+
+def test_updating_one_file_relinks_only_what_its_names_touch(graph):
+    before = dict(graph.edges["app/views.py"])
+    # pricing.py stops defining cart_total; tax.py starts defining it.
+    graph.update_file("app/pricing.py", _refs("tax_rate", "log"))
+    graph.update_file("app/tax.py", _defs("tax_rate", "cart_total"))
+    assert "app/pricing.py" not in graph.edges["app/views.py"]
+    assert graph.edges["app/views.py"]["app/tax.py"] > 0
+    assert graph.edges["app/views.py"]["app/logging.py"] == before["app/logging.py"]
+    symbols = {
+        p: _defs(*graph.defs_of[p]) + _refs(*graph.refs_of[p].elements()) for p in graph.defs_of
+    }
+    assert SymbolGraph.build(symbols).edges == graph.edges  # incremental equals from scratch
+
+
+def test_removed_file_leaves_the_graph(graph):
+    graph.remove_file("app/tax.py")
+    assert "app/tax.py" not in graph.edges
+    assert "app/tax.py" not in graph.edges["app/pricing.py"]
+    assert "app/tax.py" not in graph.pagerank({"app/views.py": 1})
