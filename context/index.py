@@ -71,7 +71,9 @@ class RepoIndex:
         self.counter = counter
         self.chunk_tokens = chunk_tokens
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(db_path)
+        self.db = sqlite3.connect(db_path, timeout=30)
+        # WAL: the background indexer writes while requests read through another connection.
+        self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)
         self._check_meta(tokenizer_id)
 
@@ -194,6 +196,25 @@ class RepoIndex:
             (relative,),
         )
         return [Symbol(name, kind, line, bool(is_def)) for name, kind, line, is_def in rows]
+
+    def all_symbols(self) -> dict[str, list[Symbol]]:
+        """Every file's symbols in one query (what the symbol graph is built from)."""
+        out: dict[str, list[Symbol]] = {path: [] for path in self.paths()}
+        rows = self.db.execute(
+            "SELECT f.path, s.name, s.kind, s.line, s.is_definition "
+            "FROM files f JOIN symbols s ON s.hash = f.hash"
+        )
+        for path, name, kind, line, is_def in rows:
+            out[path].append(Symbol(name, kind, line, bool(is_def)))
+        return out
+
+    def language_of(self, relative: str) -> str | None:
+        row = self.db.execute("SELECT language FROM files WHERE path = ?", (relative,)).fetchone()
+        return row[0] if row else None
+
+    def remove(self, relative: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM files WHERE path = ?", (relative,))
 
     def paths(self) -> list[str]:
         return [p for (p,) in self.db.execute("SELECT path FROM files ORDER BY path")]

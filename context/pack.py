@@ -10,7 +10,9 @@ from pathlib import Path
 class SectionKind(StrEnum):
     # Declared in prompt order: stable parts first so the engine's prefix cache is reused
     # while the user keeps editing the target.
+    REPO_MAP = "repository map"
     RELATED = "related file"
+    CHUNK = "ranked chunk"
     TARGET = "target file"
     SELECTION = "selection"
 

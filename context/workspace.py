@@ -1,19 +1,30 @@
 """Workspace: the files of one root, and ``pack()`` that fits the relevant ones to a budget.
 
-This first version shows the target file and the files it imports; the context-engine issue
-fills the same interface with chunks, a symbol graph and ranking.
+With a ready :class:`Repository` the pack holds a repository map (signatures of the files
+that rank highest for this request), ranked chunks, the target file and the selection. Until
+the repository is indexed it shows the target file and the files it imports.
+
+Budget: the selection first (an error if even it does not fit), then the target file (whole,
+or the largest window around the selection), then up to a quarter of what is left (at most
+2048 tokens) for the map, then ranked chunks best first while they fit. Whatever does not
+fit is named in ``ContextPack.omitted``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from context.imports import imported_files
 from context.pack import ContextPack, LineRange, Section, SectionKind
+from context.repository import Repository
 from context.text import UnreadableFileError, fenced, read_text_file, split_lines
+from context.tokens import TokenCounter
 
-TokenCounter = Callable[[str], int]
+MAP_SHARE = 4  # the map takes at most 1/MAP_SHARE of what the target and selection leave
+MAP_MAX_TOKENS = 2048
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 MAX_FILE_BYTES = 1 << 20  # larger files are data or generated, not context
 
 
@@ -30,13 +41,18 @@ class Workspace:
     def __init__(
         self,
         root: Path,
-        count_tokens: TokenCounter,
+        counter: TokenCounter,
         open_text: Callable[[Path], str | None] = lambda _p: None,
+        repository: Repository | None = None,
+        open_files: Callable[[], list[str]] = list,
     ) -> None:
         self.root = root.resolve()
-        self.count_tokens = count_tokens
+        self.counter = counter
+        self.count_tokens = counter.count_tokens
         # The editor's unsaved text wins over the disk.
         self._open_text = open_text
+        self.repository = repository
+        self._open_files = open_files
 
     def read(self, path: Path) -> str:
         path = path.resolve()
@@ -75,7 +91,6 @@ class Workspace:
         self, target: Path, selection: LineRange, instruction: str, budget: int
     ) -> ContextPack:
         """Sections for an edit of ``selection`` in ``target``, never more than ``budget``."""
-        del instruction  # ranking by the instruction arrives with the context engine
         target = target.resolve()
         text = self.read(target)
         lines = split_lines(text)
@@ -110,6 +125,15 @@ class Workspace:
         if target_section:
             left -= target_section.tokens
 
+        if self.repository is not None and self.repository.ready:
+            related = self._ranked(target, selection, chosen.body, instruction, left, omitted)
+        else:
+            related = self._imported(target, text, left, omitted)
+        sections = (*related, *((target_section,) if target_section else ()), chosen)
+        return ContextPack(sections=sections, budget=budget, omitted=tuple(omitted))
+
+    def _imported(self, target: Path, text: str, left: int, omitted: list[str]) -> list[Section]:
+        """Files the target imports, whole, while they fit (before the index is ready)."""
         related: list[Section] = []
         for path in imported_files(target, text, self.root):
             try:
@@ -122,6 +146,57 @@ class Workspace:
                 left -= section.tokens
             else:
                 omitted.append(f"{self.relative(path)}: {section.tokens} tokens, over the budget")
-        related.sort(key=lambda s: s.path.as_posix())
-        sections = (*related, *((target_section,) if target_section else ()), chosen)
-        return ContextPack(sections=sections, budget=budget, omitted=tuple(omitted))
+        return sorted(related, key=lambda s: s.path.as_posix())
+
+    def _ranked(
+        self,
+        target: Path,
+        selection: LineRange,
+        selected: str,
+        instruction: str,
+        left: int,
+        omitted: list[str],
+    ) -> list[Section]:
+        """Repository map and ranked chunks, best first, within ``left`` tokens."""
+        assert self.repository is not None
+        rel = self.relative(target).as_posix()
+        names = set(_IDENTIFIER.findall(selected))
+        ranks = self.repository.page_rank(rel, names, self._open_files())
+        sections: list[Section] = []
+        repo_map = self._repo_map(ranks, rel, min(left // MAP_SHARE, MAP_MAX_TOKENS))
+        if repo_map is not None:
+            sections.append(repo_map)
+            left -= repo_map.tokens
+        query = f"{instruction}\n{selected}"
+        ranked = self.repository.ranked_chunks(ranks, rel, query, selection.start)
+        skipped = 0
+        for item in ranked:
+            lines = LineRange(item.chunk.start_line, item.chunk.end_line)
+            where = f"File: {item.path} (lines {lines.start + 1}-{lines.end})\n"
+            text = where + fenced(item.chunk.rendered())
+            tokens = self.count_tokens(text)
+            if tokens <= left:
+                section = Section(
+                    SectionKind.CHUNK, Path(item.path), text, tokens, item.chunk.text, lines
+                )
+                sections.append(section)
+                left -= tokens
+            else:
+                skipped += 1
+        if skipped:
+            omitted.append(f"{skipped} of {len(ranked)} ranked chunks did not fit the budget")
+        return sections
+
+    def _repo_map(self, ranks: dict[str, float], target: str, budget: int) -> Section | None:
+        assert self.repository is not None
+        header = "Repository map (definitions in the files most related to this request):\n"
+        lines = self.repository.repo_map_lines(ranks, target, limit=60)
+        # Fit by halving: one tokenizer call per try, not one per line.
+        while lines:
+            body = "\n".join(lines)
+            text = header + fenced(body)
+            tokens = self.count_tokens(text)
+            if tokens <= budget:
+                return Section(SectionKind.REPO_MAP, Path("."), text, tokens, body)
+            lines = lines[: len(lines) // 2]
+        return None

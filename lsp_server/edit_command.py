@@ -87,7 +87,7 @@ def register_edit(server: FathomServer) -> None:
         async with work_done(ls, "Fathom: editing", cancellable=False) as report:
             try:
                 engine = await ls.engine()
-                workspace = Workspace(root, engine.count_tokens, open_text)
+                workspace = Workspace(root, engine, open_text)
                 started = time.monotonic()
                 written = 0
 

@@ -83,7 +83,7 @@ async def headless_edit(
         async with ticking("Starting the engine…"):
             await engine.start()
         engine_start_s = time.monotonic() - started
-        workspace = Workspace(root, engine.count_tokens)
+        workspace = Workspace(root, engine)
 
         def snapshot_of(p: Path) -> DocumentSnapshot:
             return DocumentSnapshot(p, read_text_file(p), None)

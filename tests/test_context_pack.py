@@ -4,13 +4,14 @@ from pathlib import Path
 
 import pytest
 
+from backend.tokenizer import HFTokenCounter
 from context import ContextBudgetError, LineRange, SectionKind, Workspace
 from context.imports import imported_files
 
 
 @pytest.fixture
 def workspace(sample_project: Path, tokenizer) -> Workspace:
-    return Workspace(sample_project, lambda t: len(tokenizer.encode(t, add_special_tokens=False)))
+    return Workspace(sample_project, HFTokenCounter(tokenizer))
 
 
 def test_python_imports_resolve_to_workspace_files(sample_project: Path):
@@ -69,6 +70,8 @@ def test_selection_over_the_budget_is_a_clear_error(workspace, sample_project):
 def test_open_editor_text_wins_over_the_disk(sample_project, tokenizer):
     report = (sample_project / "shop/report.py").resolve()
     unsaved = "def unsaved():\n    pass\n"
-    workspace = Workspace(sample_project, len, lambda p: unsaved if p == report else None)
+    workspace = Workspace(
+        sample_project, HFTokenCounter(tokenizer), lambda p: unsaved if p == report else None
+    )
     pack = workspace.pack(report, LineRange(0, 1), "edit", 4000)
     assert pack.section(SectionKind.TARGET).body == unsaved
