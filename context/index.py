@@ -71,7 +71,9 @@ class RepoIndex:
         self.counter = counter
         self.chunk_tokens = chunk_tokens
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(db_path, timeout=30)
+        # check_same_thread off: the server builds the graph from this connection in a worker
+        # thread while requests wait for it; it is never used by two threads at once.
+        self.db = sqlite3.connect(db_path, timeout=30, check_same_thread=False)
         # WAL: the background indexer writes while requests read through another connection.
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)

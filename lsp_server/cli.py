@@ -106,14 +106,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
-    import hashlib
     import time
 
-    from backend.default_model import cache_root
     from backend.engine import ModelUnavailableError
     from backend.tokenizer import HFTokenCounter
     from backend.vllm_engine import resolve_model
-    from context.index import RepoIndex
+    from lsp_server.repositories import index_path, open_index
 
     _quiet_engine_logs(args.verbose)
     root = Path(args.root).resolve()
@@ -126,9 +124,7 @@ def _index(args: argparse.Namespace) -> int:
         print(f"fathom index: {exc}", file=sys.stderr)
         return 1
     counter = HFTokenCounter.from_model(model_path)
-    key = hashlib.blake2b(str(root).encode(), digest_size=8).hexdigest()
-    db_path = cache_root() / "index" / f"{root.name}-{key}.sqlite"
-    index = RepoIndex(root, counter, db_path, tokenizer_id=Path(model_path).name)
+    index = open_index(root, counter, Path(model_path).name)
     last = [0.0]
 
     def progress(done: int, total: int) -> None:
@@ -144,7 +140,7 @@ def _index(args: argparse.Namespace) -> int:
     print(
         f"{stats.files} files, {stats.chunks} chunks, {stats.symbols} symbols in "
         f"{stats.seconds:.2f} s ({stats.indexed} indexed at {rate:.0f} files/s, "
-        f"{stats.cache_hits} from the cache, {stats.removed} removed)\nindex: {db_path}"
+        f"{stats.cache_hits} from the cache, {stats.removed} removed)\nindex: {index_path(root)}"
     )
     return 0
 

@@ -87,7 +87,12 @@ def register_edit(server: FathomServer) -> None:
         async with work_done(ls, "Fathom: editing", cancellable=False) as report:
             try:
                 engine = await ls.engine()
-                workspace = Workspace(root, engine, open_text)
+                ls.flush_documents()
+                workspace = Workspace(
+                    root, engine, open_text,
+                    repository=ls.repositories.get(root),
+                    open_files=lambda: ls.open_files(root),
+                )  # fmt: skip
                 started = time.monotonic()
                 written = 0
 
@@ -139,4 +144,10 @@ def register_edit(server: FathomServer) -> None:
             "promptTokens": outcome.stats.prompt_tokens,
             "completionTokens": outcome.stats.completion_tokens,
             "seconds": round(outcome.stats.total_s, 2),
+            # What the model was shown, so a user can see why it did what it did.
+            "context": [
+                {"kind": s.kind.value, "path": s.path.as_posix(), "tokens": s.tokens}
+                for s in outcome.pack.sections
+            ],
+            "omitted": list(outcome.pack.omitted),
         }

@@ -17,8 +17,13 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from backend.engine import Engine, EngineError
+from context.files import IgnoreRules, skip_reason
+from context.index import IndexStats
+from context.repository import Repository
+from context.text import UnreadableFileError, read_text_file
 from lsp_server import __version__
 from lsp_server.progress import work_done
+from lsp_server.repositories import open_index, open_repository
 
 EDIT_COMMAND = "fathom.edit"
 _CONVERTER = get_converter()
@@ -44,6 +49,8 @@ class FathomServer(LanguageServer):
         self._engine_factory = engine_factory
         self._engine: Engine | None = None
         self._engine_task: asyncio.Task[Engine] | None = None
+        self.repositories: dict[Path, Repository] = {}
+        self._dirty: set[str] = set()  # documents changed since their last indexing
 
     # -- engine ---------------------------------------------------------------------------
     async def engine(self) -> Engine:
@@ -70,6 +77,75 @@ class FathomServer(LanguageServer):
             )
         )
         return engine
+
+    # -- repository index ----------------------------------------------------------------
+    async def index_roots(self) -> None:
+        """Index every root in the background; requests meanwhile use the imports fallback."""
+        engine = await self.engine()
+        for root in self.roots():
+            if root not in self.repositories:
+                await self._index_root(root, engine)
+
+    async def _index_root(self, root: Path, engine: Engine) -> None:
+        tokenizer_id = Path(engine.model_name).name
+        repository = open_repository(root, engine, tokenizer_id)
+        loop = asyncio.get_running_loop()
+        async with work_done(self, f"Fathom: indexing {root.name}") as report:
+
+            def progress(done: int, total: int) -> None:
+                loop.call_soon_threadsafe(report, f"{done}/{total} files")
+
+            def build() -> IndexStats:
+                index = open_index(root, engine, tokenizer_id)  # this thread's own connection
+                try:
+                    return index.refresh(progress)
+                finally:
+                    index.close()
+
+            stats = await asyncio.to_thread(build)
+            await asyncio.to_thread(repository.load_graph)
+        self.repositories[root] = repository
+        self.flush_documents()  # what the user typed while the index was being built
+        self.window_log_message(
+            types.LogMessageParams(
+                types.MessageType.Info,
+                f"Fathom: indexed {root}: {stats.files} files, {stats.chunks} chunks in "
+                f"{stats.seconds:.1f} s ({stats.cache_hits} from the cache)",
+            )
+        )
+
+    def mark_dirty(self, uri: str) -> None:
+        self._dirty.add(uri)
+
+    def flush_documents(self) -> None:
+        """Re-chunk the documents edited since the last request: only those files."""
+        for uri in sorted(self._dirty):
+            document = self.workspace.text_documents.get(uri)
+            path = Path(to_fs_path(uri)).resolve()
+            text = document.source if document is not None else None
+            self._index_document(path, text)
+        self._dirty.clear()
+
+    def _index_document(self, path: Path, text: str | None) -> None:
+        """Record ``text`` (None: read the disk, or drop a deleted file) in its root's index."""
+        root = next((r for r in self.repositories if path.is_relative_to(r)), None)
+        if root is None:
+            return
+        repository, relative = self.repositories[root], path.relative_to(root).as_posix()
+        if text is None and not path.exists():
+            repository.remove_document(relative)
+            return
+        size = len(text.encode()) if text is not None else path.stat().st_size
+        if skip_reason(path, size, IgnoreRules(root)) is not None:
+            return  # ignored, secret-looking, binary or huge: never indexed
+        try:
+            repository.update_document(relative, text if text is not None else read_text_file(path))
+        except UnreadableFileError:
+            return
+
+    def open_files(self, root: Path) -> list[str]:
+        paths = (Path(to_fs_path(uri)).resolve() for uri in self.workspace.text_documents)
+        return sorted(p.relative_to(root).as_posix() for p in paths if p.is_relative_to(root))
 
     async def close_engine(self) -> None:
         if self._engine is not None:
@@ -108,9 +184,35 @@ def build_server(engine_factory: Callable[[], Engine]) -> FathomServer:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: FathomServer, _params: types.InitializedParams) -> None:
-        # Start loading the model now: the user's first edit should not wait for it.
-        task = asyncio.create_task(ls.engine())
+        # Load the model and index the roots now: the first edit should not wait for them.
+        task = asyncio.create_task(ls.index_roots())
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: FathomServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.mark_dirty(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: FathomServer, params: types.DidChangeTextDocumentParams) -> None:
+        # Typing is cheap: the file is re-chunked once, when a request needs it.
+        ls.mark_dirty(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: FathomServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.mark_dirty(params.text_document.uri)
+        ls.flush_documents()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: FathomServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.mark_dirty(params.text_document.uri)  # closed: the disk's text counts again
+        ls.flush_documents()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def watched_files(ls: FathomServer, params: types.DidChangeWatchedFilesParams) -> None:
+        for change in params.changes:
+            if change.uri not in ls.workspace.text_documents:  # the editor's text wins
+                ls.mark_dirty(change.uri)
+        ls.flush_documents()
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: FathomServer, _params: None) -> None:

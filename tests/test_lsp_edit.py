@@ -216,3 +216,58 @@ async def test_missing_model_is_reported_and_the_server_stays_up(sample_project,
                 await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
         assert client.applied == []
         assert any("could not start its model" in m.message for m in client.messages)
+
+
+async def _wait_for_index(client, timeout: float = 60.0) -> None:
+    for _ in range(int(timeout * 10)):
+        if any("Fathom: indexed" in m.message for m in client.log_messages):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the workspace was not indexed in time")
+
+
+async def test_indexed_workspace_gives_ranked_context_and_reports_progress(sample_project, replay):
+    report = sample_project / "shop" / "report.py"
+    async with editor_session(sample_project, *replay(RENAME_DIFF, RENAME_DIFF)) as client:
+        await _wait_for_index(client)
+        titles = [
+            r.title
+            for reports in client.progress_reports.values()
+            for r in reports
+            if isinstance(r, types.WorkDoneProgressBegin)
+        ]
+        assert "Fathom: indexing sample" in titles
+        assert any(
+            isinstance(r, types.WorkDoneProgressReport) and r.message == "3/3 files"
+            for reports in client.progress_reports.values()
+            for r in reports
+        )
+        uri = open_document(client, report)
+        result = await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
+        kinds = [(c["kind"], c["path"]) for c in result["context"]]
+        assert kinds[0] == ("repository map", ".")
+        assert ("ranked chunk", "shop/models.py") in kinds
+        assert kinds[-2:] == [("target file", "shop/report.py"), ("selection", "shop/report.py")]
+
+        # An unsaved edit in another open document is re-indexed before the next request.
+        models = sample_project / "shop" / "models.py"
+        models_uri = open_document(client, models)
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=models_uri, version=2),
+                content_changes=[
+                    types.TextDocumentContentChangeWholeDocument(
+                        text=models.read_text()
+                        + "\n\ndef restock(item: Item) -> Item:\n    return item\n"
+                    )
+                ],
+            )
+        )
+        again = await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
+        assert _chunk_tokens(again, "shop/models.py") > _chunk_tokens(result, "shop/models.py")
+
+
+def _chunk_tokens(result: dict, path: str) -> int:
+    return sum(
+        c["tokens"] for c in result["context"] if (c["kind"], c["path"]) == ("ranked chunk", path)
+    )
