@@ -145,6 +145,51 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _context(args: argparse.Namespace) -> int:
+    from backend.engine import ModelUnavailableError
+    from backend.tokenizer import HFTokenCounter
+    from backend.vllm_engine import resolve_model
+    from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
+    from lsp_server.headless import find_root
+    from lsp_server.repositories import open_repository
+
+    _quiet_engine_logs(args.verbose)
+    where, _, line = args.location.rpartition(":")
+    if not where or not line.isdigit() or int(line) < 1:
+        print(f"fathom context: give PATH:LINE (1-based), not {args.location!r}", file=sys.stderr)
+        return 2
+    path = Path(where).resolve()
+    root = Path(args.root).resolve() if args.root else find_root(path)
+    try:
+        model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))
+    except ModelUnavailableError as exc:
+        print(f"fathom context: {exc}", file=sys.stderr)
+        return 1
+    counter = HFTokenCounter.from_model(model_path)
+    repository = open_repository(root, counter, Path(model_path).name)
+    try:
+        stats = repository.refresh()
+        hits = f"{stats.cache_hits} from the cache"
+        print(f"index: {stats.files} files ({hits}) in {stats.seconds:.2f} s")
+        workspace = Workspace(root, counter, repository=repository)
+        row = int(line) - 1
+        budget = args.budget or args.max_model_len - 2048
+        try:
+            pack = workspace.pack(path, LineRange(row, row + 1), args.instruction, budget)
+        except (ContextBudgetError, UnreadableFileError, ValueError) as exc:
+            print(f"fathom context: {exc}", file=sys.stderr)
+            return 2
+    finally:
+        repository.index.close()
+    print(f"budget {pack.budget} tokens, used {pack.tokens}")
+    for section in pack.sections:
+        shown = f" lines {section.lines.start + 1}-{section.lines.end}" if section.lines else ""
+        print(f"{section.tokens:>7}  {section.kind.value:<15} {section.path.as_posix()}{shown}")
+    for left_out in pack.omitted:
+        print(f"left out: {left_out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fathom", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("root", nargs="?", default=".", metavar="ROOT")
     _add_engine_options(index)
     index.set_defaults(run=_index)
+
+    context = sub.add_parser("context", help="show what the model would be shown for a line")
+    context.add_argument("location", metavar="PATH:LINE")
+    context.add_argument("instruction")
+    context.add_argument("--root", help="workspace root (default: the git root or the folder)")
+    context.add_argument("--budget", type=int, help="tokens (default: context window - 2048)")
+    _add_engine_options(context)
+    context.set_defaults(run=_context)
 
     demo = sub.add_parser("demo", help="one real edit of a sample project, end to end")
     _add_engine_options(demo)

@@ -79,3 +79,20 @@ def test_index_prints_counts_and_reuses_its_cache_on_the_next_run(
     assert "3 indexed" in first.stdout and "0 from the cache" in first.stdout
     second = subprocess.run(run, capture_output=True, text=True, env=env, timeout=300)
     assert "0 indexed" in second.stdout and "3 from the cache" in second.stdout
+
+
+def test_context_prints_sections_with_token_counts(sample_project, tmp_path, model_dir):
+    env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")}
+    run = [
+        sys.executable, "-m", "lsp_server", "context", f"{sample_project / 'shop/report.py'}:5",
+        "use sum", "--root", str(sample_project), "--model", str(model_dir), "--budget", "3000",
+    ]  # fmt: skip
+    done = subprocess.run(run, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1].startswith("budget 3000 tokens, used ")
+    assert "repository map" in lines[2]
+    assert any("ranked chunk" in ln and "shop/models.py" in ln for ln in lines)
+    assert "target file" in lines[-2] and "selection" in lines[-1]
+    bad = subprocess.run([*run[:4], "shop/report.py", "x"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "PATH:LINE" in bad.stderr
