@@ -41,6 +41,8 @@ def repo(tmp_path: Path) -> Path:
     (root / "generated" / "leak.py").write_text("def cart_total_generated(): pass\n")
     (root / "shop" / "secrets.py").write_text("STRIPE_KEY = 'sk_live_cart_total'\n")
     (root / ".env").write_text("CART_TOTAL_TOKEN=abc\n")
+    (root / "shop" / "blob.py").write_bytes(b"def cart_total_binary():\x00\x00" * 10)
+    (root / "shop" / "huge.py").write_text("def cart_total_huge(): pass\n" * 50_000)  # 1.4 MB
     return root
 
 
@@ -73,10 +75,12 @@ def test_pack_never_exceeds_its_budget_and_names_what_it_left_out(workspace, rep
         assert pack.omitted  # 30 helper files cannot all fit
 
 
-def test_ignored_and_secret_files_never_appear_in_a_pack(workspace, repo):
+def test_ignored_secret_binary_and_huge_files_never_appear_in_a_pack(workspace, repo):
     pack = workspace.pack(repo / "shop/cart.py", LineRange(3, 6), "cart_total token key", 100_000)
     text = "".join(s.text for s in pack.sections)
-    for leaked in ("cart_total_generated", "sk_live", "CART_TOTAL_TOKEN", "generated/leak.py"):
+    leaks = ("cart_total_generated", "sk_live", "CART_TOTAL_TOKEN", "generated/leak.py",
+             "cart_total_binary", "cart_total_huge")  # fmt: skip
+    for leaked in leaks:
         assert leaked not in text
 
 
