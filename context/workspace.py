@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from context.files import MAX_FILE_BYTES
 from context.imports import imported_files
 from context.pack import ContextPack, LineRange, Section, SectionKind
 from context.repository import Repository
@@ -25,7 +26,6 @@ from context.tokens import TokenCounter
 MAP_SHARE = 4  # the map takes at most 1/MAP_SHARE of what the target and selection leave
 MAP_MAX_TOKENS = 2048
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
-MAX_FILE_BYTES = 1 << 20  # larger files are data or generated, not context
 
 
 class ContextBudgetError(ValueError):
@@ -172,8 +172,7 @@ class Workspace:
         skipped = 0
         for item in ranked:
             lines = LineRange(item.chunk.start_line, item.chunk.end_line)
-            where = f"File: {item.path} (lines {lines.start + 1}-{lines.end})\n"
-            text = where + fenced(item.chunk.rendered())
+            text = fence(Path(item.path), item.chunk.rendered(), lines)
             tokens = self.count_tokens(text)
             if tokens <= left:
                 section = Section(
