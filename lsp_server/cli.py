@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from backend.settings import DEFAULT_MODEL, VllmSettings
 
@@ -105,12 +106,23 @@ def _demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(_engine_settings(args)))
 
 
-def _index(args: argparse.Namespace) -> int:
-    import time
-
+def _model_tokenizer(args: argparse.Namespace, command: str) -> tuple[Any, str] | None:
+    """The model's token counter and its id (no engine needed), or None after saying why."""
     from backend.engine import ModelUnavailableError
     from backend.tokenizer import HFTokenCounter
     from backend.vllm_engine import resolve_model
+
+    try:
+        model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))
+    except ModelUnavailableError as exc:
+        print(f"fathom {command}: {exc}", file=sys.stderr)
+        return None
+    return HFTokenCounter.from_model(model_path), Path(model_path).name
+
+
+def _index(args: argparse.Namespace) -> int:
+    import time
+
     from lsp_server.repositories import index_path, open_index
 
     _quiet_engine_logs(args.verbose)
@@ -118,13 +130,10 @@ def _index(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"fathom index: {root} is not a folder", file=sys.stderr)
         return 2
-    try:
-        model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))
-    except ModelUnavailableError as exc:
-        print(f"fathom index: {exc}", file=sys.stderr)
+    tokenizer = _model_tokenizer(args, "index")
+    if tokenizer is None:
         return 1
-    counter = HFTokenCounter.from_model(model_path)
-    index = open_index(root, counter, Path(model_path).name)
+    index = open_index(root, *tokenizer)
     last = [0.0]
 
     def progress(done: int, total: int) -> None:
@@ -146,9 +155,6 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _context(args: argparse.Namespace) -> int:
-    from backend.engine import ModelUnavailableError
-    from backend.tokenizer import HFTokenCounter
-    from backend.vllm_engine import resolve_model
     from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
     from lsp_server.headless import find_root
     from lsp_server.repositories import open_repository
@@ -160,13 +166,11 @@ def _context(args: argparse.Namespace) -> int:
         return 2
     path = Path(where).resolve()
     root = Path(args.root).resolve() if args.root else find_root(path)
-    try:
-        model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))
-    except ModelUnavailableError as exc:
-        print(f"fathom context: {exc}", file=sys.stderr)
+    tokenizer = _model_tokenizer(args, "context")
+    if tokenizer is None:
         return 1
-    counter = HFTokenCounter.from_model(model_path)
-    repository = open_repository(root, counter, Path(model_path).name)
+    counter = tokenizer[0]
+    repository = open_repository(root, *tokenizer)
     try:
         stats = repository.refresh()
         hits = f"{stats.cache_hits} from the cache"

@@ -23,6 +23,14 @@ def tokenizer(model_dir: Path):
     return AutoTokenizer.from_pretrained(model_dir)
 
 
+@pytest.fixture(scope="session")
+def counter(model_dir: Path):
+    """The real model's token counter, as context/ uses it."""
+    from backend.tokenizer import HFTokenCounter
+
+    return HFTokenCounter.from_model(str(model_dir))
+
+
 @pytest.fixture
 def sample_project(tmp_path: Path) -> Path:
     """A private copy of the demo project: tests may edit it."""

@@ -6,7 +6,6 @@ import itertools
 
 import pytest
 
-from backend.tokenizer import HFTokenCounter
 from context.chunking import chunk_text
 from context.languages import parser_for
 
@@ -87,11 +86,6 @@ def _token_start_lines(text: str, language: str) -> set[int]:
             starts.add(row)
         stack.extend(node.children)
     return starts
-
-
-@pytest.fixture(scope="module")
-def counter(model_dir) -> HFTokenCounter:
-    return HFTokenCounter.from_model(str(model_dir))
 
 
 @pytest.mark.parametrize("language", sorted(SOURCES))

@@ -6,14 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.tokenizer import HFTokenCounter
 from context.files import walk_sources
 from context.index import RepoIndex
-
-
-@pytest.fixture(scope="module")
-def counter(model_dir) -> HFTokenCounter:
-    return HFTokenCounter.from_model(str(model_dir))
 
 
 @pytest.fixture

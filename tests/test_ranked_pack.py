@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.tokenizer import HFTokenCounter
 from context import LineRange, SectionKind, Workspace
 from context.index import RepoIndex
 from context.repository import Repository
-
-
-@pytest.fixture(scope="module")
-def counter(model_dir) -> HFTokenCounter:
-    return HFTokenCounter.from_model(str(model_dir))
 
 
 @pytest.fixture
