@@ -85,6 +85,10 @@ class Engine(Protocol):
         """Character offset where each token of ``text`` starts (context/ counts line ranges)."""
         ...
 
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        """``count_tokens`` of each text in one call."""
+        ...
+
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens the chat template turns ``messages`` into (what the window is spent on)."""
         ...

@@ -67,6 +67,11 @@ class ReplayEngine:
             return self._counter.count_tokens(text)
         return max(1, len(text) // 4)  # no tokenizer given: a rough, stable estimate
 
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        if self._counter is not None:
+            return self._counter.count_tokens_batch(texts)
+        return [self.count_tokens(t) for t in texts]
+
     def token_starts(self, text: str) -> list[int]:
         if self._counter is not None:
             return self._counter.token_starts(text)

@@ -20,6 +20,12 @@ class HFTokenCounter:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
     def token_starts(self, text: str) -> list[int]:
         encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         return [start for start, _end in encoded["offset_mapping"]]

@@ -121,6 +121,9 @@ class VllmEngine:
     def token_starts(self, text: str) -> list[int]:
         return self.counter.token_starts(text)
 
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        return self.counter.count_tokens_batch(texts)
+
     def render(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
         """The prompt text the model's chat template makes of ``messages``."""
         rendered = self.tokenizer.apply_chat_template(

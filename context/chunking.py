@@ -78,10 +78,13 @@ class _Chunker:
         self.counter = counter
         self.budget = budget
         self.tokens = LineTokens(line_starts(text), counter.token_starts(text))
+        self._signature_tokens: dict[str, int] = {"": 0}
 
     def size(self, start: int, end: int, signature: str) -> int:
-        sig = self.counter.count_tokens(signature) + 2 if signature else 0
-        return self.tokens.between(start, end) + sig
+        if signature not in self._signature_tokens:
+            # +2: the "…" line that joins a signature to its piece
+            self._signature_tokens[signature] = self.counter.count_tokens(signature) + 2
+        return self.tokens.between(start, end) + self._signature_tokens[signature]
 
     def header(self, node: Node, outer: str) -> str:
         start, end = _header_rows(node)
@@ -157,6 +160,22 @@ class _Chunker:
                 merged.append(piece)
         return merged
 
+    def finish_all(self, pieces: list[_Piece]) -> list[Chunk]:
+        """Exact counts of all final chunks in one batched tokenizer call."""
+        drafts = [
+            Chunk(p.start, p.end, p.kind, p.signature, "".join(self.lines[p.start : p.end]), 0)
+            for p in pieces
+        ]
+        counts = self.counter.count_tokens_batch([d.rendered() for d in drafts])
+        out: list[Chunk] = []
+        for piece, draft, tokens in zip(pieces, drafts, counts, strict=True):
+            if tokens <= self.budget or piece.end - piece.start == 1:
+                out.append(Chunk(draft.start_line, draft.end_line, draft.kind, draft.signature,
+                                 draft.text, tokens))  # fmt: skip
+            else:
+                out += self.finish(piece)
+        return out
+
     def finish(self, piece: _Piece) -> list[Chunk]:
         """Exact count of the final text; split in halves in the rare case edges add tokens."""
         text = "".join(self.lines[piece.start : piece.end])
@@ -181,4 +200,4 @@ def chunk_text(text: str, language: str, counter: TokenCounter, budget: int) -> 
     chunker = _Chunker(text, counter, budget)
     tree = parser_for(language).parse(text.encode("utf-8", "surrogatepass"))
     pieces = chunker.merge(chunker.split(tree.root_node, 0, len(chunker.lines), ""))
-    return [chunk for piece in pieces for chunk in chunker.finish(piece)]
+    return chunker.finish_all(pieces)

@@ -31,6 +31,8 @@ class Repository:
         self.index = index
         self.graph = SymbolGraph()
         self.ready = False  # the graph covers the whole index
+        # BM25 terms of each file's chunks, computed once per file content.
+        self._terms: dict[str, list[list[str]]] = {}
 
     @property
     def root(self) -> Path:
@@ -39,6 +41,7 @@ class Repository:
     def refresh(self, progress: Progress = lambda _d, _t: None) -> IndexStats:
         """Index the tree (cache hits are nearly free), then rebuild the graph from it."""
         stats = self.index.refresh(progress)
+        self._terms.clear()
         self.load_graph()
         return stats
 
@@ -53,11 +56,13 @@ class Repository:
             return False
         changed = self.index.update_text(relative, text, language)
         self.graph.update_file(relative, self.index.symbols_of(relative))
+        self._terms.pop(relative, None)
         return changed
 
     def remove_document(self, relative: str) -> None:
         self.index.remove(relative)
         self.graph.remove_file(relative)
+        self._terms.pop(relative, None)
 
     def file_text(self, relative: str) -> str:
         """A file's indexed text (its chunks cover it exactly)."""
@@ -78,14 +83,17 @@ class Repository:
         """Chunks of the best-ranked files, best first; the target file's own are left out
         (the pack shows that file itself)."""
         files = sorted((p for p in ranks if p != target), key=lambda p: (-ranks[p], p))
-        candidates = [
-            (path, chunk)
-            for path in files[:CANDIDATE_FILES]
-            for chunk in self.index.chunks_of(path)
-        ]
+        candidates: list[tuple[str, Chunk]] = []
+        documents: list[list[str]] = []
+        for path in files[:CANDIDATE_FILES]:
+            chunks = self.index.chunks_of(path)
+            if path not in self._terms:
+                self._terms[path] = [terms(c.text) for c in chunks]
+            candidates += [(path, c) for c in chunks]
+            documents += self._terms[path]
         if not candidates:
             return []
-        lexical = normalise(BM25([terms(c.text) for _p, c in candidates]).scores(terms(query)))
+        lexical = normalise(BM25(documents).scores(terms(query)))
         graph = normalise([ranks[p] for p, _c in candidates])
         near = [
             proximity(c.start_line, c.end_line, cursor_line) if p == target else 0.0

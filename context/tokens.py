@@ -18,6 +18,10 @@ class TokenCounter(Protocol):
         """Character offset at which each token of ``text`` starts, ascending."""
         ...
 
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        """``count_tokens`` of each text, in one call (the tokenizer batches natively)."""
+        ...
+
 
 class LineTokens:
     """Tokens per line range of one text, from a single tokenisation of the whole text.

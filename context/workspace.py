@@ -170,10 +170,14 @@ class Workspace:
         query = f"{instruction}\n{selected}"
         ranked = self.repository.ranked_chunks(ranks, rel, query, selection.start)
         skipped = 0
-        for item in ranked:
-            lines = LineRange(item.chunk.start_line, item.chunk.end_line)
-            text = fence(Path(item.path), item.chunk.rendered(), lines)
-            tokens = self.count_tokens(text)
+        ranges = [LineRange(r.chunk.start_line, r.chunk.end_line) for r in ranked]
+        texts = [
+            fence(Path(r.path), r.chunk.rendered(), lines)
+            for r, lines in zip(ranked, ranges, strict=True)
+        ]
+        # One batched tokenizer call: counting thousands of candidates one by one dominated.
+        counts = self.counter.count_tokens_batch(texts)
+        for item, lines, text, tokens in zip(ranked, ranges, texts, counts, strict=True):
             if tokens <= left:
                 section = Section(
                     SectionKind.CHUNK, Path(item.path), text, tokens, item.chunk.text, lines
