@@ -31,8 +31,9 @@ class Repository:
         self.index = index
         self.graph = SymbolGraph()
         self.ready = False  # the graph covers the whole index
-        # BM25 terms of each file's chunks, computed once per file content.
+        # Per file, computed once per content: BM25 terms of its chunks, its map lines.
         self._terms: dict[str, list[list[str]]] = {}
+        self._map_lines: dict[str, list[str]] = {}
 
     @property
     def root(self) -> Path:
@@ -42,6 +43,7 @@ class Repository:
         """Index the tree (cache hits are nearly free), then rebuild the graph from it."""
         stats = self.index.refresh(progress)
         self._terms.clear()
+        self._map_lines.clear()
         self.load_graph()
         return stats
 
@@ -56,13 +58,17 @@ class Repository:
             return False
         changed = self.index.update_text(relative, text, language)
         self.graph.update_file(relative, self.index.symbols_of(relative))
-        self._terms.pop(relative, None)
+        self._forget(relative)
         return changed
+
+    def _forget(self, relative: str) -> None:
+        self._terms.pop(relative, None)
+        self._map_lines.pop(relative, None)
 
     def remove_document(self, relative: str) -> None:
         self.index.remove(relative)
         self.graph.remove_file(relative)
-        self._terms.pop(relative, None)
+        self._forget(relative)
 
     def file_text(self, relative: str) -> str:
         """A file's indexed text (its chunks cover it exactly)."""
@@ -111,12 +117,14 @@ class Repository:
         lines: list[str] = []
         files = sorted((p for p in ranks if p != exclude), key=lambda p: (-ranks[p], p))
         for path in itertools.islice(files, limit):
-            text_lines = self.file_text(path).split("\n")
-            definitions = sorted({s.line for s in self.index.symbols_of(path) if s.is_definition})
-            if not definitions:
-                continue
-            lines.append(f"{path}:")
-            lines += [
-                f"  {text_lines[row].strip()}" for row in definitions if row < len(text_lines)
-            ]
+            if path not in self._map_lines:
+                self._map_lines[path] = self._definition_lines(path)
+            lines += self._map_lines[path]
         return lines
+
+    def _definition_lines(self, path: str) -> list[str]:
+        text_lines = self.file_text(path).split("\n")
+        rows = sorted({s.line for s in self.index.symbols_of(path) if s.is_definition})
+        if not rows:
+            return []
+        return [f"{path}:"] + [f"  {text_lines[r].strip()}" for r in rows if r < len(text_lines)]

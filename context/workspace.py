@@ -19,12 +19,13 @@ from pathlib import Path
 from context.files import MAX_FILE_BYTES
 from context.imports import imported_files
 from context.pack import ContextPack, LineRange, Section, SectionKind
-from context.repository import Repository
+from context.repository import RankedChunk, Repository
 from context.text import UnreadableFileError, fenced, read_text_file, split_lines
 from context.tokens import TokenCounter
 
 MAP_SHARE = 4  # the map takes at most 1/MAP_SHARE of what the target and selection leave
 MAP_MAX_TOKENS = 2048
+HEADER_MARGIN = 8  # tokens: line numbers and token merges at a section's seams
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 
 
@@ -169,23 +170,31 @@ class Workspace:
             left -= repo_map.tokens
         query = f"{instruction}\n{selected}"
         ranked = self.repository.ranked_chunks(ranks, rel, query, selection.start)
-        skipped = 0
-        ranges = [LineRange(r.chunk.start_line, r.chunk.end_line) for r in ranked]
-        texts = [
-            fence(Path(r.path), r.chunk.rendered(), lines)
-            for r, lines in zip(ranked, ranges, strict=True)
-        ]
-        # One batched tokenizer call: counting thousands of candidates one by one dominated.
+        # Choose by the chunk's stored count plus its header's (with a margin for the line
+        # numbers), then count only the chosen sections exactly: counting every candidate
+        # cost most of a pack's time on a large repository.
+        wrapper: dict[str, int] = {}
+        chosen: list[tuple[RankedChunk, LineRange]] = []
+        room = left
+        for item in ranked:
+            if item.path not in wrapper:
+                wrapper[item.path] = self.count_tokens(fence(Path(item.path), "", LineRange(0, 0)))
+            estimate = item.chunk.tokens + wrapper[item.path] + HEADER_MARGIN
+            if estimate <= room:
+                chosen.append((item, LineRange(item.chunk.start_line, item.chunk.end_line)))
+                room -= estimate
+        texts = [fence(Path(item.path), item.chunk.rendered(), lines) for item, lines in chosen]
         counts = self.counter.count_tokens_batch(texts)
-        for item, lines, text, tokens in zip(ranked, ranges, texts, counts, strict=True):
-            if tokens <= left:
+        added = 0
+        for (item, lines), text, tokens in zip(chosen, texts, counts, strict=True):
+            if tokens <= left:  # always true within the margin; checked, not assumed
                 section = Section(
                     SectionKind.CHUNK, Path(item.path), text, tokens, item.chunk.text, lines
                 )
                 sections.append(section)
                 left -= tokens
-            else:
-                skipped += 1
+                added += 1
+        skipped = len(ranked) - added
         if skipped:
             omitted.append(f"{skipped} of {len(ranked)} ranked chunks did not fit the budget")
         return sections
