@@ -9,6 +9,7 @@ blank lines) belongs to the chunk of that node.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -160,33 +161,26 @@ class _Chunker:
                 merged.append(piece)
         return merged
 
-    def finish_all(self, pieces: list[_Piece]) -> list[Chunk]:
-        """Exact counts of all final chunks in one batched tokenizer call."""
+    def finish(self, pieces: list[_Piece]) -> list[Chunk]:
+        """Exact counts of the final chunks in one batched tokenizer call; a piece whose
+        edges add tokens past the budget is halved and counted again (rare)."""
+        texts = ["".join(self.lines[p.start : p.end]) for p in pieces]
         drafts = [
-            Chunk(p.start, p.end, p.kind, p.signature, "".join(self.lines[p.start : p.end]), 0)
-            for p in pieces
+            Chunk(p.start, p.end, p.kind, p.signature, t, 0)
+            for p, t in zip(pieces, texts, strict=True)
         ]
         counts = self.counter.count_tokens_batch([d.rendered() for d in drafts])
         out: list[Chunk] = []
         for piece, draft, tokens in zip(pieces, drafts, counts, strict=True):
             if tokens <= self.budget or piece.end - piece.start == 1:
-                out.append(Chunk(draft.start_line, draft.end_line, draft.kind, draft.signature,
-                                 draft.text, tokens))  # fmt: skip
+                out.append(dataclasses.replace(draft, tokens=tokens))
             else:
-                out += self.finish(piece)
+                middle = (piece.start + piece.end) // 2
+                out += self.finish([
+                    _Piece(piece.start, middle, piece.kind, piece.signature),
+                    _Piece(middle, piece.end, piece.kind, piece.signature),
+                ])  # fmt: skip
         return out
-
-    def finish(self, piece: _Piece) -> list[Chunk]:
-        """Exact count of the final text; split in halves in the rare case edges add tokens."""
-        text = "".join(self.lines[piece.start : piece.end])
-        chunk = Chunk(piece.start, piece.end, piece.kind, piece.signature, text, 0)
-        tokens = self.counter.count_tokens(chunk.rendered())
-        if tokens <= self.budget or piece.end - piece.start == 1:
-            return [Chunk(piece.start, piece.end, piece.kind, piece.signature, text, tokens)]
-        middle = (piece.start + piece.end) // 2
-        return self.finish(_Piece(piece.start, middle, piece.kind, piece.signature)) + self.finish(
-            _Piece(middle, piece.end, piece.kind, piece.signature)
-        )
 
 
 def chunk_text(text: str, language: str, counter: TokenCounter, budget: int) -> list[Chunk]:
@@ -200,4 +194,4 @@ def chunk_text(text: str, language: str, counter: TokenCounter, budget: int) -> 
     chunker = _Chunker(text, counter, budget)
     tree = parser_for(language).parse(text.encode("utf-8", "surrogatepass"))
     pieces = chunker.merge(chunker.split(tree.root_node, 0, len(chunker.lines), ""))
-    return chunker.finish_all(pieces)
+    return chunker.finish(pieces)

@@ -18,6 +18,7 @@ from context.chunking import Chunk, chunk_text
 from context.files import SourceFile, walk_sources
 from context.languages import parser_for
 from context.symbols import Symbol, extract_symbols
+from context.text import UnreadableFileError, read_text_file
 from context.tokens import TokenCounter
 
 SCHEMA_VERSION = "1"
@@ -165,9 +166,9 @@ class RepoIndex:
 
     def _index_file(self, source: SourceFile) -> bool:
         try:
-            text = source.path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            return False  # vanished or not UTF-8 since the walk: skip it this round
+            text = read_text_file(source.path)
+        except UnreadableFileError:
+            return False  # vanished or changed into something unreadable since the walk
         return self.update_text(
             source.relative, text, source.language, source.size, source.mtime_ns
         )
