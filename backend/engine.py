@@ -81,8 +81,8 @@ class Engine(Protocol):
         """Tokens of ``text`` in the served model's own tokenizer."""
         ...
 
-    def token_starts(self, text: str) -> list[int]:
-        """Character offset where each token of ``text`` starts (context/ counts line ranges)."""
+    def token_starts_batch(self, texts: list[str]) -> list[Sequence[int]]:
+        """Character offset where each token of each text starts (context/ counts lines)."""
         ...
 
     def count_tokens_batch(self, texts: list[str]) -> list[int]:

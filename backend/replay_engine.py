@@ -72,10 +72,10 @@ class ReplayEngine:
             return self._counter.count_tokens_batch(texts)
         return [self.count_tokens(t) for t in texts]
 
-    def token_starts(self, text: str) -> list[int]:
+    def token_starts_batch(self, texts: list[str]) -> list[Sequence[int]]:
         if self._counter is not None:
-            return self._counter.token_starts(text)
-        return list(range(0, len(text), 4))
+            return self._counter.token_starts_batch(texts)
+        return [range(0, len(t), 4) for t in texts]
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return sum(self.count_tokens(m.content) for m in messages)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -17,15 +18,31 @@ class HFTokenCounter:
 
         return cls(AutoTokenizer.from_pretrained(model_path))
 
+    @property
+    def _rust(self) -> Any:
+        """The Rust tokenizer under a transformers "fast" tokenizer, or None: called directly
+        it encodes batches on every core with the GIL released, without the Python-side
+        padding and conversion machinery of ``__call__``."""
+        return getattr(self.tokenizer, "backend_tokenizer", None)
+
     def count_tokens(self, text: str) -> int:
+        if self._rust is not None:
+            return len(self._rust.encode(text, add_special_tokens=False))
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def count_tokens_batch(self, texts: list[str]) -> list[int]:
         if not texts:
             return []
+        if self._rust is not None:
+            return [len(e) for e in self._rust.encode_batch_fast(texts, add_special_tokens=False)]
         encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
-    def token_starts(self, text: str) -> list[int]:
-        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        return [start for start, _end in encoded["offset_mapping"]]
+    def token_starts_batch(self, texts: list[str]) -> list[Sequence[int]]:
+        if self._rust is None:
+            encoded = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+            return [[start for start, _end in o] for o in encoded["offset_mapping"]]
+        return [
+            [start for start, _end in e.offsets]
+            for e in self._rust.encode_batch(texts, add_special_tokens=False)
+        ]

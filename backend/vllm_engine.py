@@ -118,8 +118,8 @@ class VllmEngine:
     def count_tokens(self, text: str) -> int:
         return self.counter.count_tokens(text)
 
-    def token_starts(self, text: str) -> list[int]:
-        return self.counter.token_starts(text)
+    def token_starts_batch(self, texts: list[str]) -> list[Sequence[int]]:
+        return self.counter.token_starts_batch(texts)
 
     def count_tokens_batch(self, texts: list[str]) -> list[int]:
         return self.counter.count_tokens_batch(texts)

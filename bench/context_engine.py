@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -87,16 +88,25 @@ def main() -> None:
         big = min(sizes, key=lambda p: abs(sizes[p] - 5000))
         text = (root / big).read_text()
         figures.update(incremental_file=big, incremental_file_lines=sizes[big])
-        updates = []
-        for i in range(40):
-            at = text.index("\n    ", (i * 997) % (len(text) // 2)) + 5
-            edited = text[:at] + ("x" if i % 2 else "y") + text[at:]
-            started = time.perf_counter()
-            warm.update_document(big, edited)
-            updates.append((time.perf_counter() - started) * 1000)
+        # The editor opens a file before typing in it: didOpen parses and tokenises it once.
+        started = time.perf_counter()
         warm.update_document(big, text)
-        figures["incremental_ms_p50"] = round(statistics.median(updates), 1)
-        figures["incremental_ms_p99"] = round(percentile(updates, 99), 1)
+        figures["open_document_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        # Typing: each measured update is one character inserted, or deleted again (the
+        # next keystroke), relative to the document's current text. Inside an identifier the
+        # file stays valid; at the start of a statement ("xdef") it breaks the syntax.
+        for kind, where in (("valid", r"\n    +[A-Za-z_]\w*[A-Za-z_]{3}"), ("broken", r"\n    +")):
+            updates = []
+            for i in range(100):
+                match = re.compile(where).search(text, (i * 997) % (len(text) // 2))
+                at = match.end() - 2 if kind == "valid" else match.end()
+                edited = text[:at] + ("x" if i % 2 else "y") + text[at:]
+                for state in (edited, text):  # the keystroke, then backspace
+                    started = time.perf_counter()
+                    warm.update_document(big, state)
+                    updates.append((time.perf_counter() - started) * 1000)
+            figures[f"incremental_{kind}_ms_p50"] = round(statistics.median(updates), 2)
+            figures[f"incremental_{kind}_ms_p99"] = round(percentile(updates, 99), 2)
 
         # pack() with a 128K budget, targets spread over the tree.
         workspace = Workspace(root, counter, repository=warm)
@@ -136,8 +146,11 @@ def main() -> None:
         ("tree", f"{f['tree']}: {f['files']} files, {f['chunks']} chunks, {f['symbols']} symbols"),
         ("cold index (chunks, symbols, SQLite, graph)", f"{f['cold_index_s']} s ({f['files_per_s']} files/s)"),
         ("warm restart from the SQLite cache", f"{f['warm_restart_s']} s"),
-        (f"incremental update, 1-char edit, {f['incremental_file']} ({f['incremental_file_lines']} lines)",
-         f"p50 {f['incremental_ms_p50']} ms, p99 {f['incremental_ms_p99']} ms (goal p99 ≤ 5 ms)"),
+        (f"open a document for editing (parse, tokenise, chunk, symbols): {f['incremental_file']}", f"{f['open_document_ms']} ms"),
+        (f"incremental update, 1-char edit in an identifier, {f['incremental_file']} ({f['incremental_file_lines']} lines)",
+         f"p50 {f['incremental_valid_ms_p50']} ms, p99 {f['incremental_valid_ms_p99']} ms (goal p99 ≤ 5 ms)"),
+        ("incremental update, 1-char edit that breaks the syntax (same file)",
+         f"p50 {f['incremental_broken_ms_p50']} ms, p99 {f['incremental_broken_ms_p99']} ms (goal p99 ≤ 5 ms)"),
         ("pack(), 128K budget", f"p50 {f['pack_ms_p50']} ms, p95 {f['pack_ms_p95']} ms (goal p95 ≤ 50 ms)"),
     ]  # fmt: skip
     if "aider_repomap_cold_s" in f:

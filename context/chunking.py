@@ -9,14 +9,17 @@ blank lines) belongs to the chunk of that node.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
 from context.languages import parser_for
 from context.text import line_starts, split_lines
-from context.tokens import LineTokens, TokenCounter
+from context.tokens import LineTokens, TokenCounter, line_token_counts
+
+# Tokens a line range may gain when tokenised on its own rather than inside its file (a run
+# of blank lines is one token in context, several at a range's edge).
+EDGE_MARGIN = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +29,9 @@ class Chunk:
     kind: str  # syntax node type(s) the chunk holds, "+"-joined when merged
     signature: str  # header lines of the enclosing nodes that were split; "" if none
     text: str
-    tokens: int  # of signature + text, in model tokens
+    # Of signature + text, in model tokens: per-line counts plus EDGE_MARGIN, an upper bound
+    # within a few tokens of the exact count (tests check it against the real tokenizer).
+    tokens: int
 
     def rendered(self) -> str:
         return f"{self.signature}\n…\n{self.text}" if self.signature else self.text
@@ -74,18 +79,30 @@ def _header_rows(node: Node) -> tuple[int, int]:
 
 
 class _Chunker:
-    def __init__(self, text: str, counter: TokenCounter, budget: int) -> None:
-        self.lines = split_lines(text)
+    def __init__(
+        self,
+        lines: list[str],
+        tokens: LineTokens,
+        counter: TokenCounter,
+        budget: int,
+        signature_tokens: dict[str, int] | None = None,
+    ) -> None:
+        self.lines = lines
         self.counter = counter
         self.budget = budget
-        self.tokens = LineTokens(line_starts(text), counter.token_starts(text))
-        self._signature_tokens: dict[str, int] = {"": 0}
+        self.tokens = tokens
+        self._signature_tokens = signature_tokens if signature_tokens is not None else {}
+
+    def signature_size(self, signature: str) -> int:
+        if not signature:
+            return 0
+        if signature not in self._signature_tokens:
+            # With the "…" line that joins a signature to its piece.
+            self._signature_tokens[signature] = self.counter.count_tokens(f"{signature}\n…\n")
+        return self._signature_tokens[signature]
 
     def size(self, start: int, end: int, signature: str) -> int:
-        if signature not in self._signature_tokens:
-            # +2: the "…" line that joins a signature to its piece
-            self._signature_tokens[signature] = self.counter.count_tokens(signature) + 2
-        return self.tokens.between(start, end) + self._signature_tokens[signature]
+        return self.tokens.between(start, end) + self.signature_size(signature) + EDGE_MARGIN
 
     def header(self, node: Node, outer: str) -> str:
         start, end = _header_rows(node)
@@ -162,36 +179,39 @@ class _Chunker:
         return merged
 
     def finish(self, pieces: list[_Piece]) -> list[Chunk]:
-        """Exact counts of the final chunks in one batched tokenizer call; a piece whose
-        edges add tokens past the budget is halved and counted again (rare)."""
-        texts = ["".join(self.lines[p.start : p.end]) for p in pieces]
-        drafts = [
-            Chunk(p.start, p.end, p.kind, p.signature, t, 0)
-            for p, t in zip(pieces, texts, strict=True)
-        ]
-        counts = self.counter.count_tokens_batch([d.rendered() for d in drafts])
-        out: list[Chunk] = []
-        for piece, draft, tokens in zip(pieces, drafts, counts, strict=True):
-            if tokens <= self.budget or piece.end - piece.start == 1:
-                out.append(dataclasses.replace(draft, tokens=tokens))
-            else:
-                middle = (piece.start + piece.end) // 2
-                out += self.finish([
-                    _Piece(piece.start, middle, piece.kind, piece.signature),
-                    _Piece(middle, piece.end, piece.kind, piece.signature),
-                ])  # fmt: skip
-        return out
+        return [
+            Chunk(p.start, p.end, p.kind, p.signature, "".join(self.lines[p.start : p.end]),
+                  self.size(p.start, p.end, p.signature))
+            for p in pieces
+        ]  # fmt: skip
 
 
-def chunk_text(text: str, language: str, counter: TokenCounter, budget: int) -> list[Chunk]:
+def chunk_text(
+    text: str,
+    language: str,
+    counter: TokenCounter,
+    budget: int,
+    *,
+    tree: Tree | None = None,
+    tokens: LineTokens | None = None,
+    lines: list[str] | None = None,
+    signature_tokens: dict[str, int] | None = None,
+) -> list[Chunk]:
     """Chunks of ``text`` (in ``language``), each at most ``budget`` tokens when possible.
 
-    Only a single line longer than the budget can exceed it; it is kept whole rather than
-    cut mid-line, and its chunk reports its true size.
+    ``tree``, ``tokens`` (per-line counts) and ``lines`` save a parse, a tokenisation and a
+    split when the caller has them: the indexer batches tokenisation over many files, and a
+    live document keeps all three up to date edit by edit. Only a single line longer than
+    the budget can exceed it; it is kept whole rather than cut mid-line.
     """
     if not text:
         return []
-    chunker = _Chunker(text, counter, budget)
-    tree = parser_for(language).parse(text.encode("utf-8", "surrogatepass"))
-    pieces = chunker.merge(chunker.split(tree.root_node, 0, len(chunker.lines), ""))
+    lines = lines if lines is not None else split_lines(text)
+    if tokens is None:
+        (per_line,) = line_token_counts(counter, [text], [line_starts(text)])
+        tokens = LineTokens(per_line)
+    if tree is None:
+        tree = parser_for(language).parse(text.encode("utf-8", "surrogatepass"))
+    chunker = _Chunker(lines, tokens, counter, budget, signature_tokens)
+    pieces = chunker.merge(chunker.split(tree.root_node, 0, len(lines), ""))
     return chunker.finish(pieces)

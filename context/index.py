@@ -2,7 +2,8 @@
 
 Rows are keyed by the hash of a file's bytes, so a restart, a branch switch back, or a file
 copied elsewhere reuses what was computed once. A file whose size and mtime are unchanged is
-not even read again.
+not even read again. Each content's chunks and symbols are one row of two orjson blobs:
+a row per symbol made Django's 850K symbols the slowest part of indexing it.
 """
 
 from __future__ import annotations
@@ -10,35 +11,34 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from context.chunking import Chunk, chunk_text
 from context.files import SourceFile, walk_sources
 from context.languages import parser_for
-from context.symbols import Symbol, extract_symbols
-from context.text import UnreadableFileError, read_text_file
-from context.tokens import TokenCounter
+from context.symbols import FileSymbols, extract_symbols
+from context.text import UnreadableFileError, line_starts, read_text_file
+from context.tokens import LineTokens, TokenCounter, line_token_counts
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 DEFAULT_CHUNK_TOKENS = 512
+BATCH_CHARS = 1 << 20  # text tokenised per batched tokenizer call
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, hash TEXT NOT NULL, language TEXT NOT NULL,
     size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS chunks (
-    hash TEXT NOT NULL, seq INTEGER NOT NULL, start_line INTEGER NOT NULL,
-    end_line INTEGER NOT NULL, kind TEXT NOT NULL, signature TEXT NOT NULL,
-    text TEXT NOT NULL, tokens INTEGER NOT NULL, PRIMARY KEY (hash, seq));
-CREATE TABLE IF NOT EXISTS symbols (
-    hash TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, line INTEGER NOT NULL,
-    is_definition INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS symbols_by_hash ON symbols (hash);
-CREATE INDEX IF NOT EXISTS symbols_by_name ON symbols (name);
+CREATE TABLE IF NOT EXISTS analyses (
+    hash TEXT PRIMARY KEY, chunk_count INTEGER NOT NULL, symbol_count INTEGER NOT NULL,
+    chunks BLOB NOT NULL, symbols BLOB NOT NULL);
 """
+_TABLES = ("files", "analyses", "meta")
 
 Progress = Callable[[int, int], None]  # files done, files total
 
@@ -54,8 +54,36 @@ class IndexStats:
     removed: int
 
 
-def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    chunks: list[Chunk]
+    symbols: FileSymbols
+
+
+def content_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def analyse(
+    text: str, language: str, counter: TokenCounter, chunk_tokens: int, tokens: LineTokens
+) -> Analysis:
+    """Chunks and symbols of one file from a single parse."""
+    tree = parser_for(language).parse(text.encode("utf-8", "surrogatepass"))
+    chunks = chunk_text(text, language, counter, chunk_tokens, tree=tree, tokens=tokens)
+    return Analysis(chunks, extract_symbols(tree, language))
+
+
+def _batches(items: list[tuple[SourceFile, str]]) -> Iterator[list[tuple[SourceFile, str]]]:
+    batch: list[tuple[SourceFile, str]] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item[1])
+        if size >= BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 class RepoIndex:
@@ -77,21 +105,27 @@ class RepoIndex:
         self.db = sqlite3.connect(db_path, timeout=30, check_same_thread=False)
         # WAL: the background indexer writes while requests read through another connection.
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(_SCHEMA)
-        self._check_meta(tokenizer_id)
+        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a crash loses
+        self._check_meta(tokenizer_id)  # at most the last commits, which are re-derived
 
     def _check_meta(self, tokenizer_id: str) -> None:
-        """Counts made with another tokenizer or chunk size are worthless: start over."""
+        """Counts made with another tokenizer, chunk size or schema are worthless: start over."""
         want = {
             "schema": SCHEMA_VERSION,
             "tokenizer": tokenizer_id,
             "chunk_tokens": str(self.chunk_tokens),
         }
-        have = dict(self.db.execute("SELECT key, value FROM meta"))
+        try:
+            have = dict(self.db.execute("SELECT key, value FROM meta"))
+        except sqlite3.OperationalError:
+            have = {}
         if have != want:
             with self.db:
-                for table in ("files", "chunks", "symbols", "meta"):
-                    self.db.execute(f"DELETE FROM {table}")
+                tables = [t for (t,) in self.db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")]  # fmt: skip
+                for table in tables:
+                    self.db.execute(f"DROP TABLE {table}")
+                self.db.executescript(_SCHEMA)
                 self.db.executemany("INSERT INTO meta VALUES (?, ?)", want.items())
 
     def close(self) -> None:
@@ -99,60 +133,121 @@ class RepoIndex:
 
     # -- one file -------------------------------------------------------------------------
     def _known(self, digest: str) -> bool:
-        return (
-            self.db.execute("SELECT 1 FROM chunks WHERE hash = ? LIMIT 1", (digest,)).fetchone()
-            is not None
+        row = self.db.execute("SELECT 1 FROM analyses WHERE hash = ?", (digest,)).fetchone()
+        return row is not None
+
+    def _store(self, digest: str, analysis: Analysis) -> None:
+        chunks = [[c.start_line, c.end_line, c.kind, c.signature, c.text, c.tokens]
+                  for c in analysis.chunks]  # fmt: skip
+        symbols = analysis.symbols
+        self.db.execute(
+            "INSERT OR REPLACE INTO analyses VALUES (?, ?, ?, ?, ?)",
+            (digest, len(chunks), len(symbols.defs) + len(symbols.refs),
+             orjson.dumps(chunks), orjson.dumps(symbols.to_json())),
+        )  # fmt: skip
+
+    def _record(self, relative: str, digest: str, language: str, size: int, mtime: int) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+            (relative, digest, language, size, mtime),
         )
 
-    def _analyse(self, digest: str, text: str, language: str) -> None:
-        chunks = chunk_text(text, language, self.counter, self.chunk_tokens)
-        tree = parser_for(language).parse(text.encode("utf-8", "surrogatepass"))
-        symbols = extract_symbols(tree)
-        self.db.executemany(
-            "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(digest, i, c.start_line, c.end_line, c.kind, c.signature, c.text, c.tokens)
-             for i, c in enumerate(chunks)],
-        )  # fmt: skip
-        self.db.executemany(
-            "INSERT INTO symbols VALUES (?, ?, ?, ?, ?)",
-            [(digest, s.name, s.kind, s.line, int(s.is_definition)) for s in symbols],
-        )
+    def _analyse_batch(self, texts: list[str], languages: list[str]) -> list[Analysis]:
+        starts = [line_starts(t) for t in texts]
+        counts = line_token_counts(self.counter, texts, starts)
+        return [
+            analyse(text, language, self.counter, self.chunk_tokens, LineTokens(per_line))
+            for text, language, per_line in zip(texts, languages, counts, strict=True)
+        ]
 
     def update_text(
         self, relative: str, text: str, language: str, size: int = 0, mtime_ns: int = 0
     ) -> bool:
         """Record ``text`` as the content of ``relative``; True if it had to be chunked."""
-        digest = content_hash(text.encode("utf-8", "surrogatepass"))
+        digest = content_hash(text)
         row = self.db.execute("SELECT hash FROM files WHERE path = ?", (relative,)).fetchone()
         if row and row[0] == digest:
             return False
         with self.db:
             fresh = not self._known(digest)
             if fresh:
-                self._analyse(digest, text, language)
-            self.db.execute(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
-                (relative, digest, language, size, mtime_ns),
-            )
+                (analysis,) = self._analyse_batch([text], [language])
+                self._store(digest, analysis)
+            self._record(relative, digest, language, size, mtime_ns)
         return fresh
+
+    def store_analysis(self, relative: str, text: str, language: str, analysis: Analysis) -> None:
+        """Persist what a live document computed (on save) without analysing it again."""
+        digest = content_hash(text)
+        with self.db:
+            if not self._known(digest):
+                self._store(digest, analysis)
+            self._record(relative, digest, language, 0, 0)
 
     # -- the whole tree ---------------------------------------------------------------------
     def refresh(self, progress: Progress = lambda _d, _t: None) -> IndexStats:
+        """Bring the index up to date with the tree on disk.
+
+        Unchanged files (size and mtime) cost nothing; changed ones whose content was seen
+        before cost a hash. The rest are tokenised in batches on a worker thread (the Rust
+        tokenizer releases the GIL and uses every core) while this thread parses, chunks and
+        extracts symbols from the previous batch. Each batch is committed as it completes,
+        so a reader sees the index fill up.
+        """
         started = time.perf_counter()
         sources = list(walk_sources(self.root))
         known = {
             path: (size, mtime)
             for path, size, mtime in self.db.execute("SELECT path, size, mtime_ns FROM files")
         }
-        hits = indexed = 0
-        for done, source in enumerate(sources, start=1):
+        hits = 0
+        pending: list[tuple[SourceFile, str]] = []
+        digests: dict[str, str] = {}
+        for source in sources:
             if known.get(source.relative) == (source.size, source.mtime_ns):
                 hits += 1
-            elif self._index_file(source):
-                indexed += 1
-            else:
+                continue
+            try:
+                text = read_text_file(source.path)
+            except UnreadableFileError:
+                continue  # vanished or changed into something unreadable since the walk
+            digest = digests[source.relative] = content_hash(text)
+            if self._known(digest):
                 hits += 1
-            if done % 50 == 0 or done == len(sources):
+                with self.db:
+                    self._record(source.relative, digest, source.language, source.size,
+                                 source.mtime_ns)  # fmt: skip
+            else:
+                pending.append((source, text))
+        done = hits
+        progress(done, len(sources))
+        seen: set[str] = set()
+        with ThreadPoolExecutor(1, thread_name_prefix="fathom-tokenize") as pool:
+            batches = list(_batches(pending))
+
+            def tokenize(batch: list[tuple[SourceFile, str]]) -> list[list[int]]:
+                texts = [text for _source, text in batch]
+                return line_token_counts(self.counter, texts, [line_starts(t) for t in texts])
+
+            ahead = pool.submit(tokenize, batches[0]) if batches else None
+            for i, batch in enumerate(batches):
+                assert ahead is not None
+                counts = ahead.result()
+                if i + 1 < len(batches):
+                    ahead = pool.submit(tokenize, batches[i + 1])
+                with self.db:
+                    for (source, text), per_line in zip(batch, counts, strict=True):
+                        digest = digests[source.relative]
+                        if digest not in seen:  # the same content twice in one batch
+                            seen.add(digest)
+                            tokens = LineTokens(per_line)
+                            analysis = analyse(
+                                text, source.language, self.counter, self.chunk_tokens, tokens
+                            )
+                            self._store(digest, analysis)
+                        self._record(source.relative, digest, source.language, source.size,
+                                     source.mtime_ns)  # fmt: skip
+                done += len(batch)
                 progress(done, len(sources))
         present = {s.relative for s in sources}
         gone = [p for p in known if p not in present]
@@ -161,55 +256,45 @@ class RepoIndex:
             self._collect_garbage()
         files, chunks, symbols = self.counts()
         return IndexStats(
-            files, chunks, symbols, time.perf_counter() - started, hits, indexed, len(gone)
-        )
-
-    def _index_file(self, source: SourceFile) -> bool:
-        try:
-            text = read_text_file(source.path)
-        except UnreadableFileError:
-            return False  # vanished or changed into something unreadable since the walk
-        return self.update_text(
-            source.relative, text, source.language, source.size, source.mtime_ns
+            files, chunks, symbols, time.perf_counter() - started, hits, len(seen), len(gone)
         )
 
     def _collect_garbage(self) -> None:
-        for table in ("chunks", "symbols"):
-            self.db.execute(f"DELETE FROM {table} WHERE hash NOT IN (SELECT hash FROM files)")
+        self.db.execute("DELETE FROM analyses WHERE hash NOT IN (SELECT hash FROM files)")
 
     # -- reading --------------------------------------------------------------------------
     def counts(self) -> tuple[int, int, int]:
-        return tuple(  # type: ignore[return-value]
-            self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("files", "chunks", "symbols")
-        )
+        (files,) = self.db.execute("SELECT count(*) FROM files").fetchone()
+        chunks, symbols = self.db.execute(
+            "SELECT coalesce(sum(a.chunk_count), 0), coalesce(sum(a.symbol_count), 0) "
+            "FROM files f JOIN analyses a ON a.hash = f.hash"
+        ).fetchone()
+        return files, chunks, symbols
 
     def chunks_of(self, relative: str) -> list[Chunk]:
-        rows = self.db.execute(
-            "SELECT c.start_line, c.end_line, c.kind, c.signature, c.text, c.tokens "
-            "FROM files f JOIN chunks c ON c.hash = f.hash WHERE f.path = ? ORDER BY c.seq",
+        row = self.db.execute(
+            "SELECT a.chunks FROM files f JOIN analyses a ON a.hash = f.hash WHERE f.path = ?",
             (relative,),
-        )
-        return [Chunk(*row) for row in rows]
+        ).fetchone()
+        return [Chunk(*c) for c in orjson.loads(row[0])] if row else []
 
-    def symbols_of(self, relative: str) -> list[Symbol]:
-        rows = self.db.execute(
-            "SELECT s.name, s.kind, s.line, s.is_definition FROM files f "
-            "JOIN symbols s ON s.hash = f.hash WHERE f.path = ?",
+    def symbols_of(self, relative: str) -> FileSymbols:
+        row = self.db.execute(
+            "SELECT a.symbols FROM files f JOIN analyses a ON a.hash = f.hash WHERE f.path = ?",
             (relative,),
-        )
-        return [Symbol(name, kind, line, bool(is_def)) for name, kind, line, is_def in rows]
+        ).fetchone()
+        return FileSymbols.from_json(orjson.loads(row[0])) if row else FileSymbols()
 
-    def all_symbols(self) -> dict[str, list[Symbol]]:
-        """Every file's symbols in one query (what the symbol graph is built from)."""
-        out: dict[str, list[Symbol]] = {path: [] for path in self.paths()}
+    def symbols_since(self, rowid: int) -> tuple[int, dict[str, FileSymbols]]:
+        """Symbols of the files recorded after ``rowid`` (a replaced row gets a new rowid),
+        and the last rowid seen: how a reader follows an index being built."""
         rows = self.db.execute(
-            "SELECT f.path, s.name, s.kind, s.line, s.is_definition "
-            "FROM files f JOIN symbols s ON s.hash = f.hash"
-        )
-        for path, name, kind, line, is_def in rows:
-            out[path].append(Symbol(name, kind, line, bool(is_def)))
-        return out
+            "SELECT f.rowid, f.path, a.symbols FROM files f JOIN analyses a ON a.hash = f.hash "
+            "WHERE f.rowid > ? ORDER BY f.rowid",
+            (rowid,),
+        ).fetchall()
+        last = rows[-1][0] if rows else rowid
+        return last, {path: FileSymbols.from_json(orjson.loads(blob)) for _r, path, blob in rows}
 
     def language_of(self, relative: str) -> str | None:
         row = self.db.execute("SELECT language FROM files WHERE path = ?", (relative,)).fetchone()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from tree_sitter import Parser
-from tree_sitter_language_pack import get_parser
+from tree_sitter import Language, Parser
+from tree_sitter_language_pack import get_language, get_parser
 
 LANGUAGE_BY_SUFFIX: dict[str, str] = {
     ".py": "python",
@@ -42,3 +42,8 @@ def language_of(path: Path) -> str | None:
 @cache
 def parser_for(language: str) -> Parser:
     return get_parser(language)  # type: ignore[arg-type]
+
+
+@cache
+def language_for(language: str) -> Language:
+    return get_language(language)  # type: ignore[arg-type]

@@ -33,9 +33,14 @@ class ContextBudgetError(ValueError):
     """Even the selection does not fit the budget."""
 
 
-def fence(path: Path, body: str, lines: LineRange | None = None) -> str:
+def fence_header(path: Path, lines: LineRange | None = None) -> str:
+    """What ``fence`` puts before the body: the file's name and lines, and the opening fence."""
     where = f" (lines {lines.start + 1}-{lines.end})" if lines else ""
-    return f"File: {path.as_posix()}{where}\n{fenced(body)}"
+    return f"File: {path.as_posix()}{where}\n```\n"
+
+
+def fence(path: Path, body: str, lines: LineRange | None = None) -> str:
+    return fence_header(path, lines) + fenced(body)[len("```\n") :]
 
 
 class Workspace:
@@ -54,6 +59,8 @@ class Workspace:
         self._open_text = open_text
         self.repository = repository
         self._open_files = open_files
+        self._closing_cache: dict[str, int] = {}
+        self._wrapper_cache: dict[str, int] = {}  # path -> tokens of an empty fence for it
 
     def read(self, path: Path) -> str:
         path = path.resolve()
@@ -126,7 +133,7 @@ class Workspace:
         if target_section:
             left -= target_section.tokens
 
-        if self.repository is not None and self.repository.ready:
+        if self.repository is not None and (self.repository.ready or self.repository.catch_up()):
             related = self._ranked(target, selection, chosen.body, instruction, left, omitted)
         else:
             related = self._imported(target, text, left, omitted)
@@ -173,7 +180,7 @@ class Workspace:
         # Choose by the chunk's stored count plus its header's (with a margin for the line
         # numbers), then count only the chosen sections exactly: counting every candidate
         # cost most of a pack's time on a large repository.
-        wrapper: dict[str, int] = {}
+        wrapper = self._wrapper_cache
         chosen: list[tuple[RankedChunk, LineRange]] = []
         room = left
         for item in ranked:
@@ -183,14 +190,18 @@ class Workspace:
             if estimate <= room:
                 chosen.append((item, LineRange(item.chunk.start_line, item.chunk.end_line)))
                 room -= estimate
-        texts = [fence(Path(item.path), item.chunk.rendered(), lines) for item, lines in chosen]
-        counts = self.counter.count_tokens_batch(texts)
+        # A chunk's stored count is an upper bound of its rendered text (see chunking), so a
+        # section's count is its header's, exactly, plus that, plus the closing fence: no
+        # need to tokenise the ~100K tokens of chosen chunks again.
+        headers = [fence_header(Path(item.path), lines) for item, lines in chosen]
+        header_tokens = self.counter.count_tokens_batch(headers)
         added = 0
-        for (item, lines), text, tokens in zip(chosen, texts, counts, strict=True):
+        for (item, lines), tokens in zip(chosen, header_tokens, strict=True):
+            body = item.chunk.rendered()
+            text = fence(Path(item.path), body, lines)
+            tokens += item.chunk.tokens + self._closing_tokens(body)
             if tokens <= left:  # always true within the margin; checked, not assumed
-                section = Section(
-                    SectionKind.CHUNK, Path(item.path), text, tokens, item.chunk.text, lines
-                )
+                section = Section(SectionKind.CHUNK, Path(item.path), text, tokens, body, lines)
                 sections.append(section)
                 left -= tokens
                 added += 1
@@ -199,16 +210,31 @@ class Workspace:
             omitted.append(f"{skipped} of {len(ranked)} ranked chunks did not fit the budget")
         return sections
 
+    def _closing_tokens(self, body: str) -> int:
+        """Tokens ``fenced`` adds after ``body``: the closing fence, and a newline if needed."""
+        closing = fenced(body)[len("```\n") + len(body) :]
+        if closing not in self._closing_cache:
+            self._closing_cache[closing] = self.count_tokens(closing)
+        return self._closing_cache[closing]
+
     def _repo_map(self, ranks: dict[str, float], target: str, budget: int) -> Section | None:
         assert self.repository is not None
         header = "Repository map (definitions in the files most related to this request):\n"
         lines = self.repository.repo_map_lines(ranks, target, limit=60)
-        # Fit by halving: one tokenizer call per try, not one per line.
-        while lines:
-            body = "\n".join(lines)
+        # Take lines by their own counts (cached per file), then count the text once; a line
+        # or two of margin covers merges at the seams, and the loop trims if it was not enough.
+        room = budget - self.count_tokens(header + fenced("")) - HEADER_MARGIN
+        taken = 0
+        for _line, tokens in lines:
+            if tokens > room:
+                break
+            room -= tokens
+            taken += 1
+        while taken:
+            body = "\n".join(line for line, _tokens in lines[:taken])
             text = header + fenced(body)
             tokens = self.count_tokens(text)
             if tokens <= budget:
                 return Section(SectionKind.REPO_MAP, Path("."), text, tokens, body)
-            lines = lines[: len(lines) // 2]
+            taken = taken * 9 // 10
         return None

@@ -143,6 +143,14 @@ class FathomServer(LanguageServer):
         except UnreadableFileError:
             return
 
+    def persist_document(self, uri: str) -> None:
+        """A saved document's analysis goes to the SQLite cache (the disk holds its text now),
+        so a restart does not analyse it again."""
+        path = Path(to_fs_path(uri)).resolve()
+        root = next((r for r in self.repositories if path.is_relative_to(r)), None)
+        if root is not None:
+            self.repositories[root].save_document(path.relative_to(root).as_posix())
+
     def open_files(self, root: Path) -> list[str]:
         paths = (Path(to_fs_path(uri)).resolve() for uri in self.workspace.text_documents)
         return sorted(p.relative_to(root).as_posix() for p in paths if p.is_relative_to(root))
@@ -201,6 +209,7 @@ def build_server(engine_factory: Callable[[], Engine]) -> FathomServer:
     def did_save(ls: FathomServer, params: types.DidSaveTextDocumentParams) -> None:
         ls.mark_dirty(params.text_document.uri)
         ls.flush_documents()
+        ls.persist_document(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: FathomServer, params: types.DidCloseTextDocumentParams) -> None:

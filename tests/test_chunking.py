@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from context.chunking import chunk_text
+from context.chunking import EDGE_MARGIN, chunk_text
 from context.languages import parser_for
 
 BUDGET = 160
@@ -104,7 +104,9 @@ def test_chunks_cover_the_file_on_syntax_boundaries_within_budget(language, coun
         first = next(i for i in range(chunk.start_line, chunk.end_line) if lines[i].strip())
         assert first in boundaries, (language, chunk.start_line)
     for chunk in chunks:
-        assert chunk.tokens == counter.count_tokens(chunk.rendered())
+        exact = counter.count_tokens(chunk.rendered())
+        # The stored count is an upper bound from per-line counts, within a few tokens.
+        assert exact <= chunk.tokens <= exact + 2 * EDGE_MARGIN + 2, (language, chunk)
         assert chunk.tokens <= BUDGET, (language, chunk)
 
 

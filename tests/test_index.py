@@ -8,6 +8,7 @@ import pytest
 
 from context.files import walk_sources
 from context.index import RepoIndex
+from context.symbols import FileSymbols
 
 
 @pytest.fixture
@@ -51,9 +52,9 @@ def test_index_records_chunks_and_symbols(repo, counter, tmp_path):
     (chunk,) = index.chunks_of("pkg/a.py")
     assert chunk.text == (repo / "pkg/a.py").read_text()
     symbols = index.symbols_of("pkg/a.py")
-    assert any(s.name == "alpha" and s.is_definition for s in symbols)
-    assert any(s.name == "beta" and not s.is_definition for s in symbols)
-    assert any(s.name == "gamma" and s.is_definition for s in index.symbols_of("web.ts"))
+    assert ("alpha", "function_definition", 0) in symbols.defs
+    assert ("beta", 1) in symbols.refs
+    assert "gamma" in index.symbols_of("web.ts").def_names()
 
 
 def test_restart_reuses_the_cache(repo, counter, tmp_path):
@@ -86,7 +87,7 @@ def test_deleted_files_leave_the_index(repo, counter, tmp_path):
     (repo / "web.ts").unlink()
     stats = index.refresh()
     assert stats.removed == 1 and "web.ts" not in index.paths()
-    assert index.symbols_of("web.ts") == []
+    assert index.symbols_of("web.ts") == FileSymbols()
 
 
 def test_another_tokenizer_invalidates_the_cache(repo, counter, tmp_path):

@@ -64,7 +64,12 @@ def test_pack_never_exceeds_its_budget_and_names_what_it_left_out(workspace, rep
     pack = workspace.pack(repo / "shop/cart.py", LineRange(3, 6), "round the total", budget)
     assert pack.tokens <= budget
     for section in pack.sections:
-        assert section.tokens == workspace.count_tokens(section.text)
+        exact = workspace.count_tokens(section.text)
+        if section.kind is SectionKind.CHUNK:  # counted from per-line counts: an upper bound
+            assert exact <= section.tokens <= exact + 6
+        else:
+            assert section.tokens == exact
+    assert workspace.count_tokens("".join(s.text for s in pack.sections)) <= budget
     if budget < 5000:
         assert pack.omitted  # 30 helper files cannot all fit
 

@@ -3,27 +3,23 @@
 import pytest
 
 from context.ranking import BM25, SymbolGraph, combined, normalise, proximity, terms
-from context.symbols import Symbol
+from context.symbols import FileSymbols
 
 
-def _defs(*names: str) -> list[Symbol]:
-    return [Symbol(n, "function_definition", 0, True) for n in names]
-
-
-def _refs(*names: str) -> list[Symbol]:
-    return [Symbol(n, "ref", 0, False) for n in names]
+def _symbols(defs: tuple[str, ...] = (), refs: tuple[str, ...] = ()) -> FileSymbols:
+    return FileSymbols([(n, "function_definition", 0) for n in defs], [(n, 0) for n in refs])
 
 
 @pytest.fixture
 def graph() -> SymbolGraph:
     return SymbolGraph.build(
         {
-            "app/views.py": _defs("render_cart") + _refs("cart_total", "cart_total", "log"),
-            "app/pricing.py": _defs("cart_total") + _refs("tax_rate", "log"),
-            "app/tax.py": _defs("tax_rate"),
-            "app/logging.py": _defs("log"),
-            "app/unrelated.py": _defs("parse_csv") + _refs("log"),
-            "app/other.py": _defs("parse_csv"),  # a name defined twice connects less
+            "app/views.py": _symbols(("render_cart",), ("cart_total", "cart_total", "log")),
+            "app/pricing.py": _symbols(("cart_total",), ("tax_rate", "log")),
+            "app/tax.py": _symbols(("tax_rate",)),
+            "app/logging.py": _symbols(("log",)),
+            "app/unrelated.py": _symbols(("parse_csv",), ("log",)),
+            "app/other.py": _symbols(("parse_csv",)),  # a name defined twice connects less
         }
     )
 
@@ -50,14 +46,14 @@ def test_pagerank_sums_to_one(graph):
 
 
 def test_terms_split_identifiers():
-    assert terms("parseHTTPResponse_v2 x") == [
-        "parsehttpresponse_v2",
-        "parse",
-        "http",
-        "response",
-        "v2",
-        "x",
-    ]
+    assert terms("parseHTTPResponse_v2 x parse") == {
+        "parsehttpresponse_v2": 1,
+        "parse": 2,
+        "http": 1,
+        "response": 1,
+        "v2": 1,
+        "x": 1,
+    }
 
 
 def test_bm25_prefers_the_document_about_the_query():
@@ -78,15 +74,27 @@ def test_proximity_and_combination():
 def test_updating_one_file_relinks_only_what_its_names_touch(graph):
     before = dict(graph.edges["app/views.py"])
     # pricing.py stops defining cart_total; tax.py starts defining it.
-    graph.update_file("app/pricing.py", _refs("tax_rate", "log"))
-    graph.update_file("app/tax.py", _defs("tax_rate", "cart_total"))
+    graph.update_file("app/pricing.py", _symbols((), ("tax_rate", "log")))
+    graph.update_file("app/tax.py", _symbols(("tax_rate", "cart_total")))
+    graph.change_file("app/unrelated.py", {"parse_csv"}, {"log": 0, "tax_rate": 3})
     assert "app/pricing.py" not in graph.edges["app/views.py"]
     assert graph.edges["app/views.py"]["app/tax.py"] > 0
     assert graph.edges["app/views.py"]["app/logging.py"] == before["app/logging.py"]
+    assert "app/logging.py" not in graph.edges["app/unrelated.py"]
     symbols = {
-        p: _defs(*graph.defs_of[p]) + _refs(*graph.refs_of[p].elements()) for p in graph.defs_of
+        p: _symbols(tuple(graph.defs_of[p]), tuple(graph.refs_of[p].elements()))
+        for p in graph.defs_of
     }
-    assert SymbolGraph.build(symbols).edges == graph.edges  # incremental equals from scratch
+    rebuilt = SymbolGraph.build(symbols).edges  # incremental equals from scratch
+    assert rebuilt.keys() == graph.edges.keys()
+    for path, targets in rebuilt.items():
+        assert targets == pytest.approx(graph.edges[path]), path
+
+
+def test_a_name_defined_everywhere_adds_no_edges():
+    files = {f"m{i}.py": _symbols(("get",)) for i in range(25)}
+    files["user.py"] = _symbols((), ("get",))
+    assert SymbolGraph.build(files).edges["user.py"] == {}
 
 
 def test_removed_file_leaves_the_graph(graph):
