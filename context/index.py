@@ -21,11 +21,11 @@ import orjson
 from context.chunking import Chunk, chunk_text
 from context.files import SourceFile, walk_sources
 from context.languages import parser_for
-from context.symbols import FileSymbols, extract_symbols
+from context.symbols import Definition, FileSymbols, extract_symbols
 from context.text import UnreadableFileError, line_starts, read_text_file
 from context.tokens import LineTokens, TokenCounter, line_token_counts
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 DEFAULT_CHUNK_TOKENS = 512
 BATCH_CHARS = 1 << 20  # text tokenised per batched tokenizer call
 
@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS analyses (
     hash TEXT PRIMARY KEY, chunk_count INTEGER NOT NULL, symbol_count INTEGER NOT NULL,
-    chunks BLOB NOT NULL, symbols BLOB NOT NULL);
+    chunks BLOB NOT NULL, defs BLOB NOT NULL, refs BLOB NOT NULL);
 """
 _TABLES = ("files", "analyses", "meta")
 
@@ -84,6 +84,13 @@ def _batches(items: list[tuple[SourceFile, str]]) -> Iterator[list[tuple[SourceF
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _symbols(defs: bytes, refs: bytes) -> FileSymbols:
+    return FileSymbols(
+        [tuple(d) for d in orjson.loads(defs)],  # type: ignore[misc]
+        [tuple(r) for r in orjson.loads(refs)],  # type: ignore[misc]
+    )
 
 
 class RepoIndex:
@@ -141,9 +148,9 @@ class RepoIndex:
                   for c in analysis.chunks]  # fmt: skip
         symbols = analysis.symbols
         self.db.execute(
-            "INSERT OR REPLACE INTO analyses VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO analyses VALUES (?, ?, ?, ?, ?, ?)",
             (digest, len(chunks), len(symbols.defs) + len(symbols.refs),
-             orjson.dumps(chunks), orjson.dumps(symbols.to_json())),
+             orjson.dumps(chunks), orjson.dumps(symbols.defs), orjson.dumps(symbols.refs)),
         )  # fmt: skip
 
     def _record(self, relative: str, digest: str, language: str, size: int, mtime: int) -> None:
@@ -280,21 +287,30 @@ class RepoIndex:
 
     def symbols_of(self, relative: str) -> FileSymbols:
         row = self.db.execute(
-            "SELECT a.symbols FROM files f JOIN analyses a ON a.hash = f.hash WHERE f.path = ?",
+            "SELECT a.defs, a.refs FROM files f JOIN analyses a ON a.hash = f.hash "
+            "WHERE f.path = ?",
             (relative,),
         ).fetchone()
-        return FileSymbols.from_json(orjson.loads(row[0])) if row else FileSymbols()
+        return _symbols(*row) if row else FileSymbols()
+
+    def definitions_of(self, relative: str) -> list[Definition]:
+        """Only the definitions (the repository map needs no references)."""
+        row = self.db.execute(
+            "SELECT a.defs FROM files f JOIN analyses a ON a.hash = f.hash WHERE f.path = ?",
+            (relative,),
+        ).fetchone()
+        return [tuple(d) for d in orjson.loads(row[0])] if row else []  # type: ignore[misc]
 
     def symbols_since(self, rowid: int) -> tuple[int, dict[str, FileSymbols]]:
         """Symbols of the files recorded after ``rowid`` (a replaced row gets a new rowid),
         and the last rowid seen: how a reader follows an index being built."""
         rows = self.db.execute(
-            "SELECT f.rowid, f.path, a.symbols FROM files f JOIN analyses a ON a.hash = f.hash "
-            "WHERE f.rowid > ? ORDER BY f.rowid",
+            "SELECT f.rowid, f.path, a.defs, a.refs FROM files f "
+            "JOIN analyses a ON a.hash = f.hash WHERE f.rowid > ? ORDER BY f.rowid",
             (rowid,),
         ).fetchall()
         last = rows[-1][0] if rows else rowid
-        return last, {path: FileSymbols.from_json(orjson.loads(blob)) for _r, path, blob in rows}
+        return last, {path: _symbols(defs, refs) for _r, path, defs, refs in rows}
 
     def language_of(self, relative: str) -> str | None:
         row = self.db.execute("SELECT language FROM files WHERE path = ?", (relative,)).fetchone()

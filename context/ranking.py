@@ -250,24 +250,23 @@ class BM25:
         self.lengths = [c.total() for c in self.counts]
         self.average = (sum(self.lengths) / len(documents)) if documents else 0.0
 
-    def scores(self, query: Sequence[str]) -> list[float]:
+    def scores(self, query: Iterable[str]) -> list[float]:
+        wanted = sorted(set(query))
+        if not self.counts or not wanted:
+            return [0.0] * len(self.counts)
+        # documents x query terms; the arithmetic is vectorised, and each document is only
+        # asked for the query terms it has (a set intersection, in C)
+        column = {t: i for i, t in enumerate(wanted)}
+        tf = np.zeros((len(self.counts), len(wanted)))
+        for row, counts in enumerate(self.counts):
+            for term in counts.keys() & column.keys():
+                tf[row, column[term]] = counts[term]
         n = len(self.counts)
-        idf = {}
-        for term in set(query):
-            df = sum(1 for counts in self.counts if term in counts)
-            if df:
-                idf[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
-        out = []
-        for counts, length in zip(self.counts, self.lengths, strict=True):
-            norm = self.k1 * (1 - self.b + self.b * length / (self.average or 1))
-            out.append(
-                sum(
-                    weight * counts[t] * (self.k1 + 1) / (counts[t] + norm)
-                    for t, weight in idf.items()
-                    if t in counts
-                )
-            )
-        return out
+        df = (tf > 0).sum(axis=0)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        lengths = np.asarray(self.lengths, dtype=np.float64)
+        norm = self.k1 * (1 - self.b + self.b * lengths / (self.average or 1))
+        return (tf * (self.k1 + 1) / (tf + norm[:, None]) * idf).sum(axis=1).tolist()
 
 
 def normalise(values: Sequence[float]) -> list[float]:

@@ -205,7 +205,9 @@ class Repository:
 
     def _definition_lines(self, path: str) -> list[str]:
         text_lines = self.file_text(path).split("\n")
-        rows = sorted({line for _name, _kind, line in self.symbols(path).defs})
+        live = self._live.get(path)
+        defs = live.symbols.defs if live is not None else self.index.definitions_of(path)
+        rows = sorted({line for _name, _kind, line in defs})
         if not rows:
             return []
         return [f"{path}:"] + [f"  {text_lines[r].strip()}" for r in rows if r < len(text_lines)]

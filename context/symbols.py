@@ -38,13 +38,6 @@ class FileSymbols:
     defs: list[Definition] = field(default_factory=list)
     refs: list[Reference] = field(default_factory=list)
 
-    def to_json(self) -> dict:
-        return {"d": self.defs, "r": self.refs}
-
-    @classmethod
-    def from_json(cls, data: dict) -> FileSymbols:
-        return cls([tuple(d) for d in data["d"]], [tuple(r) for r in data["r"]])  # type: ignore[misc]
-
     def def_names(self) -> set[str]:
         return {name for name, _kind, _line in self.defs}
 

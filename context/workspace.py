@@ -54,13 +54,24 @@ class Workspace:
     ) -> None:
         self.root = root.resolve()
         self.counter = counter
-        self.count_tokens = counter.count_tokens
         # The editor's unsaved text wins over the disk.
         self._open_text = open_text
         self.repository = repository
         self._open_files = open_files
         self._closing_cache: dict[str, int] = {}
+        self._counted: dict[str, int] = {}  # long text -> tokens, oldest first
+        self._header_cache: dict[str, int] = {}
         self._wrapper_cache: dict[str, int] = {}  # path -> tokens of an empty fence for it
+
+    def count_tokens(self, text: str) -> int:
+        """Exact count; long texts (a target file asked about again) are remembered."""
+        if len(text) < 2048:
+            return self.counter.count_tokens(text)
+        if text not in self._counted:
+            if len(self._counted) >= 16:
+                self._counted.pop(next(iter(self._counted)))
+            self._counted[text] = self.counter.count_tokens(text)
+        return self._counted[text]
 
     def read(self, path: Path) -> str:
         path = path.resolve()
@@ -194,7 +205,7 @@ class Workspace:
         # section's count is its header's, exactly, plus that, plus the closing fence: no
         # need to tokenise the ~100K tokens of chosen chunks again.
         headers = [fence_header(Path(item.path), lines) for item, lines in chosen]
-        header_tokens = self.counter.count_tokens_batch(headers)
+        header_tokens = self._count_headers(headers)
         added = 0
         for (item, lines), tokens in zip(chosen, header_tokens, strict=True):
             body = item.chunk.rendered()
@@ -209,6 +220,15 @@ class Workspace:
         if skipped:
             omitted.append(f"{skipped} of {len(ranked)} ranked chunks did not fit the budget")
         return sections
+
+    def _count_headers(self, headers: list[str]) -> list[int]:
+        """Counts of section headers; the same chunks come back request after request, so
+        each header is counted once (new ones in one batch)."""
+        new = sorted({h for h in headers if h not in self._header_cache})
+        if len(self._header_cache) + len(new) > 100_000:
+            self._header_cache.clear()
+        self._header_cache.update(zip(new, self.counter.count_tokens_batch(new), strict=True))
+        return [self._header_cache[h] for h in headers]
 
     def _closing_tokens(self, body: str) -> int:
         """Tokens ``fenced`` adds after ``body``: the closing fence, and a newline if needed."""
