@@ -188,9 +188,9 @@ class Workspace:
             left -= repo_map.tokens
         query = f"{instruction}\n{selected}"
         ranked = self.repository.ranked_chunks(ranks, rel, query, selection.start)
-        # Choose by the chunk's stored count plus its header's (with a margin for the line
-        # numbers), then count only the chosen sections exactly: counting every candidate
-        # cost most of a pack's time on a large repository.
+        # Choose by the chunk's stored count plus its path's header (with a margin for the
+        # line numbers); counting every candidate cost most of a pack's time on a large
+        # repository.
         wrapper = self._wrapper_cache
         chosen: list[tuple[RankedChunk, LineRange]] = []
         room = left
@@ -212,7 +212,9 @@ class Workspace:
             text = fence(Path(item.path), body, lines)
             tokens += item.chunk.tokens + self._closing_tokens(body)
             if tokens <= left:  # always true within the margin; checked, not assumed
-                section = Section(SectionKind.CHUNK, Path(item.path), text, tokens, body, lines)
+                section = Section(
+                    SectionKind.CHUNK, Path(item.path), text, tokens, item.chunk.text, lines
+                )
                 sections.append(section)
                 left -= tokens
                 added += 1
