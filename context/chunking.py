@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from tree_sitter import Node, Tree
 
 from context.languages import parser_for
-from context.text import line_starts, split_lines
+from context.text import split_lines
 from context.tokens import LineTokens, TokenCounter, line_token_counts
 
 # Tokens a line range may gain when tokenised on its own rather than inside its file (a run
@@ -208,7 +208,7 @@ def chunk_text(
         return []
     lines = lines if lines is not None else split_lines(text)
     if tokens is None:
-        (per_line,) = line_token_counts(counter, [text], [line_starts(text)])
+        (per_line,) = line_token_counts(counter, [text])
         tokens = LineTokens(per_line)
     if tree is None:
         tree = parser_for(language).parse(text.encode("utf-8", "surrogatepass"))

@@ -22,7 +22,7 @@ from context.chunking import Chunk, chunk_text
 from context.files import SourceFile, walk_sources
 from context.languages import parser_for
 from context.symbols import Definition, FileSymbols, extract_symbols
-from context.text import UnreadableFileError, line_starts, read_text_file
+from context.text import UnreadableFileError, read_text_file
 from context.tokens import LineTokens, TokenCounter, line_token_counts
 
 SCHEMA_VERSION = "3"
@@ -160,8 +160,7 @@ class RepoIndex:
         )
 
     def _analyse_batch(self, texts: list[str], languages: list[str]) -> list[Analysis]:
-        starts = [line_starts(t) for t in texts]
-        counts = line_token_counts(self.counter, texts, starts)
+        counts = line_token_counts(self.counter, texts)
         return [
             analyse(text, language, self.counter, self.chunk_tokens, LineTokens(per_line))
             for text, language, per_line in zip(texts, languages, counts, strict=True)
@@ -233,8 +232,7 @@ class RepoIndex:
             batches = list(_batches(pending))
 
             def tokenize(batch: list[tuple[SourceFile, str]]) -> list[list[int]]:
-                texts = [text for _source, text in batch]
-                return line_token_counts(self.counter, texts, [line_starts(t) for t in texts])
+                return line_token_counts(self.counter, [text for _source, text in batch])
 
             ahead = pool.submit(tokenize, batches[0]) if batches else None
             for i, batch in enumerate(batches):

@@ -112,9 +112,7 @@ class LiveDocument:
         region_start, region_end = self.starts[first], self.starts[end]
         region = text[region_start : region_end + len(text) - len(old)]
         region_lines = split_lines(region)
-        (region_counts,) = line_token_counts(
-            self.counter, [region], [[0, *accumulate(map(len, region_lines))]]
-        )
+        (region_counts,) = line_token_counts(self.counter, [region])
 
         start_point, old_end_point = self._point(prefix), self._point(old_end)
         start_byte = _utf8_len(old[:prefix])

@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from context.text import line_starts
+
 
 @runtime_checkable
 class TokenCounter(Protocol):
@@ -28,14 +30,17 @@ class TokenCounter(Protocol):
 
 
 def line_token_counts(
-    counter: TokenCounter, texts: list[str], starts_of_lines: list[list[int]]
+    counter: TokenCounter, texts: list[str], starts_of_lines: list[list[int]] | None = None
 ) -> list[list[int]]:
-    """Tokens starting on each line of each text (``starts_of_lines`` from ``line_starts``).
+    """Tokens starting on each line of each text. ``starts_of_lines``: each text's
+    ``line_starts``, when the caller keeps them already.
 
     A line range's sum is within a token or two of tokenising the range on its own: only the
     merges at its edges differ (a run of blank lines is one token in context). Chunks add a
     margin for that, and the chunking tests check it against exact counts.
     """
+    if starts_of_lines is None:
+        starts_of_lines = [line_starts(t) for t in texts]
     out = []
     for starts, lines in zip(counter.token_starts_batch(texts), starts_of_lines, strict=True):
         before = np.searchsorted(np.asarray(starts, dtype=np.int64), lines)

@@ -15,7 +15,6 @@ from context.live import LiveDocument
 from context.ranking import SymbolGraph
 from context.repository import Repository
 from context.symbols import extract_symbols
-from context.text import line_starts
 from context.tokens import LineTokens, line_token_counts
 
 BUDGET = 120
@@ -62,7 +61,7 @@ def test_each_edit_gives_what_analysing_from_scratch_gives(counter):
         assert live.text == text
         assert "".join(live.lines) == text, name
         assert live.symbols == extract_symbols(tree, "python"), name
-        (fresh_counts,) = line_token_counts(counter, [text], [line_starts(text)])
+        (fresh_counts,) = line_token_counts(counter, [text])
         assert live.per_line == fresh_counts, name  # re-tokenising the changed lines suffices
         expected = chunk_text(text, "python", counter, BUDGET, tree=tree,
                               tokens=LineTokens(live.per_line))  # fmt: skip
