@@ -17,6 +17,28 @@ from edits.errors import DiffParseError, NoDiffError
 
 _HUNK_HEADER = re.compile(r"^@@ ?-?(\d+)?(?:,(\d+))? ?\+?(\d+)?(?:,(\d+))? ?@@(.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+# Lines of a git diff's extended header; unidiff reads renames, creations and deletions there.
+_GIT_HEADER = (
+    "diff --git",
+    "index ",
+    "new file mode",
+    "deleted file mode",
+    "old mode",
+    "new mode",
+    "similarity index",
+    "dissimilarity index",
+    "rename from",
+    "rename to",
+)
+# A model's "unchanged lines left out here": "...", "# ...", "// ... existing code ...".
+_ELISION = re.compile(
+    r"^(?:#|//|/\*|--|;|<!--)?\s*(?:\.\.\.|…)\s*(?:[\w ,'()]*?(?:\.\.\.|…)?)?\s*(?:\*/|-->)?$"
+)
+
+
+def is_elision(line: str) -> bool:
+    """``line`` stands for unchanged lines the model did not copy."""
+    return bool(_ELISION.match(line.strip()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +130,7 @@ def normalise(lines: list[str], default_path: str | None) -> tuple[str, list[str
     prose_after = False
     while i < len(lines):
         line = lines[i]
-        if line.startswith("diff --git") or line.startswith(("index ", "new file", "deleted file")):
+        if line.startswith(_GIT_HEADER):
             out.append(line)
             i += 1
             continue
@@ -141,6 +163,11 @@ def normalise(lines: list[str], default_path: str | None) -> tuple[str, list[str
                     i += 1
                     continue
                 kind = _body_kind(nxt)
+                if kind is None and is_elision(nxt):
+                    repairs.append(f"read the bare line {nxt.strip()!r} as elided context")
+                    body.append(" " + nxt)
+                    i += 1
+                    continue
                 if kind is None:
                     prose_after = True
                     break

@@ -11,27 +11,56 @@ from edits.errors import EditError
 from edits.plan import EditPlan
 
 
-def write_plan(plan: EditPlan) -> list[Path]:
-    """Write every file of ``plan``; refuse all of them if any changed since it was read."""
-    for file_edit in plan.files:
-        if read_text_file(file_edit.snapshot.path) != file_edit.snapshot.text:
+def _write_atomically(path: Path, text: str, mode: int | None) -> None:
+    # Write a sibling and rename over the file: a crash leaves the old or the new file,
+    # never half of one.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".fathom")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(text.encode("utf-8"))
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_unchanged(plan: EditPlan) -> None:
+    """Refuse the whole plan if any file it reads changed, or any file it makes exists."""
+    snapshots = [
+        *(f.snapshot for f in plan.files),
+        *(r.source for r in plan.renames),
+        *(d.snapshot for d in plan.deletes),
+    ]
+    for snapshot in snapshots:
+        if read_text_file(snapshot.path) != snapshot.text:
             raise EditError(
-                f"{file_edit.snapshot.path} changed on disk while the model was writing; "
+                f"{snapshot.path} changed on disk while the model was writing; "
                 "nothing was written."
             )
+    for path in [*(c.path for c in plan.creates), *(r.target for r in plan.renames)]:
+        if path.exists():
+            raise EditError(f"{path} appeared while the model was writing; nothing was written.")
+
+
+def write_plan(plan: EditPlan) -> list[Path]:
+    """Carry out ``plan`` on disk; refuse all of it if any file changed since it was read."""
+    _check_unchanged(plan)
     written = []
     for file_edit in plan.files:
         path = file_edit.snapshot.path
-        # Write a sibling and rename over the file: a crash leaves the old or the new file,
-        # never half of one.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".fathom")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(file_edit.new_text().encode("utf-8"))
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomically(path, file_edit.new_text(), path.stat().st_mode & 0o7777)
         written.append(path)
+    for rename in plan.renames:
+        rename.target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(rename.source.path, rename.target)
+        written.append(rename.target)
+    for create in plan.creates:
+        _write_atomically(create.path, create.text, None)
+        written.append(create.path)
+    for delete in plan.deletes:
+        delete.snapshot.path.unlink()
+        written.append(delete.snapshot.path)
     return written

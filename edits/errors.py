@@ -19,3 +19,11 @@ class HunkLocationError(EditError):
 
 class PathOutsideWorkspaceError(EditError):
     """A diff names a file outside the workspace roots."""
+
+
+class StaleEditError(EditError):
+    """The document changed where the edit applies while the model was writing."""
+
+
+class UnsupportedByClientError(EditError):
+    """The editor cannot apply this kind of change (e.g. file creation) through LSP."""

@@ -1,26 +1,51 @@
 """Find where each hunk's original lines are in the current text, by content.
 
-Line numbers from a model are hints at best. Strategies, in order: exact, then ignoring
-indentation and trailing whitespace (the replacement is re-indented relatively). A hunk that
-matches nowhere, or in more than one place, is an error naming the hunk; the edit-engine
-issue adds fuzzy matching behind these two.
+Line numbers from a model are hints at best. Strategies, in order, each tried only when the
+one before found nothing:
+
+1. exact: the original lines, byte for byte;
+2. whitespace-insensitive: ignoring indentation and line-end whitespace (the replacement is
+   re-indented relative to the file);
+3. elided: the model wrote ``...`` (or ``# ...``, ``// ...``) for a run of unchanged lines;
+   the pieces between the markers must appear in order;
+4. fuzzy: the model dropped, invented or misquoted a few lines; the best window by line
+   similarity wins if it clears ``FUZZY_THRESHOLD`` and no other window comes close, where
+   the hunk's context lines decide between near-equal windows.
+
+A hunk that matches in more than one place, or nowhere, is an error naming the hunk: guessing
+between two places could put the edit in the wrong one, which is worse than asking again.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from enum import StrEnum
 
 from context.text import dominant_ending, line_ending, line_starts, split_lines, strip_ending
-from edits.diff_parse import Hunk
+from edits.diff_parse import Hunk, is_elision
 from edits.errors import HunkLocationError
+
+# Share of the hunk's original lines (similarity-weighted) a fuzzy window must match.
+FUZZY_THRESHOLD = 0.8
+# A quoted line this similar to a file line is that line, misquoted.
+MISQUOTE = 0.6
+# A runner-up within this score of the best window makes the hunk ambiguous...
+NEAR_EQUAL = 0.05
+# ...unless the context lines alone separate the two by at least this much.
+CONTEXT_DECIDES = 0.1
+# An elided run of unchanged lines is at most this long (a marker is not "the rest of the file").
+MAX_ELIDED_LINES = 400
 
 
 class Strategy(StrEnum):
     EXACT = "exact"
     WHITESPACE = "whitespace-insensitive"
+    ELIDED = "elided lines"
+    FUZZY = "fuzzy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,66 +63,288 @@ class LocatedHunk:
     first_line: int  # 0-based line of the first original line in the text
     strategy: Strategy
     edit: OffsetEdit
+    score: float = 1.0  # similarity of the matched window (1.0 unless fuzzy)
 
 
-_COMPARE: dict[Strategy, Callable[[str], str]] = {
-    Strategy.EXACT: lambda s: s,
-    Strategy.WHITESPACE: lambda s: s.strip(),
-}
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """Where a hunk's original lines are: one document line (or None) per original line."""
+
+    pairs: tuple[int | None, ...]
+    # For elision markers: the document lines the marker stands for.
+    covers: tuple[tuple[int, range], ...] = ()
+    score: float = 1.0
+
+    @property
+    def first(self) -> int:
+        starts = [p for p in self.pairs if p is not None]
+        starts += [r.start for _, r in self.covers if len(r)]
+        return min(starts)
+
+    @property
+    def end(self) -> int:
+        ends = [p + 1 for p in self.pairs if p is not None]
+        ends += [r.stop for _, r in self.covers if len(r)]
+        return max(ends)
 
 
-def _matches(doc: list[str], old: list[str], key: Callable[[str], str]) -> list[int]:
-    want = [key(x) for x in old]
-    have = [key(strip_ending(x)) for x in doc]
+def _loose(s: str) -> str:
+    return s.strip()
+
+
+def _ranges(found: list[int], n: int) -> list[_Match]:
+    return [_Match(tuple(range(i, i + n))) for i in found]
+
+
+def _contiguous(have: list[str], want: list[str]) -> list[int]:
     n = len(want)
-    return [i for i in range(len(have) - n + 1) if have[i : i + n] == want]
+    first = want[0]
+    return [i for i in range(len(have) - n + 1) if have[i] == first and have[i : i + n] == want]
+
+
+def _elided(have: list[str], old: list[str]) -> list[_Match]:
+    """Pieces of ``old`` between elision markers, found in order, each gap ≤ MAX_ELIDED_LINES."""
+    markers = [j for j, line in enumerate(old) if is_elision(line)]
+    pieces: list[tuple[int, int]] = []  # [start, stop) of each non-marker run in ``old``
+    start = 0
+    for m in [*markers, len(old)]:
+        if m > start:
+            pieces.append((start, m))
+        start = m + 1
+    if not markers or not pieces:
+        return []
+    keys = [_loose(x) for x in old]
+    results: list[_Match] = []
+    for anchor in _contiguous(have, keys[pieces[0][0] : pieces[0][1]]):
+        pairs: list[int | None] = [None] * len(old)
+        covers: list[tuple[int, range]] = []
+        cursor = anchor
+        ok = True
+        for n, (a, b) in enumerate(pieces):
+            if n:
+                want = keys[a:b]
+                window = have[cursor : cursor + MAX_ELIDED_LINES + len(want)]
+                hits = _contiguous(window, want)
+                if not hits:
+                    ok = False
+                    break
+                gap_start = cursor
+                cursor += hits[0]
+                # The marker just before this piece stands for the skipped lines.
+                covers.append((a - 1, range(gap_start, cursor)))
+            for k in range(a, b):
+                pairs[k] = cursor + k - a
+            cursor += b - a
+        if ok:
+            results.append(_Match(tuple(pairs), tuple(covers)))
+    return results
+
+
+def _similarity(a: str, b: str) -> float:
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.real_quick_ratio() < 0.5 or matcher.quick_ratio() < 0.5:
+        return 0.0
+    return matcher.ratio()
+
+
+def _align(old: list[str], region: list[str], offset: int) -> _Match | None:
+    """Align ``old`` to ``region`` line by line; misquoted lines pair by character similarity."""
+    pairs: list[int | None] = [None] * len(old)
+    credit = 0.0
+    matcher = SequenceMatcher(None, old, region, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            for k in range(i2 - i1):
+                pairs[i1 + k] = offset + j1 + k
+            credit += i2 - i1
+        elif tag == "replace":
+            # Pair each quoted line with its most similar file line, keeping the order; below
+            # MISQUOTE similarity it is a different line, not a misquote.
+            next_j = j1
+            for i in range(i1, i2):
+                scored = [(_similarity(old[i], region[j]), j) for j in range(next_j, j2)]
+                ratio, j = max(scored, default=(0.0, -1), key=lambda t: (t[0], -t[1]))
+                if ratio >= MISQUOTE:
+                    pairs[i] = offset + j
+                    credit += ratio
+                    next_j = j + 1
+    placed = [p for p in pairs if p is not None]
+    if not placed:
+        return None
+    window = max(placed) - min(placed) + 1
+    return _Match(tuple(pairs), score=credit / max(len(old), window))
+
+
+def _fuzzy(have: list[str], old: list[str]) -> list[_Match]:
+    """Windows of ``have`` similar to ``old``, best first; anchored on lines found verbatim."""
+    keys = [_loose(x) for x in old]
+    n = len(keys)
+    slack = max(2, n // 4)
+    positions: dict[str, list[int]] = {}
+    wanted = {k for k in keys if k}
+    for i, line in enumerate(have):
+        if line in wanted:
+            positions.setdefault(line, []).append(i)
+    votes: Counter[int] = Counter()
+    for j, key in enumerate(keys):
+        hits = positions.get(key, ())
+        if key and len(hits) <= 50:  # a line found everywhere ("}", "") says nothing
+            votes.update({i - j for i in hits})
+    needed = max(1, sum(1 for k in keys if k) // 4)
+    starts = sorted(s for s, v in votes.items() if v >= needed)
+    matches: dict[tuple[int | None, ...], _Match] = {}
+    for start in starts:
+        lo = max(0, start - slack)
+        region = have[lo : start + n + slack]
+        match = _align(keys, region, lo)
+        if match is not None and match.score >= FUZZY_THRESHOLD:
+            matches.setdefault(match.pairs, match)
+    return sorted(matches.values(), key=lambda m: -m.score)
+
+
+def _context_score(hunk: Hunk, match: _Match, have: list[str]) -> float:
+    """How well the hunk's context lines (not the removed ones) agree with the match."""
+    old = [ln for ln in hunk.lines if ln.kind != "+"]
+    scores = [
+        _similarity(_loose(line.text), have[p]) if p is not None else 0.0
+        for line, p in zip(old, match.pairs, strict=True)
+        if line.kind == " "
+    ]
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def _distinct(matches: list[_Match]) -> list[_Match]:
+    """Drop candidates that overlap a better one: they are the same place, aligned differently."""
+    kept: list[_Match] = []
+    for m in matches:
+        if all(m.end <= k.first or m.first >= k.end for k in kept):
+            kept.append(m)
+    return kept
 
 
 def _indent(s: str) -> str:
     return s[: len(s) - len(s.lstrip(" \t"))]
 
 
-def _reindent(line: str, model_indent: str, doc_indent: str) -> str:
-    """Shift ``line`` by the indentation difference between the model's copy and the file."""
-    if model_indent == doc_indent or not line.strip():
-        return line
-    if line.startswith(model_indent):
-        return doc_indent + line[len(model_indent) :]
-    return doc_indent + line.lstrip(" \t")
+def _reindenter(model_indent: str, doc_indent: str) -> Callable[[str], str]:
+    """Shift lines by the indentation difference between the model's copy and the file."""
+    if model_indent == doc_indent:
+        return lambda line: line
+    tabs_for_spaces = (
+        doc_indent
+        and set(doc_indent) == {"\t"}
+        and model_indent
+        and set(model_indent) == {" "}
+        and len(model_indent) % len(doc_indent) == 0
+    )
+    if tabs_for_spaces:
+        unit = len(model_indent) // len(doc_indent)
+
+        def to_tabs(line: str) -> str:
+            if not line.strip():
+                return line
+            lead = _indent(line)
+            width = len(lead.expandtabs(unit))
+            return "\t" * (width // unit) + " " * (width % unit) + line[len(lead) :]
+
+        return to_tabs
+
+    def shift(line: str) -> str:
+        if not line.strip():
+            return line
+        if line.startswith(model_indent):
+            return doc_indent + line[len(model_indent) :]
+        return doc_indent + line.lstrip(" \t")
+
+    return shift
 
 
-def _replacement(
-    hunk: Hunk, doc: list[str], first: int, strategy: Strategy, eol: str
-) -> tuple[str, int]:
-    """New text for the matched lines, and how many document lines it replaces."""
-    model_indent = doc_indent = ""
-    if strategy is Strategy.WHITESPACE:
-        pairs = zip(hunk.old_lines, doc[first:], strict=False)
-        for model_line, doc_line in pairs:
-            if model_line.strip():
-                model_indent, doc_indent = _indent(model_line), _indent(strip_ending(doc_line))
+def _replacement(hunk: Hunk, doc: list[str], match: _Match, reindent: bool, eol: str) -> str:
+    """New text for the document lines ``match.first`` .. ``match.end``."""
+    old_kinds = [ln for ln in hunk.lines if ln.kind != "+"]
+    shift: Callable[[str], str] = lambda line: line  # noqa: E731
+    if reindent:
+        for line, p in zip(old_kinds, match.pairs, strict=True):
+            if p is not None and line.text.strip():
+                shift = _reindenter(_indent(line.text), _indent(strip_ending(doc[p])))
                 break
+    covers = dict(match.covers)
     pieces: list[str] = []
-    cursor = first
+    cursor = match.first  # next document line not yet emitted or dropped
+    j = 0  # index into the original (non-"+") lines
     for line in hunk.lines:
+        if line.kind == "+":
+            pieces.append(shift(line.text) + eol)
+            continue
+        target = match.pairs[j]
+        span = covers.get(j)
+        j += 1
+        if span is not None:
+            # Lines behind an elision marker: kept as context, dropped if the marker is "-".
+            if line.kind == " ":
+                pieces += doc[cursor : span.stop]
+            cursor = max(cursor, span.stop)
+            continue
+        if target is None:
+            continue  # a line the model invented: there is nothing in the file to keep or drop
+        pieces += doc[cursor:target]  # lines the model left out of its quote are kept
         if line.kind == " ":
-            pieces.append(doc[cursor])  # the file's own bytes, ending included
-            cursor += 1
-        elif line.kind == "-":
-            cursor += 1
-        else:
-            pieces.append(_reindent(line.text, model_indent, doc_indent) + eol)
-    consumed = cursor - first
+            pieces.append(doc[target])  # the file's own bytes, ending included
+        cursor = target + 1
+    pieces += doc[cursor : match.end]
+    new_text = "".join(pieces)
     # The last replaced line had no ending (end of file without a final newline): keep it so.
-    if consumed and pieces and not line_ending(doc[cursor - 1]) and cursor == len(doc):
-        pieces[-1] = strip_ending(pieces[-1])
-    return "".join(pieces), consumed
+    last = doc[match.end - 1]
+    if match.end == len(doc) and not line_ending(last) and new_text.endswith(eol):
+        new_text = new_text[: -len(eol)]
+    return new_text
+
+
+def _ambiguous(hunk: Hunk, path: str, matches: Sequence[_Match], how: str) -> HunkLocationError:
+    lines = ", ".join(str(m.first + 1) for m in matches[:5])
+    return HunkLocationError(
+        f"Hunk {hunk.index} of {path} matches {len(matches)} places {how}(lines {lines}); "
+        "it needs more context lines to say which one."
+    )
+
+
+def _find(hunk: Hunk, doc: list[str], path: str) -> tuple[Strategy, _Match]:
+    old = hunk.old_lines
+    stripped = [strip_ending(x) for x in doc]
+    exact = _ranges(_contiguous(stripped, old), len(old))
+    if len(exact) > 1:
+        raise _ambiguous(hunk, path, exact, "")
+    if exact:
+        return Strategy.EXACT, exact[0]
+    loose_doc = [_loose(x) for x in stripped]
+    loose = _ranges(_contiguous(loose_doc, [_loose(x) for x in old]), len(old))
+    if len(loose) > 1:
+        raise _ambiguous(hunk, path, loose, "ignoring whitespace ")
+    if loose:
+        return Strategy.WHITESPACE, loose[0]
+    elided = _distinct(_elided(loose_doc, old))
+    if len(elided) > 1:
+        raise _ambiguous(hunk, path, elided, "with its elided lines ")
+    if elided:
+        return Strategy.ELIDED, elided[0]
+    fuzzy = _distinct(_fuzzy(loose_doc, old))
+    if len(fuzzy) > 1 and fuzzy[1].score >= fuzzy[0].score - NEAR_EQUAL:
+        best, runner_up = (_context_score(hunk, m, loose_doc) for m in fuzzy[:2])
+        if best < runner_up + CONTEXT_DECIDES:
+            raise _ambiguous(hunk, path, fuzzy[:2], "about equally well ")
+    if fuzzy:
+        return Strategy.FUZZY, fuzzy[0]
+    preview = strip_ending(old[0])[:60]
+    raise HunkLocationError(
+        f"Hunk {hunk.index} of {path} does not match the file: its original lines "
+        f"(starting {preview!r}) are not there, even ignoring whitespace or allowing for "
+        "a few misquoted lines."
+    )
 
 
 def locate_hunk(hunk: Hunk, text: str, path: str) -> LocatedHunk:
     doc = split_lines(text)
-    old = hunk.old_lines
-    if not old:
+    if not hunk.old_lines:
         if text:
             raise HunkLocationError(
                 f"Hunk {hunk.index} of {path} adds lines but quotes no existing line to place "
@@ -105,33 +352,24 @@ def locate_hunk(hunk: Hunk, text: str, path: str) -> LocatedHunk:
             )
         new_text = "".join(line + "\n" for line in hunk.new_lines)
         return LocatedHunk(hunk, 0, Strategy.EXACT, OffsetEdit(0, 0, new_text))
-    for strategy, key in _COMPARE.items():
-        found = _matches(doc, old, key)
-        if len(found) > 1:
-            lines = ", ".join(str(i + 1) for i in found[:5])
-            raise HunkLocationError(
-                f"Hunk {hunk.index} of {path} matches {len(found)} places (lines {lines}); "
-                "it needs more context lines to say which one."
-            )
-        if found:
-            first = found[0]
-            new_text, consumed = _replacement(hunk, doc, first, strategy, dominant_ending(text))
-            starts = line_starts(text)
-            edit = OffsetEdit(starts[first], starts[first + consumed], new_text)
-            return LocatedHunk(hunk, first, strategy, edit)
-    preview = strip_ending(old[0])[:60]
-    raise HunkLocationError(
-        f"Hunk {hunk.index} of {path} does not match the file: its original lines "
-        f"(starting {preview!r}) are not there, even ignoring whitespace."
-    )
+    strategy, match = _find(hunk, doc, path)
+    eol = dominant_ending(text)
+    new_text = _replacement(hunk, doc, match, strategy is not Strategy.EXACT, eol)
+    starts = line_starts(text)
+    edit = OffsetEdit(starts[match.first], starts[match.end], new_text)
+    return LocatedHunk(hunk, match.first, strategy, edit, match.score)
 
 
 def locate_all(hunks: tuple[Hunk, ...], text: str, path: str) -> list[LocatedHunk]:
     """Locate every hunk of one file against the same text; all or none."""
     located = sorted((locate_hunk(h, text, path) for h in hunks), key=lambda h: h.edit.start)
-    for before, after in itertools.pairwise(located):
+    check_overlaps(located, path)
+    return located
+
+
+def check_overlaps(located: Sequence[LocatedHunk], path: str) -> None:
+    for before, after in itertools.pairwise(sorted(located, key=lambda h: h.edit.start)):
         if after.edit.start < before.edit.end:
             raise HunkLocationError(
                 f"Hunks {before.hunk.index} and {after.hunk.index} of {path} overlap."
             )
-    return located

@@ -1,14 +1,24 @@
-"""EditPlan: what the model asked for, as offset edits against known document versions."""
+"""EditPlan: what the model asked for, as offset edits against known document versions.
+
+``PlanBuilder`` takes one parsed reply at a time. Hunks that land are kept; the ones that do
+not (no match, ambiguous, overlapping, breaking the syntax) come back as ``HunkFailure``s with
+the reason and the text around, so the feedback loop (edits/feedback.py) can ask the model for
+just those. ``plan()`` refuses unless every hunk of every file landed: a half-applied file is
+how buffers get corrupted.
+"""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from edits.diff_parse import ParsedDiff
-from edits.errors import EditError, PathOutsideWorkspaceError
-from edits.locate import LocatedHunk, OffsetEdit, locate_all
+from context.text import UnreadableFileError, split_lines, strip_ending
+from edits.diff_parse import FileDiff, Hunk, ParsedDiff
+from edits.errors import EditError, HunkLocationError, PathOutsideWorkspaceError
+from edits.locate import LocatedHunk, OffsetEdit, check_overlaps, locate_hunk
+from edits.syntax_check import check_syntax
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,13 +41,57 @@ class FileEdit:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateFile:
+    path: Path
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenameFile:
+    """Move ``source`` to ``target``; its text edits (if any) are in ``EditPlan.files``."""
+
+    source: DocumentSnapshot
+    target: Path
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteFile:
+    snapshot: DocumentSnapshot
+
+
+@dataclass(frozen=True, slots=True)
 class EditPlan:
-    files: tuple[FileEdit, ...]
+    files: tuple[FileEdit, ...]  # text edits of existing files (a renamed one under its old path)
     repairs: tuple[str, ...]
+    creates: tuple[CreateFile, ...] = ()
+    renames: tuple[RenameFile, ...] = ()
+    deletes: tuple[DeleteFile, ...] = ()
 
     @property
     def hunk_count(self) -> int:
         return sum(len(f.edits) for f in self.files)
+
+    def final_texts(self) -> dict[Path, str | None]:
+        """Every touched path's text once the plan is applied; None where a file is gone."""
+        out: dict[Path, str | None] = {f.snapshot.path: f.new_text() for f in self.files}
+        for rename in self.renames:
+            out[rename.target] = out.pop(rename.source.path, rename.source.text)
+            out[rename.source.path] = None
+        for create in self.creates:
+            out[create.path] = create.text
+        for delete in self.deletes:
+            out[delete.snapshot.path] = None
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class HunkFailure:
+    """A hunk (or file operation) that did not land, and what to tell the model about it."""
+
+    path: str  # as the diff names it
+    hunk: Hunk | None  # None for a failure of the whole file (missing, already exists...)
+    reason: str
+    around: str = ""  # the current text near where the hunk was meant to go, numbered
 
 
 def apply_edits(text: str, edits: tuple[OffsetEdit, ...] | list[OffsetEdit]) -> str:
@@ -49,11 +103,13 @@ def apply_edits(text: str, edits: tuple[OffsetEdit, ...] | list[OffsetEdit]) -> 
     return "".join(out)
 
 
-def resolve_in_workspace(root: Path, relative: str) -> Path:
+def resolve_in_workspace(root: Path, relative: str, resolve: bool = True) -> Path:
     """``relative`` as an absolute path inside ``root``; refuse anything that leaves it."""
     candidate = Path(relative)
-    if candidate.is_absolute() or ".." in candidate.parts:
+    if candidate.is_absolute() or ".." in candidate.parts or relative.startswith("~"):
         raise PathOutsideWorkspaceError(f"The diff names {relative!r}, outside the workspace.")
+    if not resolve:
+        return root / candidate
     resolved = (root / candidate).resolve()
     if not resolved.is_relative_to(root.resolve()):
         raise PathOutsideWorkspaceError(
@@ -62,26 +118,240 @@ def resolve_in_workspace(root: Path, relative: str) -> Path:
     return resolved
 
 
+def numbered_excerpt(text: str, first: int, last: int) -> str:
+    """Lines ``first``..``last`` (0-based, inclusive, clamped) with 1-based line numbers."""
+    lines = split_lines(text)
+    first, last = max(0, first), min(len(lines) - 1, last)
+    return "".join(f"{i + 1:>5} | {strip_ending(lines[i])}\n" for i in range(first, last + 1))
+
+
+def _nearest_line(hunk: Hunk, text: str) -> int:
+    """The line most like the hunk's first distinctive original line (for the model's retry)."""
+    lines = [ln.strip() for ln in split_lines(text)]
+    quoted = [ln.strip() for ln in hunk.old_lines if len(ln.strip()) > 3] or [""]
+    best = difflib.get_close_matches(quoted[0], lines, n=1, cutoff=0.3)
+    if best:
+        return lines.index(best[0])
+    return max(0, (hunk.header_line or 1) - 1)
+
+
+@dataclass(slots=True)
+class _FileState:
+    snapshot: DocumentSnapshot
+    name: str  # as the diff names it
+    located: list[LocatedHunk] = field(default_factory=list)
+
+
+class PlanBuilder:
+    """Collects the hunks that land across one or more model replies."""
+
+    def __init__(
+        self,
+        root: Path,
+        snapshot_of: Callable[[Path], DocumentSnapshot],
+        exists: Callable[[Path], bool],
+        *,
+        resolve: bool = True,
+    ) -> None:
+        self.root = root
+        self._snapshot_of = snapshot_of
+        self._exists = exists
+        self._resolve = resolve
+        self._files: dict[Path, _FileState] = {}
+        self._creates: dict[Path, CreateFile] = {}
+        self._renames: dict[Path, RenameFile] = {}
+        self._deletes: dict[Path, DeleteFile] = {}
+        self.repairs: list[str] = []
+        self.failures: list[HunkFailure] = []
+
+    # -- taking replies -------------------------------------------------------------------
+
+    def add(self, parsed: ParsedDiff) -> list[HunkFailure]:
+        """Locate the reply's hunks; keep those that land, return (and remember) the rest.
+
+        A file's earlier failures are replaced when the reply names the file again: the reply
+        is the model's answer to them. Failures of files it leaves out stand.
+        """
+        self.repairs += parsed.repairs
+        named = {name for f in parsed.files for name in (f.source, f.target) if name}
+        failures = [f for f in self.failures if f.path not in named]
+        for file_diff in parsed.files:
+            failures += self._add_file(file_diff)
+        failures += self._check_syntax()
+        self.failures = failures
+        return failures
+
+    def _path(self, name: str) -> Path:
+        return resolve_in_workspace(self.root, name, self._resolve)
+
+    def _state(self, path: Path, name: str) -> _FileState:
+        if path not in self._files:
+            self._files[path] = _FileState(self._snapshot_of(path), name)
+        return self._files[path]
+
+    def _add_file(self, diff: FileDiff) -> list[HunkFailure]:
+        if diff.source is None and diff.target is None:
+            return [HunkFailure("/dev/null", None, "The diff names no file on either side.")]
+        if diff.source is None:
+            return self._add_create(diff)
+        source = self._path(diff.source)
+        if not self._exists(source) and source not in self._files:
+            return [
+                HunkFailure(
+                    diff.source, None, f"{diff.source} does not exist; edit an existing file "
+                    "or create it with '--- /dev/null'.",
+                )
+            ]  # fmt: skip
+        try:
+            state = self._state(source, diff.source)
+        except (EditError, UnreadableFileError) as exc:  # binary, unreadable, too large
+            return [HunkFailure(diff.source, None, str(exc))]
+        failures = self._add_hunks(state, diff.hunks)
+        if diff.target is None:
+            self._deletes[source] = DeleteFile(state.snapshot)
+            return failures
+        if diff.target != diff.source:
+            target = self._path(diff.target)
+            if self._exists(target) or target in self._creates:
+                return [*failures, HunkFailure(diff.target, None, f"{diff.target} already exists.")]
+            self._renames[source] = RenameFile(state.snapshot, target)
+        return failures
+
+    def _add_create(self, diff: FileDiff) -> list[HunkFailure]:
+        assert diff.target is not None
+        target = self._path(diff.target)
+        if self._exists(target):
+            return [
+                HunkFailure(
+                    diff.target, None, f"{diff.target} already exists; to change it, send a diff "
+                    "of the existing file instead of creating it.",
+                )
+            ]  # fmt: skip
+        if any(h.old_lines for h in diff.hunks):
+            return [HunkFailure(diff.target, None, "A created file cannot remove lines.")]
+        lines = [line for h in diff.hunks for line in h.new_lines]
+        self._creates[target] = CreateFile(target, "".join(line + "\n" for line in lines))
+        return []
+
+    def _add_hunks(self, state: _FileState, hunks: tuple[Hunk, ...]) -> list[HunkFailure]:
+        failures = []
+        text = state.snapshot.text
+        for hunk in hunks:
+            if not hunk.changes_something:
+                continue  # nothing to do; a deletion may quote the file this way
+            try:
+                located = locate_hunk(hunk, text, state.name)
+                check_overlaps([*state.located, located], state.name)
+            except HunkLocationError as exc:
+                near = _nearest_line(hunk, text)
+                around = numbered_excerpt(text, near - 10, near + 20)
+                failures.append(HunkFailure(state.name, hunk, str(exc), around))
+                continue
+            state.located.append(located)
+        return failures
+
+    def _check_syntax(self) -> list[HunkFailure]:
+        """Drop hunks that break the syntax, and report them."""
+        failures = []
+        for path, state in self._files.items():
+            if path in self._deletes or not state.located:
+                continue
+            edits = tuple(h.edit for h in state.located)
+            new_text = apply_edits(state.snapshot.text, edits)
+            problems = check_syntax(path, state.snapshot.text, new_text, state.located)
+            blamed = {p.hunk_index for p in problems}
+            for problem in problems:
+                hunk = next(h.hunk for h in state.located if h.hunk.index == problem.hunk_index)
+                failures.append(
+                    HunkFailure(
+                        state.name,
+                        hunk,
+                        f"Hunk {hunk.index} of {state.name} breaks the syntax: {problem.what} "
+                        f"at line {problem.line + 1} of the edited file.",
+                        numbered_excerpt(new_text, problem.line - 8, problem.line + 8),
+                    )
+                )
+            state.located = [h for h in state.located if h.hunk.index not in blamed]
+        for path, create in list(self._creates.items()):
+            problems = check_syntax(path, None, create.text, ())
+            if problems:
+                del self._creates[path]
+                line = problems[0].line
+                failures.append(
+                    HunkFailure(
+                        path.name,
+                        None,
+                        f"The created file {path.name} does not parse: {problems[0].what} at "
+                        f"line {line + 1}.",
+                        numbered_excerpt(create.text, line - 8, line + 8),
+                    )
+                )
+        return failures
+
+    # -- the result -----------------------------------------------------------------------
+
+    @property
+    def kept_hunks(self) -> int:
+        return sum(len(state.located) for state in self._files.values())
+
+    @property
+    def has_content(self) -> bool:
+        return bool(self.kept_hunks or self._creates or self._renames or self._deletes)
+
+    def plan(self) -> EditPlan:
+        """The plan, or an EditError naming every hunk that did not land."""
+        if self.failures:
+            raise _refusal(self.failures)
+        files = []
+        for path, state in self._files.items():
+            if path in self._deletes:
+                continue
+            located = sorted(state.located, key=lambda h: h.edit.start)
+            if located:
+                files.append(
+                    FileEdit(state.snapshot, tuple(h.edit for h in located), tuple(located))
+                )
+        return EditPlan(
+            files=tuple(files),
+            repairs=tuple(dict.fromkeys(self.repairs)),
+            creates=tuple(self._creates.values()),
+            renames=tuple(self._renames.values()),
+            deletes=tuple(self._deletes.values()),
+        )
+
+
+def _refusal(failures: list[HunkFailure]) -> EditError:
+    first = failures[0]
+    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+    error_type = HunkLocationError if first.hunk is not None else EditError
+    return error_type(first.reason + more)
+
+
+def exists_via_snapshot(snapshot_of: Callable[[Path], DocumentSnapshot]) -> Callable[[Path], bool]:
+    """A file exists if it is on disk or ``snapshot_of`` knows it (an editor buffer)."""
+
+    def exists(path: Path) -> bool:
+        if path.exists():
+            return True
+        try:
+            snapshot_of(path)
+        except (EditError, UnreadableFileError, OSError):
+            return False
+        return True
+
+    return exists
+
+
 def build_plan(
     parsed: ParsedDiff,
     root: Path,
     snapshot_of: Callable[[Path], DocumentSnapshot],
+    exists: Callable[[Path], bool] | None = None,
+    resolve: bool = True,
 ) -> EditPlan:
-    """Locate every hunk of every file; any failure refuses the whole plan."""
-    files = []
-    for file_diff in parsed.files:
-        if (
-            file_diff.source is None
-            or file_diff.target is None
-            or (file_diff.source != file_diff.target)
-        ):
-            raise EditError(
-                "The reply creates, deletes or renames a file "
-                f"({file_diff.source or '/dev/null'} -> {file_diff.target or '/dev/null'}); "
-                "only edits of existing files are supported so far."
-            )
-        path = resolve_in_workspace(root, file_diff.target)
-        snapshot = snapshot_of(path)
-        located = locate_all(file_diff.hunks, snapshot.text, file_diff.target)
-        files.append(FileEdit(snapshot, tuple(h.edit for h in located), tuple(located)))
-    return EditPlan(files=tuple(files), repairs=parsed.repairs)
+    """Locate and check every hunk of every file; any failure refuses the whole plan."""
+    builder = PlanBuilder(
+        root, snapshot_of, exists or exists_via_snapshot(snapshot_of), resolve=resolve
+    )
+    builder.add(parsed)
+    return builder.plan()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,11 @@ from pygls.uris import to_fs_path
 
 from backend.engine import EngineError
 from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
-from edits.errors import EditError
-from edits.plan import DocumentSnapshot
+from edits.errors import EditError, StaleEditError
+from edits.feedback import MAX_FEEDBACK_ROUNDS
+from edits.journal import Outcome
+from edits.plan import DocumentSnapshot, EditPlan
+from edits.relocate import relocate
 from lsp_server.edit_flow import InvalidEditRequest, run_edit
 from lsp_server.positions import PositionCodec, PositionError
 from lsp_server.progress import work_done
@@ -84,6 +88,15 @@ def register_edit(server: FathomServer) -> None:
                 return DocumentSnapshot(p, doc.source, doc.version)
             return DocumentSnapshot(p, workspace.read(p), None)
 
+        started_at = time.time()
+        replies: list[str] = []
+
+        def record(outcome: Outcome, reason: str = "", diff: str = "", repairs=()) -> None:
+            ls.journal().record(
+                started=started_at, root=root, target=path, instruction=instruction,
+                outcome=outcome, reason=reason, diff=diff, replies=replies, repairs=repairs,
+            )  # fmt: skip
+
         async with work_done(ls, "Fathom: editing", cancellable=False) as report:
             try:
                 engine = await ls.engine()
@@ -95,11 +108,20 @@ def register_edit(server: FathomServer) -> None:
                 )  # fmt: skip
                 started = time.monotonic()
                 written = 0
+                round_note = ""
 
                 def on_text(piece: str) -> None:
                     nonlocal written
                     written += len(piece)
-                    report(f"{written} characters, {time.monotonic() - started:.0f} s")
+                    report(f"{round_note}{written} characters, {time.monotonic() - started:.0f} s")
+
+                def on_round(number: int, message: str) -> None:
+                    nonlocal round_note
+                    round_note = f"retry {number}: "
+                    first_reason = message.split("\n- ", 1)[-1].split("\n", 1)[0]
+                    report(
+                        f"asking the model again ({number}/{MAX_FEEDBACK_ROUNDS}): {first_reason}"
+                    )
 
                 outcome = await run_edit(
                     engine,
@@ -109,38 +131,42 @@ def register_edit(server: FathomServer) -> None:
                     instruction,
                     snapshot_of=snapshot_of,
                     on_text=on_text,
+                    on_round=on_round,
+                    on_reply=replies.append,
                 )
+                plan = _current_plan(ls, outcome.plan)
+                workspace_edit = to_workspace_edit(plan, ls.uri_of, encoding, ls.edit_support, root)
             except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
                 ls.show(f"Fathom: {exc}")
+                record(Outcome.REFUSED, str(exc))
                 raise JsonRpcInvalidParams(str(exc)) from exc
             except (EditError, EngineError) as exc:
                 ls.show(f"Fathom could not edit {path.name}: {exc}")
+                failed = Outcome.FAILED if isinstance(exc, EngineError) else Outcome.REFUSED
+                record(failed, str(exc))
                 raise RequestFailed(str(exc)) from exc
 
-        # The model wrote against `snapshot`; applying it to newer text would corrupt it.
-        for file_edit in outcome.plan.files:
-            current = ls.workspace.text_documents.get(ls.uri_of(file_edit.snapshot.path))
-            if current is not None and current.version != file_edit.snapshot.version:
-                message = (
-                    f"{file_edit.snapshot.path.name} changed while the model was writing "
-                    f"(version {file_edit.snapshot.version} -> {current.version}); "
-                    "nothing was applied. Run the edit again."
-                )
-                ls.show(f"Fathom: {message}")
-                raise RequestFailed(message)
-
-        workspace_edit = to_workspace_edit(outcome.plan, ls.uri_of, encoding)
+        diff = outcome.unified_diff(root)
         result = await ls.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"Fathom: {instruction[:60]}")
         )
         if not result.applied:
             reason = result.failure_reason or "the editor gave no reason"
-            ls.show(f"Fathom: the editor refused the edit: {reason}")
-            raise RequestFailed(f"The editor refused the edit: {reason}")
+            where = "" if result.failed_change is None else f" (change {result.failed_change})"
+            entry = ls.journal().path
+            ls.show(
+                f"Fathom: the editor refused the edit{where}: {reason}. "
+                f"The planned diff is kept in {entry}."
+            )
+            record(Outcome.REJECTED, reason + where, diff, outcome.plan.repairs)
+            raise RequestFailed(f"The editor refused the edit{where}: {reason}")
+        record(Outcome.APPLIED, "", diff, outcome.plan.repairs)
         return {
             "applied": True,
-            "diff": outcome.unified_diff(root),
+            "diff": diff,
             "repairs": list(outcome.plan.repairs),
+            "rounds": len(outcome.rounds),
+            "relocated": plan is not outcome.plan,
             "promptTokens": outcome.stats.prompt_tokens,
             "completionTokens": outcome.stats.completion_tokens,
             "seconds": round(outcome.stats.total_s, 2),
@@ -151,3 +177,33 @@ def register_edit(server: FathomServer) -> None:
             ],
             "omitted": list(outcome.pack.omitted),
         }
+
+
+def _current_plan(ls: FathomServer, plan: EditPlan) -> EditPlan:
+    """``plan`` against the documents as they are now: the user may have typed meanwhile.
+
+    Edits move with their lines; StaleEditError if the user changed lines an edit replaces,
+    or a file to be renamed or deleted.
+    """
+
+    def current(snapshot: DocumentSnapshot) -> DocumentSnapshot | None:
+        doc = ls.workspace.text_documents.get(ls.uri_of(snapshot.path))
+        if doc is None or doc.version == snapshot.version:
+            return None
+        return DocumentSnapshot(snapshot.path, doc.source, doc.version)
+
+    for moved in (*(r.source for r in plan.renames), *(d.snapshot for d in plan.deletes)):
+        now = current(moved)
+        if now is not None and now.text != moved.text:
+            raise StaleEditError(
+                f"{moved.path.name} changed while the model was writing (version "
+                f"{moved.version} -> {now.version}); it was not renamed or deleted, and "
+                "nothing was applied. Run the edit again."
+            )
+    files = []
+    for file_edit in plan.files:
+        now = current(file_edit.snapshot)
+        files.append(file_edit if now is None else relocate(file_edit, now))
+    if all(a is b for a, b in zip(files, plan.files, strict=True)):
+        return plan
+    return dataclasses.replace(plan, files=tuple(files))

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.engine import Engine, GenerationStats
+from backend.engine import ChatMessage, ChatRequest, Engine, GenerationStats
 from context import ContextPack, LineRange, Workspace
 from edits.diff_parse import parse_diff
 from edits.errors import EditError, NoDiffError
-from edits.plan import DocumentSnapshot, EditPlan, build_plan
-from edits.prompt import SYSTEM, edit_request, reply_diff
+from edits.feedback import MAX_FEEDBACK_ROUNDS, Round, run_rounds
+from edits.plan import DocumentSnapshot, EditPlan, PlanBuilder, exists_via_snapshot
+from edits.prompt import OPEN_FENCE, SYSTEM, edit_request, reply_diff
 
 # Tokens kept for the reply; a whole rewritten block of a few hundred lines fits.
 DEFAULT_MAX_OUTPUT = 2048
@@ -31,22 +32,43 @@ class InvalidEditRequest(ValueError):
 @dataclass(frozen=True, slots=True)
 class EditOutcome:
     plan: EditPlan
-    reply: str
+    reply: str  # the first reply; later rounds are in ``rounds``
     pack: ContextPack
-    stats: GenerationStats
+    stats: GenerationStats  # summed over every round
+    rounds: tuple[Round, ...] = ()
 
     def unified_diff(self, root: Path) -> str:
         """The plan as a unified diff against the snapshots, for people to read."""
         chunks = []
-        for file_edit in self.plan.files:
-            rel = file_edit.snapshot.path.relative_to(root).as_posix()
+        for path, new in self.plan.final_texts().items():
+            old = self._old_text(path)
+            rel = path.relative_to(root).as_posix()
             chunks += difflib.unified_diff(
-                file_edit.snapshot.text.splitlines(keepends=True),
-                file_edit.new_text().splitlines(keepends=True),
-                fromfile=f"a/{rel}",
-                tofile=f"b/{rel}",
+                (old or "").splitlines(keepends=True),
+                (new or "").splitlines(keepends=True),
+                fromfile=f"a/{rel}" if old is not None else "/dev/null",
+                tofile=f"b/{rel}" if new is not None else "/dev/null",
             )
         return "".join(c if c.endswith("\n") else c + "\n" for c in chunks)
+
+    def _old_text(self, path: Path) -> str | None:
+        plan = self.plan
+        for snapshot in (
+            *(f.snapshot for f in plan.files),
+            *(d.snapshot for d in plan.deletes),
+        ):
+            if snapshot.path == path:
+                return snapshot.text
+        for rename in plan.renames:
+            if rename.source.path == path:
+                return rename.source.text
+        return None
+
+
+def _add_stats(total: GenerationStats, more: GenerationStats) -> None:
+    total.prompt_tokens += more.prompt_tokens
+    total.completion_tokens += more.completion_tokens
+    total.total_s += more.total_s
 
 
 async def run_edit(
@@ -57,12 +79,20 @@ async def run_edit(
     instruction: str,
     *,
     snapshot_of: Callable[[Path], DocumentSnapshot],
+    exists: Callable[[Path], bool] | None = None,
     request_id: str | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
     budget: int | None = None,
     on_text: Callable[[str], None] = lambda _t: None,
+    on_round: Callable[[int, str], None] = lambda _n, _m: None,
+    on_reply: Callable[[str], None] = lambda _r: None,
+    max_rounds: int = MAX_FEEDBACK_ROUNDS,
 ) -> EditOutcome:
-    """Ask the model to edit ``selection`` of ``target``; raise an EditError if unusable."""
+    """Ask the model to edit ``selection`` of ``target``; raise an EditError if unusable.
+
+    Hunks that do not land (or break the syntax) go back to the model, at most ``max_rounds``
+    times; ``on_round(n, message)`` says so before each retry.
+    """
     if not instruction.strip():
         raise InvalidEditRequest("The instruction is empty: say what the edit should do.")
     if not target.path.resolve().is_relative_to(workspace.root):
@@ -74,22 +104,54 @@ async def run_edit(
     if request_id is not None:
         request = dataclasses.replace(request, request_id=request_id)
     stats = GenerationStats()
-    pieces = [request.assistant_prefix]
-    async for piece in engine.stream(request, stats):
-        pieces.append(piece)
-        on_text(piece)
-    reply = "".join(pieces)
+
+    async def generate(req: ChatRequest) -> str:
+        round_stats = GenerationStats()
+        pieces = [req.assistant_prefix]
+        async for piece in engine.stream(req, round_stats):
+            pieces.append(piece)
+            on_text(piece)
+        _add_stats(stats, round_stats)
+        text = "".join(pieces)
+        on_reply(text)
+        return text
+
+    reply = await generate(request)
     if not reply.removeprefix(request.assistant_prefix).strip():
         raise NoDiffError(
             "The model's reply holds no unified diff: it stopped before writing a line."
         )
     rel = workspace.relative(target.path).as_posix()
-    parsed = parse_diff(reply_diff(reply), default_path=rel)
+    messages = list(request.messages)
+    last_reply = reply
+    rounds_asked = 0
+
+    async def ask_again(message: str) -> str:
+        nonlocal last_reply, rounds_asked
+        rounds_asked += 1
+        on_round(rounds_asked, message)
+        messages.extend([ChatMessage("assistant", last_reply), ChatMessage("user", message)])
+        retry = dataclasses.replace(
+            request,
+            messages=tuple(messages),
+            assistant_prefix=OPEN_FENCE,
+            request_id=f"{request.request_id}-retry{rounds_asked}",
+        )
+        last_reply = await generate(retry)
+        return last_reply
 
     def snapshot(path: Path) -> DocumentSnapshot:
         return target if path == target.path.resolve() else snapshot_of(path)
 
-    plan = build_plan(parsed, workspace.root, snapshot)
-    if all(f.new_text() == f.snapshot.text for f in plan.files):
+    builder = PlanBuilder(workspace.root, snapshot, exists or exists_via_snapshot(snapshot))
+    plan, rounds = await run_rounds(
+        builder,
+        reply,
+        lambda text: parse_diff(reply_diff(text), default_path=rel),
+        ask_again,
+        max_rounds,
+    )
+    moves_files = plan.creates or plan.renames or plan.deletes
+    if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):
         raise EditError("The model's diff leaves the code as it was.")
-    return EditOutcome(plan=plan, reply=reply, pack=pack, stats=stats)
+    return EditOutcome(plan=plan, reply=reply, pack=pack, stats=stats, rounds=tuple(rounds))

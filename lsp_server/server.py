@@ -16,14 +16,17 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
+from backend.default_model import cache_root
 from backend.engine import Engine, EngineError
 from context.files import IgnoreRules, skip_reason
 from context.index import IndexStats
 from context.repository import Repository
 from context.text import UnreadableFileError, read_text_file
+from edits.journal import EditJournal
 from lsp_server import __version__
 from lsp_server.progress import work_done
 from lsp_server.repositories import open_index, open_repository
+from lsp_server.workspace_edit import ClientEditSupport
 
 EDIT_COMMAND = "fathom.edit"
 _CONVERTER = get_converter()
@@ -51,6 +54,17 @@ class FathomServer(LanguageServer):
         self._engine_task: asyncio.Task[Engine] | None = None
         self.repositories: dict[Path, Repository] = {}
         self._dirty: set[str] = set()  # documents changed since their last indexing
+        self._journal: EditJournal | None = None
+
+    def journal(self) -> EditJournal:
+        """Every edit's request, replies and outcome (SQLite in the cache dir)."""
+        if self._journal is None:
+            self._journal = EditJournal(cache_root() / "journal.sqlite")
+        return self._journal
+
+    @property
+    def edit_support(self) -> ClientEditSupport:
+        return ClientEditSupport.of(self.client_capabilities)
 
     # -- engine ---------------------------------------------------------------------------
     async def engine(self) -> Engine:

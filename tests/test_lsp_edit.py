@@ -126,9 +126,10 @@ async def test_reply_without_a_diff_is_refused_and_shown(sample_project, replay)
 
 
 async def test_diff_that_does_not_apply_is_refused(sample_project, replay):
+    # The model repeats its mistake through every feedback round (1 reply + 3 retries).
     wrong = RENAME_DIFF.replace("-def total_value(items):", "-def total_price(things):")
     error, messages = await _refused(
-        sample_project, replay(wrong), lambda uri: edit_arguments(uri, 3, 7, "Rename")
+        sample_project, replay(*[wrong] * 4), lambda uri: edit_arguments(uri, 3, 7, "Rename")
     )
     assert "does not match the file" in error.message
     assert any(m.type == types.MessageType.Error for m in messages)

@@ -1,0 +1,91 @@
+"""The feedback loop: hunks that did not land go back to the model with the exact reason.
+
+Each round tells the model which hunks failed, why, and what the file holds around the place
+they were meant for; hunks that landed are kept and not asked again. After
+``MAX_FEEDBACK_ROUNDS`` the edit is refused with the last reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from edits.diff_parse import ParsedDiff
+from edits.errors import DiffParseError, NoDiffError
+from edits.plan import EditPlan, HunkFailure, PlanBuilder
+
+MAX_FEEDBACK_ROUNDS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One model reply and what became of it."""
+
+    reply: str
+    failures: tuple[HunkFailure, ...]
+    parse_error: str | None = None
+
+
+def feedback_message(failures: list[HunkFailure], kept: int) -> str:
+    """What the model is told about the hunks that did not land."""
+    parts = [
+        "Your diff did not apply completely. "
+        + (
+            f"{kept} hunk(s) applied and are kept: do not send them again. "
+            if kept
+            else "Nothing was applied. "
+        )
+        + "Fix these and reply with a unified diff of only the corrected hunks:"
+    ]
+    for failure in failures:
+        parts.append(f"\n- {failure.reason}")
+        if failure.around:
+            parts.append(
+                f"  The file now reads (line numbers are not part of it):\n```\n{failure.around}```"
+            )
+    return "\n".join(parts)
+
+
+def parse_error_message(error: Exception) -> str:
+    return (
+        f"Your reply could not be read as a unified diff: {error} Reply with a unified diff: "
+        "'--- a/PATH', '+++ b/PATH', '@@ @@', then the lines with '-', '+' or ' '."
+    )
+
+
+async def run_rounds(
+    builder: PlanBuilder,
+    first_reply: str,
+    parse: Callable[[str], ParsedDiff],
+    ask_again: Callable[[str], Awaitable[str]],
+    max_rounds: int = MAX_FEEDBACK_ROUNDS,
+) -> tuple[EditPlan, list[Round]]:
+    """Feed failures back until every hunk lands or the rounds run out; then build the plan.
+
+    ``ask_again(message)`` sends ``message`` to the model as the next user turn and returns
+    its reply. Raises the plan's EditError (or the last parse error) if the rounds run out.
+    """
+    rounds: list[Round] = []
+    reply = first_reply
+    last_parse_error: Exception | None = None
+    for round_number in range(max_rounds + 1):
+        try:
+            parsed = parse(reply)
+        except (NoDiffError, DiffParseError) as exc:
+            # A garbled retry keeps what landed before; a garbled first reply has nothing.
+            last_parse_error = exc
+            rounds.append(Round(reply, tuple(builder.failures), str(exc)))
+            message = parse_error_message(exc)
+        else:
+            last_parse_error = None
+            failures = builder.add(parsed)
+            rounds.append(Round(reply, tuple(failures)))
+            if not failures:
+                return builder.plan(), rounds
+            message = feedback_message(failures, builder.kept_hunks)
+        if round_number == max_rounds:
+            break
+        reply = await ask_again(message)
+    if last_parse_error is not None and not builder.has_content:
+        raise last_parse_error
+    return builder.plan(), rounds

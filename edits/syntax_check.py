@@ -1,0 +1,98 @@
+"""Refuse edits that break the syntax: re-parse the edited file with tree-sitter.
+
+An edit may only add ERROR or MISSING nodes where the file was already broken. Errors are
+compared by line: inside an edited range, the old text's errors in the replaced range
+excuse it; outside, an error must be the same (shifted) one the old text had.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tree_sitter import Node
+
+from context.languages import language_of, parser_for
+from context.text import split_lines
+from edits.locate import LocatedHunk
+
+
+@dataclass(frozen=True, slots=True)
+class SyntaxProblem:
+    line: int  # 0-based line in the new text
+    what: str  # "syntax error" or "missing 'x'"
+    hunk_index: int  # the hunk held responsible
+
+
+def _error_rows(text: str, language: str) -> list[tuple[int, int, str]]:
+    """(first row, last row, description) of each ERROR or MISSING node."""
+    tree = parser_for(language).parse(text.encode("utf-8"))
+    found: list[tuple[int, int, str]] = []
+    stack: list[Node] = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_missing:
+            found.append((node.start_point.row, node.end_point.row, f"missing {node.type!r}"))
+        elif node.is_error:
+            found.append((node.start_point.row, node.end_point.row, "syntax error"))
+        elif node.has_error:
+            stack.extend(node.children)
+    return found
+
+
+def _line_count(text: str) -> int:
+    return len(split_lines(text))
+
+
+def check_syntax(
+    path: Path, old_text: str | None, new_text: str, hunks: Sequence[LocatedHunk]
+) -> list[SyntaxProblem]:
+    """Problems ``hunks`` introduce into ``path`` (none for languages Fathom cannot parse)."""
+    language = language_of(path)
+    if language is None:
+        return []
+    new_errors = _error_rows(new_text, language)
+    if not new_errors:
+        return []
+    old_errors = _error_rows(old_text, language) if old_text else []
+    # Each hunk's rows in the old text and in the new text, in order.
+    spans: list[tuple[range, range, int]] = []
+    delta = 0
+    for located in sorted(hunks, key=lambda h: h.edit.start):
+        old_rows = _line_count(old_text[located.edit.start : located.edit.end]) if old_text else 0
+        new_rows = _line_count(located.edit.new_text)
+        start = located.first_line
+        spans.append(
+            (
+                range(start, start + old_rows),
+                range(start + delta, start + delta + new_rows),
+                located.hunk.index,
+            )
+        )
+        delta += new_rows - old_rows
+    if not spans:  # a created file: all of it is new
+        return [SyntaxProblem(first, what, 1) for first, _last, what in new_errors]
+
+    def old_has_error(rows: range) -> bool:
+        lo, hi = rows.start, max(rows.stop - 1, rows.start)
+        return any(first <= hi and last >= lo for first, last, _ in old_errors)
+
+    new_starts = [s[1].start for s in spans]
+    problems = []
+    for first, last, what in new_errors:
+        touched = [
+            s for s in spans if first <= max(s[1].stop - 1, s[1].start) and last >= s[1].start
+        ]
+        if touched:
+            if not any(old_has_error(old_rows) for old_rows, _, _ in touched):
+                problems.append(SyntaxProblem(first, what, touched[0][2]))
+            continue
+        # Outside every hunk: the same error must have been there, shifted by the hunks above.
+        before = bisect.bisect_right(new_starts, first) - 1
+        shift = 0 if before < 0 else spans[before][1].stop - spans[before][0].stop
+        if not old_has_error(range(first - shift, last - shift + 1)):
+            blamed = spans[max(before, 0)][2]
+            problems.append(SyntaxProblem(first, what, blamed))
+    return problems
