@@ -15,7 +15,11 @@ import unidiff
 
 from edits.errors import DiffParseError, NoDiffError
 
-_HUNK_HEADER = re.compile(r"^@@ ?-?(\d+)?(?:,(\d+))? ?\+?(\d+)?(?:,(\d+))? ?@@(.*)$")
+# "@@ -3,4 +3,5 @@", "@@ -3 +3 @@", and the number-less forms models (and Aider) use:
+# "@@ @@", "@@ ... @@", a bare "@@".
+_HUNK_HEADER = re.compile(
+    r"^@@ ?(?:-?(\d+)?(?:,(\d+))? ?\+?(\d+)?(?:,(\d+))?|\.\.\.|…) ?@@(.*)$|^@@\s*$"
+)
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # Lines of a git diff's extended header; unidiff reads renames, creations and deletions there.
 _GIT_HEADER = (
@@ -121,9 +125,16 @@ def _starts_section(lines: list[str], i: int) -> bool:
     return line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
 
 
-def normalise(lines: list[str], default_path: str | None) -> tuple[str, list[str]]:
-    """Rebuild a diff ``unidiff`` accepts: file headers present, hunk counts recomputed."""
+def normalise(
+    lines: list[str], default_path: str | None
+) -> tuple[str, list[str], list[int | None]]:
+    """Rebuild a diff ``unidiff`` accepts: file headers present, hunk counts recomputed.
+
+    Also returns each hunk's claimed original start line (None where the header has none),
+    in order: unidiff needs some number, but a made-up one must not pass for a hint.
+    """
     repairs: list[str] = []
+    claimed_starts: list[int | None] = []
     out: list[str] = []
     i = 0
     have_header = False
@@ -178,10 +189,15 @@ def normalise(lines: list[str], default_path: str | None) -> tuple[str, list[str
                 body.pop()
             old = sum(1 for b in body if b[0] in " -")
             new = sum(1 for b in body if b[0] in " +")
+            claimed_starts.append(int(match.group(1)) if match.group(1) else None)
             start_old = int(match.group(1) or 1)
             start_new = int(match.group(3) or start_old)
             header = f"@@ -{start_old},{old} +{start_new},{new} @@"
-            claimed = (match.group(2), match.group(4))
+            # An omitted count means 1 ("@@ -3 +3 @@").
+            claimed = (
+                match.group(2) or ("1" if match.group(1) else None),
+                match.group(4) or ("1" if match.group(3) else None),
+            )
             # A bare "@@ @@" is the protocol's own form (edits/prompt.py); only counts that
             # were given and are wrong are a repair worth recording.
             numbered = any(match.group(k) for k in (1, 2, 3, 4))
@@ -197,18 +213,21 @@ def normalise(lines: list[str], default_path: str | None) -> tuple[str, list[str
         i += 1  # prose between file diffs
     if prose_after:
         repairs.append("dropped prose after a hunk")
-    return "\n".join(out) + "\n", repairs
+    return "\n".join(out) + "\n", repairs, claimed_starts
 
 
 def parse_diff(reply: str, default_path: str | None = None) -> ParsedDiff:
     """Parse a model reply into file diffs; ``default_path`` names the file of header-less hunks."""
     lines, repairs = extract_diff_lines(reply)
-    text, more = normalise(lines, default_path)
+    text, more, claimed_starts = normalise(lines, default_path)
     repairs += more
     try:
         patch = unidiff.PatchSet(text)
     except unidiff.UnidiffParseError as exc:
         raise DiffParseError(f"The model's diff cannot be parsed: {exc}") from exc
+    if sum(len(patched) for patched in patch) != len(claimed_starts):
+        claimed_starts = []  # unidiff saw other hunks than we did: no hints rather than wrong ones
+    starts = iter(claimed_starts)
     files = []
     for patched in patch:
         source = None if patched.is_added_file else _strip_prefix(patched.source_file)
@@ -221,13 +240,13 @@ def parse_diff(reply: str, default_path: str | None = None) -> ParsedDiff:
                     for ln in hunk
                     if ln.line_type in (" ", "+", "-")
                 ),
-                header_line=hunk.source_start,
+                header_line=next(starts, None),
             )
             for n, hunk in enumerate(patched, start=1)
         )
         files.append(FileDiff(source=source, target=target, hunks=hunks))
     changes_text = any(h.changes_something for f in files for h in f.hunks)
-    changes_files = any(f.source is None or f.target is None for f in files)
+    changes_files = any(f.source != f.target for f in files)  # create, delete or rename
     if not (changes_text or changes_files):
         raise NoDiffError("The model's diff changes nothing.")
     return ParsedDiff(files=tuple(files), repairs=tuple(repairs))

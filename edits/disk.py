@@ -37,8 +37,7 @@ def _check_unchanged(plan: EditPlan) -> None:
     for snapshot in snapshots:
         if read_text_file(snapshot.path) != snapshot.text:
             raise EditError(
-                f"{snapshot.path} changed on disk while the model was writing; "
-                "nothing was written."
+                f"{snapshot.path} changed on disk while the model was writing; nothing was written."
             )
     for path in [*(c.path for c in plan.creates), *(r.target for r in plan.renames)]:
         if path.exists():

@@ -39,6 +39,10 @@ NEAR_EQUAL = 0.05
 CONTEXT_DECIDES = 0.1
 # An elided run of unchanged lines is at most this long (a marker is not "the rest of the file").
 MAX_ELIDED_LINES = 400
+# Between equal candidates, the hunk header's line number decides if it names exactly one of
+# them within this many lines: "@@ -236,7" for a block that is at 236 and at 299 means 236.
+# Far-off numbers (models miscount by tens) decide nothing.
+HEADER_SLACK = 2
 
 
 class Strategy(StrEnum):
@@ -64,6 +68,8 @@ class LocatedHunk:
     strategy: Strategy
     edit: OffsetEdit
     score: float = 1.0  # similarity of the matched window (1.0 unless fuzzy)
+    # Set when the hunk matched several places and its header's line number chose one.
+    chosen_by_header: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,35 +232,60 @@ def _indent(s: str) -> str:
     return s[: len(s) - len(s.lstrip(" \t"))]
 
 
-def _reindenter(model_indent: str, doc_indent: str) -> Callable[[str], str]:
-    """Shift lines by the indentation difference between the model's copy and the file."""
-    if model_indent == doc_indent:
-        return lambda line: line
-    tabs_for_spaces = (
-        doc_indent
-        and set(doc_indent) == {"\t"}
-        and model_indent
-        and set(model_indent) == {" "}
-        and len(model_indent) % len(doc_indent) == 0
-    )
-    if tabs_for_spaces:
-        unit = len(model_indent) // len(doc_indent)
+def _uses_tabs(doc: list[str]) -> bool:
+    """The file indents with tabs (more tab-indented lines than space-indented ones)."""
+    tabs = sum(1 for line in doc if line.startswith("\t"))
+    spaces = sum(1 for line in doc if line.startswith(" ") and line.strip())
+    return tabs > spaces
+
+
+def _space_unit(pairs: list[tuple[str, str]], model_lines: list[str]) -> int:
+    """How many of the model's spaces make one of the file's tabs."""
+    for model, doc in pairs:
+        tabs, spaces = len(_indent(doc)), len(_indent(model))
+        if tabs and spaces and spaces % tabs == 0 and "\t" not in _indent(model):
+            return spaces // tabs
+    widths = [len(_indent(x)) for x in model_lines if x.strip() and _indent(x)]
+    return min(widths, default=4) or 4
+
+
+def _reindenter(
+    pairs: list[tuple[str, str]], model_lines: list[str], file_uses_tabs: bool
+) -> Callable[[str], str]:
+    """Shift every line by the indentation difference between the model's copy and the file.
+
+    ``pairs`` are (model's line, file's line) for the matched lines; the first one sets the
+    shift. Each line moves by the same amount, so the block's own structure is kept, and a
+    model that wrote spaces into a tab-indented file gets tabs back.
+    """
+    model_ref, doc_ref = _indent(pairs[0][0]), _indent(pairs[0][1])
+    model_indents = [_indent(x) for x in model_lines if x.strip()]
+    spaces_for_tabs = file_uses_tabs and not any("\t" in i for i in model_indents)
+    spaces_for_tabs = spaces_for_tabs and any(" " in i for i in model_indents)
+    if spaces_for_tabs:
+        unit = _space_unit(pairs, model_lines)
+        delta = len(doc_ref.expandtabs(unit)) // unit - len(model_ref) // unit
 
         def to_tabs(line: str) -> str:
             if not line.strip():
                 return line
             lead = _indent(line)
-            width = len(lead.expandtabs(unit))
-            return "\t" * (width // unit) + " " * (width % unit) + line[len(lead) :]
+            levels, rest = divmod(len(lead.expandtabs(unit)), unit)
+            return "\t" * max(0, levels + delta) + " " * rest + line[len(lead) :]
 
         return to_tabs
+    if model_ref == doc_ref:
+        return lambda line: line
+    delta = len(doc_ref) - len(model_ref)
+    fill = doc_ref[:1] or model_ref[:1]
 
     def shift(line: str) -> str:
         if not line.strip():
             return line
-        if line.startswith(model_indent):
-            return doc_indent + line[len(model_indent) :]
-        return doc_indent + line.lstrip(" \t")
+        if line.startswith(model_ref):
+            return doc_ref + line[len(model_ref) :]
+        lead = _indent(line)  # shallower than the reference line: same shift, in the file's kind
+        return fill * max(0, len(lead) + delta) + line[len(lead) :]
 
     return shift
 
@@ -264,10 +295,13 @@ def _replacement(hunk: Hunk, doc: list[str], match: _Match, reindent: bool, eol:
     old_kinds = [ln for ln in hunk.lines if ln.kind != "+"]
     shift: Callable[[str], str] = lambda line: line  # noqa: E731
     if reindent:
-        for line, p in zip(old_kinds, match.pairs, strict=True):
-            if p is not None and line.text.strip():
-                shift = _reindenter(_indent(line.text), _indent(strip_ending(doc[p])))
-                break
+        pairs = [
+            (line.text, strip_ending(doc[p]))
+            for line, p in zip(old_kinds, match.pairs, strict=True)
+            if p is not None and line.text.strip()
+        ]
+        if pairs:
+            shift = _reindenter(pairs, [ln.text for ln in hunk.lines], _uses_tabs(doc))
     covers = dict(match.covers)
     pieces: list[str] = []
     cursor = match.first  # next document line not yet emitted or dropped
@@ -292,6 +326,10 @@ def _replacement(hunk: Hunk, doc: list[str], match: _Match, reindent: bool, eol:
             pieces.append(doc[target])  # the file's own bytes, ending included
         cursor = target + 1
     pieces += doc[cursor : match.end]
+    # The file's last line may have no ending; lines that now follow it need one.
+    for i, piece in enumerate(pieces[:-1]):
+        if not line_ending(piece):
+            pieces[i] = piece + eol
     new_text = "".join(pieces)
     # The last replaced line had no ending (end of file without a final newline): keep it so.
     last = doc[match.end - 1]
@@ -308,32 +346,54 @@ def _ambiguous(hunk: Hunk, path: str, matches: Sequence[_Match], how: str) -> Hu
     )
 
 
-def _find(hunk: Hunk, doc: list[str], path: str) -> tuple[Strategy, _Match]:
+def _named_by_header(hunk: Hunk, matches: Sequence[_Match]) -> _Match | None:
+    """The one candidate the hunk header's line number points at, if it points at one."""
+    if hunk.header_line is None:
+        return None
+    near = [m for m in matches if abs(m.first + 1 - hunk.header_line) <= HEADER_SLACK]
+    return near[0] if len(near) == 1 else None
+
+
+def _one_of(
+    hunk: Hunk, path: str, strategy: Strategy, matches: Sequence[_Match], how: str
+) -> tuple[Strategy, _Match, str]:
+    named = _named_by_header(hunk, matches)
+    if named is None:
+        raise _ambiguous(hunk, path, matches, how)
+    lines = ", ".join(str(m.first + 1) for m in matches[:5])
+    note = (
+        f"hunk {hunk.index} of {path} matched {len(matches)} places {how}(lines {lines}); "
+        f"took line {named.first + 1}, the one its header names"
+    )
+    return strategy, named, note
+
+
+def _find(hunk: Hunk, doc: list[str], path: str) -> tuple[Strategy, _Match, str]:
     old = hunk.old_lines
     stripped = [strip_ending(x) for x in doc]
     exact = _ranges(_contiguous(stripped, old), len(old))
     if len(exact) > 1:
-        raise _ambiguous(hunk, path, exact, "")
+        return _one_of(hunk, path, Strategy.EXACT, exact, "")
     if exact:
-        return Strategy.EXACT, exact[0]
+        return Strategy.EXACT, exact[0], ""
     loose_doc = [_loose(x) for x in stripped]
     loose = _ranges(_contiguous(loose_doc, [_loose(x) for x in old]), len(old))
     if len(loose) > 1:
-        raise _ambiguous(hunk, path, loose, "ignoring whitespace ")
+        return _one_of(hunk, path, Strategy.WHITESPACE, loose, "ignoring whitespace ")
     if loose:
-        return Strategy.WHITESPACE, loose[0]
+        return Strategy.WHITESPACE, loose[0], ""
     elided = _distinct(_elided(loose_doc, old))
     if len(elided) > 1:
-        raise _ambiguous(hunk, path, elided, "with its elided lines ")
+        return _one_of(hunk, path, Strategy.ELIDED, elided, "with its elided lines ")
     if elided:
-        return Strategy.ELIDED, elided[0]
+        return Strategy.ELIDED, elided[0], ""
     fuzzy = _distinct(_fuzzy(loose_doc, old))
     if len(fuzzy) > 1 and fuzzy[1].score >= fuzzy[0].score - NEAR_EQUAL:
         best, runner_up = (_context_score(hunk, m, loose_doc) for m in fuzzy[:2])
         if best < runner_up + CONTEXT_DECIDES:
-            raise _ambiguous(hunk, path, fuzzy[:2], "about equally well ")
+            return _one_of(hunk, path, Strategy.FUZZY, fuzzy[:2], "about equally well ")
     if fuzzy:
-        return Strategy.FUZZY, fuzzy[0]
+        return Strategy.FUZZY, fuzzy[0], ""
     preview = strip_ending(old[0])[:60]
     raise HunkLocationError(
         f"Hunk {hunk.index} of {path} does not match the file: its original lines "
@@ -352,12 +412,12 @@ def locate_hunk(hunk: Hunk, text: str, path: str) -> LocatedHunk:
             )
         new_text = "".join(line + "\n" for line in hunk.new_lines)
         return LocatedHunk(hunk, 0, Strategy.EXACT, OffsetEdit(0, 0, new_text))
-    strategy, match = _find(hunk, doc, path)
+    strategy, match, note = _find(hunk, doc, path)
     eol = dominant_ending(text)
     new_text = _replacement(hunk, doc, match, strategy is not Strategy.EXACT, eol)
     starts = line_starts(text)
     edit = OffsetEdit(starts[match.first], starts[match.end], new_text)
-    return LocatedHunk(hunk, match.first, strategy, edit, match.score)
+    return LocatedHunk(hunk, match.first, strategy, edit, match.score, note)
 
 
 def locate_all(hunks: tuple[Hunk, ...], text: str, path: str) -> list[LocatedHunk]:

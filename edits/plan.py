@@ -248,6 +248,8 @@ class PlanBuilder:
                 failures.append(HunkFailure(state.name, hunk, str(exc), around))
                 continue
             state.located.append(located)
+            if located.chosen_by_header:
+                self.repairs.append(located.chosen_by_header)
         return failures
 
     def _check_syntax(self) -> list[HunkFailure]:

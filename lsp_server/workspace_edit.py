@@ -107,7 +107,11 @@ def to_workspace_edit(
             if key is None:
                 edits.append(types.TextEdit(range=rng, new_text=located.edit.new_text))
             else:
-                edits.append(types.AnnotatedTextEdit(rng, located.edit.new_text, key))
+                edits.append(
+                    types.AnnotatedTextEdit(
+                        range=rng, new_text=located.edit.new_text, annotation_id=key
+                    )
+                )
         changes.append(
             types.TextDocumentEdit(
                 text_document=types.OptionalVersionedTextDocumentIdentifier(
@@ -144,7 +148,7 @@ def to_workspace_edit(
         )
         fill = types.Range(types.Position(0, 0), types.Position(0, 0))
         text_edit: types.TextEdit | types.AnnotatedTextEdit = (
-            types.AnnotatedTextEdit(fill, create.text, key)
+            types.AnnotatedTextEdit(range=fill, new_text=create.text, annotation_id=key)
             if key
             else types.TextEdit(fill, create.text)
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lsprotocol import types
 from pygls.protocol import default_converter
+from pygls.uris import to_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
@@ -39,13 +40,79 @@ def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
     return text
 
 
+class EditRejected(Exception):
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+
+
 class EditorClient(LanguageClient):
-    """Records every workspace/applyEdit and answers as an editor would."""
+    """Records every workspace/applyEdit and carries it out as an editor would.
+
+    Open documents live in ``documents`` (uri -> (version, text)); an edit for an open
+    document at another version is rejected, as VS Code does. Closed files and file
+    operations go to disk. ``accept_edits = False`` plays a user pressing "Cancel".
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.applied: list[types.ApplyWorkspaceEditParams] = []
         self.accept_edits = True
+        self.documents: dict[str, tuple[int, str]] = {}
+
+    def carry_out(self, edit: types.WorkspaceEdit) -> None:
+        """Apply ``edit.documentChanges`` in order; all or nothing (checked before writing)."""
+        buffers = dict(self.documents)
+        disk: dict[Path, str | None] = {}  # planned disk state
+
+        def read(uri: str) -> str:
+            if uri in buffers:
+                return buffers[uri][1]
+            path = Path(to_fs_path(uri))
+            if path in disk:
+                text = disk[path]
+                if text is None:
+                    raise FileNotFoundError(path)
+                return text
+            return path.read_text()
+
+        for index, change in enumerate(edit.document_changes or ()):
+            if isinstance(change, types.TextDocumentEdit):
+                uri, version = change.text_document.uri, change.text_document.version
+                if uri in buffers and version is not None and buffers[uri][0] != version:
+                    raise EditRejected(
+                        index, f"{uri} is at version {buffers[uri][0]}, not {version}"
+                    )
+                new = apply_text_edits(read(uri), list(change.edits))
+                if uri in buffers:
+                    buffers[uri] = (buffers[uri][0] + 1, new)
+                else:
+                    disk[Path(to_fs_path(uri))] = new
+            elif isinstance(change, types.CreateFile):
+                path = Path(to_fs_path(change.uri))
+                if path.exists() or disk.get(path) is not None:
+                    raise EditRejected(index, f"{path} exists")
+                disk[path] = ""
+            elif isinstance(change, types.RenameFile):
+                old, new_path = Path(to_fs_path(change.old_uri)), Path(to_fs_path(change.new_uri))
+                if new_path.exists() or disk.get(new_path) is not None:
+                    raise EditRejected(index, f"{new_path} exists")
+                disk[new_path] = read(change.old_uri)
+                disk[old] = None
+                if change.old_uri in buffers:
+                    buffers[change.new_uri] = buffers.pop(change.old_uri)
+            elif isinstance(change, types.DeleteFile):
+                path = Path(to_fs_path(change.uri))
+                read(change.uri)  # must exist
+                disk[path] = None
+                buffers.pop(change.uri, None)
+        for path, text in disk.items():
+            if text is None:
+                path.unlink()
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+        self.documents = buffers
 
 
 def _factory() -> EditorClient:
@@ -55,9 +122,15 @@ def _factory() -> EditorClient:
     @client.feature(types.WORKSPACE_APPLY_EDIT)
     def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         client.applied.append(params)
-        if client.accept_edits:
-            return types.ApplyWorkspaceEditResult(applied=True)
-        return types.ApplyWorkspaceEditResult(applied=False, failure_reason="user said no")
+        if not client.accept_edits:
+            return types.ApplyWorkspaceEditResult(applied=False, failure_reason="user said no")
+        try:
+            client.carry_out(params.edit)
+        except EditRejected as exc:
+            return types.ApplyWorkspaceEditResult(
+                applied=False, failure_reason=str(exc), failed_change=exc.index
+            )
+        return types.ApplyWorkspaceEditResult(applied=True)
 
     return client
 
@@ -88,14 +161,34 @@ async def editor_session(
 
 def open_document(client: LanguageClient, path: Path, version: int = 1) -> str:
     uri = path.as_uri()
+    text = path.read_text()
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
             text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=version, text=path.read_text()
+                uri=uri, language_id="python", version=version, text=text
             )
         )
     )
+    if isinstance(client, EditorClient):
+        client.documents[uri] = (version, text)
     return uri
+
+
+def type_into(client: EditorClient, uri: str, line: int, text: str) -> None:
+    """The user inserts ``text`` at the start of ``line``: the buffer and the server learn it."""
+    version, current = client.documents[uri]
+    start = sum(len(ln) + 1 for ln in current.split("\n")[:line])
+    client.documents[uri] = (version + 1, current[:start] + text + current[start:])
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version + 1),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(line, 0), types.Position(line, 0)), text=text
+                )
+            ],
+        )
+    )
 
 
 def edit_arguments(uri: str, start_line: int, end_line: int, instruction: str) -> list[dict]:

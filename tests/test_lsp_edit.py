@@ -14,7 +14,13 @@ from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
 
-from tests.lsp_client import apply_text_edits, edit_arguments, editor_session, open_document
+from tests.lsp_client import (
+    apply_text_edits,
+    edit_arguments,
+    editor_session,
+    open_document,
+    type_into,
+)
 
 RENAME_DIFF = """```diff
 --- a/shop/report.py
@@ -145,27 +151,152 @@ async def test_malformed_range_is_refused(sample_project, replay):
     assert "not an LSP Range" in error.message
 
 
-async def test_document_changed_while_the_model_wrote_is_refused(sample_project, replay):
+async def _edit_while_the_user_types(sample_project: Path, replay, line: int, text: str):
+    """Start an edit with a slowly streamed reply; the user types ``text`` meanwhile."""
     report = sample_project / "shop" / "report.py"
     slow = {"text": RENAME_DIFF, "seconds_per_chunk": 0.5}
     async with editor_session(sample_project, *replay(slow)) as client:
         uri = open_document(client, report, version=1)
         pending = asyncio.ensure_future(_execute(client, edit_arguments(uri, 3, 7, "Rename")))
         await asyncio.sleep(1.0)  # the request is in and the (slow) reply is streaming
-        # The user types before the reply is applied.
-        client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-                content_changes=[
-                    types.TextDocumentContentChangePartial(
-                        range=types.Range(types.Position(0, 0), types.Position(0, 0)), text="# hi\n"
-                    )
-                ],
-            )
+        type_into(client, uri, line, text)
+        try:
+            result = await pending
+        except JsonRpcException as exc:
+            return exc, client
+        return result, client
+
+
+async def test_typing_elsewhere_while_the_model_writes_moves_the_edit_along(sample_project, replay):
+    result, client = await _edit_while_the_user_types(sample_project, replay, 0, "# hi\n")
+    assert result["applied"] is True and result["relocated"] is True
+    (document_edit,) = client.applied[0].edit.document_changes
+    assert document_edit.text_document.version == 2  # the version the user typed into
+    _, text = next(iter(client.documents.values()))
+    assert text.startswith("# hi\nfrom shop.models import Item\n")
+    assert "def inventory_value(items):" in text and "def total_value" not in text
+
+
+async def test_typing_inside_the_edited_lines_refuses_the_edit(sample_project, replay):
+    error, client = await _edit_while_the_user_types(sample_project, replay, 3, "@cache\n")
+    assert isinstance(error, JsonRpcException)
+    assert "changed while the model was writing" in error.message
+    assert "your changes are safe" in error.message
+    assert client.applied == []
+
+
+async def test_edit_for_a_version_the_editor_no_longer_has_is_rejected_and_recorded(
+    sample_project, replay, tmp_path
+):
+    report = sample_project / "shop" / "report.py"
+    async with editor_session(sample_project, *replay(RENAME_DIFF)) as client:
+        uri = open_document(client, report, version=1)
+        # The user typed, and the notification is still on its way to the server.
+        version, text = client.documents[uri]
+        client.documents[uri] = (version + 1, "# typed\n" + text)
+        with pytest.raises(JsonRpcException, match="is at version 2, not 1"):
+            await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
+        assert client.documents[uri][1] == "# typed\n" + text  # the buffer is untouched
+        assert any("The planned diff is kept in" in m.message for m in client.messages)
+
+
+MULTI_FILE_REPLY = """I renamed the function everywhere, moved the helpers and added a tax module.
+```diff
+--- a/shop/report.py
++++ b/shop/report.py
+@@ -1,4 +1,5 @@
+ from shop.models import Item
++from shop.tax import with_tax
+
+
+-def total_value(items):
++def inventory_value(items):
+@@ -7,2 +8,2 @@
+         total = total + item.price * item.quantity
+-    return total
++    return with_tax(total)
+--- a/shop/models.py
++++ b/shop/models.py
+@@ @@
+ class Item:
+     name: str
+-    price: float
++    price: float  # before tax
+--- /dev/null
++++ b/shop/tax.py
+@@ -0,0 +1,5 @@
++RATE = 0.2
++
++
++def with_tax(amount: float) -> float:
++    return amount * (1 + RATE)
+diff --git a/shop/helpers.py b/shop/formatting.py
+similarity index 100%
+rename from shop/helpers.py
+rename to shop/formatting.py
+diff --git a/shop/legacy.py b/shop/legacy.py
+deleted file mode 100644
+```
+"""
+
+
+async def test_multi_file_edit_arrives_as_one_versioned_annotated_workspace_edit(
+    sample_project: Path, replay
+):
+    shop = sample_project / "shop"
+    (shop / "helpers.py").write_text("def money(x):\n    return f'{x:.2f}'\n")
+    (shop / "legacy.py").write_text("OLD = True\n")
+    report_before = (shop / "report.py").read_text()
+    async with editor_session(sample_project, *replay(MULTI_FILE_REPLY)) as client:
+        report_uri = open_document(client, shop / "report.py", version=3)
+        models_uri = open_document(client, shop / "models.py", version=8)
+        result = await _execute(client, edit_arguments(report_uri, 3, 7, "Add tax"))
+        assert result["applied"] is True
+        (params,) = client.applied
+        edit = params.edit
+        assert edit.changes is None
+        kinds = [type(c).__name__ for c in edit.document_changes]
+        assert kinds == [
+            "TextDocumentEdit", "TextDocumentEdit", "RenameFile",
+            "CreateFile", "TextDocumentEdit", "DeleteFile",
+        ]  # fmt: skip
+        report_edit, models_edit = edit.document_changes[:2]
+        assert (report_edit.text_document.uri, report_edit.text_document.version) == (
+            report_uri,
+            3,
         )
-        with pytest.raises(JsonRpcException, match="changed while the model was writing"):
-            await pending
-        assert client.applied == []
+        assert (models_edit.text_document.uri, models_edit.text_document.version) == (
+            models_uri,
+            8,
+        )
+        # Every change carries an annotation that asks for confirmation, one per hunk.
+        annotations = edit.change_annotations
+        assert len(report_edit.edits) == 2
+        keys = [e.annotation_id for d in edit.document_changes[:2] for e in d.edits]
+        keys += [c.annotation_id for c in edit.document_changes[2:4]]
+        keys += [edit.document_changes[5].annotation_id]
+        assert len(set(keys)) == 6 and set(keys) == set(annotations)
+        assert all(a.needs_confirmation for a in annotations.values())
+        labels = sorted(a.label for a in annotations.values())
+        assert "Fathom: shop/report.py lines 1-4" in labels
+        assert "Fathom: create shop/tax.py" in labels
+        assert "Fathom: rename shop/helpers.py" in labels
+        assert "Fathom: delete shop/legacy.py" in labels
+        report_text = client.documents[report_uri][1]
+        models_text = client.documents[models_uri][1]
+    assert report_text == (
+        report_before.replace(
+            "from shop.models import Item\n",
+            "from shop.models import Item\nfrom shop.tax import with_tax\n",
+        )
+        .replace("def total_value(", "def inventory_value(")
+        .replace("    return total\n", "    return with_tax(total)\n")
+    )
+    assert "    price: float  # before tax\n" in models_text
+    assert (shop / "tax.py").read_text().startswith("RATE = 0.2\n")
+    assert (shop / "formatting.py").read_text() == "def money(x):\n    return f'{x:.2f}'\n"
+    assert not (shop / "helpers.py").exists() and not (shop / "legacy.py").exists()
+    assert "+++ b/shop/tax.py" in result["diff"]
 
 
 async def test_editor_refusing_the_edit_is_reported(sample_project, replay):
