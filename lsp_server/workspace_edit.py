@@ -50,7 +50,8 @@ def _hunk_label(located: LocatedHunk, rel: str) -> tuple[str, str]:
     last = first + max(len(hunk.old_lines), 1) - 1
     changed = next((ln.text.strip() for ln in hunk.lines if ln.kind != " " and ln.text.strip()), "")
     how = "" if located.strategy.value == "exact" else f", located {located.strategy.value}"
-    label = f"Fathom: {rel} lines {first}-{last}"
+    where = f"line {first}" if first == last else f"lines {first}-{last}"
+    label = f"Fathom: {rel} {where}"
     return label, f"Hunk {hunk.index}{how}: {changed[:80]}"
 
 

@@ -175,7 +175,7 @@ def open_document(client: LanguageClient, path: Path, version: int = 1) -> str:
 
 
 def type_into(client: EditorClient, uri: str, line: int, text: str) -> None:
-    """The user inserts ``text`` at the start of ``line``: the buffer and the server learn it."""
+    """The user types ``text`` at the start of ``line``: the buffer and the server learn it."""
     version, current = client.documents[uri]
     start = sum(len(ln) + 1 for ln in current.split("\n")[:line])
     client.documents[uri] = (version + 1, current[:start] + text + current[start:])

@@ -376,3 +376,57 @@ async def test_a_hunk_that_breaks_the_syntax_is_sent_back_with_the_parse_error()
     plan, _, asked = await _rounds([first, fixed])
     assert "breaks the syntax" in asked[0]
     assert "def describe(path, *, short=False):" in plan.files[0].new_text()
+
+
+# -- cases the benchmark corpus caught ----------------------------------------------------------
+
+
+def test_the_header_line_number_chooses_between_identical_blocks_and_says_so():
+    text = "def a():\n    return 0\n\n\ndef b():\n    return 0\n"
+    # The quoted line is at lines 2 and 6; the header says 5 (models count from the def).
+    reply = "--- a/m.py\n+++ b/m.py\n@@ -5,1 +5,1 @@\n-    return 0\n+    return 1\n"
+    result = apply_to_texts(reply, {"m.py": text})
+    assert result.texts["m.py"] == "def a():\n    return 0\n\n\ndef b():\n    return 1\n"
+    assert any("took line 6, the one its header names" in r for r in result.repairs)
+
+
+def test_a_header_far_from_every_candidate_decides_nothing():
+    text = "def a():\n    return 0\n\n\ndef b():\n    return 0\n"
+    reply = "--- a/m.py\n+++ b/m.py\n@@ -40,1 +40,1 @@\n-    return 0\n+    return 1\n"
+    with pytest.raises(HunkLocationError, match="matches 2 places"):
+        apply_to_texts(reply, {"m.py": text})
+
+
+@pytest.mark.parametrize("header", ["@@ ... @@", "@@"])
+def test_number_less_hunk_headers_are_hunks(header):
+    reply = f"--- a/service.py\n+++ b/service.py\n{header}\n-    return len(data)\n+    return 0\n"
+    result = apply_to_texts(reply, {"service.py": SERVICE})
+    assert result.texts["service.py"] == SERVICE.replace("return len(data)", "return 0")
+
+
+def test_reindenting_moves_every_line_by_the_same_amount():
+    # The model quoted the method 4 spaces too deep; its closing line is shallower than its first.
+    text = "class A {\n  run() {\n    go();\n  }\n}\n"
+    reply = _diff("-      go();\n-    }\n+      go();\n+      stop();\n+    }\n", "a.js")
+    new = apply_to_texts(reply, {"a.js": text}).texts["a.js"]
+    assert new == "class A {\n  run() {\n    go();\n    stop();\n  }\n}\n"
+
+
+def test_spaces_written_into_a_tab_indented_file_become_tabs():
+    text = "package main\n\nfunc f() int {\n\tx := 1\n\treturn x\n}\n"
+    reply = _diff(
+        " func f() int {\n-    x := 1\n+    x := 2\n+    if x > 1 {\n+        x--\n+    }\n",
+        "main.go",
+    )
+    new = apply_to_texts(reply, {"main.go": text}).texts["main.go"]
+    assert (
+        new
+        == "package main\n\nfunc f() int {\n\tx := 2\n\tif x > 1 {\n\t\tx--\n\t}\n\treturn x\n}\n"
+    )
+
+
+@pytest.mark.parametrize("added", ["+z = 3\n", "+\n+z = 3\n"])
+def test_lines_appended_after_a_last_line_without_newline_start_on_their_own_line(added):
+    text = "x = 1\ny = 2"
+    new = apply_to_texts(_diff(f" y = 2\n{added}", "m.py"), {"m.py": text}).texts["m.py"]
+    assert new == "x = 1\ny = 2\n" + added.replace("+", "").removesuffix("\n")

@@ -178,7 +178,8 @@ async def test_typing_elsewhere_while_the_model_writes_moves_the_edit_along(samp
 
 
 async def test_typing_inside_the_edited_lines_refuses_the_edit(sample_project, replay):
-    error, client = await _edit_while_the_user_types(sample_project, replay, 3, "@cache\n")
+    # "def total_value(items):" becomes "async def total_value(items):"
+    error, client = await _edit_while_the_user_types(sample_project, replay, 3, "async ")
     assert isinstance(error, JsonRpcException)
     assert "changed while the model was writing" in error.message
     assert "your changes are safe" in error.message
@@ -200,17 +201,17 @@ async def test_edit_for_a_version_the_editor_no_longer_has_is_rejected_and_recor
         assert any("The planned diff is kept in" in m.message for m in client.messages)
 
 
-MULTI_FILE_REPLY = """I renamed the function everywhere, moved the helpers and added a tax module.
-```diff
+# Recorded replies continue Fathom's own opening of the answer (edits/prompt.py diff_prefix).
+MULTI_FILE_REPLY = """```diff
 --- a/shop/report.py
 +++ b/shop/report.py
-@@ -1,4 +1,5 @@
+@@ @@
+-def total_value(items):
++def inventory_value(items):
+@@ -1,2 +1,3 @@
  from shop.models import Item
 +from shop.tax import with_tax
 
-
--def total_value(items):
-+def inventory_value(items):
 @@ -7,2 +8,2 @@
          total = total + item.price * item.quantity
 -    return total
@@ -271,14 +272,14 @@ async def test_multi_file_edit_arrives_as_one_versioned_annotated_workspace_edit
         )
         # Every change carries an annotation that asks for confirmation, one per hunk.
         annotations = edit.change_annotations
-        assert len(report_edit.edits) == 2
+        assert len(report_edit.edits) == 3
         keys = [e.annotation_id for d in edit.document_changes[:2] for e in d.edits]
         keys += [c.annotation_id for c in edit.document_changes[2:4]]
         keys += [edit.document_changes[5].annotation_id]
-        assert len(set(keys)) == 6 and set(keys) == set(annotations)
+        assert len(set(keys)) == 7 and set(keys) == set(annotations)
         assert all(a.needs_confirmation for a in annotations.values())
         labels = sorted(a.label for a in annotations.values())
-        assert "Fathom: shop/report.py lines 1-4" in labels
+        assert "Fathom: shop/report.py line 4" in labels
         assert "Fathom: create shop/tax.py" in labels
         assert "Fathom: rename shop/helpers.py" in labels
         assert "Fathom: delete shop/legacy.py" in labels
