@@ -8,6 +8,7 @@ import pytest
 from context.text import read_text_file
 from edits.apply import apply_to_texts, plan_for_texts
 from edits.diff_parse import parse_diff
+from edits.disk import write_plan
 from edits.errors import EditError, HunkLocationError, StaleEditError
 from edits.feedback import MAX_FEEDBACK_ROUNDS, run_rounds
 from edits.plan import DocumentSnapshot, PlanBuilder, build_plan
@@ -430,3 +431,44 @@ def test_lines_appended_after_a_last_line_without_newline_start_on_their_own_lin
     text = "x = 1\ny = 2"
     new = apply_to_texts(_diff(f" y = 2\n{added}", "m.py"), {"m.py": text}).texts["m.py"]
     assert new == "x = 1\ny = 2\n" + added.replace("+", "").removesuffix("\n")
+
+
+# -- writing a plan to disk (the headless CLI) ----------------------------------------------------
+
+
+def _disk_plan(root: Path, reply: str):
+    def from_disk(path: Path) -> DocumentSnapshot:
+        return DocumentSnapshot(path, read_text_file(path), None)
+
+    return build_plan(parse_diff(reply), root, from_disk)
+
+
+def test_write_plan_edits_creates_renames_and_deletes_on_disk(tmp_path: Path):
+    (tmp_path / "a.py").write_bytes(b"x = 1\r\ny = 2\r\n")
+    (tmp_path / "b.py").write_text("B = 1\n")
+    (tmp_path / "c.py").write_text("C = 1\n")
+    reply = (
+        "--- a/a.py\n+++ b/a.py\n@@ @@\n-y = 2\n+y = 3\n"
+        "--- /dev/null\n+++ b/pkg/d.py\n@@ @@\n+D = 1\n"
+        "diff --git a/b.py b/e.py\nrename from b.py\nrename to e.py\n"
+        "diff --git a/c.py b/c.py\ndeleted file mode 100644\n"
+    )
+    write_plan(_disk_plan(tmp_path, reply))
+    assert (tmp_path / "a.py").read_bytes() == b"x = 1\r\ny = 3\r\n"
+    assert (tmp_path / "pkg" / "d.py").read_text() == "D = 1\n"
+    assert (tmp_path / "e.py").read_text() == "B = 1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py", "e.py", "pkg"]
+
+
+def test_write_plan_refuses_everything_if_a_file_changed_meanwhile(tmp_path: Path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("y = 1\n")
+    reply = (
+        "--- a/a.py\n+++ b/a.py\n@@ @@\n-x = 1\n+x = 2\n"
+        "--- a/b.py\n+++ b/b.py\n@@ @@\n-y = 1\n+y = 2\n"
+    )
+    plan = _disk_plan(tmp_path, reply)
+    (tmp_path / "b.py").write_text("y = 1\nz = 0\n")  # someone saved while the model wrote
+    with pytest.raises(EditError, match="changed on disk"):
+        write_plan(plan)
+    assert (tmp_path / "a.py").read_text() == "x = 1\n"  # not even the unchanged file

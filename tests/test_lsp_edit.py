@@ -14,6 +14,7 @@ from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
 
+from edits.journal import EditJournal, Outcome
 from tests.lsp_client import (
     apply_text_edits,
     edit_arguments,
@@ -141,6 +142,26 @@ async def test_diff_that_does_not_apply_is_refused(sample_project, replay):
     assert any(m.type == types.MessageType.Error for m in messages)
 
 
+async def test_a_hunk_that_missed_is_asked_again_and_the_fixed_reply_lands(sample_project, replay):
+    wrong = RENAME_DIFF.replace("-def total_value(items):", "-def total_price(things):")
+    # The retry continues Fathom's opening fence only (edits/prompt.py OPEN_FENCE).
+    fixed = RENAME_DIFF
+    report = sample_project / "shop" / "report.py"
+    async with editor_session(sample_project, *replay(wrong, fixed)) as client:
+        uri = open_document(client, report)
+        result = await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
+        retries = [
+            r.message
+            for reports in client.progress_reports.values()
+            for r in reports
+            if isinstance(r, types.WorkDoneProgressReport)
+            and "asking the model again" in (r.message or "")
+        ]
+    assert result["applied"] is True and result["rounds"] == 2
+    assert retries and "Hunk 1 of shop/report.py does not match the file" in retries[0]
+    assert "+def inventory_value(items):" in result["diff"]
+
+
 async def test_malformed_range_is_refused(sample_project, replay):
     def arguments(uri):
         args = edit_arguments(uri, 3, 7, "Rename")
@@ -198,7 +219,15 @@ async def test_edit_for_a_version_the_editor_no_longer_has_is_rejected_and_recor
         with pytest.raises(JsonRpcException, match="is at version 2, not 1"):
             await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
         assert client.documents[uri][1] == "# typed\n" + text  # the buffer is untouched
-        assert any("The planned diff is kept in" in m.message for m in client.messages)
+        (message,) = [m.message for m in client.messages if "planned diff is kept in" in m.message]
+    # Nothing the model wrote is lost: the journal holds the reply and the planned diff.
+    journal = EditJournal(Path(message.rsplit(" in ", 1)[1].rstrip(".")))
+    (entry,) = [e for e in journal.recent(50) if e.target == str(report.resolve())]
+    journal.close()
+    assert entry.outcome is Outcome.REJECTED
+    assert "is at version 2, not 1" in entry.reason
+    assert "+def inventory_value(items):" in entry.diff
+    assert "+def inventory_value(items):" in entry.replies[0]
 
 
 # Recorded replies continue Fathom's own opening of the answer (edits/prompt.py diff_prefix).
