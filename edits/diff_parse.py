@@ -164,6 +164,7 @@ def normalise(
                 repairs.append(f"added the missing file header for {default_path}")
                 have_header = True
             body: list[str] = []
+            bare_blank: set[int] = set()  # indexes of lines that were empty, not " "
             i += 1
             while i < len(lines):
                 nxt = lines[i]
@@ -182,10 +183,13 @@ def normalise(
                 if kind is None:
                     prose_after = True
                     break
+                if not nxt:
+                    bare_blank.add(len(body))
                 body.append(nxt if nxt else " ")
                 i += 1
-            # Trailing blank lines are the end of the reply, not context.
-            while body and body[-1] == " ":
+            # Trailing empty lines are the end of the reply, not context; a " " line the
+            # model wrote on purpose is a blank context line and stays.
+            while body and len(body) - 1 in bare_blank:
                 body.pop()
             old = sum(1 for b in body if b[0] in " -")
             new = sum(1 for b in body if b[0] in " +")

@@ -177,8 +177,44 @@ def _align(old: list[str], region: list[str], offset: int) -> _Match | None:
     placed = [p for p in pairs if p is not None]
     if not placed:
         return None
+    if _tighten(old, region, offset, pairs):
+        credit = sum(
+            1.0 if region[p - offset] == old[i] else _similarity(old[i], region[p - offset])
+            for i, p in enumerate(pairs)
+            if p is not None
+        )
+        placed = [p for p in pairs if p is not None]
     window = max(placed) - min(placed) + 1
     return _Match(tuple(pairs), score=credit / max(len(old), window))
+
+
+def _tighten(old: list[str], region: list[str], offset: int, pairs: list[int | None]) -> bool:
+    """Move lines paired across a gap to an equal line next to their neighbour.
+
+    The matcher pairs a repeated line ("", "}") with its first occurrence in the region, which
+    may be a line or two before the quote's real start (or after its end). The model's quote
+    is contiguous in intent, so an equal line closer to the next (or previous) paired line is
+    the one it meant. Returns whether anything moved.
+    """
+    moved = False
+    paired = [i for i, p in enumerate(pairs) if p is not None]
+    for a, b in reversed(list(itertools.pairwise(paired))):  # leading lines, pulled forward
+        p, q = pairs[a], pairs[b]
+        assert p is not None and q is not None
+        if q - p > b - a:
+            for t in range(q - 1, p, -1):
+                if region[t - offset] == old[a]:
+                    pairs[a], moved = t, True
+                    break
+    for a, b in itertools.pairwise(paired):  # trailing lines, pulled back
+        p, q = pairs[a], pairs[b]
+        assert p is not None and q is not None
+        if q - p > b - a:
+            for t in range(p + 1, q):
+                if region[t - offset] == old[b]:
+                    pairs[b], moved = t, True
+                    break
+    return moved
 
 
 def _fuzzy(have: list[str], old: list[str]) -> list[_Match]:
@@ -249,6 +285,24 @@ def _space_unit(pairs: list[tuple[str, str]], model_lines: list[str]) -> int:
     return min(widths, default=4) or 4
 
 
+def _reference_indents(pairs: list[tuple[str, str]]) -> tuple[str, str]:
+    """The (model, file) indentation of the pair whose shift most matched lines agree on.
+
+    One pair alone can mislead: a dropped outer "}" lets the model's "    }" pair with the
+    file's "}", and its shift would move every added line. Lines with words in them vote;
+    brace- or punctuation-only lines only if nothing else is there.
+    """
+    wordy = [pr for pr in pairs if any(c.isalnum() for c in pr[0])] or pairs
+    shifts = Counter(
+        len(_indent(doc).expandtabs(4)) - len(_indent(model).expandtabs(4)) for model, doc in wordy
+    )
+    best = max(shifts.values())
+    for model, doc in wordy:  # the first pair with a winning shift
+        if shifts[len(_indent(doc).expandtabs(4)) - len(_indent(model).expandtabs(4))] == best:
+            return _indent(model), _indent(doc)
+    raise AssertionError("unreachable: pairs is not empty")
+
+
 def _reindenter(
     pairs: list[tuple[str, str]], model_lines: list[str], file_uses_tabs: bool
 ) -> Callable[[str], str]:
@@ -258,7 +312,7 @@ def _reindenter(
     shift. Each line moves by the same amount, so the block's own structure is kept, and a
     model that wrote spaces into a tab-indented file gets tabs back.
     """
-    model_ref, doc_ref = _indent(pairs[0][0]), _indent(pairs[0][1])
+    model_ref, doc_ref = _reference_indents(pairs)
     model_indents = [_indent(x) for x in model_lines if x.strip()]
     spaces_for_tabs = file_uses_tabs and not any("\t" in i for i in model_indents)
     spaces_for_tabs = spaces_for_tabs and any(" " in i for i in model_indents)
@@ -388,10 +442,15 @@ def _find(hunk: Hunk, doc: list[str], path: str) -> tuple[Strategy, _Match, str]
     if elided:
         return Strategy.ELIDED, elided[0], ""
     fuzzy = _distinct(_fuzzy(loose_doc, old))
-    if len(fuzzy) > 1 and fuzzy[1].score >= fuzzy[0].score - NEAR_EQUAL:
+    if len(fuzzy) > 1:
+        # Several places clear the threshold. Where the two best are near-equal, the context
+        # lines may tell them apart. Otherwise only the header can: a better score elsewhere
+        # may be a misquote there against a dropped line here (a "Get" comment misread as
+        # "Set"), and guessing would put the edit in the wrong function.
+        near_tie = fuzzy[1].score >= fuzzy[0].score - NEAR_EQUAL
         best, runner_up = (_context_score(hunk, m, loose_doc) for m in fuzzy[:2])
-        if best < runner_up + CONTEXT_DECIDES:
-            return _one_of(hunk, path, Strategy.FUZZY, fuzzy[:2], "about equally well ")
+        if not near_tie or best < runner_up + CONTEXT_DECIDES:
+            return _one_of(hunk, path, Strategy.FUZZY, fuzzy, "about equally well ")
     if fuzzy:
         return Strategy.FUZZY, fuzzy[0], ""
     preview = strip_ending(old[0])[:60]

@@ -472,3 +472,75 @@ def test_write_plan_refuses_everything_if_a_file_changed_meanwhile(tmp_path: Pat
     with pytest.raises(EditError, match="changed on disk"):
         write_plan(plan)
     assert (tmp_path / "a.py").read_text() == "x = 1\n"  # not even the unchanged file
+
+
+# -- cases held-out corpora (other generator seeds) caught ------------------------------------
+
+
+def test_a_blank_line_leading_the_quote_pairs_with_the_blank_next_to_it():
+    text = "def f():\n    x = 1\n\n    y = 2\n\n    z = 3\n    w = 4\n    return z\n"
+    reply = _diff(
+        "\n     # Invented comment line.\n     z = 3\n-    w = 4\n+    w = 5\n     return z\n"
+    )
+    reply = reply.replace("service.py", "m.py")
+    assert apply_to_texts(reply, {"m.py": text}).texts["m.py"] == text.replace("w = 4", "w = 5")
+
+
+def test_the_indent_shift_is_the_one_most_matched_lines_agree_on():
+    # The model left out the outer "}": its "    }" pairs with the file's "}" (shift -4), but
+    # the lines with words in them say the shift is 0.
+    text = (
+        "int a(int x) {\n    if (x) {\n        x++;\n    }\n}\n\nint b(void) {\n    return 2;\n}\n"
+    )
+    reply = _diff(
+        "     }\n\n+int c(void) {\n+    return 3;\n+}\n+\n int b(void) {\n     return 2;\n", "m.c"
+    )
+    new = apply_to_texts(reply, {"m.c": text}).texts["m.c"]
+    assert new == text.replace("\nint b(void)", "\nint c(void) {\n    return 3;\n}\n\nint b(void)")
+
+
+GET_SET = (
+    "void get(void) {\n    // Get process CPU affinity.\n    // Reference: see cpuset.c\n"
+    "    // More: man cpuset\n    pid_t pid;\n    int ret;\n    int i;\n}\n\n"
+    "void set(void) {\n    // Set process CPU affinity.\n    // Reference: see cpuset.c\n"
+    "    // More: man cpuset\n    pid_t pid;\n    int i;\n}\n"
+)
+GET_HUNK = (
+    "     // Get process CPU affinity.\n     // Reference: see cpuset.c\n"
+    "     // More: man cpuset\n+    log();\n     pid_t pid;\n     int i;\n"
+)
+
+
+def test_a_line_dropped_here_is_not_outscored_by_a_misquote_elsewhere():
+    # 'get' with "int ret;" left out scores 5/6; 'set' scores ~0.99 by reading Get as Set.
+    # Without a header that says which, that is a refusal, not an edit in the wrong function.
+    with pytest.raises(HunkLocationError, match="matches 2 places"):
+        apply_to_texts(_diff(GET_HUNK, "m.c"), {"m.c": GET_SET})
+    numbered = "--- a/m.c\n+++ b/m.c\n@@ -2,5 +2,6 @@\n" + GET_HUNK
+    new = apply_to_texts(numbered, {"m.c": GET_SET}).texts["m.c"]
+    assert new == GET_SET.replace(
+        "man cpuset\n    pid_t pid;\n    int ret;",
+        "man cpuset\n    log();\n    pid_t pid;\n    int ret;",
+    )
+
+
+def test_the_header_is_weighed_against_every_fuzzy_candidate_not_just_two():
+    block = (
+        "    if (n < 0) {\n        return -1;\n    }\n    out.WriteByte(text[0])\n    return 0\n}\n"
+    )
+    text = "".join(f"int f{i}(int n) {{\n{block}\n" for i in range(3))
+    reply = (
+        "--- a/m.go\n+++ b/m.go\n@@ -20,4 +20,5 @@\n     }\n     out.WriteyBte(text[0])\n"
+        "+    // note\n     return 0\n }\n"
+    )
+    new = apply_to_texts(reply, {"m.go": text}).texts["m.go"]
+    third = text.index("int f2")
+    tail = text[third:].replace("text[0])\n", "text[0])\n    // note\n", 1)
+    assert new == text[:third] + tail
+
+
+def test_blank_context_lines_written_with_their_space_at_the_end_of_a_hunk_are_kept():
+    hunk = parse_diff("--- a/m.c\n+++ b/m.c\n@@ -1,4 +1,4 @@\n a\n-b\n+c\n \n \n").files[0].hunks[0]
+    assert hunk.old_lines == ["a", "b", "", ""]
+    bare = parse_diff("--- a/m.c\n+++ b/m.c\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n\n\n").files[0].hunks[0]
+    assert bare.old_lines == ["a", "b"]  # empty lines after a hunk end the reply
