@@ -112,7 +112,20 @@ class EditorClient(LanguageClient):
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
+        changed = {
+            uri: state
+            for uri, state in buffers.items()
+            if uri in self.documents and self.documents[uri] != state
+        }
         self.documents = buffers
+        # As an editor does: the applied edit is a change of the buffer the server must hear of.
+        for uri, (version, text) in changed.items():
+            self.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+                )
+            )
 
 
 def _factory() -> EditorClient:

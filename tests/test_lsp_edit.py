@@ -390,7 +390,12 @@ async def _wait_for_index(client, timeout: float = 60.0) -> None:
 
 async def test_indexed_workspace_gives_ranked_context_and_reports_progress(sample_project, replay):
     report = sample_project / "shop" / "report.py"
-    async with editor_session(sample_project, *replay(RENAME_DIFF, RENAME_DIFF)) as client:
+    rename_back = (
+        RENAME_DIFF.replace("-def total_value", "-def TMP")
+        .replace("+def inventory_value", "+def total_value")
+        .replace("-def TMP", "-def inventory_value")
+    )
+    async with editor_session(sample_project, *replay(RENAME_DIFF, rename_back)) as client:
         await _wait_for_index(client)
         titles = [
             r.title
