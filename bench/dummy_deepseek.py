@@ -1,0 +1,237 @@
+"""A DeepSeek-V3-architecture model folder for GPU benchmarks: the real config, dummy weights.
+
+The real checkpoint (~700 GB of FP8 weights) cannot be fetched where Fathom is built, and its
+tokenizer is not on PyPI either. vLLM's ``load_format="dummy"`` gives random weights with the
+real kernels and memory traffic; what Fathom's engine interface still needs is a tokenizer, so
+this writes one: a byte-level BPE trained on the edit corpus's real sources, its vocabulary
+padded to the model's 129,280 ids with tokens that decode to text but are never produced by
+encoding. Every id the dummy model samples can then be detokenized, and prompts are real code
+counted in this tokenizer's tokens (so prompt lengths are exact, as the benchmark reports them).
+
+    python bench/dummy_deepseek.py DIR --layers 5     # writes DIR/config.json + tokenizer
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+CORPUS_SOURCES = Path(__file__).resolve().parent / "edit_corpus" / "sources"
+
+# deepseek-ai/DeepSeek-V3 config.json (HF), minus auto_map: vLLM implements deepseek_v3.
+DEEPSEEK_V3_CONFIG: dict[str, Any] = {
+    "architectures": ["DeepseekV3ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 0,
+    "eos_token_id": 1,
+    "first_k_dense_replace": 3,
+    "hidden_act": "silu",
+    "hidden_size": 7168,
+    "initializer_range": 0.02,
+    "intermediate_size": 18432,
+    "kv_lora_rank": 512,
+    "max_position_embeddings": 163840,
+    "model_type": "deepseek_v3",
+    "moe_intermediate_size": 2048,
+    "moe_layer_freq": 1,
+    "n_group": 8,
+    "n_routed_experts": 256,
+    "n_shared_experts": 1,
+    "norm_topk_prob": True,
+    "num_attention_heads": 128,
+    "num_experts_per_tok": 8,
+    "num_hidden_layers": 61,
+    "num_key_value_heads": 128,
+    "num_nextn_predict_layers": 1,
+    "q_lora_rank": 1536,
+    "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64,
+    "quantization_config": {
+        "activation_scheme": "dynamic",
+        "fmt": "e4m3",
+        "quant_method": "fp8",
+        "weight_block_size": [128, 128],
+    },
+    "rms_norm_eps": 1e-06,
+    "rope_scaling": {
+        "beta_fast": 32,
+        "beta_slow": 1,
+        "factor": 40,
+        "mscale": 1.0,
+        "mscale_all_dim": 1.0,
+        "original_max_position_embeddings": 4096,
+        "type": "yarn",
+    },
+    "rope_theta": 10000,
+    "routed_scaling_factor": 2.5,
+    "scoring_func": "sigmoid",
+    "tie_word_embeddings": False,
+    "topk_group": 4,
+    "topk_method": "noaux_tc",
+    "torch_dtype": "bfloat16",
+    "use_cache": True,
+    "v_head_dim": 128,
+    "vocab_size": 129280,
+}
+
+BOS, EOS = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
+# DeepSeek-V3's own chat template, shortened to what Fathom sends (system, user, assistant).
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}"
+    "{% if m['role'] == 'system' %}{{ m['content'] }}"
+    "{% elif m['role'] == 'user' %}<｜User｜>{{ m['content'] }}"
+    "{% else %}<｜Assistant｜>{{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<｜Assistant｜>{% endif %}"
+)
+SPECIALS = [BOS, EOS, "<｜User｜>", "<｜Assistant｜>"]
+TRAINED_VOCAB = 16000
+
+
+def config(layers: int) -> dict[str, Any]:
+    cfg = copy.deepcopy(DEEPSEEK_V3_CONFIG)
+    cfg["num_hidden_layers"] = layers
+    return cfg
+
+
+def _corpus_texts() -> list[str]:
+    return [
+        p.read_text(encoding="utf-8", errors="replace")
+        for p in sorted(CORPUS_SOURCES.rglob("*"))
+        if p.is_file() and p.suffix in {".py", ".js", ".ts", ".c", ".h", ".rs", ".go"}
+    ]
+
+
+def _filler(i: int) -> str:
+    # Byte-level alphabet letters only, so the ByteLevel decoder maps them back to ASCII.
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        i, r = divmod(i, 26)
+        out += letters[r]
+        if i == 0:
+            return "Ġfill" + out
+
+
+def write_tokenizer(folder: Path, vocab_size: int) -> None:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=TRAINED_VOCAB,
+        special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_corpus_texts(), trainer)
+    spec = json.loads(tokenizer.to_str())
+    vocab: dict[str, int] = spec["model"]["vocab"]
+    n = 0
+    while len(vocab) < vocab_size:
+        token = _filler(n)
+        n += 1
+        if token not in vocab:
+            vocab[token] = len(vocab)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "bos_token": BOS,
+                "eos_token": EOS,
+                "add_bos_token": False,
+                "model_max_length": 163840,
+                "chat_template": CHAT_TEMPLATE,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+def write_model(folder: Path, layers: int) -> dict[str, Any]:
+    cfg = config(layers)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(cfg, indent=2))
+    write_tokenizer(folder, cfg["vocab_size"])
+    return cfg
+
+
+# -- bytes a decode step reads (for the HBM roofline) -----------------------------------------
+
+
+def _fp8(n_out: int, n_in: int, block: int = 128) -> int:
+    """An FP8 weight (1 byte each) with one fp32 scale per 128x128 block."""
+    return n_out * n_in + 4 * math.ceil(n_out / block) * math.ceil(n_in / block)
+
+
+def weight_sizes(cfg: dict[str, Any]) -> dict[str, int]:
+    """Bytes of each kind of weight (the whole model, before tensor/expert sharding)."""
+    h, heads = cfg["hidden_size"], cfg["num_attention_heads"]
+    qk = cfg["qk_nope_head_dim"] + cfg["qk_rope_head_dim"]
+    attn = (
+        _fp8(cfg["q_lora_rank"], h)
+        + _fp8(heads * qk, cfg["q_lora_rank"])
+        + _fp8(cfg["kv_lora_rank"] + cfg["qk_rope_head_dim"], h)
+        + _fp8(heads * (cfg["qk_nope_head_dim"] + cfg["v_head_dim"]), cfg["kv_lora_rank"])
+        + _fp8(h, heads * cfg["v_head_dim"])
+        + 2 * (cfg["q_lora_rank"] + cfg["kv_lora_rank"] + 2 * h)
+    )
+    inter, moe_inter = cfg["intermediate_size"], cfg["moe_intermediate_size"]
+    experts = cfg["n_routed_experts"]
+    layers = cfg["num_hidden_layers"]
+    dense = min(cfg["first_k_dense_replace"], layers)
+    return {
+        "attention_per_layer": attn,
+        "dense_mlp_per_layer": 2 * _fp8(inter, h) + _fp8(h, inter),
+        "expert": 2 * _fp8(moe_inter, h) + _fp8(h, moe_inter),
+        "router_per_layer": 2 * experts * h + 4 * experts,
+        "embedding_row": 2 * h,
+        "lm_head": 2 * cfg["vocab_size"] * h,
+        "dense_layers": dense,
+        "moe_layers": layers - dense,
+    }
+
+
+def bytes_per_decode_step(cfg: dict[str, Any], batch: int, context: int, kv_bytes: int) -> int:
+    """HBM bytes one decode step must read at ``batch`` sequences of ``context`` tokens.
+
+    Every dense weight once; per MoE layer the shared expert plus the routed experts the
+    batch touches (uniform routing: each of E experts is missed by all batch x top-k picks
+    with probability (1 - k/E)^batch); the LM head; the embedding rows; and each sequence's
+    MLA KV cache (kv_lora_rank + rope dims per token per layer).
+    """
+    s = weight_sizes(cfg)
+    experts, top_k = cfg["n_routed_experts"], cfg["num_experts_per_tok"]
+    touched = experts * (1 - (1 - top_k / experts) ** batch)
+    layers = s["dense_layers"] + s["moe_layers"]
+    weights = (
+        layers * s["attention_per_layer"]
+        + s["dense_layers"] * s["dense_mlp_per_layer"]
+        + s["moe_layers"]
+        * ((cfg["n_shared_experts"] + touched) * s["expert"] + s["router_per_layer"])
+        + s["lm_head"]
+        + batch * s["embedding_row"]
+    )
+    kv = batch * context * layers * (cfg["kv_lora_rank"] + cfg["qk_rope_head_dim"]) * kv_bytes
+    return int(weights + kv)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--layers", type=int, default=5)
+    args = parser.parse_args()
+    cfg = write_model(args.folder, args.layers)
+    sizes = weight_sizes(cfg)
+    print(json.dumps({"folder": str(args.folder), "layers": args.layers, **sizes}))
+
+
+if __name__ == "__main__":
+    main()
