@@ -1,0 +1,659 @@
+"""OpenAIEngine against a real ``vllm serve`` of the CPU default model, and against a tiny
+real HTTP server in the test for what a healthy vLLM never does (503, 429, 500, 401, stalls,
+streams cut short).
+
+The real-server tests (marked ``model``) share one module-scoped server; the test that kills
+a server mid-stream starts its own.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.engine import ChatMessage, ChatRequest, Engine, EngineError, GenerationStats
+from backend.openai_engine import OpenAIEngine, token_starts_from_strings
+from context import LineRange, Workspace
+from context.text import read_text_file
+from context.tokens import line_token_counts
+from edits.plan import DocumentSnapshot
+from lsp_server.edit_flow import run_edit
+
+SERVER_START_TIMEOUT_S = 300  # two cores shared with other test runs: be patient
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ask(text: str, max_tokens: int, **kwargs) -> ChatRequest:
+    return ChatRequest([ChatMessage("user", text)], max_tokens=max_tokens, **kwargs)
+
+
+# -- a real vllm serve ---------------------------------------------------------------------------
+class VllmServer:
+    """``python -m vllm.entrypoints.openai.api_server`` in its own process group."""
+
+    def __init__(self, model_dir: Path, log: Path, kv_cache_bytes: int = 1 << 30) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.log = log
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "VLLM_NO_USAGE_STATS": "1",
+            "DO_NOT_TRACK": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+        command = [
+            sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+            "--model", str(model_dir),
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--max-model-len", "4096",
+            "--enforce-eager",
+            # The CPU build sizes its KV cache from a fraction of RAM unless told; see
+            # backend/settings.py.
+            "--kv-cache-memory-bytes", str(kv_cache_bytes),
+            # Usage then carries prompt_tokens_details.cached_tokens (off by default).
+            "--enable-prompt-tokens-details",
+            "--disable-uvicorn-access-log",
+        ]  # fmt: skip
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"vllm serve exited with {self.proc.returncode}:\n{self.tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.5)
+        self.stop()
+        pytest.fail(
+            f"vllm serve did not answer /health in {SERVER_START_TIMEOUT_S} s:\n{self.tail()}"
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the server and its engine process (the whole group it leads)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=30)
+        self.kill()  # anything of its group still there
+        self.proc.wait(timeout=30)
+
+    async def metrics(self) -> dict[str, float]:
+        """Prometheus values summed over labels: ``{"vllm:num_requests_running": 0.0, ...}``."""
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"http://127.0.0.1:{self.port}/metrics", timeout=10)).text
+        values: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("vllm:"):
+                name, value = line.split("{", 1)[0].split(" ", 1)[0], line.rsplit(" ", 1)[1]
+                values[name] = values.get(name, 0.0) + float(value)
+        return values
+
+
+@pytest.fixture(scope="module")
+def vllm_server(model_dir: Path, tmp_path_factory) -> Iterator[VllmServer]:
+    server = VllmServer(model_dir, tmp_path_factory.mktemp("vllm") / "server.log")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def doomed_server(model_dir: Path, tmp_path: Path) -> Iterator[VllmServer]:
+    """A server of its own for the test that kills it."""
+    server = VllmServer(model_dir, tmp_path / "server.log", kv_cache_bytes=256 << 20)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.model
+async def test_streams_a_reply_that_continues_the_prefix(vllm_server, model_dir):
+    engine = OpenAIEngine(vllm_server.url)
+    assert isinstance(engine, Engine)
+    try:
+        await engine.start()
+        # Model, window and tokenizer come from the server's /v1/models.
+        assert engine.model_name == str(model_dir)
+        assert engine.max_context == 4096
+        assert engine.tokenizer_source == f"local:{model_dir}"
+
+        prefix = "```python\ndef add("
+        request = _ask(
+            "Write a Python function add(a, b) that returns the sum of a and b. "
+            "Reply with only the code.",
+            64,
+            assistant_prefix=prefix,
+        )
+        stats = GenerationStats()
+        pieces = [p async for p in engine.stream(request, stats)]
+        reply = "".join(pieces)
+        assert len(pieces) > 1 and reply.strip()
+        # The model continued the prefix (the caller prepends it); it did not start over.
+        assert not reply.lstrip().startswith(("```", "def add"))
+        code = (prefix + reply).removeprefix("```python\n").split("```")[0]
+        tree = ast.parse(code)
+        assert [f.name for f in tree.body if isinstance(f, ast.FunctionDef)] == ["add"]
+
+        assert stats.finish_reason == "stop"
+        assert 0 < stats.completion_tokens < 64
+        # The prompt is the chat template's plus the prefix it continues, by the server's count.
+        assert stats.prompt_tokens == engine.prompt_tokens(request.messages) + engine.count_tokens(
+            prefix
+        )
+        assert stats.first_token_s is not None and 0 < stats.first_token_s <= stats.total_s
+    finally:
+        await engine.close()
+
+
+@pytest.mark.model
+async def test_server_tokenizer_counts_as_the_local_one(vllm_server, counter):
+    """context/ gets the same counts and token starts whether the tokenizer is local or the
+    server's /tokenize."""
+    remote = OpenAIEngine(vllm_server.url, tokenizer="server")
+    local = OpenAIEngine(vllm_server.url)
+    texts = [
+        'def f(x):\n    return "héllo 😀"\n\n\n',
+        "  x = 1\r\n\ty = 2\n",
+        "",
+        "日本語のテキスト\n# コメント\n",
+        "class A:\n    pass\n" * 30,
+    ]
+    try:
+        await remote.start()
+        await local.start()
+        assert remote.tokenizer_source == "server" and remote.tokenizer is None
+        assert local.tokenizer_source.startswith("local:")
+        expected = counter.count_tokens_batch(texts)
+        assert remote.count_tokens_batch(texts) == local.count_tokens_batch(texts) == expected
+        assert [remote.count_tokens(t) for t in texts] == expected
+        starts = [list(s) for s in counter.token_starts_batch(texts)]
+        assert [list(s) for s in remote.token_starts_batch(texts)] == starts
+        assert line_token_counts(remote, texts) == line_token_counts(counter, texts)
+        messages = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi there")]
+        assert remote.prompt_tokens(messages) == local.prompt_tokens(messages)
+    finally:
+        await remote.close()
+        await local.close()
+
+
+@pytest.mark.model
+async def test_prefix_cache_hits_are_reported(vllm_server):
+    engine = OpenAIEngine(vllm_server.url)
+    # Unique per run, so the first request cannot hit what an earlier run left cached.
+    code = f"# run {uuid.uuid4().hex}\n" + "".join(
+        f"def step_{i}(value):\n    return value * {i} + {i * 7} - len(str(value))\n\n"
+        for i in range(40)
+    )
+    try:
+        first, second = GenerationStats(), GenerationStats()
+        for question, stats in (("Which step adds 14?", first), ("Which step is last?", second)):
+            request = _ask(f"{code}\n{question} Answer in one word.", 2)
+            assert "".join([p async for p in engine.stream(request, stats)]) is not None
+        assert second.prompt_tokens > 900
+        assert first.cached_prompt_tokens < 100  # at most the chat template's system prompt
+        # All but the question and the last, partly filled KV-cache block.
+        assert second.cached_prompt_tokens > second.prompt_tokens - 300
+    finally:
+        await engine.close()
+
+
+async def _first_pieces(engine: OpenAIEngine, request: ChatRequest, stats: GenerationStats):
+    got: list[str] = []
+
+    async def consume() -> None:
+        async for piece in engine.stream(request, stats):
+            got.append(piece)
+
+    task = asyncio.create_task(consume())
+    deadline = time.monotonic() + 120
+    while not got and not task.done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert got, "no text arrived"
+    return task, got
+
+
+async def _wait_idle(server: VllmServer, seconds: float) -> float:
+    """Seconds until the server runs no request; fails after ``seconds``."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if (await server.metrics())["vllm:num_requests_running"] == 0:
+            return time.monotonic() - started
+        await asyncio.sleep(0.1)
+    pytest.fail(f"vLLM still runs a request {seconds} s after it was cancelled")
+
+
+@pytest.mark.model
+async def test_cancelling_stops_the_generation_on_the_server(vllm_server):
+    engine = OpenAIEngine(vllm_server.url)
+    count = "Count from 1 to 500, one number per line, nothing else."
+    try:
+        await engine.start()
+        for how in ("stop iterating", "cancel the task", "abort the request"):
+            before = (await vllm_server.metrics())["vllm:generation_tokens_total"]
+            request, stats = _ask(count, 400), GenerationStats()
+            if how == "stop iterating":
+                got = []
+                async for piece in engine.stream(request, stats):
+                    got.append(piece)
+                    break  # no aclose(): the event loop finalises the abandoned stream
+                await _wait_idle(vllm_server, 5)
+                generated = (await vllm_server.metrics())["vllm:generation_tokens_total"] - before
+                assert generated < 200, how
+                continue
+            task, got = await _first_pieces(engine, request, stats)
+            assert (await vllm_server.metrics())["vllm:num_requests_running"] == 1
+            if how == "cancel the task":
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            else:
+                started = time.monotonic()
+                await engine.abort(request.request_id)
+                await asyncio.wait_for(task, 5)  # the stream ends normally, at once
+                assert time.monotonic() - started < 2
+                assert stats.finish_reason == "abort"
+            assert task.done()
+            await _wait_idle(vllm_server, 5)
+            generated = (await vllm_server.metrics())["vllm:generation_tokens_total"] - before
+            await asyncio.sleep(1)
+            after = (await vllm_server.metrics())["vllm:generation_tokens_total"] - before
+            assert after == generated < 200, how  # stopped, far from 400 tokens
+            assert len("".join(got)) < 400
+        # The server serves the next request as usual.
+        assert "".join([p async for p in engine.stream(_ask("Say OK.", 4))]).strip()
+    finally:
+        await engine.close()
+
+
+@pytest.mark.model
+async def test_an_edit_runs_end_to_end_over_http(vllm_server, sample_project):
+    """The edit flow on OpenAIEngine: context packed with its token counts, the reply
+    continuing the diff prefix, the plan renaming the function."""
+    engine = OpenAIEngine(vllm_server.url)
+    report = (sample_project / "shop" / "report.py").resolve()
+
+    def snapshot_of(path: Path) -> DocumentSnapshot:
+        return DocumentSnapshot(path, read_text_file(path), None)
+
+    try:
+        await engine.start()
+        outcome = await run_edit(
+            engine,
+            Workspace(sample_project, engine),
+            snapshot_of(report),
+            LineRange(3, 8),
+            "Rename the function total_value to inventory_value.",
+            snapshot_of=snapshot_of,
+        )
+    finally:
+        await engine.close()
+    new_text = outcome.plan.final_texts()[report]
+    ast.parse(new_text)
+    assert "def inventory_value(items):" in new_text and "def total_value" not in new_text
+    assert outcome.stats.prompt_tokens > 0 and outcome.stats.completion_tokens > 0
+
+
+@pytest.mark.model
+async def test_server_killed_mid_stream_is_a_clear_error(doomed_server):
+    engine = OpenAIEngine(doomed_server.url, read_timeout=30, backoff_s=1.0)
+    try:
+        await engine.start()
+        got: list[str] = []
+        killed_at = 0.0
+        with pytest.raises(EngineError) as failure:
+            async for piece in engine.stream(_ask("Count from 1 to 500, one per line.", 400)):
+                got.append(piece)
+                if len(got) == 1:
+                    doomed_server.kill()
+                    killed_at = time.monotonic()
+        assert time.monotonic() - killed_at < 10  # promptly: no read timeout, no backoff
+        message = str(failure.value)
+        received = len("".join(got))
+        assert received > 0
+        assert f"The model server at {doomed_server.url} closed the stream after {received} " in (
+            message
+        )
+        assert engine.requests_sent == 1  # the partial reply was not asked again
+    finally:
+        await engine.close()
+
+
+# -- a tiny real HTTP server ---------------------------------------------------------------------
+Reply = Callable[[BaseHTTPRequestHandler], None]
+
+
+def json_reply(status: int, body: object, headers: dict[str, str] | None = None) -> Reply:
+    def send(handler: BaseHTTPRequestHandler) -> None:
+        data = json.dumps(body).encode()
+        handler.send_response(status)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    return send
+
+
+def _chunk(delta: dict, finish: str | None = None) -> bytes:
+    event = {"id": "c", "object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": delta, "finish_reason": finish}
+    ]}  # fmt: skip
+    return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+
+def sse_reply(
+    texts: list[str],
+    *,
+    finish: bool = True,
+    done: bool = True,
+    stall_s: float = 0.0,
+    usage: dict | None = None,
+) -> Reply:
+    """A streamed chat completion; ``finish=False`` cuts the body after ``texts``."""
+
+    def send(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        handler.end_headers()  # HTTP/1.0: the body ends when the connection closes
+        out = handler.wfile
+        out.write(b": keep-alive comment\n\n" + _chunk({"role": "assistant", "content": ""}))
+        for text in texts:
+            out.write(_chunk({"content": text}))
+            out.flush()
+        time.sleep(stall_s)
+        if finish:
+            out.write(_chunk({}, "stop"))
+            tokens = {"prompt_tokens": 7, "completion_tokens": len(texts), "total_tokens": 0}
+            out.write(b"data: " + json.dumps({"choices": [], "usage": usage or tokens}).encode())
+            out.write(b"\n\n")
+            if done:
+                out.write(b"data: [DONE]\n\n")
+
+    return send
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict
+
+
+@dataclass
+class StubServer:
+    """Answers each path from a script (the last reply repeats); records every request."""
+
+    script: dict[str, list[Reply]] = field(default_factory=dict)
+    seen: list[Seen] = field(default_factory=list)
+    url: str = ""
+
+    def on(self, path: str, *replies: Reply) -> None:
+        self.script[path] = list(replies)
+
+    def requests(self, path: str) -> list[Seen]:
+        return [s for s in self.seen if s.path == path]
+
+
+@pytest.fixture
+def stub() -> Iterator[StubServer]:
+    state = StubServer()
+    state.on("/v1/models", json_reply(200, {"data": [{"id": "stub-model", "max_model_len": 2048}]}))
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else {}
+            state.seen.append(Seen(self.command, self.path, dict(self.headers), body))
+            replies = state.script.get(self.path)
+            if not replies:
+                json_reply(404, {"error": {"message": f"no {self.path}"}})(self)
+                return
+            (replies.pop(0) if len(replies) > 1 else replies[0])(self)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *_args) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        block_on_close = False
+
+        def handle_error(self, *_args) -> None:
+            pass  # a client that hung up mid-reply
+
+    server = Server(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def _engine(stub: StubServer, **kwargs) -> OpenAIEngine:
+    kwargs = {"backoff_s": 0.01, "api_key": "", **kwargs}
+    return OpenAIEngine(stub.url, **kwargs)
+
+
+async def _reply(engine: OpenAIEngine, request: ChatRequest, stats=None) -> str:
+    return "".join([p async for p in engine.stream(request, stats)])
+
+
+async def test_503_and_429_are_retried_before_any_text(stub):
+    stub.on(
+        "/v1/chat/completions",
+        json_reply(503, {"error": {"message": "overloaded"}}),
+        json_reply(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"}),
+        sse_reply(["Hello", " world"]),
+    )
+    engine = _engine(stub)
+    request, stats = _ask("hi", 16), GenerationStats()
+    started = time.monotonic()
+    assert await _reply(engine, request, stats) == "Hello world"
+    assert time.monotonic() - started >= 1.0  # Retry-After was honoured
+    sent = stub.requests("/v1/chat/completions")
+    assert len(sent) == engine.requests_sent == 3
+    ids = [s.headers["X-Request-Id"] for s in sent]
+    assert ids == [
+        request.request_id,
+        f"{request.request_id}-retry1",
+        f"{request.request_id}-retry2",
+    ]
+    assert [s.body["request_id"] for s in sent] == ids
+    assert (stats.prompt_tokens, stats.completion_tokens, stats.finish_reason) == (7, 2, "stop")
+    await engine.close()
+
+
+async def test_a_server_that_keeps_failing_is_an_error_after_max_retries(stub):
+    stub.on("/v1/chat/completions", json_reply(500, {"error": {"message": "engine exploded"}}))
+    engine = _engine(stub, max_retries=3)
+    with pytest.raises(EngineError, match=r"answered 500: engine exploded \(after 4 tries\)"):
+        await _reply(engine, _ask("hi", 16))
+    assert len(stub.requests("/v1/chat/completions")) == 4
+    await engine.close()
+
+
+async def test_a_bad_request_is_not_retried(stub):
+    message = "max_tokens=5000 cannot be greater than max_model_len=4096."
+    stub.on(
+        "/v1/chat/completions",
+        json_reply(400, {"error": {"message": message, "type": "BadRequestError", "code": 400}}),
+    )
+    engine = _engine(stub)
+    with pytest.raises(EngineError, match="answered 400: max_tokens=5000") as failure:
+        await _reply(engine, _ask("hi", 16))
+    assert "tries" not in str(failure.value)
+    assert len(stub.requests("/v1/chat/completions")) == 1
+    await engine.close()
+
+
+async def test_no_server_at_start_says_it_is_not_reachable():
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    engine = OpenAIEngine(url, backoff_s=0.01, max_retries=2)
+    with pytest.raises(EngineError, match=f"The model server at {url} is not reachable"):
+        await engine.start()
+    await engine.close()
+
+
+async def test_a_stream_cut_after_text_is_an_error_not_a_retry(stub):
+    stub.on(
+        "/v1/chat/completions",
+        sse_reply([], finish=False),  # cut before any text: asked again
+        sse_reply(["partial ", "reply"], finish=False),  # cut after text: an error
+    )
+    engine = _engine(stub)
+    got: list[str] = []
+    with pytest.raises(EngineError) as failure:
+        async for piece in engine.stream(_ask("hi", 16)):
+            got.append(piece)
+    assert got == ["partial ", "reply"]
+    assert f"The model server at {stub.url} closed the stream after 13 characters" in str(
+        failure.value
+    )
+    assert len(stub.requests("/v1/chat/completions")) == 2
+    await engine.close()
+
+
+async def test_a_stalled_stream_times_out(stub):
+    stub.on("/v1/chat/completions", sse_reply(["one"], stall_s=5))
+    engine = _engine(stub, read_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(EngineError, match="stopped sending after 3 characters"):
+        await _reply(engine, _ask("hi", 16))
+    assert time.monotonic() - started < 4
+    assert len(stub.requests("/v1/chat/completions")) == 1
+    await engine.close()
+
+
+async def test_a_stream_without_done_or_with_an_error_event(stub):
+    error = b'data: {"error": {"message": "the engine died", "code": 500}}\n\n'
+
+    def fails(handler: BaseHTTPRequestHandler) -> None:
+        sse_reply(["so far"], finish=False)(handler)
+        handler.wfile.write(error)
+
+    stub.on("/v1/chat/completions", sse_reply(["fine"], done=False), fails)
+    engine = _engine(stub)
+    assert await _reply(engine, _ask("hi", 16)) == "fine"  # a finish reason ends it too
+    with pytest.raises(
+        EngineError, match="failed after 6 characters of the reply: the engine died"
+    ):
+        await _reply(engine, _ask("hi", 16))
+    await engine.close()
+
+
+async def test_request_carries_vllm_fields_and_the_prefix(stub):
+    stub.on("/v1/chat/completions", sse_reply(["a, b):"]))
+    engine = _engine(stub)
+    request = _ask("add", 5000, assistant_prefix="def add(", stop=["```"], temperature=0.2)
+    assert await _reply(engine, request) == "a, b):"
+    body = stub.requests("/v1/chat/completions")[0].body
+    assert body["model"] == "stub-model"
+    assert body["messages"] == [
+        {"role": "user", "content": "add"},
+        {"role": "assistant", "content": "def add("},
+    ]
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert body["max_tokens"] == 2048  # no more than the server's max_model_len
+    assert (body["stop"], body["temperature"], body["stream"]) == (["```"], 0.2, True)
+    assert body["stream_options"] == {"include_usage": True, "continuous_usage_stats": True}
+    assert body["request_id"] == request.request_id
+    await engine.close()
+
+
+async def test_without_vllm_extensions_a_repeated_prefix_is_dropped(stub):
+    stub.on(
+        "/v1/chat/completions", sse_reply(["```di", "ff\n--- a/x.py\n"]), sse_reply(["-", "--"])
+    )
+    engine = _engine(stub, vllm_extensions=False)
+    request = _ask("edit", 64, assistant_prefix="```diff\n")
+    assert await _reply(engine, request) == "--- a/x.py\n"
+    assert await _reply(engine, request) == "---"  # not the prefix: kept whole
+    body = stub.requests("/v1/chat/completions")[0].body
+    assert body["messages"] == [{"role": "user", "content": "edit"}]
+    assert not {"continue_final_message", "request_id"} & body.keys()
+    await engine.close()
+
+
+async def test_api_key_from_the_environment_is_sent_and_never_shown(stub, monkeypatch):
+    key = "sk-fathom-" + uuid.uuid4().hex
+    monkeypatch.setenv("FATHOM_OPENAI_API_KEY", key)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-other")
+    stub.on(
+        "/v1/chat/completions",
+        sse_reply(["ok"]),
+        json_reply(401, {"error": {"message": f"Invalid API key {key}"}}),
+    )
+    engine = OpenAIEngine(stub.url, backoff_s=0.01)
+    assert await _reply(engine, _ask("hi", 4)) == "ok"
+    assert {s.headers["Authorization"] for s in stub.seen} == {f"Bearer {key}"}
+    with pytest.raises(EngineError) as failure:
+        await _reply(engine, _ask("hi", 4))
+    message = str(failure.value)
+    assert key not in message and key not in repr(engine)
+    assert "refused the request (401: Invalid API key ***)" in message
+    assert "FATHOM_OPENAI_API_KEY" in message
+    assert len(stub.requests("/v1/chat/completions")) == 2  # a 401 is not retried
+    await engine.close()
+
+    monkeypatch.delenv("FATHOM_OPENAI_API_KEY")
+    fallback = OpenAIEngine(stub.url)
+    await fallback.start()
+    assert stub.seen[-1].headers["Authorization"] == "Bearer sk-other"
+    await fallback.close()
+
+
+def test_token_starts_from_sentencepiece_strings_and_unknown_ones():
+    text = "def f():\n  é"
+    pieces = ["▁def", "▁f", "():", "<0x0A>", "▁▁", "é"]
+    assert token_starts_from_strings(text, pieces) == [0, 3, 5, 8, 9, 11]
+    # Strings that do not spell the text: spread evenly (counts stay exact).
+    assert token_starts_from_strings("abcdefgh", ["??", "??", "??", "??"]) == [0, 2, 4, 6]
