@@ -25,6 +25,12 @@ class HFTokenCounter:
         padding and conversion machinery of ``__call__``."""
         return getattr(self.tokenizer, "backend_tokenizer", None)
 
+    def ids(self, text: str) -> list[int]:
+        """The token ids of ``text`` (special tokens written in it are recognised)."""
+        if self._rust is not None:
+            return self._rust.encode(text, add_special_tokens=False).ids
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
     def count_tokens(self, text: str) -> int:
         if self._rust is not None:
             return len(self._rust.encode(text, add_special_tokens=False))
