@@ -78,6 +78,15 @@ def _serve(args: argparse.Namespace) -> int:
 
         tokenizer = resolve_model(args.model, lambda _m: None)
         server = build_server(lambda: ReplayEngine.from_file(Path(args.replay), tokenizer))
+    elif args.server_url:
+        from backend.openai_engine import OpenAIEngine
+
+        # A shared model server (`fathom serve-model` on a GPU box): nothing loads here.
+        server = build_server(
+            lambda: OpenAIEngine(
+                args.server_url, args.server_model, tokenizer=args.server_tokenizer
+            )
+        )
     else:
         server = build_server(lambda: VllmEngine(settings))
     if args.tcp:
@@ -355,6 +364,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="answer with recorded replies (a JSON list of strings) instead of a model; "
         "for tests of the edit plumbing",
+    )
+    serve.add_argument(
+        "--server-url",
+        metavar="URL",
+        help="use an OpenAI-compatible model server (e.g. http://gpu-box:8000/v1, started with "
+        "`fathom serve-model`) instead of the embedded engine; the API key comes from "
+        "FATHOM_OPENAI_API_KEY or OPENAI_API_KEY",
+    )
+    serve.add_argument("--server-model", metavar="NAME", help="model name on the server")
+    serve.add_argument(
+        "--server-tokenizer",
+        metavar="PATH",
+        help="local tokenizer folder for counting tokens ('server' to ask the server)",
     )
     _add_engine_options(serve)
     serve.set_defaults(run=_serve)

@@ -380,6 +380,22 @@ async def test_missing_model_is_reported_and_the_server_stays_up(sample_project,
         assert any("could not start its model" in m.message for m in client.messages)
 
 
+async def test_unreachable_model_server_is_reported_and_nothing_applied(sample_project):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    report = sample_project / "shop" / "report.py"
+    async with editor_session(sample_project, "--server-url", url) as client:
+        uri = open_document(client, report)
+        with pytest.raises(JsonRpcException, match="not reachable"):
+            await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
+        assert client.applied == []
+        assert any(url in m.message for m in client.messages)
+
+
 async def _wait_for_index(client, timeout: float = 60.0) -> None:
     for _ in range(int(timeout * 10)):
         if any("Fathom: indexed" in m.message for m in client.log_messages):
