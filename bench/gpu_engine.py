@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.engine import ChatMessage, ChatRequest, GenerationStats
-from backend.settings import VllmSettings
+from backend.gpu_defaults import detect_gpus, gpu_settings_for
 from backend.vllm_engine import VllmEngine
 from bench import dummy_deepseek
 
@@ -190,22 +190,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(args.model_dir or tempfile.mkdtemp(prefix="dsv3-"))
     cfg = dummy_deepseek.write_model(folder, args.layers)
     bandwidth = copy_bandwidth()
-    extra: dict[str, Any] = {"load_format": "dummy", "seed": 0}
-    if args.tp > 1:
-        extra["disable_custom_all_reduce"] = True  # CUDA IPC is refused on these VMs
-    if args.attention_backend:
-        extra["attention_backend"] = args.attention_backend
-    settings = VllmSettings(
-        model=str(folder),
-        max_model_len=131072,
-        enforce_eager=args.enforce_eager,
-        tensor_parallel_size=args.tp,
-        enable_expert_parallel=args.ep,
-        gpu_memory_utilization=args.gpu_mem,
-        max_num_batched_tokens=args.max_num_batched_tokens,
-        kv_cache_dtype=args.kv_cache_dtype,
-        extra=extra,
-    )
+    # The product's own defaults for this GPU (backend/gpu_defaults.py), plus what was asked.
+    gpus = detect_gpus()
+    overrides: dict[str, Any] = {"load_format": "dummy", "extra": {"seed": 0}}
+    for field, value in (
+        ("tensor_parallel_size", args.tp),
+        ("enable_expert_parallel", args.ep),
+        ("gpu_memory_utilization", args.gpu_mem),
+        ("max_num_batched_tokens", args.max_num_batched_tokens),
+        ("kv_cache_dtype", args.kv_cache_dtype),
+        ("attention_backend", args.attention_backend),
+        ("enforce_eager", args.enforce_eager or None),
+    ):
+        if value is not None:
+            overrides[field] = value
+    settings = gpu_settings_for(folder, gpus.count, gpus.memory_gib, **overrides)
     engine = VllmEngine(settings, progress=lambda m: print(f"[engine] {m}", flush=True))
     started = time.perf_counter()
     await engine.start()
@@ -217,8 +216,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     result: dict[str, Any] = {
         "layers": args.layers,
-        "tp": args.tp,
-        "expert_parallel": args.ep,
+        "tp": settings.tensor_parallel_size,
+        "expert_parallel": settings.enable_expert_parallel,
         "settings": settings.engine_kwargs(str(folder)),
         "env": {k: os.environ.get(k) for k in ENV},
         "engine_start_s": round(start_s, 1),
@@ -226,14 +225,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "weights": dummy_deepseek.weight_sizes(cfg),
     }
     result["ttft"] = [await ttft(engine, prompts, n) for n in args.prefill]
+    if "decode" in args.skip:
+        args.batches = []
     print(f"[bench] ttft {result['ttft']}", flush=True)
-    kv_bytes = 1 if args.kv_cache_dtype.startswith("fp8") else 2
+    kv_bytes = 1 if settings.kv_cache_dtype.startswith("fp8") else 2
     rows = []
     for batch in args.batches:
         row = await decode(engine, prompts, batch, args.decode_ctx, args.decode_tokens)
         context = row["prompt_tokens"] + args.decode_tokens // 2
         step_bytes = dummy_deepseek.bytes_per_decode_step(cfg, batch, context, kv_bytes)
-        per_gpu = step_bytes / args.tp  # every weight and KV byte is sharded over the GPUs
+        per_gpu = (
+            step_bytes / settings.tensor_parallel_size
+        )  # every weight and KV byte is sharded over the GPUs
         row["bytes_per_step_GB"] = round(step_bytes / 1e9, 3)
         row["roofline_ms"] = round(1000 * per_gpu / bandwidth, 3)
         if row["tpot_ms"]:
@@ -241,10 +244,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         rows.append(row)
         print(f"[bench] decode {row}", flush=True)
     result["decode"] = rows
-    result["prefix_cache"] = await prefix_cache(engine, prompts, args.prefix)
-    print(f"[bench] prefix cache {result['prefix_cache']}", flush=True)
-    result["overhead"] = await overhead(engine, prompts, 4096, 256, 3)
-    print(f"[bench] overhead {result['overhead']}", flush=True)
+    if "prefix" not in args.skip:
+        result["prefix_cache"] = await prefix_cache(engine, prompts, args.prefix)
+        print(f"[bench] prefix cache {result['prefix_cache']}", flush=True)
+    if "overhead" not in args.skip:
+        result["overhead"] = await overhead(engine, prompts, 4096, 256, 5)
+        print(f"[bench] overhead {result['overhead']}", flush=True)
     await engine.close()
     return result
 
@@ -261,14 +266,17 @@ def gpu_facts() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--layers", type=int, default=5)
-    parser.add_argument("--tp", type=int, default=1)
-    parser.add_argument("--ep", action="store_true")
-    parser.add_argument("--gpu-mem", type=float, default=0.70)
-    parser.add_argument("--max-num-batched-tokens", type=int, default=8192)
-    parser.add_argument("--kv-cache-dtype", default="auto")
+    parser.add_argument("--tp", type=int, default=None, help="default: every local GPU")
+    parser.add_argument("--ep", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--gpu-mem", type=float, default=None, help="default: per GPU class")
+    parser.add_argument("--max-num-batched-tokens", type=int, default=None)
+    parser.add_argument("--kv-cache-dtype", default=None)
     parser.add_argument("--attention-backend", default=None)
     parser.add_argument("--enforce-eager", action="store_true")
-    parser.add_argument("--prefill", type=int, nargs="+", default=[32768, 120000])
+    parser.add_argument("--prefill", type=int, nargs="*", default=[32768, 120000])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["decode", "prefix", "overhead"], help="phases"
+    )
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--decode-ctx", type=int, default=1024)
     parser.add_argument("--decode-tokens", type=int, default=256)
@@ -284,7 +292,7 @@ def main() -> None:
         **gpu_facts(),
         **asyncio.run(run(args)),
     }
-    tag = args.tag or f"tp{args.tp}{'-ep' if args.ep else ''}"
+    tag = args.tag or f"tp{result['tp']}{'-ep' if result['expert_parallel'] else ''}"
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"gpu_engine_{tag}.json"
     path.write_text(json.dumps(result, indent=2))
