@@ -1406,8 +1406,14 @@ def check(case: dict) -> None:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="write the edit corpus")
+    parser.add_argument("--seed", type=int, default=SEED, help="other seeds: held-out corpora")
+    parser.add_argument("--out", type=Path, default=CORPUS)
+    args = parser.parse_args()
     sources = load_sources()
-    gen = Generator(sources)
+    gen = Generator(sources, seed=args.seed)
     cases = []
     for lang, (_, prefix, _) in LANGS.items():
         for n, kind in enumerate(KINDS + KINDS + EXTRA, start=1):
@@ -1415,12 +1421,12 @@ def main() -> None:
             case = make_case(f"{prefix}-{n:04d}-{kind}", lang, kind, files, reply, expected, note)
             check(case)
             cases.append(case)
-    with open(CORPUS, "w", encoding="utf-8") as out:
+    with open(args.out, "w", encoding="utf-8") as out:
         for case in cases:
             out.write(json.dumps(case, ensure_ascii=False) + "\n")
     by_lang = Counter(c["language"] for c in cases)
     by_kind = Counter(c["kind"] for c in cases)
-    print(f"{len(cases)} cases -> {CORPUS}")
+    print(f"{len(cases)} cases -> {args.out}")
     print("per language:", ", ".join(f"{k} {v}" for k, v in by_lang.items()))
     print("per kind:", ", ".join(f"{k} {v}" for k, v in by_kind.items()))
 
