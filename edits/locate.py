@@ -154,26 +154,35 @@ def _similarity(a: str, b: str) -> float:
 
 
 def _align(old: list[str], region: list[str], offset: int) -> _Match | None:
-    """Align ``old`` to ``region`` line by line; misquoted lines pair by character similarity."""
+    """Align ``old`` to ``region`` line by line; misquoted lines pair by character similarity.
+
+    Blank lines are aligned last: they are everywhere, so letting them anchor the alignment
+    pairs an invented blank line with a far one and leaves the real lines around it unpaired.
+    """
     pairs: list[int | None] = [None] * len(old)
     credit = 0.0
-    matcher = SequenceMatcher(None, old, region, autojunk=False)
+    old_idx = [i for i, line in enumerate(old) if line]
+    region_idx = [j for j, line in enumerate(region) if line]
+    old_nb = [old[i] for i in old_idx]
+    region_nb = [region[j] for j in region_idx]
+    matcher = SequenceMatcher(None, old_nb, region_nb, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             for k in range(i2 - i1):
-                pairs[i1 + k] = offset + j1 + k
+                pairs[old_idx[i1 + k]] = offset + region_idx[j1 + k]
             credit += i2 - i1
         elif tag == "replace":
             # Pair each quoted line with its most similar file line, keeping the order; below
             # MISQUOTE similarity it is a different line, not a misquote.
             next_j = j1
             for i in range(i1, i2):
-                scored = [(_similarity(old[i], region[j]), j) for j in range(next_j, j2)]
+                scored = [(_similarity(old_nb[i], region_nb[j]), j) for j in range(next_j, j2)]
                 ratio, j = max(scored, default=(0.0, -1), key=lambda t: (t[0], -t[1]))
                 if ratio >= MISQUOTE:
-                    pairs[i] = offset + j
+                    pairs[old_idx[i]] = offset + region_idx[j]
                     credit += ratio
                     next_j = j + 1
+    credit += _place_blanks(old, region, offset, pairs)
     placed = [p for p in pairs if p is not None]
     if not placed:
         return None
@@ -186,6 +195,46 @@ def _align(old: list[str], region: list[str], offset: int) -> _Match | None:
         placed = [p for p in pairs if p is not None]
     window = max(placed) - min(placed) + 1
     return _Match(tuple(pairs), score=credit / max(len(old), window))
+
+
+def _place_blanks(old: list[str], region: list[str], offset: int, pairs: list[int | None]) -> int:
+    """Pair the blank quoted lines of each gap between paired lines with blank file lines.
+
+    In each gap, the blank quoted lines take the blank file lines in order: all of them when
+    the counts agree; otherwise the run of file blanks closest to where the quote puts them
+    (measured from the paired line before, or after for the leading gap). A blank line with no
+    blank file line left in its gap was invented by the model and stays unpaired. Returns how
+    many were paired.
+    """
+    anchors = [i for i, p in enumerate(pairs) if p is not None]
+    if not anchors:
+        return 0
+    placed = 0
+    bounds = [None, *anchors, None]
+    for before, after in itertools.pairwise(bounds):
+        first = 0 if before is None else before + 1
+        last = len(old) if after is None else after
+        blanks_old = [i for i in range(first, last) if not old[i]]
+        if not blanks_old:
+            continue
+        low = 0 if before is None else pairs[before] - offset + 1  # type: ignore[operator]
+        high = len(region) if after is None else pairs[after] - offset  # type: ignore[operator]
+        blanks_doc = [j for j in range(max(low, 0), min(high, len(region))) if not region[j]]
+        if not blanks_doc:
+            continue
+        n = min(len(blanks_old), len(blanks_doc))
+        # Which quoted blanks get a file blank: those nearest the paired neighbour.
+        chosen = blanks_old[:n] if before is not None else blanks_old[-n:]
+        # Where the quote puts each of them, counted from that neighbour.
+        wants = [low + (i - first) if before is not None else high - (last - i) for i in chosen]
+        best = min(
+            range(len(blanks_doc) - n + 1),
+            key=lambda w: sum(abs(blanks_doc[w + k] - want) for k, want in enumerate(wants)),
+        )
+        for k, i in enumerate(chosen):
+            pairs[i] = offset + blanks_doc[best + k]
+            placed += 1
+    return placed
 
 
 def _tighten(old: list[str], region: list[str], offset: int, pairs: list[int | None]) -> bool:

@@ -544,3 +544,23 @@ def test_blank_context_lines_written_with_their_space_at_the_end_of_a_hunk_are_k
     assert hunk.old_lines == ["a", "b", "", ""]
     bare = parse_diff("--- a/m.c\n+++ b/m.c\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n\n\n").files[0].hunks[0]
     assert bare.old_lines == ["a", "b"]  # empty lines after a hunk end the reply
+
+
+def test_an_invented_blank_context_line_is_not_paired_with_a_far_blank_line():
+    text = (
+        "def f():\n    a = 1\n    b = 2\n    c = 3\n    d = 4\n    e = 5\n    f = 6\n\n    g = 7\n"
+    )
+    reply = _diff(
+        "     a = 1\n-    b = 2\n+    b = 20\n     c = 3\n     d = 4\n \n     e = 5\n", "m.py"
+    )
+    assert apply_to_texts(reply, {"m.py": text}).texts["m.py"] == text.replace(
+        "b = 2\n", "b = 20\n"
+    )
+
+
+def test_removed_blank_lines_after_an_invented_line_remove_the_files_blank_lines():
+    text = "def f():\n    return 1\n\n\ndef g():\n    return 2\n"
+    reply = _diff(
+        "     return 1\n     # invented comment\n-\n-\n-def g():\n-    return 2\n", "m.py"
+    )
+    assert apply_to_texts(reply, {"m.py": text}).texts["m.py"] == "def f():\n    return 1\n"
