@@ -32,9 +32,7 @@ class HFTokenCounter:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def count_tokens(self, text: str) -> int:
-        if self._rust is not None:
-            return len(self._rust.encode(text, add_special_tokens=False))
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        return len(self.ids(text))
 
     def count_tokens_batch(self, texts: list[str]) -> list[int]:
         if not texts:

@@ -29,12 +29,7 @@ def _write_atomically(path: Path, text: str, mode: int | None) -> None:
 
 def _check_unchanged(plan: EditPlan) -> None:
     """Refuse the whole plan if any file it reads changed, or any file it makes exists."""
-    snapshots = [
-        *(f.snapshot for f in plan.files),
-        *(r.source for r in plan.renames),
-        *(d.snapshot for d in plan.deletes),
-    ]
-    for snapshot in snapshots:
+    for snapshot in plan.snapshots():
         if read_text_file(snapshot.path) != snapshot.text:
             raise EditError(
                 f"{snapshot.path} changed on disk while the model was writing; nothing was written."

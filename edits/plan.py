@@ -33,8 +33,11 @@ class DocumentSnapshot:
 @dataclass(frozen=True, slots=True)
 class FileEdit:
     snapshot: DocumentSnapshot
-    edits: tuple[OffsetEdit, ...]  # sorted, non-overlapping
-    located: tuple[LocatedHunk, ...]
+    located: tuple[LocatedHunk, ...]  # sorted by position, non-overlapping
+
+    @property
+    def edits(self) -> tuple[OffsetEdit, ...]:
+        return tuple(h.edit for h in self.located)
 
     def new_text(self) -> str:
         return apply_edits(self.snapshot.text, self.edits)
@@ -70,6 +73,14 @@ class EditPlan:
     @property
     def hunk_count(self) -> int:
         return sum(len(f.edits) for f in self.files)
+
+    def snapshots(self) -> tuple[DocumentSnapshot, ...]:
+        """Every existing file the plan reads: edited, renamed or deleted."""
+        return (
+            *(f.snapshot for f in self.files),
+            *(r.source for r in self.renames),
+            *(d.snapshot for d in self.deletes),
+        )
 
     def final_texts(self) -> dict[Path, str | None]:
         """Every touched path's text once the plan is applied; None where a file is gone."""
@@ -310,9 +321,7 @@ class PlanBuilder:
                 continue
             located = sorted(state.located, key=lambda h: h.edit.start)
             if located:
-                files.append(
-                    FileEdit(state.snapshot, tuple(h.edit for h in located), tuple(located))
-                )
+                files.append(FileEdit(state.snapshot, tuple(located)))
         return EditPlan(
             files=tuple(files),
             repairs=tuple(dict.fromkeys(self.repairs)),

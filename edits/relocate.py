@@ -48,31 +48,28 @@ def relocate(file_edit: FileEdit, current: DocumentSnapshot) -> FileEdit:
     old_starts, new_starts = line_starts(old_text), line_starts(new_text)
     mapping = _line_map(old_lines, new_lines)
     name = current.path.name
-    edits: list[OffsetEdit] = []
     located = []
-    for hunk, edit in zip(file_edit.located, file_edit.edits, strict=True):
+    for hunk in file_edit.located:
+        edit = hunk.edit
         first = bisect.bisect_right(old_starts, edit.start) - 1
         stop = bisect.bisect_left(old_starts, edit.end)
         span = range(first, stop)
         moved = [mapping.get(i) for i in span]
-        together = all(m is not None for m in moved) and moved == list(
-            range(moved[0] if moved else 0, (moved[0] if moved else 0) + len(moved))
-        )
-        if not span or not together:
+        new_first = moved[0] if moved else None
+        # Every replaced line still there, still one after another.
+        if new_first is None or moved != list(range(new_first, new_first + len(moved))):
             raise StaleEditError(
                 f"{name} changed while the model was writing, in lines {first + 1}-{stop} "
                 f"that hunk {hunk.hunk.index} replaces (version {file_edit.snapshot.version} -> "
                 f"{current.version}); nothing was applied, so your changes are safe. "
                 "Run the edit again."
             )
-        new_first = moved[0]
-        assert new_first is not None
         start, end = new_starts[new_first], new_starts[new_first + len(span)]
         if new_text[start:end] != old_text[edit.start : edit.end]:
             raise StaleEditError(
                 f"{name} changed while the model was writing, around hunk {hunk.hunk.index}; "
                 "nothing was applied. Run the edit again."
             )
-        edits.append(OffsetEdit(start, end, edit.new_text))
-        located.append(replace(hunk, first_line=new_first, edit=edits[-1]))
-    return FileEdit(current, tuple(edits), tuple(located))
+        moved_edit = OffsetEdit(start, end, edit.new_text)
+        located.append(replace(hunk, first_line=new_first, edit=moved_edit))
+    return FileEdit(current, tuple(located))

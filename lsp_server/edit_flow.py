@@ -40,8 +40,9 @@ class EditOutcome:
     def unified_diff(self, root: Path) -> str:
         """The plan as a unified diff against the snapshots, for people to read."""
         chunks = []
+        originals = {s.path: s.text for s in self.plan.snapshots()}
         for path, new in self.plan.final_texts().items():
-            old = self._old_text(path)
+            old = originals.get(path)
             rel = path.relative_to(root).as_posix()
             chunks += difflib.unified_diff(
                 (old or "").splitlines(keepends=True),
@@ -50,19 +51,6 @@ class EditOutcome:
                 tofile=f"b/{rel}" if new is not None else "/dev/null",
             )
         return "".join(c if c.endswith("\n") else c + "\n" for c in chunks)
-
-    def _old_text(self, path: Path) -> str | None:
-        plan = self.plan
-        for snapshot in (
-            *(f.snapshot for f in plan.files),
-            *(d.snapshot for d in plan.deletes),
-        ):
-            if snapshot.path == path:
-                return snapshot.text
-        for rename in plan.renames:
-            if rename.source.path == path:
-                return rename.source.text
-        return None
 
 
 def _add_stats(total: GenerationStats, more: GenerationStats) -> None:
@@ -79,7 +67,6 @@ async def run_edit(
     instruction: str,
     *,
     snapshot_of: Callable[[Path], DocumentSnapshot],
-    exists: Callable[[Path], bool] | None = None,
     request_id: str | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
     budget: int | None = None,
@@ -143,7 +130,7 @@ async def run_edit(
     def snapshot(path: Path) -> DocumentSnapshot:
         return target if path == target.path.resolve() else snapshot_of(path)
 
-    builder = PlanBuilder(workspace.root, snapshot, exists or exists_via_snapshot(snapshot))
+    builder = PlanBuilder(workspace.root, snapshot, exists_via_snapshot(snapshot))
     plan, rounds = await run_rounds(
         builder,
         reply,

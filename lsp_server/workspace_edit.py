@@ -55,6 +55,14 @@ def _hunk_label(located: LocatedHunk, rel: str) -> tuple[str, str]:
     return label, f"Hunk {hunk.index}{how}: {changed[:80]}"
 
 
+def _text_edit(
+    rng: types.Range, text: str, annotation: str | None
+) -> types.TextEdit | types.AnnotatedTextEdit:
+    if annotation is None:
+        return types.TextEdit(range=rng, new_text=text)
+    return types.AnnotatedTextEdit(range=rng, new_text=text, annotation_id=annotation)
+
+
 def to_workspace_edit(
     plan: EditPlan,
     uri_of: Callable[[Path], str],
@@ -105,14 +113,7 @@ def to_workspace_edit(
         for located in file_edit.located:
             rng = types.Range(codec.position(located.edit.start), codec.position(located.edit.end))
             key = annotate(f"fathom-{n}-{located.hunk.index}", *_hunk_label(located, rel))
-            if key is None:
-                edits.append(types.TextEdit(range=rng, new_text=located.edit.new_text))
-            else:
-                edits.append(
-                    types.AnnotatedTextEdit(
-                        range=rng, new_text=located.edit.new_text, annotation_id=key
-                    )
-                )
+            edits.append(_text_edit(rng, located.edit.new_text, key))
         changes.append(
             types.TextDocumentEdit(
                 text_document=types.OptionalVersionedTextDocumentIdentifier(
@@ -148,17 +149,12 @@ def to_workspace_edit(
             )
         )
         fill = types.Range(types.Position(0, 0), types.Position(0, 0))
-        text_edit: types.TextEdit | types.AnnotatedTextEdit = (
-            types.AnnotatedTextEdit(range=fill, new_text=create.text, annotation_id=key)
-            if key
-            else types.TextEdit(fill, create.text)
-        )
         changes.append(
             types.TextDocumentEdit(
                 text_document=types.OptionalVersionedTextDocumentIdentifier(
                     uri=uri_of(create.path), version=None
                 ),
-                edits=[text_edit],
+                edits=[_text_edit(fill, create.text, key)],
             )
         )
     for delete in plan.deletes:
