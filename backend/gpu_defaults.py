@@ -131,11 +131,11 @@ def detect_gpus() -> GpuInfo:
 
 
 # -- memory arithmetic for DeepSeek-style checkpoints (MLA attention, MoE, FP8 blocks) -------
-def estimate_weight_bytes(info: ModelInfo, *, with_mtp: bool = False) -> int | None:
-    """Bytes of the weights vLLM holds for a DeepSeek-V2/V3-style model (whole model, before
-    TP/EP sharding), or None for other architectures. Same arithmetic as
-    ``../shared/gpu/smoke.py``: FP8 linears (1 B) plus an fp32 scale per weight block, bf16
-    embeddings, lm_head, norms and router. The MTP head is loaded only for MTP decoding."""
+def deepseek_weight_parts(info: ModelInfo) -> dict[str, int] | None:
+    """Bytes of each kind of weight of a DeepSeek-V2/V3-style model, or None for other
+    architectures. Same arithmetic as ``../shared/gpu/smoke.py``: FP8 linears (1 B) plus an
+    fp32 scale per weight block, bf16 embeddings, lm_head, norms and router. The capacity
+    check sums them; the GPU benchmark's roofline counts the ones a decode step reads."""
     cfg = info.config
     needed = ("hidden_size", "num_attention_heads", "kv_lora_rank", "qk_rope_head_dim")
     if not info.is_deepseek or any(not isinstance(cfg.get(k), int) for k in needed):
@@ -154,34 +154,62 @@ def estimate_weight_bytes(info: ModelInfo, *, with_mtp: bool = False) -> int | N
         q_proj = linear(q_lora, hidden) + linear(heads * (nope + rope), q_lora) + 2 * q_lora
     else:
         q_proj = linear(heads * (nope + rope), hidden)
-    attention = (
-        q_proj
-        + linear(kv_lora + rope, hidden)
-        + linear(heads * (nope + v_dim), kv_lora)
-        + linear(hidden, heads * v_dim)
-        + 2 * (kv_lora + 2 * hidden)
-    )
     dense = cfg.get("intermediate_size", 0)
-    dense_mlp = 2 * linear(dense, hidden) + linear(hidden, dense)
     expert_size = cfg.get("moe_intermediate_size", 0)
-    expert = 2 * linear(expert_size, hidden) + linear(hidden, expert_size)
     experts = info.routed_experts
-    moe_mlp = (experts + cfg.get("n_shared_experts", 0)) * expert + 2 * experts * hidden
-    moe_mlp += 4 * experts  # router bias (fp32)
     layers = info.num_hidden_layers or 0
-    n_dense = min(cfg.get("first_k_dense_replace", 0), layers) if experts else layers
+    dense_layers = min(cfg.get("first_k_dense_replace", 0), layers) if experts else layers
     vocab = cfg.get("vocab_size", 0)
-    embed_and_head = 2 * vocab * hidden * (1 if cfg.get("tie_word_embeddings") else 2)
+    return {
+        "attention_per_layer": (
+            q_proj
+            + linear(kv_lora + rope, hidden)
+            + linear(heads * (nope + v_dim), kv_lora)
+            + linear(hidden, heads * v_dim)
+            + 2 * (kv_lora + 2 * hidden)
+        ),
+        "dense_mlp_per_layer": 2 * linear(dense, hidden) + linear(hidden, dense),
+        "expert": 2 * linear(expert_size, hidden) + linear(hidden, expert_size),
+        "routed_experts": experts,
+        "shared_experts": cfg.get("n_shared_experts", 0),
+        "router_per_layer": 2 * experts * hidden + 4 * experts,  # bf16 weight, fp32 bias
+        "embedding_row": 2 * hidden,
+        "embedding": 2 * vocab * hidden,
+        "lm_head": 0 if cfg.get("tie_word_embeddings") else 2 * vocab * hidden,
+        "final_norm": 2 * hidden,
+        "mtp_projection": linear(hidden, 2 * hidden),  # each MTP head's eh_proj (2H -> H)
+        "dense_layers": dense_layers,
+        "moe_layers": layers - dense_layers,
+    }
+
+
+def estimate_weight_bytes(info: ModelInfo, *, with_mtp: bool = False) -> int | None:
+    """Bytes of the weights vLLM holds for a DeepSeek-V2/V3-style model (whole model, before
+    TP/EP sharding), or None for other architectures. The MTP head is loaded only for MTP
+    decoding."""
+    parts = deepseek_weight_parts(info)
+    if parts is None:
+        return None
+    moe_mlp = (parts["routed_experts"] + parts["shared_experts"]) * parts["expert"]
+    moe_mlp += parts["router_per_layer"]
+    layers = parts["dense_layers"] + parts["moe_layers"]
     total = (
-        layers * attention
-        + n_dense * dense_mlp
-        + (layers - n_dense) * (moe_mlp if experts else dense_mlp)
-        + embed_and_head
-        + 2 * hidden
+        layers * parts["attention_per_layer"]
+        + parts["dense_layers"] * parts["dense_mlp_per_layer"]
+        + parts["moe_layers"] * moe_mlp
+        + parts["embedding"]
+        + parts["lm_head"]
+        + parts["final_norm"]
     )
     if with_mtp and info.has_mtp:
         # Each head: one MoE layer, eh_proj (2H -> H), three norms, and its own lm_head.
-        mtp = attention + moe_mlp + linear(hidden, 2 * hidden) + 6 * hidden + 2 * vocab * hidden
+        mtp = (
+            parts["attention_per_layer"]
+            + moe_mlp
+            + parts["mtp_projection"]
+            + 3 * parts["final_norm"]
+            + parts["embedding"]
+        )
         total += info.mtp_layers * mtp
     return total
 

@@ -16,9 +16,14 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
+import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from backend.gpu_defaults import deepseek_weight_parts, kv_bytes_per_token
+from backend.settings import inspect_model
 
 CORPUS_SOURCES = Path(__file__).resolve().parent / "edit_corpus" / "sources"
 
@@ -166,37 +171,11 @@ def write_model(folder: Path, layers: int) -> dict[str, Any]:
 # -- bytes a decode step reads (for the HBM roofline) -----------------------------------------
 
 
-def _fp8(n_out: int, n_in: int, block: int = 128) -> int:
-    """An FP8 weight (1 byte each) with one fp32 scale per 128x128 block."""
-    return n_out * n_in + 4 * math.ceil(n_out / block) * math.ceil(n_in / block)
-
-
 def weight_sizes(cfg: dict[str, Any]) -> dict[str, int]:
     """Bytes of each kind of weight (the whole model, before tensor/expert sharding)."""
-    h, heads = cfg["hidden_size"], cfg["num_attention_heads"]
-    qk = cfg["qk_nope_head_dim"] + cfg["qk_rope_head_dim"]
-    attn = (
-        _fp8(cfg["q_lora_rank"], h)
-        + _fp8(heads * qk, cfg["q_lora_rank"])
-        + _fp8(cfg["kv_lora_rank"] + cfg["qk_rope_head_dim"], h)
-        + _fp8(heads * (cfg["qk_nope_head_dim"] + cfg["v_head_dim"]), cfg["kv_lora_rank"])
-        + _fp8(h, heads * cfg["v_head_dim"])
-        + 2 * (cfg["q_lora_rank"] + cfg["kv_lora_rank"] + 2 * h)
-    )
-    inter, moe_inter = cfg["intermediate_size"], cfg["moe_intermediate_size"]
-    experts = cfg["n_routed_experts"]
-    layers = cfg["num_hidden_layers"]
-    dense = min(cfg["first_k_dense_replace"], layers)
-    return {
-        "attention_per_layer": attn,
-        "dense_mlp_per_layer": 2 * _fp8(inter, h) + _fp8(h, inter),
-        "expert": 2 * _fp8(moe_inter, h) + _fp8(h, moe_inter),
-        "router_per_layer": 2 * experts * h + 4 * experts,
-        "embedding_row": 2 * h,
-        "lm_head": 2 * cfg["vocab_size"] * h,
-        "dense_layers": dense,
-        "moe_layers": layers - dense,
-    }
+    parts = deepseek_weight_parts(inspect_model(cfg))
+    assert parts is not None, "not a DeepSeek-style config"
+    return parts
 
 
 def bytes_per_decode_step(cfg: dict[str, Any], batch: int, context: int, kv_bytes: int) -> int:
@@ -208,18 +187,18 @@ def bytes_per_decode_step(cfg: dict[str, Any], batch: int, context: int, kv_byte
     MLA KV cache (kv_lora_rank + rope dims per token per layer).
     """
     s = weight_sizes(cfg)
-    experts, top_k = cfg["n_routed_experts"], cfg["num_experts_per_tok"]
+    experts, top_k = s["routed_experts"], cfg["num_experts_per_tok"]
     touched = experts * (1 - (1 - top_k / experts) ** batch)
     layers = s["dense_layers"] + s["moe_layers"]
     weights = (
         layers * s["attention_per_layer"]
         + s["dense_layers"] * s["dense_mlp_per_layer"]
-        + s["moe_layers"]
-        * ((cfg["n_shared_experts"] + touched) * s["expert"] + s["router_per_layer"])
+        + s["moe_layers"] * ((s["shared_experts"] + touched) * s["expert"] + s["router_per_layer"])
         + s["lm_head"]
         + batch * s["embedding_row"]
     )
-    kv = batch * context * layers * (cfg["kv_lora_rank"] + cfg["qk_rope_head_dim"]) * kv_bytes
+    kv_dtype = "fp8" if kv_bytes == 1 else "auto"
+    kv = batch * context * (kv_bytes_per_token(inspect_model(cfg), kv_dtype) or 0)
     return int(weights + kv)
 
 
