@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
 
@@ -37,6 +37,9 @@ class ChatRequest:
     # model into the diff format this way costs nothing and is visible in the reply.
     assistant_prefix: str = ""
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # A JSON schema the reply must follow, enforced by the engine while it samples (vLLM's
+    # structured outputs): a small model cannot then break the format of a review.
+    json_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(slots=True)

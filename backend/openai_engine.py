@@ -635,6 +635,11 @@ class OpenAIEngine:
         }
         if request.stop:
             body["stop"] = list(request.stop)
+        if request.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": dict(request.json_schema)},
+            }
         if self.vllm_extensions:
             body["request_id"] = request.request_id
             # Usage in every chunk: completion_tokens stays right when the stream is cut.
@@ -861,6 +866,10 @@ class OpenAIEngine:
             if details.get("cached_tokens") is not None:
                 stats.cached_prompt_tokens = int(details["cached_tokens"])
         return out
+
+    def running_requests(self) -> list[str]:
+        """Requests with an open stream to the server."""
+        return sorted(self._active)
 
     async def abort(self, request_id: str) -> None:
         """Stop ``request_id``: its HTTP stream closes (vLLM then aborts it) and ``stream``

@@ -185,7 +185,7 @@ class VllmEngine:
     ) -> AsyncIterator[str]:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
-        from vllm.sampling_params import RequestOutputKind
+        from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 
         await self.start()
         stats = stats if stats is not None else GenerationStats()
@@ -205,6 +205,11 @@ class VllmEngine:
             temperature=request.temperature,
             stop=list(request.stop) or None,
             output_kind=RequestOutputKind.DELTA,
+            structured_outputs=(
+                None
+                if request.json_schema is None
+                else StructuredOutputsParams(json=dict(request.json_schema))
+            ),
         )
         started = time.perf_counter()
         finished = False
@@ -239,6 +244,17 @@ class VllmEngine:
                 # The consumer stopped early (cancelled or closed): free the slot at once.
                 with contextlib.suppress(Exception):
                     await self._llm.abort(request.request_id)
+
+    def running_requests(self) -> list[str]:
+        """Requests vLLM still holds (its own bookkeeping): an aborted one is gone from it."""
+        if self._llm is None:
+            return []
+        states = getattr(self._llm.output_processor, "request_states", {})
+        # vLLM may suffix ids internally ("<id>-<hash>"); report them as Fathom named them.
+        return sorted(
+            {i for i in self._running for state in states if state == i or state.startswith(i)}
+            | {s for s in states if not any(s.startswith(i) for i in self._running)}
+        )
 
     async def abort(self, request_id: str) -> None:
         if self._llm is not None and request_id in self._running:

@@ -36,7 +36,8 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     REFUSED = "refused"  # Fathom refused: no diff, no match, stale, unsafe path...
     REJECTED = "rejected by the editor"  # the client's ApplyWorkspaceEditResult said no
-    FAILED = "failed"  # the engine failed or the request was cancelled
+    FAILED = "failed"  # the engine failed
+    CANCELLED = "cancelled"  # by the user, or superseded by a newer request
 
 
 @dataclass(frozen=True, slots=True)

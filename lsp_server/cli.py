@@ -68,27 +68,38 @@ def _quiet_engine_logs(verbose: bool) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from backend.engine import Engine
     from backend.vllm_engine import VllmEngine, resolve_model
+    from lsp_server.config import FathomConfig
     from lsp_server.server import build_server
 
     _quiet_engine_logs(args.verbose)
-    settings = _engine_settings(args)
-    if args.replay:
-        from backend.replay_engine import ReplayEngine
+    # The command line sets the defaults; the editor's settings may choose another engine.
+    config = FathomConfig(
+        engine="replay" if args.replay else "openai" if args.server_url else "embedded",
+        model=args.model,
+        server_url=args.server_url,
+        server_model=args.server_model,
+    )
 
-        tokenizer = resolve_model(args.model, lambda _m: None)
-        server = build_server(lambda: ReplayEngine.from_file(Path(args.replay), tokenizer))
-    elif args.server_url:
-        from backend.openai_engine import OpenAIEngine
+    def make_engine(config: FathomConfig) -> Engine:
+        if config.engine == "replay":
+            from backend.replay_engine import ReplayEngine
 
-        # A shared model server (`fathom serve-model` on a GPU box): nothing loads here.
-        server = build_server(
-            lambda: OpenAIEngine(
-                args.server_url, args.server_model, tokenizer=args.server_tokenizer
+            tokenizer = resolve_model(args.model, lambda _m: None)
+            return ReplayEngine.from_file(Path(args.replay), tokenizer)
+        if config.engine == "openai":
+            from backend.openai_engine import OpenAIEngine
+
+            # A shared model server (`fathom serve-model` on a GPU box): nothing loads here.
+            assert config.server_url is not None
+            return OpenAIEngine(
+                config.server_url, config.server_model, tokenizer=args.server_tokenizer
             )
-        )
-    else:
-        server = build_server(lambda: VllmEngine(settings))
+        chosen = argparse.Namespace(**{**vars(args), "model": config.model or args.model})
+        return VllmEngine(_engine_settings(chosen))
+
+    server = build_server(make_engine, config)
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from pathlib import Path
@@ -20,8 +21,8 @@ from edits.journal import Outcome
 from edits.plan import DocumentSnapshot, EditPlan
 from edits.relocate import relocate
 from lsp_server.edit_flow import InvalidEditRequest, run_edit
+from lsp_server.generation import model_job
 from lsp_server.positions import PositionCodec, PositionError
-from lsp_server.progress import work_done
 from lsp_server.server import EDIT_COMMAND, FathomServer, RequestFailed
 from lsp_server.workspace_edit import to_workspace_edit
 
@@ -50,7 +51,7 @@ def _parse_arguments(args: tuple[Any, ...]) -> tuple[str, types.Range, str]:
     return uri, parsed, instruction
 
 
-def _selected_lines(codec: PositionCodec, rng: types.Range) -> LineRange:
+def selected_lines(codec: PositionCodec, rng: types.Range) -> LineRange:
     """Whole lines covered by ``rng``; a selection ending at column 0 excludes that line."""
     start = codec.position(codec.offset(rng.start, strict=True))
     end = codec.position(codec.offset(rng.end, strict=True))
@@ -73,7 +74,7 @@ def register_edit(server: FathomServer) -> None:
         encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
         snapshot = DocumentSnapshot(path=path, text=document.source, version=document.version)
         try:
-            selection = _selected_lines(PositionCodec(snapshot.text, encoding), rng)
+            selection = selected_lines(PositionCodec(snapshot.text, encoding), rng)
         except PositionError as exc:
             raise JsonRpcInvalidParams(f"{EDIT_COMMAND}: {exc}") from exc
         root = ls.root_for(path)
@@ -97,8 +98,9 @@ def register_edit(server: FathomServer) -> None:
                 outcome=outcome, reason=reason, diff=diff, replies=replies, repairs=repairs,
             )  # fmt: skip
 
-        async with work_done(ls, "Fathom: editing", cancellable=False) as report:
-            try:
+        title = f"Fathom: editing {path.name}"
+        try:
+            async with model_job(ls, "edit", uri, title) as generation:
                 engine = await ls.engine()
                 ls.flush_documents()
                 workspace = Workspace(
@@ -106,20 +108,10 @@ def register_edit(server: FathomServer) -> None:
                     repository=ls.repositories.get(root),
                     open_files=lambda: ls.open_files(root),
                 )  # fmt: skip
-                started = time.monotonic()
-                written = 0
-                round_note = ""
-
-                def on_text(piece: str) -> None:
-                    nonlocal written
-                    written += len(piece)
-                    report(f"{round_note}{written} characters, {time.monotonic() - started:.0f} s")
 
                 def on_round(number: int, message: str) -> None:
-                    nonlocal round_note
-                    round_note = f"retry {number}: "
                     first_reason = message.split("\n- ", 1)[-1].split("\n", 1)[0]
-                    report(
+                    generation.report(
                         f"asking the model again ({number}/{MAX_FEEDBACK_ROUNDS}): {first_reason}"
                     )
 
@@ -130,21 +122,28 @@ def register_edit(server: FathomServer) -> None:
                     selection,
                     instruction,
                     snapshot_of=snapshot_of,
-                    on_text=on_text,
+                    max_output=ls.config.max_output_tokens,
+                    budget=ls.config.context_budget,
+                    on_text=generation.on_text,
+                    on_request=generation.on_request,
                     on_round=on_round,
                     on_reply=replies.append,
                 )
-                plan = _current_plan(ls, outcome.plan)
+                plan = current_plan(ls, outcome.plan)
                 workspace_edit = to_workspace_edit(plan, ls.uri_of, encoding, ls.edit_support, root)
-            except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
-                ls.show(f"Fathom: {exc}")
-                record(Outcome.REFUSED, str(exc))
-                raise JsonRpcInvalidParams(str(exc)) from exc
-            except (EditError, EngineError) as exc:
-                ls.show(f"Fathom could not edit {path.name}: {exc}")
-                failed = Outcome.FAILED if isinstance(exc, EngineError) else Outcome.REFUSED
-                record(failed, str(exc))
-                raise RequestFailed(str(exc)) from exc
+        except asyncio.CancelledError:
+            # Nothing was sent to the editor; what the model wrote so far is kept.
+            record(Outcome.CANCELLED, "cancelled before the edit was ready")
+            raise
+        except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
+            ls.show(f"Fathom: {exc}")
+            record(Outcome.REFUSED, str(exc))
+            raise JsonRpcInvalidParams(str(exc)) from exc
+        except (EditError, EngineError) as exc:
+            ls.show(f"Fathom could not edit {path.name}: {exc}")
+            failed = Outcome.FAILED if isinstance(exc, EngineError) else Outcome.REFUSED
+            record(failed, str(exc))
+            raise RequestFailed(str(exc)) from exc
 
         diff = outcome.unified_diff(root)
         result = await ls.workspace_apply_edit_async(
@@ -179,7 +178,7 @@ def register_edit(server: FathomServer) -> None:
         }
 
 
-def _current_plan(ls: FathomServer, plan: EditPlan) -> EditPlan:
+def current_plan(ls: FathomServer, plan: EditPlan) -> EditPlan:
     """``plan`` against the documents as they are now: the user may have typed meanwhile.
 
     Edits move with their lines; StaleEditError if the user changed lines an edit replaces,

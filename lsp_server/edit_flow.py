@@ -70,7 +70,8 @@ async def run_edit(
     request_id: str | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
     budget: int | None = None,
-    on_text: Callable[[str], None] = lambda _t: None,
+    on_text: Callable[[str, int], None] = lambda _t, _n: None,
+    on_request: Callable[[str], None] = lambda _r: None,
     on_round: Callable[[int, str], None] = lambda _n, _m: None,
     on_reply: Callable[[str], None] = lambda _r: None,
     max_rounds: int = MAX_FEEDBACK_ROUNDS,
@@ -78,14 +79,16 @@ async def run_edit(
     """Ask the model to edit ``selection`` of ``target``; raise an EditError if unusable.
 
     Hunks that do not land (or break the syntax) go back to the model, at most ``max_rounds``
-    times; ``on_round(n, message)`` says so before each retry.
+    times; ``on_round(n, message)`` says so before each retry. ``on_request(id)`` names each
+    engine request before it starts; ``on_text(piece, tokens)`` gets the reply as it streams
+    with the output tokens of every round so far.
     """
     if not instruction.strip():
         raise InvalidEditRequest("The instruction is empty: say what the edit should do.")
     if not target.path.resolve().is_relative_to(workspace.root):
         raise InvalidEditRequest(f"{target.path} is outside the workspace {workspace.root}.")
-    if budget is None:
-        budget = engine.max_context - max_output - engine.count_tokens(SYSTEM) - PROMPT_SLACK
+    window = engine.max_context - max_output - engine.count_tokens(SYSTEM) - PROMPT_SLACK
+    budget = window if budget is None else min(budget, window)  # a setting cannot overflow it
     pack = workspace.pack(target.path, selection, instruction, budget)
     request = edit_request(pack, instruction, max_output)
     if request_id is not None:
@@ -95,9 +98,10 @@ async def run_edit(
     async def generate(req: ChatRequest) -> str:
         round_stats = GenerationStats()
         pieces = [req.assistant_prefix]
+        on_request(req.request_id)
         async for piece in engine.stream(req, round_stats):
             pieces.append(piece)
-            on_text(piece)
+            on_text(piece, stats.completion_tokens + round_stats.completion_tokens)
         _add_stats(stats, round_stats)
         text = "".join(pieces)
         on_reply(text)

@@ -1,14 +1,16 @@
-"""The Fathom language server: document sync, the edit command, code actions.
+"""The Fathom language server: document sync, configuration, workspaces, status.
 
 Handlers translate LSP into plain calls (lsp_server/edit_flow.py) and back; nothing here
-knows how context is built or how the model runs.
+knows how context is built or how the model runs. Commands live in edit_command.py and
+review_command.py, code actions in code_actions.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
@@ -24,20 +26,18 @@ from context.repository import Repository
 from context.text import UnreadableFileError, read_text_file
 from edits.journal import EditJournal
 from lsp_server import __version__
+from lsp_server.config import FathomConfig, merge
+from lsp_server.findings import FindingStore
+from lsp_server.jobs import FathomProtocol, Jobs
 from lsp_server.progress import work_done
 from lsp_server.repositories import open_index, open_repository
 from lsp_server.workspace_edit import ClientEditSupport
 
 EDIT_COMMAND = "fathom.edit"
+REVIEW_COMMAND = "fathom.review"
+STATUS_COMMAND = "fathom.status"
+STATUS = "fathom/status"
 _CONVERTER = get_converter()
-
-# Code actions offered on a selection; "Edit with instruction…" needs the editor to ask the
-# user for text, which the editor clients add (a bare LSP client has no input box).
-PRESET_INSTRUCTIONS = {
-    "Fathom: Add docstrings": "Add concise docstrings to the selected code.",
-    "Fathom: Add type hints": "Add type hints to the selected code.",
-    "Fathom: Simplify": "Simplify the selected code without changing what it does.",
-}
 
 
 class RequestFailed(JsonRpcException):
@@ -47,14 +47,26 @@ class RequestFailed(JsonRpcException):
 
 
 class FathomServer(LanguageServer):
-    def __init__(self, engine_factory: Callable[[], Engine]) -> None:
-        super().__init__("fathom", __version__)
-        self._engine_factory = engine_factory
+    def __init__(
+        self, make_engine: Callable[[FathomConfig], Engine], config: FathomConfig | None = None
+    ) -> None:
+        super().__init__("fathom", __version__, protocol_cls=FathomProtocol)
+        self._make_engine = make_engine
+        self.config = config or FathomConfig()
         self._engine: Engine | None = None
         self._engine_task: asyncio.Task[Engine] | None = None
+        self._engine_error: str | None = None
         self.repositories: dict[Path, Repository] = {}
+        self._indexing: dict[Path, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()  # documents changed since their last indexing
         self._journal: EditJournal | None = None
+        self.jobs = Jobs()
+        self.protocol.jobs = self.jobs
+        self.findings = FindingStore()
+        # The text each document with findings had when they were last placed: didChange
+        # arrives after pygls applied it, and moving findings needs the text before.
+        self.finding_texts: dict[str, str] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     def journal(self) -> EditJournal:
         """Every edit's request, replies and outcome (SQLite in the cache dir)."""
@@ -76,13 +88,17 @@ class FathomServer(LanguageServer):
         return await asyncio.shield(self._engine_task)
 
     async def _start_engine(self) -> Engine:
-        engine = self._engine or self._engine_factory()
+        engine = self._engine or self._make_engine(self.config)
         self._engine = engine
+        self._engine_error = None
+        self.publish_status("loading", f"starting {engine.model_name}")
         async with work_done(self, "Fathom: starting the model") as report:
             report(engine.model_name)
             try:
                 await engine.start()
             except EngineError as exc:
+                self._engine_error = str(exc)
+                self.publish_status("error", str(exc))
                 self.show(f"Fathom could not start its model: {exc}", types.MessageType.Error)
                 raise
         self.window_log_message(
@@ -90,15 +106,117 @@ class FathomServer(LanguageServer):
                 types.MessageType.Info, f"Fathom: model ready ({engine.model_name})"
             )
         )
+        self.publish_status()
         return engine
+
+    async def _replace_engine(self) -> None:
+        """The engine settings changed: stop what runs, close the old engine, start anew."""
+        self.jobs.cancel_all("the engine settings changed")
+        old, self._engine, self._engine_task = self._engine, None, None
+        if old is not None:
+            await old.close()
+        # Token counts in the index belong to the old model's tokenizer.
+        self.repositories.clear()
+        await self.index_roots()
+
+    # -- configuration ----------------------------------------------------------------------
+    def apply_settings(self, raw: object, source: str) -> bool:
+        """Merge settings from the editor; True when the engine must be replaced."""
+        config, problems = merge(self.config, raw, source)
+        for problem in problems:
+            self.show(f"Fathom: {problem}", types.MessageType.Warning)
+        engine_changed = config.engine_key() != self.config.engine_key()
+        severity_changed = config.review_severity != self.config.review_severity
+        self.config = config
+        if severity_changed:
+            for uri in self.findings.uris():
+                self.publish_findings(uri)
+        return engine_changed
+
+    async def pull_settings(self) -> object | None:
+        """``workspace/configuration`` for section ``fathom``, when the client has it."""
+        workspace = self.client_capabilities.workspace
+        if not (workspace and workspace.configuration):
+            return None
+        try:
+            (settings,) = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="fathom")])
+            )
+        except Exception as exc:  # a client failing this request must not stop the server
+            self.show(f"Fathom could not read its settings: {exc}", types.MessageType.Warning)
+            return None
+        return settings
+
+    async def settings_changed(self, raw: object | None) -> None:
+        if raw is None or (isinstance(raw, dict) and not raw):
+            raw = await self.pull_settings()  # VS Code sends nothing and expects a pull
+        if self.apply_settings(raw, "settings"):
+            await self._replace_engine()
+
+    # -- status -----------------------------------------------------------------------------
+    def status(self, exclude: object = None) -> dict[str, object]:
+        busy = [j for j in self.jobs.running() if j is not exclude]
+        task = self._engine_task
+        if self._engine_error is not None:
+            state = "error"
+        elif task is None or not task.done():
+            state = "loading" if task is not None else "idle"
+        else:
+            state = "busy" if busy else "ready"
+        running = getattr(self._engine, "running_requests", lambda: [])()
+        return {
+            "state": state,
+            "model": self._engine.model_name if self._engine else self.config.model,
+            "engine": self.config.engine,
+            "jobs": [{"kind": j.kind, "uri": j.uri} for j in busy],
+            "engineRequests": sorted(running),
+            "cancelled": [
+                {
+                    "kind": c.kind,
+                    "uri": c.uri,
+                    "requestIds": list(c.request_ids),
+                    "reason": c.reason,
+                    "secondsToStop": c.seconds_to_stop,
+                }
+                for c in self.jobs.cancelled
+            ],
+            "roots": [str(r) for r in self.repositories],
+            "indexing": [str(r) for r, t in self._indexing.items() if not t.done()],
+            "error": self._engine_error,
+        }
+
+    def publish_status(
+        self, state: str | None = None, message: str = "", exclude: object = None
+    ) -> None:
+        """``fathom/status``: loading / ready / busy / error, for the editor's status bar."""
+        status = self.status(exclude)
+        if state is not None:
+            status["state"] = state
+        status["message"] = message
+        self.protocol.notify(STATUS, status)
 
     # -- repository index ----------------------------------------------------------------
     async def index_roots(self) -> None:
-        """Index every root in the background; requests meanwhile use the imports fallback."""
+        """Index every root not indexed yet; requests meanwhile use the imports fallback."""
         engine = await self.engine()
         for root in self.roots():
             if root not in self.repositories:
-                await self._index_root(root, engine)
+                await self.index_root(root, engine)
+
+    async def index_root(self, root: Path, engine: Engine) -> None:
+        running = self._indexing.get(root)
+        if running is not None and not running.done():
+            return await asyncio.shield(running)
+        self._indexing[root] = asyncio.create_task(self._index_root(root, engine))
+        await asyncio.shield(self._indexing[root])
+
+    def forget_root(self, root: Path) -> None:
+        task = self._indexing.pop(root, None)
+        if task is not None:
+            task.cancel()
+        repository = self.repositories.pop(root, None)
+        if repository is not None:
+            repository.index.close()
 
     async def _index_root(self, root: Path, engine: Engine) -> None:
         tokenizer_id = Path(engine.model_name).name
@@ -107,7 +225,8 @@ class FathomServer(LanguageServer):
         async with work_done(self, f"Fathom: indexing {root.name}") as report:
 
             def progress(done: int, total: int) -> None:
-                loop.call_soon_threadsafe(report, f"{done}/{total} files")
+                percent = 100 * done // total if total else 100
+                loop.call_soon_threadsafe(report, f"{done}/{total} files", percent)
 
             def build() -> IndexStats:
                 index = open_index(root, engine, tokenizer_id)  # this thread's own connection
@@ -170,8 +289,37 @@ class FathomServer(LanguageServer):
         return sorted(p.relative_to(root).as_posix() for p in paths if p.is_relative_to(root))
 
     async def close_engine(self) -> None:
+        self.jobs.cancel_all("the server is shutting down")
         if self._engine is not None:
             await self._engine.close()
+
+    # -- findings -----------------------------------------------------------------------------
+    def publish_findings(self, uri: str) -> None:
+        """The document's findings at or above the configured severity, as diagnostics."""
+        shown = [
+            d
+            for d in self.findings.to_diagnostics(uri)
+            if d.severity is None or d.severity <= self.config.min_severity
+        ]
+        document = self.workspace.text_documents.get(uri)  # the findings moved to its text
+        version = document.version if document is not None else self.findings.version(uri)
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=shown, version=version)
+        )
+
+    def move_findings(self, params: types.DidChangeTextDocumentParams) -> None:
+        """Findings follow the text the user types; those whose code changed are dropped."""
+        uri = params.text_document.uri
+        old = self.finding_texts.get(uri)
+        if old is None or not self.findings.get(uri):
+            return
+        encoding = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        changed = self.findings.apply_changes(uri, old, params.content_changes, encoding)
+        document = self.workspace.text_documents.get(uri)
+        if document is not None:
+            self.finding_texts[uri] = document.source
+        if changed:
+            self.publish_findings(uri)
 
     # -- workspace ------------------------------------------------------------------------
     def roots(self) -> list[Path]:
@@ -199,16 +347,48 @@ class FathomServer(LanguageServer):
     def show(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
+    def background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` off the request path; a failure is already shown, not raised again."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-def build_server(engine_factory: Callable[[], Engine]) -> FathomServer:
-    server = FathomServer(engine_factory)
+
+def build_server(
+    make_engine: Callable[[FathomConfig], Engine], config: FathomConfig | None = None
+) -> FathomServer:
+    server = FathomServer(make_engine, config)
+    from lsp_server.code_actions import register_code_actions
     from lsp_server.edit_command import register_edit
+    from lsp_server.review_command import register_review
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: FathomServer, params: types.InitializeParams) -> None:
+        ls.apply_settings(params.initialization_options, "initializationOptions")
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: FathomServer, _params: types.InitializedParams) -> None:
+        pulled = await ls.pull_settings()
+        if pulled is not None:
+            ls.apply_settings(pulled, "workspace/configuration")
         # Load the model and index the roots now: the first edit should not wait for them.
-        task = asyncio.create_task(ls.index_roots())
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        ls.background(ls.index_roots())
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def configuration_changed(
+        ls: FathomServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        await ls.settings_changed(params.settings)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    async def folders_changed(
+        ls: FathomServer, params: types.DidChangeWorkspaceFoldersParams
+    ) -> None:
+        # pygls has updated ls.workspace.folders already; one index per root.
+        for folder in params.event.removed:
+            ls.forget_root(Path(to_fs_path(folder.uri)).resolve())
+        ls.background(ls.index_roots())
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: FathomServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -218,6 +398,7 @@ def build_server(engine_factory: Callable[[], Engine]) -> FathomServer:
     def did_change(ls: FathomServer, params: types.DidChangeTextDocumentParams) -> None:
         # Typing is cheap: the file is re-chunked once, when a request needs it.
         ls.mark_dirty(params.text_document.uri)
+        ls.move_findings(params)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: FathomServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -229,6 +410,10 @@ def build_server(engine_factory: Callable[[], Engine]) -> FathomServer:
     def did_close(ls: FathomServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.mark_dirty(params.text_document.uri)  # closed: the disk's text counts again
         ls.flush_documents()
+        uri = params.text_document.uri
+        ls.findings.clear(uri)  # the findings were about the buffer, which is gone
+        ls.finding_texts.pop(uri, None)
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def watched_files(ls: FathomServer, params: types.DidChangeWatchedFilesParams) -> None:
@@ -237,36 +422,20 @@ def build_server(engine_factory: Callable[[], Engine]) -> FathomServer:
                 ls.mark_dirty(change.uri)
         ls.flush_documents()
 
+    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    def progress_cancelled(ls: FathomServer, params: types.WorkDoneProgressCancelParams) -> None:
+        ls.jobs.cancel_progress(params.token)
+
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: FathomServer, _params: None) -> None:
         await ls.close_engine()
 
-    @server.feature(
-        types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite]),
-    )
-    def code_actions(ls: FathomServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-        rng = params.range
-        if rng.start == rng.end:
-            return []  # Fathom acts on a selection
-        return [
-            types.CodeAction(
-                title=title,
-                kind=types.CodeActionKind.RefactorRewrite,
-                command=types.Command(
-                    title=title,
-                    command=EDIT_COMMAND,
-                    arguments=[
-                        {
-                            "uri": params.text_document.uri,
-                            "range": _CONVERTER.unstructure(rng),
-                            "instruction": instruction,
-                        }
-                    ],
-                ),
-            )
-            for title, instruction in PRESET_INSTRUCTIONS.items()
-        ]
+    @server.command(STATUS_COMMAND)
+    def status(ls: FathomServer, *_args: object) -> dict[str, object]:
+        """What Fathom is doing now: engine state, running jobs, recent cancellations."""
+        return ls.status()
 
     register_edit(server)
+    register_review(server)
+    register_code_actions(server)
     return server

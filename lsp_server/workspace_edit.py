@@ -7,7 +7,7 @@ deletions come last.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,10 +73,7 @@ def to_workspace_edit(
     """One WorkspaceEdit for the whole plan; UnsupportedByClientError if the client can't."""
     support = support or ClientEditSupport(document_changes=True)
     if not support.document_changes:
-        raise UnsupportedByClientError(
-            "The editor does not accept versioned edits (workspaceEdit.documentChanges); "
-            "Fathom will not apply an edit it cannot tie to the document version it was made for."
-        )
+        return _unversioned_edit(plan, uri_of, encoding)
     needed = {
         "create": bool(plan.creates),
         "rename": bool(plan.renames),
@@ -168,3 +165,30 @@ def to_workspace_edit(
             )
         )
     return types.WorkspaceEdit(document_changes=changes, change_annotations=annotations or None)
+
+
+def _unversioned_edit(
+    plan: EditPlan, uri_of: Callable[[Path], str], encoding: str
+) -> types.WorkspaceEdit:
+    """``WorkspaceEdit.changes`` for clients without ``documentChanges`` (Neovim says only
+    ``resourceOperations``). The edit carries no version, so the caller must send it for the
+    documents' current versions (the server relocates the plan just before sending); file
+    operations need ``documentChanges`` and are refused."""
+    if plan.creates or plan.renames or plan.deletes:
+        raise UnsupportedByClientError(
+            "The edit creates, renames or deletes files, which needs versioned edits "
+            "(workspaceEdit.documentChanges) this editor does not announce; nothing was applied."
+        )
+    changes: dict[str, Sequence[types.TextEdit]] = {}
+    for file_edit in plan.files:
+        codec = PositionCodec(file_edit.snapshot.text, encoding)
+        changes[uri_of(file_edit.snapshot.path)] = [
+            types.TextEdit(
+                range=types.Range(
+                    codec.position(located.edit.start), codec.position(located.edit.end)
+                ),
+                new_text=located.edit.new_text,
+            )
+            for located in file_edit.located
+        ]
+    return types.WorkspaceEdit(changes=changes)

@@ -59,9 +59,11 @@ class EditorClient(LanguageClient):
         self.applied: list[types.ApplyWorkspaceEditParams] = []
         self.accept_edits = True
         self.documents: dict[str, tuple[int, str]] = {}
+        self.statuses: list[dict] = []  # fathom/status notifications
+        self.previews: list[dict] = []  # fathom/preview notifications
 
     def carry_out(self, edit: types.WorkspaceEdit) -> None:
-        """Apply ``edit.documentChanges`` in order; all or nothing (checked before writing)."""
+        """Apply ``documentChanges`` (or ``changes``) in order; all or nothing (checked first)."""
         buffers = dict(self.documents)
         disk: dict[Path, str | None] = {}  # planned disk state
 
@@ -76,7 +78,15 @@ class EditorClient(LanguageClient):
                 return text
             return path.read_text()
 
-        for index, change in enumerate(edit.document_changes or ()):
+        # ``changes`` (clients without documentChanges): unversioned, per-uri text edits.
+        plain = [
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
+                edits=list(edits),
+            )
+            for uri, edits in (edit.changes or {}).items()
+        ]
+        for index, change in enumerate([*(edit.document_changes or ()), *plain]):
             if isinstance(change, types.TextDocumentEdit):
                 uri, version = change.text_document.uri, change.text_document.version
                 if uri in buffers and version is not None and buffers[uri][0] != version:
@@ -128,9 +138,24 @@ class EditorClient(LanguageClient):
             )
 
 
+def _plain(params) -> dict:
+    """pygls hands custom notifications over as attribute objects; tests want dicts."""
+    if isinstance(params, dict):
+        return params
+    return {k: _plain(v) if hasattr(v, "__dict__") else v for k, v in vars(params).items()}
+
+
 def _factory() -> EditorClient:
     client = EditorClient(converter_factory=default_converter)
     register_lsp_features(client)
+
+    @client.feature("fathom/status")
+    def status(params) -> None:
+        client.statuses.append(_plain(params))
+
+    @client.feature("fathom/preview")
+    def preview(params) -> None:
+        client.previews.append(_plain(params))
 
     @client.feature(types.WORKSPACE_APPLY_EDIT)
     def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:

@@ -360,8 +360,14 @@ async def test_code_action_on_a_selection_triggers_fathom_edit(sample_project, r
         )
         commands = [_command_of(a) for a in actions]
         assert [a.title for a in actions] == [c.title for c in commands]
-        assert commands and all(c.command == "fathom.edit" for c in commands)
+        titles = [c.title for c in commands]
+        for named in ("Extract function", "Inline", "Rename by intent", "Add type hints"):
+            assert f"Fathom: {named}" in titles
+        assert {c.command for c in commands} == {
+            "fathom.edit", "fathom.editWithInstruction", "fathom.review"
+        }  # fmt: skip
         command = commands[0]
+        assert command.command == "fathom.edit"
         result = await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
         )

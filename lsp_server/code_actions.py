@@ -1,0 +1,174 @@
+"""Code actions: named refactors on a selection, and quick fixes for review findings.
+
+Every refactor is an instruction to ``fathom.edit`` (context -> engine -> edit engine). "Edit
+with instruction…" runs the client-side command ``fathom.editWithInstruction``: the editor
+asks the user for the text, then calls ``fathom.edit`` (LSP has no input box of its own).
+A finding's quick fix carries its edit, moved to the document's current version; a fix the
+model did not spell out (or that no longer fits) runs ``fathom.edit`` on the finding instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lsprotocol import types
+from lsprotocol.converters import get_converter
+
+from edits.errors import EditError
+from edits.plan import EditPlan
+from lsp_server.edit_command import current_plan
+from lsp_server.findings import Finding
+from lsp_server.server import EDIT_COMMAND, REVIEW_COMMAND, FathomServer
+from lsp_server.workspace_edit import to_workspace_edit
+
+_CONVERTER = get_converter()
+EDIT_WITH_INSTRUCTION = "fathom.editWithInstruction"
+
+# (title, kind, instruction); the kinds let editors file them under Extract / Inline / Rewrite.
+REFACTORS = (
+    (
+        "Fathom: Extract function",
+        types.CodeActionKind.RefactorExtract,
+        "Extract the selected code into a new well-named function in the same file, and "
+        "replace the selection with a call to it.",
+    ),
+    (
+        "Fathom: Inline",
+        types.CodeActionKind.RefactorInline,
+        "Inline the selected function or variable: replace its uses with its body or value, "
+        "and remove the definition.",
+    ),
+    (
+        "Fathom: Rename by intent",
+        types.CodeActionKind.RefactorRewrite,
+        "Rename the selected symbol to a name that says what it is for, and update every use "
+        "of it in every file shown.",
+    ),
+    (
+        "Fathom: Add type hints",
+        types.CodeActionKind.RefactorRewrite,
+        "Add type hints to the selected code.",
+    ),
+    (
+        "Fathom: Add docstrings",
+        types.CodeActionKind.RefactorRewrite,
+        "Add concise docstrings to the selected code.",
+    ),
+    (
+        "Fathom: Simplify",
+        types.CodeActionKind.RefactorRewrite,
+        "Simplify the selected code without changing what it does.",
+    ),
+)
+
+
+def _kind(action: types.CodeAction) -> str:
+    return str(getattr(action.kind, "value", action.kind) or "")
+
+
+def _overlaps(a: types.Range, b: types.Range) -> bool:
+    return (a.start.line, a.start.character) <= (b.end.line, b.end.character) and (
+        b.start.line,
+        b.start.character,
+    ) <= (a.end.line, a.end.character)
+
+
+def _edit_action(
+    title: str, kind: str, uri: str, rng: types.Range, instruction: str, **extra: Any
+) -> types.CodeAction:
+    arguments = [{"uri": uri, "range": _CONVERTER.unstructure(rng), "instruction": instruction}]
+    return types.CodeAction(
+        title=title,
+        kind=kind,
+        command=types.Command(title=title, command=EDIT_COMMAND, arguments=arguments),
+        **extra,
+    )
+
+
+def _refactors(uri: str, rng: types.Range) -> list[types.CodeAction]:
+    actions = [_edit_action(t, k, uri, rng, i) for t, k, i in REFACTORS]
+    title = "Fathom: Edit with instruction…"
+    actions.append(
+        types.CodeAction(
+            title=title,
+            kind=types.CodeActionKind.RefactorRewrite,
+            command=types.Command(
+                title=title,
+                command=EDIT_WITH_INSTRUCTION,
+                arguments=[{"uri": uri, "range": _CONVERTER.unstructure(rng)}],
+            ),
+        )
+    )
+    title = "Fathom: Review selection"
+    actions.append(
+        types.CodeAction(
+            title=title,
+            kind=types.CodeActionKind.Source,
+            command=types.Command(
+                title=title,
+                command=REVIEW_COMMAND,
+                arguments=[{"uri": uri, "range": _CONVERTER.unstructure(rng)}],
+            ),
+        )
+    )
+    return actions
+
+
+def _quick_fix(ls: FathomServer, uri: str, finding: Finding) -> types.CodeAction:
+    diagnostic = next(d for d in ls.findings.to_diagnostics(uri) if d.code == finding.id)
+    short = finding.message if len(finding.message) <= 60 else finding.message[:57] + "…"
+    if isinstance(finding.fix, EditPlan):
+        try:
+            plan = current_plan(ls, finding.fix)
+            encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
+            root = ls.root_for(plan.files[0].snapshot.path) if plan.files else None
+            edit = to_workspace_edit(plan, ls.uri_of, encoding, ls.edit_support, root)
+            return types.CodeAction(
+                title=f"Fathom: Fix — {short}",
+                kind=types.CodeActionKind.QuickFix,
+                diagnostics=[diagnostic],
+                edit=edit,
+                is_preferred=True,
+            )
+        except EditError:
+            pass  # the user changed the code the fix replaces: ask the model instead
+    whole_lines = types.Range(
+        types.Position(finding.range.start.line, 0), types.Position(finding.range.end.line + 1, 0)
+    )
+    return _edit_action(
+        f"Fathom: Fix with the model — {short}",
+        types.CodeActionKind.QuickFix,
+        uri,
+        whole_lines,
+        f"Fix this problem: {finding.message}",
+        diagnostics=[diagnostic],
+    )
+
+
+def register_code_actions(server: FathomServer) -> None:
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[
+                types.CodeActionKind.QuickFix,
+                types.CodeActionKind.RefactorExtract,
+                types.CodeActionKind.RefactorInline,
+                types.CodeActionKind.RefactorRewrite,
+                types.CodeActionKind.Source,
+            ]
+        ),
+    )
+    def code_actions(ls: FathomServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        uri, rng = params.text_document.uri, params.range
+        wanted = params.context.only
+        actions = [
+            _quick_fix(ls, uri, finding)
+            for finding in ls.findings.get(uri)
+            if _overlaps(finding.range, rng)
+        ]
+        if rng.start != rng.end:  # refactors act on a selection
+            actions += _refactors(uri, rng)
+        if wanted:
+            only = [getattr(k, "value", k) for k in wanted]
+            actions = [a for a in actions if any(_kind(a).startswith(k) for k in only)]
+        return actions

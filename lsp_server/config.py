@@ -1,0 +1,119 @@
+"""Fathom's settings as the editor sends them, read into one typed, validated value.
+
+Sources, later ones winning: the command line (``fathom serve --model …``), the client's
+``initializationOptions``, then ``workspace/configuration`` (section ``fathom``) or the
+settings a ``workspace/didChangeConfiguration`` carries. Keys are camelCase as in editor
+settings files; a bad value is reported and that one setting keeps its default, so a typo
+never stops the server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from lsprotocol import types
+
+EngineKind = Literal["embedded", "openai", "replay"]
+SEVERITY_NAMES = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "information": types.DiagnosticSeverity.Information,
+    "hint": types.DiagnosticSeverity.Hint,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FathomConfig:
+    # Which engine answers: the embedded vLLM ("embedded"), an OpenAI-compatible server
+    # ("openai", with serverUrl), or recorded replies ("replay", tests only, CLI only).
+    engine: EngineKind = "embedded"
+    model: str | None = None  # embedded: model folder or name; None: the CPU default
+    server_url: str | None = None
+    server_model: str | None = None
+    # Prompt tokens for context; None: the model's window less the reply.
+    context_budget: int | None = None
+    max_output_tokens: int = 2048
+    # Findings below this severity are not shown.
+    review_severity: str = "hint"
+
+    def engine_key(self) -> tuple[Any, ...]:
+        """What the engine depends on: a change here means a new engine."""
+        return (self.engine, self.model, self.server_url, self.server_model)
+
+    @property
+    def min_severity(self) -> types.DiagnosticSeverity:
+        return SEVERITY_NAMES[self.review_severity]
+
+
+_KEYS = {
+    "engine": "engine",
+    "model": "model",
+    "serverUrl": "server_url",
+    "serverModel": "server_model",
+    "contextBudget": "context_budget",
+    "maxOutputTokens": "max_output_tokens",
+    "reviewSeverity": "review_severity",
+}
+
+
+def _check(name: str, value: Any) -> Any:
+    """The value for field ``name``, or ValueError saying what is wrong with it."""
+    if name == "engine":
+        if value not in ("embedded", "openai"):
+            raise ValueError('must be "embedded" or "openai"')
+        return value
+    if name in ("model", "server_url", "server_model"):
+        if value is None or (isinstance(value, str) and value.strip()):
+            return value.strip() if isinstance(value, str) else None
+        raise ValueError("must be a non-empty string or null")
+    if name == "context_budget":
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 256:
+            raise ValueError("must be a whole number of tokens, at least 256, or null")
+        return value
+    if name == "max_output_tokens":
+        if isinstance(value, bool) or not isinstance(value, int) or not 16 <= value <= 32768:
+            raise ValueError("must be a whole number between 16 and 32768")
+        return value
+    if name == "review_severity":
+        if value not in SEVERITY_NAMES:
+            raise ValueError(f"must be one of {', '.join(SEVERITY_NAMES)}")
+        return value
+    raise AssertionError(name)
+
+
+def merge(base: FathomConfig, raw: Any, source: str) -> tuple[FathomConfig, list[str]]:
+    """``base`` with the settings in ``raw`` applied; and one line per rejected setting.
+
+    ``raw`` is the ``fathom`` section or an object holding it under ``"fathom"``.
+    """
+    if raw is None:
+        return base, []
+    if isinstance(raw, Mapping) and isinstance(raw.get("fathom"), Mapping):
+        raw = raw["fathom"]
+    if not isinstance(raw, Mapping):
+        return base, [f"{source}: the Fathom settings must be an object, not {type(raw).__name__}"]
+    changes: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        name = _KEYS.get(key)
+        if name is None:
+            known = ", ".join(_KEYS)
+            problems.append(f"{source}: unknown setting fathom.{key} (known: {known})")
+            continue
+        try:
+            changes[name] = _check(name, value)
+        except ValueError as exc:
+            default = getattr(base, name)
+            problems.append(f"{source}: fathom.{key} {exc}; using {default!r}")
+    config = dataclasses.replace(base, **changes)
+    if config.engine == "openai" and not config.server_url:
+        problems.append(
+            f'{source}: fathom.engine "openai" needs fathom.serverUrl; using "embedded"'
+        )
+        config = dataclasses.replace(config, engine="embedded")
+    return config, problems

@@ -1,0 +1,116 @@
+"""Running model jobs: cancellation from every direction, and one job per document.
+
+A job is the asyncio task of a command (edit, review). It ends early when
+- the client sends ``$/cancelRequest`` for the command's request. pygls runs
+  ``workspace/executeCommand`` handlers as a separate task its cancel does not reach, so
+  :class:`FathomProtocol` forwards the cancel to the job's task;
+- the user presses cancel on its progress (``window/workDoneProgress/cancel``);
+- a newer job for the same document starts (it supersedes the older one).
+Cancelling the task raises CancelledError inside ``Engine.stream``, which aborts the engine
+request (vLLM ``abort``) before the task ends; the buffer is never touched, because edits are
+sent only after the generation finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pygls.protocol import LanguageServerProtocol
+
+
+@dataclass(slots=True)
+class Job:
+    kind: str  # "edit", "review"
+    uri: str
+    task: asyncio.Task[Any]
+    msg_id: Any = None
+    progress_token: str | None = None
+    request_ids: list[str] = field(default_factory=list)  # engine requests, newest last
+    cancel_reason: str | None = None
+    cancelled_at: float | None = None
+
+    def cancel(self, reason: str) -> None:
+        if self.task.done() or self.cancel_reason is not None:
+            return
+        self.cancel_reason = reason
+        self.cancelled_at = time.monotonic()
+        self.task.cancel(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """A job that ended by cancellation, for ``fathom.status`` and the logs."""
+
+    kind: str
+    uri: str
+    request_ids: tuple[str, ...]
+    reason: str
+    seconds_to_stop: float  # cancel -> the task (and its engine request) finished
+
+
+class Jobs:
+    def __init__(self) -> None:
+        self._running: dict[asyncio.Task[Any], Job] = {}
+        self.cancelled: deque[Cancelled] = deque(maxlen=20)
+
+    @contextlib.contextmanager
+    def run(self, kind: str, uri: str, msg_id: Any) -> Iterator[Job]:
+        """Register the current task as ``kind`` on ``uri``; an older job there is cancelled."""
+        task = asyncio.current_task()
+        assert task is not None
+        for older in list(self._running.values()):
+            if older.uri == uri:
+                older.cancel(f"superseded by a newer {kind} of the same document")
+        job = Job(kind, uri, task, msg_id)
+        self._running[task] = job
+        try:
+            yield job
+        except asyncio.CancelledError:
+            if job.cancelled_at is not None:
+                self.cancelled.append(
+                    Cancelled(
+                        kind, uri, tuple(job.request_ids), job.cancel_reason or "cancelled",
+                        round(time.monotonic() - job.cancelled_at, 4),
+                    )
+                )  # fmt: skip
+            raise
+        finally:
+            del self._running[task]
+
+    def running(self) -> list[Job]:
+        return list(self._running.values())
+
+    def cancel_request(self, msg_id: Any) -> bool:
+        for job in self.running():
+            if job.msg_id == msg_id:
+                job.cancel("cancelled by the editor ($/cancelRequest)")
+                return True
+        return False
+
+    def cancel_progress(self, token: Any) -> bool:
+        for job in self.running():
+            if job.progress_token is not None and job.progress_token == token:
+                job.cancel("cancelled from its progress notification")
+                return True
+        return False
+
+    def cancel_all(self, reason: str) -> None:
+        for job in self.running():
+            job.cancel(reason)
+
+
+class FathomProtocol(LanguageServerProtocol):
+    """pygls's protocol, with ``$/cancelRequest`` reaching command tasks too."""
+
+    jobs: Jobs | None = None
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        super()._handle_cancel_notification(msg_id)
+        if self.jobs is not None:
+            self.jobs.cancel_request(msg_id)
