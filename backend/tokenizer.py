@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
+
+from backend.prefix_tokens import PrefixTokenCache
+
+# Texts at least this long go through the prefix cache (prompts: a long stable prefix, a new
+# tail); shorter ones cost little to encode and would only push prompts out of it.
+PREFIX_CACHE_MIN_CHARS = 8000
 
 
 class HFTokenCounter:
@@ -11,6 +18,8 @@ class HFTokenCounter:
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
+        self._prefix_cache: PrefixTokenCache | None = None
+        self._prefix_cache_lock = threading.Lock()
 
     @classmethod
     def from_model(cls, model_path: str) -> HFTokenCounter:
@@ -25,14 +34,36 @@ class HFTokenCounter:
         padding and conversion machinery of ``__call__``."""
         return getattr(self.tokenizer, "backend_tokenizer", None)
 
+    @property
+    def prefix_cache(self) -> PrefixTokenCache | None:
+        """The prefix cache of long texts' ids (None without a Rust tokenizer), made on first
+        use."""
+        rust = self._rust
+        if rust is None:
+            return None
+        with self._prefix_cache_lock:
+            if self._prefix_cache is None or self._prefix_cache.tokenizer is not rust:
+                self._prefix_cache = PrefixTokenCache(rust)
+            return self._prefix_cache
+
     def ids(self, text: str) -> list[int]:
-        """The token ids of ``text`` (special tokens written in it are recognised)."""
+        """The token ids of ``text`` (special tokens written in it are recognised).
+
+        A long text (a prompt) reuses the ids of the prefix it shares with a recent one: the
+        same ids as encoding it whole (see backend/prefix_tokens.py)."""
+        if len(text) >= PREFIX_CACHE_MIN_CHARS and (cache := self.prefix_cache) is not None:
+            return cache.ids(text)
+        return self._encode_ids(text)
+
+    def _encode_ids(self, text: str) -> list[int]:
         if self._rust is not None:
             return self._rust.encode(text, add_special_tokens=False).ids
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.ids(text))
+        # Not through the prefix cache: the indexer counts many long files, which would push
+        # the prompts out of it.
+        return len(self._encode_ids(text))
 
     def count_tokens_batch(self, texts: list[str]) -> list[int]:
         if not texts:

@@ -220,8 +220,12 @@ def normalise(
     return "\n".join(out) + "\n", repairs, claimed_starts
 
 
-def parse_diff(reply: str, default_path: str | None = None) -> ParsedDiff:
-    """Parse a model reply into file diffs; ``default_path`` names the file of header-less hunks."""
+def parse_diff(
+    reply: str, default_path: str | None = None, allow_no_change: bool = False
+) -> ParsedDiff:
+    """Parse a model reply into file diffs; ``default_path`` names the file of header-less hunks.
+
+    A diff that changes nothing is a NoDiffError unless ``allow_no_change``."""
     lines, repairs = extract_diff_lines(reply)
     text, more, claimed_starts = normalise(lines, default_path)
     repairs += more
@@ -251,6 +255,6 @@ def parse_diff(reply: str, default_path: str | None = None) -> ParsedDiff:
         files.append(FileDiff(source=source, target=target, hunks=hunks))
     changes_text = any(h.changes_something for f in files for h in f.hunks)
     changes_files = any(f.source != f.target for f in files)  # create, delete or rename
-    if not (changes_text or changes_files):
+    if not (changes_text or changes_files or allow_no_change):
         raise NoDiffError("The model's diff changes nothing.")
     return ParsedDiff(files=tuple(files), repairs=tuple(repairs))

@@ -114,6 +114,25 @@ def _refactors(uri: str, rng: types.Range) -> list[types.CodeAction]:
     return actions
 
 
+def _block_end(lines: list[str], line: int) -> int:
+    """The last line of the block ``line`` opens (its more-indented followers): a finding on
+    a ``def`` line is about the function, and the model should see and edit all of it."""
+    if line >= len(lines):
+        return line
+
+    def indent(text: str) -> int:
+        return len(text) - len(text.lstrip())
+
+    base, last = indent(lines[line]), line
+    for number in range(line + 1, len(lines)):
+        if not lines[number].strip():
+            continue
+        if indent(lines[number]) <= base:
+            break
+        last = number
+    return last
+
+
 def _quick_fix(ls: FathomServer, uri: str, finding: Finding) -> types.CodeAction:
     diagnostic = next(d for d in ls.findings.to_diagnostics(uri) if d.code == finding.id)
     short = finding.message if len(finding.message) <= 60 else finding.message[:57] + "…"
@@ -132,8 +151,10 @@ def _quick_fix(ls: FathomServer, uri: str, finding: Finding) -> types.CodeAction
             )
         except EditError:
             pass  # the user changed the code the fix replaces: ask the model instead
+    document = ls.workspace.text_documents.get(uri)
+    last = _block_end(document.lines if document else [], finding.range.end.line)
     whole_lines = types.Range(
-        types.Position(finding.range.start.line, 0), types.Position(finding.range.end.line + 1, 0)
+        types.Position(finding.range.start.line, 0), types.Position(last + 1, 0)
     )
     return _edit_action(
         f"Fathom: Fix with the model — {short}",

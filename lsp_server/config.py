@@ -43,6 +43,10 @@ class FathomConfig:
         """What the engine depends on: a change here means a new engine."""
         return (self.engine, self.model, self.server_url, self.server_model)
 
+    def as_settings(self) -> dict[str, Any]:
+        """The settings as an editor writes them (camelCase keys)."""
+        return {key: getattr(self, name) for key, name in _KEYS.items()}
+
     @property
     def min_severity(self) -> types.DiagnosticSeverity:
         return SEVERITY_NAMES[self.review_severity]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from backend.engine import ChatMessage, ChatRequest, Engine, GenerationStats
 from context import ContextPack, LineRange, Workspace
-from edits.diff_parse import parse_diff
+from context.text import split_lines, strip_ending
+from edits.diff_parse import ParsedDiff, parse_diff
 from edits.errors import EditError, NoDiffError
 from edits.feedback import MAX_FEEDBACK_ROUNDS, Round, run_rounds
 from edits.plan import DocumentSnapshot, EditPlan, PlanBuilder, exists_via_snapshot
@@ -51,6 +52,29 @@ class EditOutcome:
                 tofile=f"b/{rel}" if new is not None else "/dev/null",
             )
         return "".join(c if c.endswith("\n") else c + "\n" for c in chunks)
+
+
+def new_version_twice(reply: str, rel: str, text: str, selection: LineRange) -> ParsedDiff | None:
+    """A small model's slip: it "quotes" the selection already rewritten, so its one hunk
+    removes and adds the same new lines, which are nowhere in the file. Read that as the new
+    version of the selection (recorded as a repair; the editor previews it). None when the
+    reply is anything else, or its lines are really in the file (a true no-op)."""
+    parsed = parse_diff(reply, default_path=rel, allow_no_change=True)
+    if len(parsed.files) != 1 or len(parsed.files[0].hunks) != 1:
+        return None
+    (file_diff,) = parsed.files
+    (hunk,) = file_diff.hunks
+    if file_diff.source != rel or file_diff.target != rel or hunk.changes_something:
+        return None
+    new = hunk.new_lines
+    stripped = {line.strip() for line in split_lines(text)}
+    if not new or all(line.strip() in stripped for line in new):
+        return None
+    old = [strip_ending(line) for line in split_lines(text)[selection.start : selection.end]]
+    body = "\n".join([*(f"-{line}" for line in old), *(f"+{line}" for line in new)])
+    again = parse_diff(f"--- a/{rel}\n+++ b/{rel}\n@@ @@\n{body}\n", default_path=rel)
+    note = "the model quoted its new version as the old lines; it replaces the selection"
+    return ParsedDiff(files=again.files, repairs=(*parsed.repairs, note))
 
 
 def _add_stats(total: GenerationStats, more: GenerationStats) -> None:
@@ -134,14 +158,17 @@ async def run_edit(
     def snapshot(path: Path) -> DocumentSnapshot:
         return target if path == target.path.resolve() else snapshot_of(path)
 
+    def parse(text: str) -> ParsedDiff:
+        try:
+            return parse_diff(reply_diff(text), default_path=rel)
+        except NoDiffError:
+            repaired = new_version_twice(reply_diff(text), rel, target.text, selection)
+            if repaired is None:
+                raise
+            return repaired
+
     builder = PlanBuilder(workspace.root, snapshot, exists_via_snapshot(snapshot))
-    plan, rounds = await run_rounds(
-        builder,
-        reply,
-        lambda text: parse_diff(reply_diff(text), default_path=rel),
-        ask_again,
-        max_rounds,
-    )
+    plan, rounds = await run_rounds(builder, reply, parse, ask_again, max_rounds)
     moves_files = plan.creates or plan.renames or plan.deletes
     if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):
         raise EditError("The model's diff leaves the code as it was.")

@@ -183,6 +183,7 @@ class FathomServer(LanguageServer):
             "roots": [str(r) for r in self.repositories],
             "indexing": [str(r) for r, t in self._indexing.items() if not t.done()],
             "error": self._engine_error,
+            "config": self.config.as_settings(),
         }
 
     def publish_status(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from lsprotocol import types
+from lsprotocol.converters import get_converter
 from pygls.protocol import default_converter
 from pygls.uris import to_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
@@ -136,6 +138,15 @@ class EditorClient(LanguageClient):
                     content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
                 )
             )
+
+
+def command_of(item) -> types.Command:
+    """The command of a code action. lsprotocol's client-side hook reads any code action that
+    has a "command" key as a Command, stringifying the nested command object (the kind is
+    lost); undo that."""
+    if isinstance(item, types.CodeAction):
+        return item.command
+    return get_converter().structure(ast.literal_eval(item.command), types.Command)
 
 
 def _plain(params) -> dict:

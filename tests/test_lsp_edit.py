@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
-from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
 
 from edits.journal import EditJournal, Outcome
 from tests.lsp_client import (
     apply_text_edits,
+    command_of,
     edit_arguments,
     editor_session,
     open_document,
@@ -30,14 +30,6 @@ RENAME_DIFF = """```diff
 -def total_value(items):
 +def inventory_value(items):
 ```"""
-
-
-def _command_of(item) -> types.Command:
-    """lsprotocol's client-side hook reads any code action that has a "command" key as a
-    Command, stringifying the nested command object (the kind is lost); undo that."""
-    if isinstance(item, types.CodeAction):
-        return item.command
-    return get_converter().structure(ast.literal_eval(item.command), types.Command)
 
 
 def _execute(client, arguments):
@@ -358,7 +350,7 @@ async def test_code_action_on_a_selection_triggers_fathom_edit(sample_project, r
                 context=types.CodeActionContext(diagnostics=[]),
             )
         )
-        commands = [_command_of(a) for a in actions]
+        commands = [command_of(a) for a in actions]
         assert [a.title for a in actions] == [c.title for c in commands]
         titles = [c.title for c in commands]
         for named in ("Extract function", "Inline", "Rename by intent", "Add type hints"):
