@@ -149,11 +149,17 @@ def command_of(item) -> types.Command:
     return get_converter().structure(ast.literal_eval(item.command), types.Command)
 
 
-def _plain(params) -> dict:
-    """pygls hands custom notifications over as attribute objects; tests want dicts."""
-    if isinstance(params, dict):
-        return params
-    return {k: _plain(v) if hasattr(v, "__dict__") else v for k, v in vars(params).items()}
+def _plain(value):
+    """pygls hands custom notifications over as its own objects; tests want plain data."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dict__"):
+        return {k: _plain(v) for k, v in vars(value).items()}
+    return value
 
 
 def _factory() -> EditorClient:

@@ -185,10 +185,12 @@ async def test_features_with_the_real_model(editor: str, sample_project: Path, t
 
         # -- edit with an instruction (what "Edit with instruction…" sends after asking) ----
         instruction = "Rename the function describe to describe_item."
+        lines = client.documents[report_uri][1].split("\n")
+        at = next(n for n, line in enumerate(lines) if line.startswith("def describe("))
         result = await _command(
             client,
             "fathom.edit",
-            {"uri": report_uri, "range": _whole_lines(11, 12), "instruction": instruction},
+            {"uri": report_uri, "range": _whole_lines(at, at + 1), "instruction": instruction},
         )
         assert result["applied"] is True
         assert sum(s["tokens"] for s in result["context"]) <= 400  # the new budget held
@@ -196,24 +198,29 @@ async def test_features_with_the_real_model(editor: str, sample_project: Path, t
 
         # -- cancellation mid-generation; typing is answered while the model writes ---------
         applied = len(client.applied)
+        seen = len(client.previews)  # earlier jobs' previews do not count
         msg_id = f"cancel-me-{editor}"
-        pending = client.protocol.send_request_async(
-            types.WORKSPACE_EXECUTE_COMMAND,
-            types.ExecuteCommandParams(
-                command="fathom.edit",
-                arguments=[
-                    {
-                        "uri": uri,
-                        "range": _whole_lines(0, 3),
-                        "instruction": "Rewrite this whole file with a long comment on every line.",
-                    }
-                ],
-            ),
-            msg_id=msg_id,
+        pending = asyncio.ensure_future(
+            client.protocol.send_request_async(
+                types.WORKSPACE_EXECUTE_COMMAND,
+                types.ExecuteCommandParams(
+                    command="fathom.edit",
+                    arguments=[
+                        {
+                            "uri": uri,
+                            "range": _whole_lines(
+                                0, len(client.documents[uri][1].splitlines()) - 1
+                            ),
+                            "instruction": "Rewrite this file with a long comment on every line.",
+                        }
+                    ],
+                ),
+                msg_id=msg_id,
+            )
         )
         await _until(
             lambda: any(p["uri"] == uri and p["tokens"] > 0 and not p["done"]
-                        for p in client.previews),
+                        for p in client.previews[seen:]),
             120,
             "the model to start writing",
         )  # fmt: skip
