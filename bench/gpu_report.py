@@ -19,6 +19,9 @@ NOTES = {
     "(Fathom's count, then vLLM's), which shows in its TTFT.",
     "h100-flashmla": "attention backend FLASHMLA: batch 1 slower than vLLM's default choice.",
     "h100-kvfp8": "FP8 KV cache: best batch 8 and 32; decode and a 32K prefill only.",
+    "h100-prefixids": "prefix-reusing tokenization (backend/prefix_tokens.py): the shared 30K "
+    "prefix's ids come from the previous prompt; no decode phase. Its overhead row is 5 "
+    "alternating reps of a 4K prompt, noisy (raw vLLM measured slower).",
 }
 GOALS = "goals: ≥ 85% of roofline at batch 1, ≥ 90% at batch 32, overhead ≤ 3%, n-gram ≥ 2×"
 
