@@ -252,8 +252,7 @@ class VllmEngine:
         states = getattr(self._llm.output_processor, "request_states", {})
         # vLLM may suffix ids internally ("<id>-<hash>"); report them as Fathom named them.
         return sorted(
-            {i for i in self._running for state in states if state == i or state.startswith(i)}
-            | {s for s in states if not any(s.startswith(i) for i in self._running)}
+            {next((i for i in self._running if state.startswith(i)), state) for state in states}
         )
 
     async def abort(self, request_id: str) -> None:

@@ -14,7 +14,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from backend.engine import EngineError
-from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
+from context import ContextBudgetError, LineRange, UnreadableFileError
 from edits.errors import EditError, StaleEditError
 from edits.feedback import MAX_FEEDBACK_ROUNDS
 from edits.journal import Outcome
@@ -79,10 +79,6 @@ def register_edit(server: FathomServer) -> None:
             raise JsonRpcInvalidParams(f"{EDIT_COMMAND}: {exc}") from exc
         root = ls.root_for(path)
 
-        def open_text(p: Path) -> str | None:
-            doc = ls.workspace.text_documents.get(ls.uri_of(p))
-            return doc.source if doc is not None else None
-
         def snapshot_of(p: Path) -> DocumentSnapshot:
             doc = ls.workspace.text_documents.get(ls.uri_of(p))
             if doc is not None:
@@ -102,12 +98,7 @@ def register_edit(server: FathomServer) -> None:
         try:
             async with model_job(ls, "edit", uri, title) as generation:
                 engine = await ls.engine()
-                ls.flush_documents()
-                workspace = Workspace(
-                    root, engine, open_text,
-                    repository=ls.repositories.get(root),
-                    open_files=lambda: ls.open_files(root),
-                )  # fmt: skip
+                workspace = ls.context_workspace(root, engine)
 
                 def on_round(number: int, message: str) -> None:
                     first_reason = message.split("\n- ", 1)[-1].split("\n", 1)[0]

@@ -66,11 +66,11 @@ def new_version_twice(reply: str, rel: str, text: str, selection: LineRange) -> 
     (hunk,) = file_diff.hunks
     if file_diff.source != rel or file_diff.target != rel or hunk.changes_something:
         return None
-    new = hunk.new_lines
-    stripped = {line.strip() for line in split_lines(text)}
+    new, lines = hunk.new_lines, split_lines(text)
+    stripped = {line.strip() for line in lines}
     if not new or all(line.strip() in stripped for line in new):
         return None
-    old = [strip_ending(line) for line in split_lines(text)[selection.start : selection.end]]
+    old = [strip_ending(line) for line in lines[selection.start : selection.end]]
     body = "\n".join([*(f"-{line}" for line in old), *(f"+{line}" for line in new)])
     again = parse_diff(f"--- a/{rel}\n+++ b/{rel}\n@@ @@\n{body}\n", default_path=rel)
     note = "the model quoted its new version as the old lines; it replaces the selection"

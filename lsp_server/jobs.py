@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,19 +86,22 @@ class Jobs:
     def running(self) -> list[Job]:
         return list(self._running.values())
 
+    def _cancel_first(self, matches: Callable[[Job], bool], reason: str) -> bool:
+        job = next((j for j in self.running() if matches(j)), None)
+        if job is not None:
+            job.cancel(reason)
+        return job is not None
+
     def cancel_request(self, msg_id: Any) -> bool:
-        for job in self.running():
-            if job.msg_id == msg_id:
-                job.cancel("cancelled by the editor ($/cancelRequest)")
-                return True
-        return False
+        return self._cancel_first(
+            lambda job: job.msg_id == msg_id, "cancelled by the editor ($/cancelRequest)"
+        )
 
     def cancel_progress(self, token: Any) -> bool:
-        for job in self.running():
-            if job.progress_token is not None and job.progress_token == token:
-                job.cancel("cancelled from its progress notification")
-                return True
-        return False
+        return self._cancel_first(
+            lambda job: job.progress_token is not None and job.progress_token == token,
+            "cancelled from its progress notification",
+        )
 
     def cancel_all(self, reason: str) -> None:
         for job in self.running():

@@ -18,7 +18,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from backend.engine import EngineError, GenerationStats
-from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
+from context import ContextBudgetError, LineRange, UnreadableFileError
 from edits.diff_parse import parse_diff
 from edits.errors import EditError
 from edits.plan import DocumentSnapshot, EditPlan, build_plan
@@ -109,14 +109,7 @@ def register_review(server: FathomServer) -> None:
         try:
             async with model_job(ls, "review", uri, f"Fathom: reviewing {path.name}") as gen:
                 engine = await ls.engine()
-                ls.flush_documents()
-                workspace = Workspace(
-                    root, engine,
-                    lambda p: (d.source if (d := ls.workspace.text_documents.get(ls.uri_of(p)))
-                               else None),
-                    repository=ls.repositories.get(root),
-                    open_files=lambda: ls.open_files(root),
-                )  # fmt: skip
+                workspace = ls.context_workspace(root, engine)
                 max_output = min(ls.config.max_output_tokens, REVIEW_MAX_OUTPUT)
                 window = engine.max_context - max_output - PROMPT_SLACK - 512
                 budget = min(ls.config.context_budget or window, window)

@@ -24,6 +24,7 @@ from context.files import IgnoreRules, skip_reason
 from context.index import IndexStats
 from context.repository import Repository
 from context.text import UnreadableFileError, read_text_file
+from context.workspace import Workspace
 from edits.journal import EditJournal
 from lsp_server import __version__
 from lsp_server.config import FathomConfig, merge
@@ -284,6 +285,20 @@ class FathomServer(LanguageServer):
         root = next((r for r in self.repositories if path.is_relative_to(r)), None)
         if root is not None:
             self.repositories[root].save_document(path.relative_to(root).as_posix())
+
+    def open_text(self, path: Path) -> str | None:
+        """The editor's text of ``path`` when it is open (it wins over the disk)."""
+        document = self.workspace.text_documents.get(self.uri_of(path))
+        return document.source if document is not None else None
+
+    def context_workspace(self, root: Path, engine: Engine) -> Workspace:
+        """What context/ packs from for a request in ``root``: open buffers, then the disk."""
+        self.flush_documents()
+        return Workspace(
+            root, engine, self.open_text,
+            repository=self.repositories.get(root),
+            open_files=lambda: self.open_files(root),
+        )  # fmt: skip
 
     def open_files(self, root: Path) -> list[str]:
         paths = (Path(to_fs_path(uri)).resolve() for uri in self.workspace.text_documents)
