@@ -5,6 +5,7 @@ Both the language server and the headless CLI run edits through :func:`run_edit`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 from collections.abc import Callable
@@ -123,9 +124,12 @@ async def run_edit(
         round_stats = GenerationStats()
         pieces = [req.assistant_prefix]
         on_request(req.request_id)
-        async for piece in engine.stream(req, round_stats):
-            pieces.append(piece)
-            on_text(piece, stats.completion_tokens + round_stats.completion_tokens)
+        # Closed on every way out (an error in on_text included), so the engine request
+        # stops now rather than when the garbage collector finds the stream.
+        async with contextlib.aclosing(engine.stream(req, round_stats)) as stream:
+            async for piece in stream:
+                pieces.append(piece)
+                on_text(piece, stats.completion_tokens + round_stats.completion_tokens)
         _add_stats(stats, round_stats)
         text = "".join(pieces)
         on_reply(text)

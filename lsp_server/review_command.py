@@ -9,6 +9,7 @@ carries that edit. A re-review replaces the document's findings; typing moves th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -117,9 +118,12 @@ def register_review(server: FathomServer) -> None:
                 request = review_request(pack, snapshot.text, max_output)
                 gen.on_request(request.request_id)
                 pieces: list[str] = []
-                async for piece in engine.stream(request, stats):
-                    pieces.append(piece)
-                    gen.on_text(piece, stats.completion_tokens)
+                # Closed on every way out (an error in on_text included), so the engine
+                # request stops now rather than when the garbage collector finds the stream.
+                async with contextlib.aclosing(engine.stream(request, stats)) as stream:
+                    async for piece in stream:
+                        pieces.append(piece)
+                        gen.on_text(piece, stats.completion_tokens)
                 placed, dropped = parse_findings("".join(pieces), snapshot.text, scope)
         except asyncio.CancelledError:
             raise  # the previous findings stay as they were
