@@ -52,6 +52,10 @@ class FathomConfig:
         return SEVERITY_NAMES[self.review_severity]
 
 
+# Settings in the same "fathom" section that only the editor's client reads (how to start
+# the server, how to preview edits): VS Code sends the whole section, so they arrive here.
+EDITOR_ONLY_KEYS = frozenset({"serverPath", "pythonPath", "previewEdits", "trace"})
+
 _KEYS = {
     "engine": "engine",
     "model": "model",
@@ -105,6 +109,8 @@ def merge(base: FathomConfig, raw: Any, source: str) -> tuple[FathomConfig, list
     problems: list[str] = []
     for key, value in raw.items():
         name = _KEYS.get(key)
+        if key in EDITOR_ONLY_KEYS:
+            continue
         if name is None:
             known = ", ".join(_KEYS)
             problems.append(f"{source}: unknown setting fathom.{key} (known: {known})")

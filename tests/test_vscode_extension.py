@@ -63,3 +63,20 @@ def test_extension_packages_to_a_vsix():
     for key in ("engine", "model", "serverUrl", "serverModel", "contextBudget",
                 "maxOutputTokens", "reviewSeverity"):  # fmt: skip
         assert f"fathom.{key}" in settings
+
+
+def test_the_extension_settings_section_is_accepted_by_the_server():
+    """VS Code sends the whole ``fathom`` section (client-only keys included, unset ones as
+    null): the server must take it without a warning."""
+    from lsp_server.config import FathomConfig, merge
+
+    manifest = orjson.loads((EXTENSION / "package.json").read_bytes())
+    properties = manifest["contributes"]["configuration"]["properties"]
+    section = {key.removeprefix("fathom."): p["default"] for key, p in properties.items()}
+    config, problems = merge(FathomConfig(), section, "VS Code")
+    assert problems == []
+    assert config == FathomConfig()  # the extension's defaults are the server's
+    changed, problems = merge(config, {**section, "reviewSeverity": "warning"}, "VS Code")
+    assert problems == [] and changed.review_severity == "warning"
+    _, problems = merge(config, {**section, "contextBudjet": 100}, "VS Code")
+    assert problems and "contextBudjet" in problems[0]  # a typo is still reported
