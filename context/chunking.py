@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node, Tree
 
-from context.languages import parser_for
+from context.languages import parser_for, source_bytes
 from context.text import split_lines
 from context.tokens import LineTokens, TokenCounter, line_token_counts
 
@@ -211,7 +211,7 @@ def chunk_text(
         (per_line,) = line_token_counts(counter, [text])
         tokens = LineTokens(per_line)
     if tree is None:
-        tree = parser_for(language).parse(text.encode("utf-8", "surrogatepass"))
+        tree = parser_for(language).parse(source_bytes(text))
     chunker = _Chunker(lines, tokens, counter, budget, signature_tokens)
     pieces = chunker.merge(chunker.split(tree.root_node, 0, len(lines), ""))
     return chunker.finish(pieces)

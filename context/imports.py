@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from context.languages import language_of, parser_for
+from context.languages import language_of, parser_for, source_bytes
 
 _JS_LIKE = {"javascript", "typescript", "tsx"}
 _JS_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs")
@@ -82,7 +82,7 @@ def imported_files(file: Path, text: str, root: Path) -> list[Path]:
     language = language_of(file)
     if language is None:
         return []
-    tree = parser_for(language).parse(text.encode("utf-8", "surrogatepass"))
+    tree = parser_for(language).parse(source_bytes(text))
     if language == "python":
         candidates = _python_imports(tree.root_node, file, root)
     elif language in _JS_LIKE:

@@ -20,7 +20,7 @@ import orjson
 
 from context.chunking import Chunk, chunk_text
 from context.files import SourceFile, walk_sources
-from context.languages import parser_for
+from context.languages import parser_for, source_bytes
 from context.symbols import Definition, FileSymbols, extract_symbols
 from context.text import UnreadableFileError, read_text_file
 from context.tokens import LineTokens, TokenCounter, line_token_counts
@@ -61,14 +61,14 @@ class Analysis:
 
 
 def content_hash(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return hashlib.blake2b(source_bytes(text), digest_size=16).hexdigest()
 
 
 def analyse(
     text: str, language: str, counter: TokenCounter, chunk_tokens: int, tokens: LineTokens
 ) -> Analysis:
     """Chunks and symbols of one file from a single parse."""
-    tree = parser_for(language).parse(text.encode("utf-8", "surrogatepass"))
+    tree = parser_for(language).parse(source_bytes(text))
     chunks = chunk_text(text, language, counter, chunk_tokens, tree=tree, tokens=tokens)
     return Analysis(chunks, extract_symbols(tree, language))
 

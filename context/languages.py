@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -37,6 +38,21 @@ LANGUAGE_BY_SUFFIX: dict[str, str] = {
 
 def language_of(path: Path) -> str | None:
     return LANGUAGE_BY_SUFFIX.get(path.suffix.lower())
+
+
+_BARE_CR = re.compile("\r(?!\n)")
+
+
+def source_bytes(text: str) -> bytes:
+    """``text`` as tree-sitter should read it: UTF-8, with a bare CR read as LF.
+
+    Tree-sitter counts rows at LF only, while LSP, Python and every editor also end a line
+    at a bare CR. Same length either way, so byte offsets hold and rows match Fathom's line
+    numbers (a mismatch left stale symbols behind in live updates; found by fuzzing).
+    """
+    if "\r" in text:
+        text = _BARE_CR.sub("\n", text)
+    return text.encode("utf-8", "surrogatepass")
 
 
 @cache

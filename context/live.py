@@ -23,7 +23,7 @@ from itertools import accumulate
 from tree_sitter import Point
 
 from context.chunking import Chunk, chunk_text
-from context.languages import parser_for
+from context.languages import parser_for, source_bytes
 from context.symbols import FileSymbols, extract_symbols
 from context.text import split_lines
 from context.tokens import LineTokens, TokenCounter, line_token_counts
@@ -62,7 +62,7 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
 
 
 def _utf8_len(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
+    return len(source_bytes(text))
 
 
 class LiveDocument:
@@ -75,7 +75,7 @@ class LiveDocument:
         self.lines = split_lines(text)
         self.starts = [0, *accumulate(map(len, self.lines))]
         (self.per_line,) = line_token_counts(counter, [text], [self.starts])
-        self.tree = parser_for(language).parse(text.encode("utf-8", "surrogatepass"))
+        self.tree = parser_for(language).parse(source_bytes(text))
         self.symbols = extract_symbols(self.tree, language)
         self.chunks = self._chunk()
 
@@ -129,7 +129,7 @@ class LiveDocument:
         old_tree.edit(
             start_byte, old_end_byte, new_end_byte, start_point, old_end_point, new_end_point
         )
-        self.tree = parser_for(self.language).parse(text.encode("utf-8", "surrogatepass"), old_tree)
+        self.tree = parser_for(self.language).parse(source_bytes(text), old_tree)
         # Rows whose text changed, and those whose syntax did (an unclosed string or
         # bracket can change everything after it).
         changed_first, changed_end = first, first + len(region_lines)

@@ -109,6 +109,10 @@ def _strip_prefix(path: str) -> str:
     return path
 
 
+def _is_null(path: str) -> bool:
+    return path.strip().startswith("/dev/null")
+
+
 def _body_kind(line: str) -> str | None:
     if line.startswith((" ", "+", "-")):
         return line[0]
@@ -238,8 +242,10 @@ def parse_diff(
     starts = iter(claimed_starts)
     files = []
     for patched in patch:
-        source = None if patched.is_added_file else _strip_prefix(patched.source_file)
-        target = None if patched.is_removed_file else _strip_prefix(patched.target_file)
+        # Only /dev/null creates or deletes a file. unidiff also reads "@@ -1,N +0,0 @@" as a
+        # deletion, but a hunk removing every line leaves an empty file, as GNU patch does.
+        source = None if _is_null(patched.source_file) else _strip_prefix(patched.source_file)
+        target = None if _is_null(patched.target_file) else _strip_prefix(patched.target_file)
         hunks = tuple(
             Hunk(
                 index=n,

@@ -9,6 +9,7 @@ how buffers get corrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -207,6 +208,11 @@ class PlanBuilder:
             return self._add_create(diff)
         source = self._path(diff.source)
         if not self._exists(source) and source not in self._files:
+            if diff.target == diff.source and all(
+                line.kind == "+" for hunk in diff.hunks for line in hunk.lines
+            ):
+                # "--- a/new.py" with only added lines: a new file written without /dev/null.
+                return self._add_create(dataclasses.replace(diff, source=None))
             return [
                 HunkFailure(
                     diff.source, None, f"{diff.source} does not exist; edit an existing file "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from context.languages import language_of, parser_for
+from context.languages import language_of, parser_for, source_bytes
 from context.text import split_lines
 from edits.locate import LocatedHunk
 
@@ -28,7 +28,7 @@ class SyntaxProblem:
 
 def _error_rows(text: str, language: str) -> list[tuple[int, int, str]]:
     """(first row, last row, description) of each ERROR or MISSING node."""
-    tree = parser_for(language).parse(text.encode("utf-8"))
+    tree = parser_for(language).parse(source_bytes(text))
     found: list[tuple[int, int, str]] = []
     stack: list[Node] = [tree.root_node]
     while stack:
