@@ -18,6 +18,7 @@ from pathlib import Path
 
 import orjson
 
+from context.cache_db import cache_db
 from context.chunking import Chunk, chunk_text
 from context.files import SourceFile, walk_sources
 from context.languages import parser_for, source_bytes
@@ -106,16 +107,23 @@ class RepoIndex:
         self.root = root.resolve()
         self.counter = counter
         self.chunk_tokens = chunk_tokens
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+
+        def prepare(db: sqlite3.Connection) -> None:
+            # WAL: the background indexer writes while requests read through another
+            # connection; synchronous=NORMAL: a crash loses at most the last commits, which
+            # are re-derived.
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._check_meta(db, tokenizer_id)
+
+        # A corrupt cache is rebuilt, an unusable one replaced by memory (context/cache_db.py).
         # check_same_thread off: the server builds the graph from this connection in a worker
         # thread while requests wait for it; it is never used by two threads at once.
-        self.db = sqlite3.connect(db_path, timeout=30, check_same_thread=False)
-        # WAL: the background indexer writes while requests read through another connection.
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a crash loses
-        self._check_meta(tokenizer_id)  # at most the last commits, which are re-derived
+        self.cache = cache_db(db_path)
+        self.db = self.cache.connect(prepare)
+        self.in_memory = self.cache.in_memory  # this connection's; the cache may move later
 
-    def _check_meta(self, tokenizer_id: str) -> None:
+    def _check_meta(self, db: sqlite3.Connection, tokenizer_id: str) -> None:
         """Counts made with another tokenizer, chunk size or schema are worthless: start over."""
         want = {
             "schema": SCHEMA_VERSION,
@@ -123,17 +131,19 @@ class RepoIndex:
             "chunk_tokens": str(self.chunk_tokens),
         }
         try:
-            have = dict(self.db.execute("SELECT key, value FROM meta"))
-        except sqlite3.OperationalError:
+            have = dict(db.execute("SELECT key, value FROM meta"))
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise  # locked, full, unreadable: the caller falls back
             have = {}
         if have != want:
-            with self.db:
-                tables = [t for (t,) in self.db.execute(
+            with db:
+                tables = [t for (t,) in db.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'table'")]  # fmt: skip
                 for table in tables:
-                    self.db.execute(f"DROP TABLE {table}")
-                self.db.executescript(_SCHEMA)
-                self.db.executemany("INSERT INTO meta VALUES (?, ?)", want.items())
+                    db.execute(f"DROP TABLE {table}")
+                db.executescript(_SCHEMA)
+                db.executemany("INSERT INTO meta VALUES (?, ?)", want.items())
 
     def close(self) -> None:
         self.db.close()

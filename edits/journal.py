@@ -15,6 +15,8 @@ from pathlib import Path
 
 import orjson
 
+from context.cache_db import cache_db
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS edits (
     id INTEGER PRIMARY KEY,
@@ -55,14 +57,19 @@ class JournalEntry:
 
 class EditJournal:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         # Written from the server's event loop and read from tests or the CLI.
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
-        self._db.commit()
+
+        def prepare(db: sqlite3.Connection) -> None:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+            db.commit()
+
+        # Corrupt: moved aside and restarted; unusable: kept in memory (context/cache_db.py).
+        self.cache = cache_db(path)
+        self._db = self.cache.connect(prepare)
+        self._prepare = prepare
 
     def record(
         self,
@@ -77,26 +84,30 @@ class EditJournal:
         replies: list[str] | tuple[str, ...] = (),
         repairs: list[str] | tuple[str, ...] = (),
     ) -> int:
+        row = (
+            started, time.time(), str(root), str(target), instruction, outcome.value, reason,
+            diff, orjson.dumps(list(replies)), orjson.dumps(list(repairs)),
+        )  # fmt: skip
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO edits (started, finished, root, target, instruction, outcome, "
-                "reason, diff, replies, repairs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    started,
-                    time.time(),
-                    str(root),
-                    str(target),
-                    instruction,
-                    outcome.value,
-                    reason,
-                    diff,
-                    orjson.dumps(list(replies)),
-                    orjson.dumps(list(repairs)),
-                ),
-            )
-            self._db.commit()
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
+            try:
+                return self._insert(row)
+            except sqlite3.Error as exc:
+                # A journal that cannot be written must not fail the edit: keep it in memory.
+                if self.cache.in_memory:
+                    raise
+                self.cache.fall_back(exc)
+                self._db = self.cache.connect(self._prepare)
+                return self._insert(row)
+
+    def _insert(self, row: tuple[object, ...]) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO edits (started, finished, root, target, instruction, outcome, "
+            "reason, diff, replies, repairs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+        self._db.commit()
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
 
     def recent(self, limit: int = 20) -> list[JournalEntry]:
         with self._lock:

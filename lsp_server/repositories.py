@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from backend.default_model import cache_root
-from context.index import RepoIndex
+from context.cache_db import is_unwritable
+from context.index import IndexStats, RepoIndex
 from context.repository import Repository
 from context.tokens import TokenCounter
 
@@ -23,3 +25,32 @@ def open_index(root: Path, counter: TokenCounter, tokenizer_id: str) -> RepoInde
 
 def open_repository(root: Path, counter: TokenCounter, tokenizer_id: str) -> Repository:
     return Repository(open_index(root, counter, tokenizer_id))
+
+
+def build_index(
+    root: Path,
+    counter: TokenCounter,
+    tokenizer_id: str,
+    progress: Callable[[int, int], None] = lambda _done, _total: None,
+) -> tuple[IndexStats, list[str]]:
+    """Index ``root`` (in the calling thread) and say what went wrong with the cache.
+
+    A write that fails (disk full, locked, I/O error) moves the cache to memory and indexes
+    again there: the user gets a working index and a note, never a dead feature.
+    """
+    index = open_index(root, counter, tokenizer_id)
+    cache = index.cache
+    try:
+        try:
+            stats = index.refresh(progress)
+        except Exception as exc:
+            if not is_unwritable(exc) or cache.in_memory:
+                raise
+            cache.fall_back(exc)
+            index.close()
+            index = open_index(root, counter, tokenizer_id)
+            stats = index.refresh(progress)
+    finally:
+        index.close()
+    notes, cache.notes[:] = list(cache.notes), []
+    return stats, notes

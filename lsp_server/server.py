@@ -21,7 +21,6 @@ from pygls.uris import from_fs_path, to_fs_path
 from backend.default_model import cache_root
 from backend.engine import Engine, EngineError
 from context.files import IgnoreRules, skip_reason
-from context.index import IndexStats
 from context.repository import Repository
 from context.text import UnreadableFileError, read_text_file
 from context.workspace import Workspace
@@ -31,7 +30,7 @@ from lsp_server.config import FathomConfig, merge
 from lsp_server.findings import FindingStore
 from lsp_server.jobs import FathomProtocol, Jobs
 from lsp_server.progress import work_done
-from lsp_server.repositories import open_index, open_repository
+from lsp_server.repositories import build_index, open_repository
 from lsp_server.workspace_edit import ClientEditSupport
 
 EDIT_COMMAND = "fathom.edit"
@@ -73,6 +72,9 @@ class FathomServer(LanguageServer):
         """Every edit's request, replies and outcome (SQLite in the cache dir)."""
         if self._journal is None:
             self._journal = EditJournal(cache_root() / "journal.sqlite")
+        for note in self._journal.cache.notes:  # corrupt or unwritable: said once
+            self.show(note, types.MessageType.Warning)
+        self._journal.cache.notes.clear()
         return self._journal
 
     @property
@@ -230,14 +232,16 @@ class FathomServer(LanguageServer):
                 percent = 100 * done // total if total else 100
                 loop.call_soon_threadsafe(report, f"{done}/{total} files", percent)
 
-            def build() -> IndexStats:
-                index = open_index(root, engine, tokenizer_id)  # this thread's own connection
-                try:
-                    return index.refresh(progress)
-                finally:
-                    index.close()
-
-            stats = await asyncio.to_thread(build)
+            # The worker thread indexes through its own connection.
+            stats, notes = await asyncio.to_thread(
+                build_index, root, engine, tokenizer_id, progress
+            )
+            for note in notes:
+                self.show(note, types.MessageType.Warning)
+            if repository.index.cache.in_memory and not repository.index.in_memory:
+                # The cache moved to memory while indexing: read from there too.
+                repository.index.close()
+                repository = open_repository(root, engine, tokenizer_id)
             await asyncio.to_thread(repository.load_graph)
         self.repositories[root] = repository
         self.flush_documents()  # what the user typed while the index was being built
