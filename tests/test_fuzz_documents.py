@@ -57,9 +57,14 @@ def edits(draw):
 def _fresh_equal(live: LiveDocument, text: str, counter) -> None:
     tree = parser_for("python").parse(source_bytes(text))  # what indexing from scratch reads
     assert "".join(live.lines) == live.text == text
-    assert live.symbols == extract_symbols(tree, "python")
     (fresh,) = line_token_counts(counter, [text])
     assert live.per_line == fresh
+    if tree.root_node.has_error:
+        # Tree-sitter's error recovery may differ between an incremental and a fresh parse
+        # of broken code (both valid recoveries); an error-free text has one parse.
+        return
+    assert not live.tree.root_node.has_error
+    assert live.symbols == extract_symbols(tree, "python")
     assert live.chunks == chunk_text(text, "python", counter, 80, tree=tree,
                                      tokens=LineTokens(fresh))  # fmt: skip
 
