@@ -32,9 +32,7 @@ def is_corrupt(exc: BaseException) -> bool:
 
 def is_unwritable(exc: BaseException) -> bool:
     """Locked, full, read-only or failing storage: the file cannot serve as a cache now."""
-    return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not is_corrupt(
-        exc
-    )
+    return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not is_corrupt(exc)
 
 
 def memory_uri(path: Path) -> str:

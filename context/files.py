@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 import pathspec
 
@@ -103,6 +104,8 @@ def walk_sources(root: Path) -> Iterator[SourceFile]:
             if path.is_symlink() or (language := language_of(path)) is None:
                 continue
             stat = path.stat()
+            if not S_ISREG(stat.st_mode):
+                continue  # a device or FIFO: opening it could block the indexer
             if skip_reason(path, stat.st_size, rules) is None:
                 yield SourceFile(
                     path,

@@ -27,6 +27,7 @@ from context.text import UnreadableFileError, read_text_file
 from context.tokens import LineTokens, TokenCounter, line_token_counts
 
 SCHEMA_VERSION = "3"
+MAX_INDEXED_FILES = 50_000
 DEFAULT_CHUNK_TOKENS = 512
 BATCH_CHARS = 1 << 20  # text tokenised per batched tokenizer call
 
@@ -53,6 +54,7 @@ class IndexStats:
     cache_hits: int  # files whose chunks and symbols came from the cache
     indexed: int  # files parsed and chunked in this run
     removed: int
+    over_limit: int = 0  # source files left out: more than MAX_INDEXED_FILES
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +214,10 @@ class RepoIndex:
         """
         started = time.perf_counter()
         sources = list(walk_sources(self.root))
+        # A cap keeps a huge monorepo (or a mistaken root such as $HOME) from filling memory
+        # and disk; the walk's order is stable, so the same files are kept each time.
+        over_limit = max(0, len(sources) - MAX_INDEXED_FILES)
+        sources = sources[:MAX_INDEXED_FILES]
         known = {
             path: (size, mtime)
             for path, size, mtime in self.db.execute("SELECT path, size, mtime_ns FROM files")
@@ -271,8 +277,9 @@ class RepoIndex:
             self._collect_garbage()
         files, chunks, symbols = self.counts()
         return IndexStats(
-            files, chunks, symbols, time.perf_counter() - started, hits, len(seen), len(gone)
-        )
+            files, chunks, symbols, time.perf_counter() - started, hits, len(seen), len(gone),
+            over_limit,
+        )  # fmt: skip
 
     def _collect_garbage(self) -> None:
         self.db.execute("DELETE FROM analyses WHERE hash NOT IN (SELECT hash FROM files)")

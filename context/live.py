@@ -129,7 +129,13 @@ class LiveDocument:
         old_tree.edit(
             start_byte, old_end_byte, new_end_byte, start_point, old_end_point, new_end_point
         )
-        self.tree = parser_for(self.language).parse(source_bytes(text), old_tree)
+        parser = parser_for(self.language)
+        self.tree = parser.parse(source_bytes(text), old_tree)
+        if old_tree.root_node.has_error or self.tree.root_node.has_error:
+            # Tree-sitter's incremental parse can keep an error that a fresh parse of the same
+            # text does not have (found by fuzzing): while the code is broken, parse afresh,
+            # so the index is always what indexing the file from scratch gives.
+            self.tree = parser.parse(source_bytes(text))
         # Rows whose text changed, and those whose syntax did (an unclosed string or
         # bracket can change everything after it).
         changed_first, changed_end = first, first + len(region_lines)

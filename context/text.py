@@ -7,6 +7,7 @@ every later line number off by one against the editor's.
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -59,7 +60,11 @@ class UnreadableFileError(ValueError):
 def read_text_file(path: Path, max_bytes: int | None = None) -> str:
     """The file's text exactly as stored (no newline translation), or UnreadableFileError."""
     try:
-        if max_bytes is not None and path.stat().st_size > max_bytes:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A device, FIFO or socket: reading it could block forever or never end.
+            raise UnreadableFileError(f"{path} is not a regular file")
+        if max_bytes is not None and info.st_size > max_bytes:
             raise UnreadableFileError(f"{path} is larger than {max_bytes} bytes")
         data = path.read_bytes()
     except OSError as exc:

@@ -27,3 +27,7 @@ class StaleEditError(EditError):
 
 class UnsupportedByClientError(EditError):
     """The editor cannot apply this kind of change (e.g. file creation) through LSP."""
+
+
+class NotShownError(EditError):
+    """The diff changes a file the model was never shown (a prompt injection's favourite)."""

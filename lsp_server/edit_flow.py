@@ -16,10 +16,11 @@ from backend.engine import ChatMessage, ChatRequest, Engine, GenerationStats
 from context import ContextPack, LineRange, Workspace
 from context.text import split_lines, strip_ending
 from edits.diff_parse import ParsedDiff, parse_diff
-from edits.errors import EditError, NoDiffError
+from edits.errors import EditError, NoDiffError, NotShownError
 from edits.feedback import MAX_FEEDBACK_ROUNDS, Round, run_rounds
 from edits.plan import DocumentSnapshot, EditPlan, PlanBuilder, exists_via_snapshot
 from edits.prompt import OPEN_FENCE, SYSTEM, edit_request, reply_diff
+from edits.secrets import Redactor
 
 # Tokens kept for the reply; a whole rewritten block of a few hundred lines fits.
 DEFAULT_MAX_OUTPUT = 2048
@@ -53,6 +54,22 @@ class EditOutcome:
                 tofile=f"b/{rel}" if new is not None else "/dev/null",
             )
         return "".join(c if c.endswith("\n") else c + "\n" for c in chunks)
+
+
+def _check_shown(plan: EditPlan, pack: ContextPack, root: Path) -> None:
+    """Refuse changes to files the model was not shown: it cannot know their text, so such
+    a change comes from a guess or from instructions planted in what it read (a prompt
+    injection: "also delete settings.py"). New files stay allowed."""
+    shown = {(root / s.path).resolve() for s in pack.sections}
+    touched = [f.snapshot.path for f in plan.files if f.new_text() != f.snapshot.text]
+    touched += [r.source.path for r in plan.renames] + [d.snapshot.path for d in plan.deletes]
+    unseen = sorted({p.resolve() for p in touched} - shown)
+    if unseen:
+        names = ", ".join(p.relative_to(root).as_posix() for p in unseen)
+        raise NotShownError(
+            f"The model's diff changes {names}, which it was not shown; nothing was applied. "
+            "Open or select code of that file to include it in the edit."
+        )
 
 
 def new_version_twice(reply: str, rel: str, text: str, selection: LineRange) -> ParsedDiff | None:
@@ -120,18 +137,22 @@ async def run_edit(
         request = dataclasses.replace(request, request_id=request_id)
     stats = GenerationStats()
 
+    # Secret-looking values go to the engine as markers; the reply gets them back.
+    redactor = Redactor()
+
     async def generate(req: ChatRequest) -> str:
         round_stats = GenerationStats()
         pieces = [req.assistant_prefix]
         on_request(req.request_id)
+        sent = redactor.request(req)
         # Closed on every way out (an error in on_text included), so the engine request
         # stops now rather than when the garbage collector finds the stream.
-        async with contextlib.aclosing(engine.stream(req, round_stats)) as stream:
+        async with contextlib.aclosing(engine.stream(sent, round_stats)) as stream:
             async for piece in stream:
                 pieces.append(piece)
                 on_text(piece, stats.completion_tokens + round_stats.completion_tokens)
         _add_stats(stats, round_stats)
-        text = "".join(pieces)
+        text = redactor.restore("".join(pieces))
         on_reply(text)
         return text
 
@@ -176,4 +197,5 @@ async def run_edit(
     moves_files = plan.creates or plan.renames or plan.deletes
     if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):
         raise EditError("The model's diff leaves the code as it was.")
+    _check_shown(plan, pack, workspace.root)
     return EditOutcome(plan=plan, reply=reply, pack=pack, stats=stats, rounds=tuple(rounds))

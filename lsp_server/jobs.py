@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol
 
 
@@ -54,19 +56,40 @@ class Cancelled:
     seconds_to_stop: float  # cancel -> the task (and its engine request) finished
 
 
+class TooManyJobsError(JsonRpcException):
+    """LSP's RequestFailed: as many model jobs as allowed are running already."""
+
+    CODE = types.LSPErrorCodes.RequestFailed
+
+
+# Edits and reviews at once (one per document; a newer one on the same document replaces the
+# older). More would queue in the engine behind each other and hold KV cache for nothing.
+MAX_CONCURRENT_JOBS = 4
+
+
 class Jobs:
-    def __init__(self) -> None:
+    def __init__(self, limit: int = MAX_CONCURRENT_JOBS) -> None:
         self._running: dict[asyncio.Task[Any], Job] = {}
         self.cancelled: deque[Cancelled] = deque(maxlen=20)
+        self.limit = limit
 
     @contextlib.contextmanager
     def run(self, kind: str, uri: str, msg_id: Any) -> Iterator[Job]:
         """Register the current task as ``kind`` on ``uri``; an older job there is cancelled."""
         task = asyncio.current_task()
         assert task is not None
+        others = []
         for older in list(self._running.values()):
             if older.uri == uri:
                 older.cancel(f"superseded by a newer {kind} of the same document")
+            else:
+                others.append(older)
+        if len(others) >= self.limit:
+            busy = ", ".join(f"{j.kind} of {j.uri.rsplit('/', 1)[-1]}" for j in others)
+            raise TooManyJobsError(
+                f"Fathom is already running {len(others)} model jobs ({busy}), its limit; "
+                "wait for one to finish or cancel one."
+            )
         job = Job(kind, uri, task, msg_id)
         self._running[task] = job
         try:

@@ -24,6 +24,7 @@ from edits.diff_parse import parse_diff
 from edits.errors import EditError
 from edits.plan import DocumentSnapshot, EditPlan, build_plan
 from edits.review import ReviewFinding, ReviewFormatError, parse_findings, review_request
+from edits.secrets import Redactor
 from lsp_server.config import SEVERITY_NAMES
 from lsp_server.edit_command import selected_lines
 from lsp_server.edit_flow import PROMPT_SLACK
@@ -120,11 +121,15 @@ def register_review(server: FathomServer) -> None:
                 pieces: list[str] = []
                 # Closed on every way out (an error in on_text included), so the engine
                 # request stops now rather than when the garbage collector finds the stream.
-                async with contextlib.aclosing(engine.stream(request, stats)) as stream:
+                # Secret-looking values go to the engine as markers; the reply gets them back.
+                redactor = Redactor()
+                sent = redactor.request(request)
+                async with contextlib.aclosing(engine.stream(sent, stats)) as stream:
                     async for piece in stream:
                         pieces.append(piece)
                         gen.on_text(piece, stats.completion_tokens)
-                placed, dropped = parse_findings("".join(pieces), snapshot.text, scope)
+                reply = redactor.restore("".join(pieces))
+                placed, dropped = parse_findings(reply, snapshot.text, scope)
         except asyncio.CancelledError:
             raise  # the previous findings stay as they were
         except (ContextBudgetError, UnreadableFileError) as exc:

@@ -252,6 +252,13 @@ class FathomServer(LanguageServer):
                 f"{stats.seconds:.1f} s ({stats.cache_hits} from the cache)",
             )
         )
+        if stats.over_limit:
+            self.show(
+                f"Fathom indexed the first {stats.files} source files of {root.name} and left "
+                f"out {stats.over_limit} more (its limit); open a smaller folder as the "
+                "workspace for full context.",
+                types.MessageType.Warning,
+            )
 
     def mark_dirty(self, uri: str) -> None:
         self._dirty.add(uri)
