@@ -8,6 +8,8 @@ review_command.py, code actions in code_actions.py.
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
+from pygls.io_ import StdinAsyncReader, StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
@@ -25,7 +28,7 @@ from context.repository import Repository
 from context.text import UnreadableFileError, read_text_file
 from context.workspace import Workspace
 from edits.journal import EditJournal
-from lsp_server import __version__
+from lsp_server import __version__, framing
 from lsp_server.config import FathomConfig, merge
 from lsp_server.findings import FindingStore
 from lsp_server.jobs import FathomProtocol, Jobs
@@ -67,6 +70,26 @@ class FathomServer(LanguageServer):
         # arrives after pygls applied it, and moving findings needs the text before.
         self.finding_texts: dict[str, str] = {}
         self._background: set[asyncio.Task[None]] = set()
+
+    def _start_io_async(self, stdin: Any = None, stdout: Any = None) -> None:
+        """pygls's stdio loop with Fathom's framing (lsp_server/framing.py): a bad frame gets
+        an error response and the next frame is read, instead of a server gone deaf."""
+        self._stop_event = threading.Event()
+        reader = StdinAsyncReader(stdin or sys.stdin.buffer, self.thread_pool)
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(
+                framing.run_async(
+                    self._stop_event, reader, self.protocol,
+                    error_handler=self.report_server_error,
+                )
+            )  # fmt: skip
+        except BrokenPipeError:
+            pass  # the editor went away: nothing to answer
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     def journal(self) -> EditJournal:
         """Every edit's request, replies and outcome (SQLite in the cache dir)."""
