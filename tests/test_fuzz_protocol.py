@@ -9,19 +9,13 @@ clear engine error rather than minutes of CPU. FATHOM_FUZZ_EXAMPLES raises the e
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
-import queue
-import subprocess
-import sys
-import threading
-import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.raw_client import RawClient
 
 EXAMPLES = int(os.environ.get("FATHOM_FUZZ_EXAMPLES", "80"))
 FUZZ = settings(
@@ -32,84 +26,13 @@ FUZZ = settings(
 )
 
 
-class RawClient:
-    """Bytes in, messages out: no client library smoothing anything over."""
-
-    def __init__(self, root: Path, replies: Path) -> None:
-        fathom = Path(sys.executable).with_name("fathom")
-        self.proc = subprocess.Popen(
-            [str(fathom), "serve", "--replay", str(replies)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root,
-        )  # fmt: skip
-        self.messages: queue.Queue[dict | None] = queue.Queue()
-        self.ids = itertools.count(1000)
-        self.stderr: list[bytes] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-
-    def _read(self) -> None:
-        out = self.proc.stdout
-        while True:
-            length = None
-            while True:
-                line = out.readline()
-                if not line:
-                    self.messages.put(None)
-                    return
-                if not line.strip():
-                    break
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            self.messages.put(json.loads(out.read(length)))
-
-    def raw(self, data: bytes) -> None:
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
-
-    def send(self, message: dict) -> None:
-        body = json.dumps(message).encode()
-        self.raw(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-
-    def request(self, method: str, params: object, timeout: float = 20) -> dict:
-        """The response to a new request (result or error); fails if none comes."""
-        ident = next(self.ids)
-        self.send({"jsonrpc": "2.0", "id": ident, "method": method, "params": params})
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                message = self.messages.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if message is None:
-                pytest.fail("the server closed its output:\n" + self._log())
-            if message.get("id") == ident and ("result" in message or "error" in message):
-                return message
-            if "method" in message and "id" in message:  # a request from the server
-                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
-        pytest.fail(f"no answer to {method} in {timeout} s:\n" + self._log())
-
-    def alive(self) -> None:
-        answer = self.request("workspace/executeCommand",
-                              {"command": "fathom.status", "arguments": []})  # fmt: skip
-        assert "result" in answer, answer
-        assert self.proc.poll() is None
-
-    def _log(self) -> str:
-        return b"".join(self.stderr[-40:]).decode(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory) -> RawClient:
     root = tmp_path_factory.mktemp("proto")
     (root / "m.py").write_text("def f(x):\n    return x\n")
     replies = root / "replies.json"
     replies.write_text("[]")
-    c = RawClient(root, replies)
+    c = RawClient(root, "--replay", str(replies))
     init = c.request("initialize", {"processId": None, "rootUri": root.as_uri(),
                                     "capabilities": {}})  # fmt: skip
     assert "result" in init
