@@ -1,0 +1,20 @@
+"""A short soak in CI (the committed table comes from bench/soak.py's 500 requests): mixed
+edits, reviews, cancellations, typing, code actions and status against one real server,
+with no error and the server alive at the end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.soak import main
+
+
+def test_a_short_soak_has_no_errors(tmp_path: Path):
+    assert main(["--requests", "120", "--seed", "11", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "soak.json").read_text())
+    assert result["requests"] == 120 and result["errors"] == 0
+    assert result["server_alive_at_end"] is True
+    kinds = {row["kind"]: row["requests"] for row in result["by_kind"]}
+    assert all(kinds[k] > 0 for k in ("edit", "review", "cancel", "typing"))
+    assert result["rss_growth_mb"] < 100
