@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tree_sitter import Node
 
+from context.files import skip_reason
 from context.languages import language_of, parser_for, source_bytes
 
 _JS_LIKE = {"javascript", "typescript", "tsx"}
@@ -93,6 +94,9 @@ def imported_files(file: Path, text: str, root: Path) -> list[Path]:
     seen: dict[Path, None] = {}
     for candidate in candidates:
         resolved = candidate.resolve()
-        if resolved != file.resolve() and resolved.is_file() and resolved.is_relative_to(root):
+        if resolved == file.resolve() or not resolved.is_relative_to(root):
+            continue
+        # The index's own rules: no secret-looking, huge, binary or non-regular file.
+        if resolved.is_file() and skip_reason(resolved, resolved.stat().st_size) is None:
             seen.setdefault(resolved, None)
     return list(seen)

@@ -136,3 +136,14 @@ async def test_a_prompt_injection_cannot_write_outside_the_edit(
     assert refused_because in str(refused.value)
     assert (project.parent / "outside.py").read_text() == "x = 1\n"
     assert (project / "settings.py").read_text() == SETTINGS
+
+
+def test_an_import_of_a_secret_looking_module_is_not_shown(tmp_path: Path):
+    from context.imports import imported_files
+
+    (tmp_path / "app_secrets.py").write_text(f'TOKEN = "{GITHUB}"\n')
+    (tmp_path / "util.py").write_text("def u():\n    return 1\n")
+    main = tmp_path / "main.py"
+    main.write_text("import app_secrets\nimport util\n")
+    shown = imported_files(main, main.read_text(), tmp_path)
+    assert [p.name for p in shown] == ["util.py"]
