@@ -270,6 +270,9 @@ async def test_multi_file_edit_arrives_as_one_versioned_annotated_workspace_edit
     (shop / "legacy.py").write_text("OLD = True\n")
     report_before = (shop / "report.py").read_text()
     async with editor_session(sample_project, *replay(MULTI_FILE_REPLY)) as client:
+        # Indexed, the small project's files are all in the context: the model may only
+        # change, rename or delete files it was shown.
+        await _wait_for_index(client)
         report_uri = open_document(client, shop / "report.py", version=3)
         models_uri = open_document(client, shop / "models.py", version=8)
         result = await _execute(client, edit_arguments(report_uri, 3, 7, "Add tax"))
