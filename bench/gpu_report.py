@@ -19,6 +19,9 @@ NOTES = {
     "(Fathom's count, then vLLM's), which shows in its TTFT.",
     "h100-flashmla": "attention backend FLASHMLA: batch 1 slower than vLLM's default choice.",
     "h100-kvfp8": "FP8 KV cache: best batch 8 and 32; decode and a 32K prefill only.",
+    "h200-l5": "one H200, the same 5-layer slice, batches to 128; with h200-l9, the two points "
+    "bench/extrapolate_full.py separates per-MoE-layer cost from fixed cost with.",
+    "h200-l9": "one H200, 9 layers (3 dense + 6 MoE), about the most one H200 holds with KV room.",
     "h100-prefixids": "prefix-reusing tokenization (backend/prefix_tokens.py): the shared 30K "
     "prefix's ids come from the previous prompt; no decode phase. Its overhead row is 5 "
     "alternating reps of a 4K prompt, noisy (raw vLLM measured slower).",
@@ -34,6 +37,8 @@ def _run_table(runs: list[tuple[str, dict]]) -> list[str]:
         rows.append(f"| {label} | " + " | ".join(cell(r) for _, r in runs) + " |")
 
     row("GPU", lambda r: ", ".join(r["gpus"]))
+    row("layers (dense + MoE)", lambda r: f"{r.get('layers', 5)} "
+        f"({r['weights']['dense_layers']} + {r['weights']['moe_layers']})")  # fmt: skip
     row("settings", lambda r: _settings(r))
     row("engine start", lambda r: f"{r['engine_start_s']} s")
     row("copy bandwidth (read + write)", lambda r: f"{r['copy_bandwidth_GBps']} GB/s")
@@ -98,7 +103,7 @@ def main() -> None:
     md = [
         "# gpu_engine",
         "",
-        f"DeepSeek-V3 architecture, {first.get('layers', 5)} layers (3 dense + 2 MoE), dummy FP8 "
+        f"DeepSeek-V3 architecture slices (layers per column; the full model has 61: 3 dense + 58 MoE), dummy FP8 "
         "128×128 weights, `VLLM_MOE_ROUTING_SIMULATION_STRATEGY=uniform_random`, CUDA graphs, "
         f"through Fathom's `VllmEngine`; vLLM {first.get('vllm')}, torch {first.get('torch')}. "
         "Roofline = bytes one decode step must read (bench/dummy_deepseek.py "
