@@ -91,6 +91,32 @@ class LiveDocument:
         row = min(row, max(len(self.lines) - 1, 0))
         return Point(row, _utf8_len(self.text[self.starts[row] : offset]) if self.lines else 0)
 
+    def _offset(self, point: Point) -> int:
+        """Character offset in the current text of a tree-sitter point (row, UTF-8 column)."""
+        row = min(point.row, max(len(self.lines) - 1, 0))
+        if not self.lines:
+            return 0
+        line = source_bytes(self.lines[row])[: point.column]
+        return self.starts[row] + len(line.decode("utf-8", "surrogatepass"))
+
+    def _error_span(self) -> tuple[int, int] | None:
+        """Character span covering every ERROR and MISSING node of the tree, or None."""
+        root = self.tree.root_node
+        if not root.has_error:
+            return None
+        first, last = None, None
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if node.is_error or node.is_missing:
+                first = node.start_point if first is None else min(first, node.start_point)
+                last = node.end_point if last is None else max(last, node.end_point)
+                continue
+            stack.extend(child for child in node.children if child.has_error)
+        if first is None:
+            return None
+        return self._offset(first), self._offset(last)
+
     def update(self, text: str) -> SymbolChange | None:
         """Take the editor's new ``text``; None if it is what the document already holds."""
         old = self.text
@@ -98,7 +124,16 @@ class LiveDocument:
             return None
         prefix = _common_prefix(old, text)
         suffix = _common_suffix(old, text, min(len(old), len(text)) - prefix)
-        old_end, new_end = len(old) - suffix, len(text) - suffix
+        old_end = len(old) - suffix
+        # The span tree-sitter is told was edited. Its incremental parse would reuse the old
+        # tree's error nodes, and its recovery from them can differ from a fresh parse of the
+        # same text (found by fuzzing: a file fixed by an edit kept its error); declaring
+        # their span edited makes it re-parse them. Typing in valid code pays nothing.
+        edit_start, edit_old_end = prefix, old_end
+        errors = self._error_span()
+        if errors is not None:
+            edit_start, edit_old_end = min(prefix, errors[0]), max(old_end, errors[1])
+        edit_new_end = edit_old_end + len(text) - len(old)
 
         # Lines [first, end) of the old text hold the change, widened by a line on each side
         # (a "\r\n" the edit split) and past blank lines: a run of blank lines is one token,
@@ -114,28 +149,22 @@ class LiveDocument:
         region_lines = split_lines(region)
         (region_counts,) = line_token_counts(self.counter, [region])
 
-        start_point, old_end_point = self._point(prefix), self._point(old_end)
-        start_byte = _utf8_len(old[:prefix])
-        old_end_byte = start_byte + _utf8_len(old[prefix:old_end])
-        new_end_byte = start_byte + _utf8_len(text[prefix:new_end])
+        start_point, old_end_point = self._point(edit_start), self._point(edit_old_end)
+        start_byte = _utf8_len(old[:edit_start])
+        old_end_byte = start_byte + _utf8_len(old[edit_start:edit_old_end])
+        new_end_byte = start_byte + _utf8_len(text[edit_start:edit_new_end])
 
         self.text = text
         self.lines[first:end] = region_lines
         self.per_line[first:end] = region_counts
         self.starts = [0, *accumulate(map(len, self.lines))]
-        new_end_point = self._point(new_end)
+        new_end_point = self._point(edit_new_end)
 
         old_tree = self.tree
         old_tree.edit(
             start_byte, old_end_byte, new_end_byte, start_point, old_end_point, new_end_point
         )
-        parser = parser_for(self.language)
-        self.tree = parser.parse(source_bytes(text), old_tree)
-        if old_tree.root_node.has_error or self.tree.root_node.has_error:
-            # Tree-sitter's incremental parse can keep an error that a fresh parse of the same
-            # text does not have (found by fuzzing): while the code is broken, parse afresh,
-            # so the index is always what indexing the file from scratch gives.
-            self.tree = parser.parse(source_bytes(text))
+        self.tree = parser_for(self.language).parse(source_bytes(text), old_tree)
         # Rows whose text changed, and those whose syntax did (an unclosed string or
         # bracket can change everything after it).
         changed_first, changed_end = first, first + len(region_lines)
