@@ -1,6 +1,6 @@
-"""A short soak in CI (the committed table comes from bench/soak.py's 500 requests): mixed
-edits, reviews, cancellations, typing, code actions and status against one real server,
-with no error and the server alive at the end."""
+"""A short soak in CI, 300 requests (the committed table comes from bench/soak.py's 500):
+mixed edits, reviews, cancellations, typing, code actions and status against one real
+server, with no error, the server alive at the end and no growth after start-up."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from bench.soak import main
 
 
 def test_a_short_soak_has_no_errors(tmp_path: Path):
-    assert main(["--requests", "120", "--seed", "11", "--out", str(tmp_path)]) == 0
+    assert main(["--requests", "300", "--seed", "11", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "soak.json").read_text())
-    assert result["requests"] == 120 and result["errors"] == 0
+    assert result["requests"] == 300 and result["errors"] == 0
     assert result["server_alive_at_end"] is True
     kinds = {row["kind"]: row["requests"] for row in result["by_kind"]}
     assert all(kinds[k] > 0 for k in ("edit", "review", "cancel", "typing"))
-    assert result["rss_growth_mb"] < 100
+    # Start-up fills caches (CI saw ~100 MB over the first 120 requests); after that the
+    # server must not keep growing.
+    assert result["rss_growth_second_half_mb"] < 30, result["rss_mb"]
