@@ -14,8 +14,9 @@ Line structure is kept: a private key block is replaced line by line.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from backend.engine import ChatMessage, ChatRequest
@@ -49,9 +50,15 @@ _KEY_BLOCK = re.compile(
 )
 _TOKEN = re.compile("|".join(f"(?:{p})" for p in _TOKENS))
 _MARKER = re.compile(r"«secret-(\d+)»")
+# In a JSON reply the marker's quotes may come escaped.
+_JSON_MARKER = re.compile(r"(?:«|\\u00[aA][bB])secret-(\d+)(?:»|\\u00[bB][bB])")
 # Lines seen to hold no secret (the patterns are per line, so a line's verdict never changes).
 _CLEAN: set[str] = set()
 _CLEAN_LIMIT = 500_000
+
+
+def _json_string_body(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)[1:-1]
 
 
 @dataclasses.dataclass
@@ -100,11 +107,20 @@ class Redactor:
         return line
 
     def restore(self, text: str) -> str:
+        return self._restore(_MARKER, text, lambda value: value)
+
+    def restore_json(self, text: str) -> str:
+        """``restore`` for a JSON reply: markers sit inside JSON strings, so each value goes
+        back JSON-escaped (a password holding ``\\`` or ``"`` would otherwise break the
+        reply, or change what it says)."""
+        return self._restore(_JSON_MARKER, text, _json_string_body)
+
+    def _restore(self, marker: re.Pattern[str], text: str, encode: Callable[[str], str]) -> str:
         def back(match: re.Match[str]) -> str:
             n = int(match.group(1))
-            return self.values[n - 1] if 1 <= n <= len(self.values) else match.group(0)
+            return encode(self.values[n - 1]) if 1 <= n <= len(self.values) else match.group(0)
 
-        return _MARKER.sub(back, text)
+        return marker.sub(back, text)
 
     def request(self, request: ChatRequest) -> ChatRequest:
         """``request`` with its messages, reply prefix and JSON schema redacted (a review's

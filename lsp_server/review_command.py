@@ -128,7 +128,7 @@ def register_review(server: FathomServer) -> None:
                     async for piece in stream:
                         pieces.append(piece)
                         gen.on_text(piece, stats.completion_tokens)
-                reply = redactor.restore("".join(pieces))
+                reply = redactor.restore_json("".join(pieces))
                 placed, dropped = parse_findings(reply, snapshot.text, scope)
         except asyncio.CancelledError:
             raise  # the previous findings stay as they were

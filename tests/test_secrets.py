@@ -3,6 +3,7 @@ exactly; a repository file telling the model to write elsewhere gets no such wri
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,24 @@ def test_redacting_hides_every_secret_and_restoring_gives_the_text_back():
     aws_line = next(line for line in shown.splitlines() if line.startswith("AWS_KEY_ID"))
     assert redactor.redact(f'AWS_KEY_ID = "{AWS}"') == aws_line
     assert redactor.restore("«secret-99»") == "«secret-99»"
+
+
+def test_a_secret_goes_back_into_a_json_reply_escaped():
+    # A review's reply is JSON that quotes the reviewed line: a password holding a backslash
+    # or a quote, put back raw, would break the JSON (or change what it says).
+    line = 'DB = "postgres://app:pa\\ss"w0rd@db/app"'
+    redactor = Redactor()
+    shown = redactor.redact(line)
+    assert "pa\\ss" not in shown
+    finding = {"findings": [{"message": f"hard-coded credentials in {shown}"}]}
+    reply = json.dumps(finding, ensure_ascii=False)
+    parsed = json.loads(redactor.restore_json(reply))
+    assert parsed["findings"][0]["message"] == f"hard-coded credentials in {line}"
+    # The marker's quotes written as JSON escapes are found too.
+    escaped = json.loads(redactor.restore_json(json.dumps(finding)))
+    assert escaped == parsed
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(redactor.restore(reply))  # what the review did before
 
 
 def test_plain_code_is_left_alone():
