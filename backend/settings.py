@@ -24,6 +24,9 @@ DEFAULT_MODEL = "default"  # the packaged Qwen2.5-Coder-0.5B-Instruct (backend/d
 # vLLM's names (CacheConfig.cache_dtype) that mean something on CPUs and Hopper GPUs.
 KV_CACHE_DTYPES = ("auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2")
 SPECULATIVE_MODES = ("off", "ngram", "mtp", "auto")
+# vLLM's two prompt-lookup proposers: "ngram" searches on the CPU between steps (and turns
+# vLLM's async scheduling off); "ngram_gpu" searches on the GPU and keeps it on.
+NGRAM_METHODS = ("ngram", "ngram_gpu")
 # DeepSeek-V3 / V3.1 (and R1) checkpoints all say model_type "deepseek_v3".
 DEEPSEEK_MODEL_TYPES = ("deepseek_v3", "deepseek_v32", "deepseek_v2")
 
@@ -271,6 +274,7 @@ class VllmSettings:
     num_speculative_tokens: int | None = None  # None: 1 for mtp (one head), 5 for ngram
     prompt_lookup_max: int = 4
     prompt_lookup_min: int = 2
+    ngram_method: str = "ngram"
     # What gpu_settings_for detected in the checkpoint (not passed to vLLM).
     model_info: ModelInfo | None = field(default=None, compare=False)
     # Anything else AsyncEngineArgs accepts, passed through unchanged (e.g. skip_tokenizer_init).
@@ -306,6 +310,10 @@ class VllmSettings:
             )
         if self.num_speculative_tokens is not None and self.num_speculative_tokens < 1:
             raise SettingsError("num_speculative_tokens must be 1 or more.")
+        if self.ngram_method not in NGRAM_METHODS:
+            raise SettingsError(
+                f"ngram_method {self.ngram_method!r} is not one of {', '.join(NGRAM_METHODS)}."
+            )
         if not 1 <= self.prompt_lookup_min <= self.prompt_lookup_max:
             raise SettingsError(
                 f"n-gram lookup needs 1 <= prompt_lookup_min ({self.prompt_lookup_min}) <= "
@@ -385,7 +393,7 @@ class VllmSettings:
             # alias (deprecated, mapped to "mtp").
             return {"method": "mtp", "num_speculative_tokens": self.num_speculative_tokens or 1}
         return {
-            "method": "ngram",
+            "method": self.ngram_method,
             "num_speculative_tokens": self.num_speculative_tokens or 5,
             "prompt_lookup_max": self.prompt_lookup_max,
             "prompt_lookup_min": self.prompt_lookup_min,

@@ -56,6 +56,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "VLLM_DISABLED_KERNELS": "CutlassFp8BlockScaledMMKernel,MarlinFP8ScaledMMLinearKernel"
         }
     },
+    "marlin-moe+triton-dense": {
+        "env": {
+            "VLLM_TEST_FORCE_FP8_MARLIN": "1",
+            "VLLM_DISABLED_KERNELS": "CutlassFp8BlockScaledMMKernel,MarlinFP8ScaledMMLinearKernel",
+        }
+    },
     "deepgemm": {"env": {"VLLM_USE_DEEP_GEMM": "1", "VLLM_DEEP_GEMM_WARMUP": "skip"}},
     "flashmla-full": {
         "attention_backend": "FLASHMLA",
@@ -66,16 +72,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 # Kernel families by name, first match wins.
 FAMILIES = (
-    ("dense FP8 GEMM (CUTLASS block-scaled)", ("gemm_fp8_blockwise", "fp8_blockwise")),
-    ("Marlin GEMM", ("marlin", "Marlin")),
-    ("DeepGEMM", ("deep_gemm", "fp8_gemm_kernel", "sm90_fp8_gemm")),
     ("MoE experts", ("fused_moe", "moe")),
-    ("BF16 cuBLAS GEMM (LM head)", ("nvjet", "cublas", "sm90_xmma")),
+    ("dense FP8 GEMMs (block-scaled)", ("gemm_fp8_blockwise", "block_scaled_mm", "deep_gemm")),
+    ("Marlin GEMMs", ("marlin", "Marlin")),
+    ("BF16 cuBLAS GEMMs (LM head; MLA's absorbed K/V projections)", ("nvjet", "cublas")),
     ("attention", ("Flash", "flash", "mla", "MLA")),
 )
 
 
-def _family(name: str) -> str:
+def kernel_family(name: str) -> str:
     for family, needles in FAMILIES:
         if any(n in name for n in needles):
             return family
@@ -125,8 +130,8 @@ def read_trace(folder: Path, tpot_ms: float | None) -> dict[str, Any]:
     top = sorted(by_name.items(), key=lambda kv: -kv[1][0])[:25]
     families: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
     for name, (t, n) in by_name.items():
-        families[_family(name)][0] += t
-        families[_family(name)][1] += n
+        families[kernel_family(name)][0] += t
+        families[kernel_family(name)][1] += n
     window_us = last - first
     steps = graph_launches or (max(1.0, window_us / 1000 / tpot_ms) if tpot_ms else 1.0)
     return {
@@ -234,7 +239,8 @@ def main() -> None:
         **asyncio.run(run(args)),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"decode_profile_{args.variant}.json").write_text(json.dumps(result, indent=2))
+    kind = "decode_profile" if args.profile else "decode_ab"
+    (args.out / f"{kind}_{args.variant}.json").write_text(json.dumps(result, indent=2))
     print("RESULT_JSON " + json.dumps(result)[:4000], flush=True)
 
 

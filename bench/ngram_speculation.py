@@ -81,10 +81,18 @@ def edit_requests(count: int) -> list[ChatRequest]:
     return out
 
 
-async def measure(model: str, speculative: str, requests: list[ChatRequest]) -> dict[str, Any]:
+# Runs compared: name -> settings. "ngram" is vLLM's CPU proposer, "ngram_gpu" its GPU one.
+MODES: dict[str, dict[str, Any]] = {
+    "off": {"speculative": "off"},
+    "ngram": {"speculative": "ngram", "ngram_method": "ngram"},
+    "ngram_gpu": {"speculative": "ngram", "ngram_method": "ngram_gpu"},
+}
+
+
+async def measure(model: str, mode: str, requests: list[ChatRequest]) -> dict[str, Any]:
     gpus = detect_gpus()
     settings = gpu_settings_for(
-        model, gpus.count, gpus.memory_gib, speculative=speculative, max_model_len=8192
+        model, gpus.count, gpus.memory_gib, max_model_len=8192, **MODES[mode]
     )
     engine = VllmEngine(settings)
     started = time.perf_counter()
@@ -112,7 +120,7 @@ async def measure(model: str, speculative: str, requests: list[ChatRequest]) -> 
     tokens = sum(r["output_tokens"] for r in rows)
     seconds = sum(r["seconds"] for r in rows)
     return {
-        "speculative": speculative,
+        "speculative": mode,
         "speculative_config": settings.engine_kwargs(model).get("speculative_config"),
         "engine_start_s": round(start_s, 1),
         "requests": len(rows),
@@ -127,8 +135,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", help="an HF model folder")
     parser.add_argument("--requests", type=int, default=24)
+    parser.add_argument("--modes", nargs="+", choices=sorted(MODES), default=list(MODES))
     parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args()
+    if args.modes[0] != "off":
+        parser.error("the first mode is the baseline and must be 'off'")
     requests = edit_requests(args.requests)
     import torch
     import vllm
@@ -140,18 +151,24 @@ def main() -> None:
         "vllm": vllm.__version__,
         "model": Path(args.model).name,
     }
-    for mode in ("off", "ngram"):
+    for mode in args.modes:
         result[mode] = asyncio.run(measure(args.model, mode, requests))
         print(f"[bench] {mode}: {result[mode]['output_tokens_per_s']} output tokens/s", flush=True)
-    result["speedup"] = round(
-        result["ngram"]["output_tokens_per_s"] / result["off"]["output_tokens_per_s"], 2
-    )
-    same = sum(
-        a["reply"] == b["reply"]
-        for a, b in zip(result["off"]["rows"], result["ngram"]["rows"], strict=True)
-    )
-    result["identical_replies"] = same  # greedy: speculation must not change the text
-    print(f"[bench] speedup {result['speedup']}x, identical replies {same}/{len(requests)}")
+    base = result["off"]
+    for mode in args.modes[1:]:
+        same = sum(
+            a["reply"] == b["reply"]
+            for a, b in zip(base["rows"], result[mode]["rows"], strict=True)
+        )
+        # Greedy decoding: speculation must not change the text.
+        result[mode]["identical_replies"] = same
+        result[mode]["speedup"] = round(
+            result[mode]["output_tokens_per_s"] / base["output_tokens_per_s"], 2
+        )
+        print(f"[bench] {mode}: {result[mode]['speedup']}x, identical {same}/{len(requests)}")
+    if "ngram" in result:  # the fields earlier results were read by (bench/gpu_report.py)
+        result["speedup"] = result["ngram"]["speedup"]
+        result["identical_replies"] = result["ngram"]["identical_replies"]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ngram_speculation.json").write_text(json.dumps(result, indent=2))
 

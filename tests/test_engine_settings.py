@@ -349,6 +349,14 @@ def test_speculative_config_shape(dsv3, mode, expected):
     assert settings.engine_kwargs(str(dsv3))["speculative_config"] == expected
 
 
+def test_ngram_proposer_on_the_gpu_is_a_setting(dsv3):
+    on_gpu = gpu_settings_for(dsv3, 1, 141, speculative="ngram", ngram_method="ngram_gpu")
+    assert on_gpu.speculative_config()["method"] == "ngram_gpu"
+    assert on_gpu.speculative_config()["prompt_lookup_max"] == 4
+    with pytest.raises(SettingsError, match="ngram_method 'ngram_cuda' is not one of"):
+        gpu_settings_for(dsv3, 1, 141, speculative="ngram", ngram_method="ngram_cuda")
+
+
 def test_speculative_auto_reads_the_folder_when_settings_were_built_by_hand(dsv3, dsv3_no_mtp):
     settings = VllmSettings(model=str(dsv3), speculative="auto")
     assert settings.engine_kwargs(str(dsv3))["speculative_config"]["method"] == "mtp"
