@@ -56,7 +56,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "VLLM_DISABLED_KERNELS": "CutlassFp8BlockScaledMMKernel,MarlinFP8ScaledMMLinearKernel"
         }
     },
-    "marlin-moe+triton-dense": {
+    "marlin-moe-triton-dense": {
         "env": {
             "VLLM_TEST_FORCE_FP8_MARLIN": "1",
             "VLLM_DISABLED_KERNELS": "CutlassFp8BlockScaledMMKernel,MarlinFP8ScaledMMLinearKernel",

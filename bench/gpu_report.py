@@ -220,8 +220,13 @@ def _profile_report() -> str | None:
         "quantization, rotary, attention, sampling) add ~0.36 ms that no byte count sees. "
         "None of vLLM 0.26.0's other kernels fixes that: Triton's block-scaled GEMM is slower "
         "at batch 1, full decode graphs add host time, Marlin for dense linears crashed. "
-        "Marlin MoE and Triton dense each gained ~3% at batch 32 in one run, within the "
-        "run-to-run spread seen before (7.33-7.45 ms), so the defaults stay.",
+        "Marlin MoE and Triton dense each ran batch 32 ~3% faster than that day's default "
+        "(7.18/7.20 vs 7.45 ms); a second pairing on a fresh machine, both together against "
+        "the default (no profiler, batches 1/8/32), gave 2.407/3.859/7.330 ms against "
+        "2.605/4.180/7.384 ms (bench/results/decode_ab_h100_default.json; the other run's "
+        "JSON did not come back: a '+' in its name). Batch 32 is within 1%, and batch 1 moves "
+        "by ±0.15 ms between fresh machines with the same settings (2.33, 2.38, 2.61 ms), so "
+        "no variant is a clear win and the defaults stay.",
         "",
         *(f"- {name}: {PROFILE_NOTES[r['variant']]}" for name, r in runs),
     ]
