@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edits.prompt import diff_prefix  # noqa: E402
-from tests.raw_client import RawClient  # noqa: E402
+from tests.raw_client import EDITOR_CAPABILITIES, RawClient  # noqa: E402
 
 LINES = 400
 SOAK_FILE = "".join(f"value_{i} = 0\n" for i in range(LINES))
@@ -90,13 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     errors: list[str] = []
     rss = []
     try:
-        init = client.request("initialize", {
-            "processId": None, "rootUri": work.as_uri(),
-            "capabilities": {"workspace": {"applyEdit": True,
-                                           "workspaceEdit": {"documentChanges": True}},
-                             "window": {"workDoneProgress": True}}})  # fmt: skip
-        assert "result" in init, init
-        client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        client.initialize(work, EDITOR_CAPABILITIES)
         uri = (work / "soak.py").as_uri()
         text, version = SOAK_FILE, 1
         client.send(

@@ -14,6 +14,12 @@ from pathlib import Path
 
 import pytest
 
+# What an editor that applies workspace edits and shows progress says it can do.
+EDITOR_CAPABILITIES = {
+    "workspace": {"applyEdit": True, "workspaceEdit": {"documentChanges": True}},
+    "window": {"workDoneProgress": True},
+}
+
 
 class RawClient:
     """Bytes in, messages out: no client library smoothing anything over."""
@@ -80,6 +86,16 @@ class RawClient:
 
     def request(self, method: str, params: object, timeout: float = 20) -> dict:
         return self.wait(self.start(method, params), timeout)
+
+    def initialize(self, root: Path, capabilities: dict) -> dict:
+        """The LSP handshake for ``root``: ``initialize`` (answered) then ``initialized``."""
+        init = self.request(
+            "initialize",
+            {"processId": None, "rootUri": root.as_uri(), "capabilities": capabilities},
+        )
+        assert "result" in init, init
+        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        return init
 
     def _take(self, seconds: float) -> bool:
         """Handle one message if one comes within ``seconds``; False once the output closed."""

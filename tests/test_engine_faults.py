@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.raw_client import RawClient
+from tests.raw_client import EDITOR_CAPABILITIES, RawClient
 
 pytestmark = pytest.mark.model
 
@@ -45,13 +45,7 @@ def test_engine_death_and_editor_disconnect(sample_project: Path):
     client = RawClient(sample_project)
     server = psutil.Process(client.proc.pid)
     try:
-        init = client.request("initialize", {
-            "processId": None, "rootUri": sample_project.as_uri(),
-            "capabilities": {"workspace": {"applyEdit": True,
-                                           "workspaceEdit": {"documentChanges": True}},
-                             "window": {"workDoneProgress": True}}})  # fmt: skip
-        assert "result" in init
-        client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        client.initialize(sample_project, EDITOR_CAPABILITIES)
         uri = report.as_uri()
         client.send(
             {

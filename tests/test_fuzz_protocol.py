@@ -33,10 +33,7 @@ def client(tmp_path_factory) -> RawClient:
     replies = root / "replies.json"
     replies.write_text("[]")
     c = RawClient(root, "--replay", str(replies))
-    init = c.request("initialize", {"processId": None, "rootUri": root.as_uri(),
-                                    "capabilities": {}})  # fmt: skip
-    assert "result" in init
-    c.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+    c.initialize(root, {})
     c.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
         "uri": (root / "m.py").as_uri(), "languageId": "python", "version": 1,
         "text": "def f(x):\n    return x\n"}}})  # fmt: skip
