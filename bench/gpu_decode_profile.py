@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backend.gpu_defaults import detect_gpus, gpu_settings_for
 from backend.vllm_engine import VllmEngine
 from bench import dummy_deepseek
-from bench.gpu_engine import ENV, Prompts, copy_bandwidth, decode, gpu_facts
+from bench.gpu_engine import ENV, Prompts, add_roofline, copy_bandwidth, decode, gpu_facts
 
 # Settings tried against the default; each is a set of engine-settings overrides.
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -199,10 +199,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for batch in args.batches:
         row = await decode(engine, prompts, batch, 1024, 256)
-        step_bytes = dummy_deepseek.bytes_per_decode_step(cfg, batch, 1024 + 128, 2)
-        row["roofline_ms"] = round(1000 * step_bytes / bandwidth, 3)
-        if row["tpot_ms"]:
-            row["of_roofline_pct"] = round(100 * row["roofline_ms"] / row["tpot_ms"], 1)
+        add_roofline(row, cfg, 1024 + 128, 2, bandwidth)
         rows.append(row)
         print(f"[profile] decode {row}", flush=True)
     result["decode"] = rows

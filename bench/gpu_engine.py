@@ -133,6 +133,19 @@ async def decode(engine: VllmEngine, prompts: Prompts, batch: int, ctx: int, out
     }
 
 
+def add_roofline(
+    row: dict, cfg: dict, context: int, kv_bytes: int, bandwidth: float, gpus: int = 1
+) -> None:
+    """Put a decode row (from :func:`decode`) next to its HBM roofline: the bytes one step
+    reads at ``context`` tokens, per GPU, over the measured copy bandwidth."""
+    step_bytes = dummy_deepseek.bytes_per_decode_step(cfg, row["batch"], context, kv_bytes)
+    per_gpu = step_bytes / gpus  # every weight and KV byte is sharded over the GPUs
+    row["bytes_per_step_GB"] = round(step_bytes / 1e9, 3)
+    row["roofline_ms"] = round(1000 * per_gpu / bandwidth, 3)
+    if row["tpot_ms"]:
+        row["of_roofline_pct"] = round(100 * row["roofline_ms"] / row["tpot_ms"], 1)
+
+
 async def prefix_cache(engine: VllmEngine, prompts: Prompts, prefix: int) -> dict[str, Any]:
     shared = prompts.nonce() + prompts.text(prefix, 5000)
     out = {}
@@ -233,14 +246,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     for batch in args.batches:
         row = await decode(engine, prompts, batch, args.decode_ctx, args.decode_tokens)
         context = row["prompt_tokens"] + args.decode_tokens // 2
-        step_bytes = dummy_deepseek.bytes_per_decode_step(cfg, batch, context, kv_bytes)
-        per_gpu = (
-            step_bytes / settings.tensor_parallel_size
-        )  # every weight and KV byte is sharded over the GPUs
-        row["bytes_per_step_GB"] = round(step_bytes / 1e9, 3)
-        row["roofline_ms"] = round(1000 * per_gpu / bandwidth, 3)
-        if row["tpot_ms"]:
-            row["of_roofline_pct"] = round(100 * row["roofline_ms"] / row["tpot_ms"], 1)
+        add_roofline(row, cfg, context, kv_bytes, bandwidth, settings.tensor_parallel_size)
         rows.append(row)
         print(f"[bench] decode {row}", flush=True)
     result["decode"] = rows
