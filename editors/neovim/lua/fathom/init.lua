@@ -330,14 +330,19 @@ function M.attach(bufnr)
 end
 
 -- -- commands ----------------------------------------------------------------------------------
-local function track(client, method, ok, id)
+--- `workspace/executeCommand` for `command`, kept in M.pending (so :FathomCancel can cancel
+--- it) until `handler(err, result)` gets its answer; returns the request id.
+local function execute(client, bufnr, command, handler)
+  local id
+  local ok
+  ok, id = request(client, 'workspace/executeCommand', command, function(err, result)
+    M.pending[id] = nil
+    handler(err, result)
+  end, bufnr)
   if ok and id then
-    M.pending[id] = { client = client, method = method }
+    M.pending[id] = { client = client, method = command.command }
   end
-end
-
-local function finish(id)
-  M.pending[id] = nil
+  return id
 end
 
 --- Run `fathom.edit` on lines `first`..`last` of `bufnr`; `on_done(err, result)` optional.
@@ -360,10 +365,7 @@ function M.edit(instruction, first, last, bufnr, on_done)
     } },
   }
   M.state.last_result, M.state.last_error = nil, nil
-  local id
-  local ok
-  ok, id = request(client, 'workspace/executeCommand', params, function(err, result)
-    finish(id)
+  return execute(client, bufnr, params, function(err, result)
     if err then
       M.state.last_error = err
       notify('edit failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
@@ -374,9 +376,7 @@ function M.edit(instruction, first, last, bufnr, on_done)
     if on_done then
       on_done(err, result)
     end
-  end, bufnr)
-  track(client, EDIT, ok, id)
-  return id
+  end)
 end
 
 --- Run `fathom.review` on `bufnr` (lines `first`..`last` if given): findings arrive as
@@ -392,24 +392,18 @@ function M.review(first, last, bufnr, on_done)
     argument.range = M.line_range(bufnr, first, last, client.offset_encoding)
   end
   M.state.last_result, M.state.last_error = nil, nil
-  local id
-  local ok
-  ok, id = request(client, 'workspace/executeCommand', { command = REVIEW, arguments = { argument } },
-    function(err, result)
-      finish(id)
-      if err then
-        M.state.last_error = err
-        notify('review failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
-      else
-        M.state.last_result = result
-        notify(string.format('%d findings', #(result.findings or {})))
-      end
-      if on_done then
-        on_done(err, result)
-      end
-    end, bufnr)
-  track(client, REVIEW, ok, id)
-  return id
+  return execute(client, bufnr, { command = REVIEW, arguments = { argument } }, function(err, result)
+    if err then
+      M.state.last_error = err
+      notify('review failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    else
+      M.state.last_result = result
+      notify(string.format('%d findings', #(result.findings or {})))
+    end
+    if on_done then
+      on_done(err, result)
+    end
+  end)
 end
 
 local function run_action(client, action, bufnr)
@@ -423,16 +417,12 @@ local function run_action(client, action, bufnr)
       end
     end)
   elseif type(command) == 'table' then
-    local id
-    local ok
-    ok, id = request(client, 'workspace/executeCommand', command, function(err, result)
-      finish(id)
+    execute(client, bufnr, command, function(err, result)
       M.state.last_result, M.state.last_error = result, err
       if err then
         notify(action.title .. ' failed: ' .. (err.message or ''), vim.log.levels.ERROR)
       end
-    end, bufnr)
-    track(client, command.command, ok, id)
+    end)
   elseif action.edit then
     M.apply_edit({ edit = action.edit, label = action.title }, client)
   end
