@@ -1,14 +1,18 @@
 """A SQLite journal of edits: what was asked, what the model said, and what became of it.
 
 Nothing is lost when an edit is refused or the editor rejects it: the reply and the planned
-diff stay here, so the user can see why and copy what they need.
+diff stay here, so the user can see why and copy what they need. Replies hold the secrets the
+prompt had masked, so the journal is bounded (``journalMaxDays``, ``journalMaxMegabytes``;
+either 0 keeps none) and deleted entries are zeroed and their pages given back to the disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -33,6 +37,31 @@ CREATE TABLE IF NOT EXISTS edits (
 )
 """
 
+DEFAULT_MAX_DAYS = 30
+DEFAULT_MAX_MEGABYTES = 50
+# Pruning after an insert scans the table: at most this often, plus at open and on new limits.
+PRUNE_EVERY_S = 60.0
+_DAY_S = 86_400
+_MEGABYTE = 1 << 20
+# An entry's bytes, for journals written before the size column.
+_ROW_SIZE = (
+    "length(CAST(root AS BLOB)) + length(CAST(target AS BLOB)) + "
+    "length(CAST(instruction AS BLOB)) + length(CAST(reason AS BLOB)) + "
+    "length(CAST(diff AS BLOB)) + length(replies) + length(repairs)"
+)
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA secure_delete=ON")  # deleted replies may hold secrets: overwrite them
+    # Takes effect only before the first table; an older journal is converted by one VACUUM.
+    db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(_SCHEMA)
+    if "size" not in {row[1] for row in db.execute("PRAGMA table_info(edits)")}:
+        db.execute("ALTER TABLE edits ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
+        db.execute(f"UPDATE edits SET size = {_ROW_SIZE}")
+    db.commit()
+
 
 class Outcome(StrEnum):
     APPLIED = "applied"
@@ -56,20 +85,53 @@ class JournalEntry:
 
 
 class EditJournal:
-    def __init__(self, path: Path) -> None:
+    """The journal at ``path``, keeping entries at most ``max_days`` old and ``max_megabytes``
+    in all (oldest go first); a limit of 0 keeps no journal: nothing is recorded and what the
+    file held is deleted."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_days: int = DEFAULT_MAX_DAYS,
+        max_megabytes: int = DEFAULT_MAX_MEGABYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = path
         # Written from the server's event loop and read from tests or the CLI.
         self._lock = threading.Lock()
-
-        def prepare(db: sqlite3.Connection) -> None:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
-            db.commit()
-
+        self._clock = clock
+        self._last_prune = float("-inf")
         # Corrupt: moved aside and restarted; unusable: kept in memory (context/cache_db.py).
         self.cache = cache_db(path)
-        self._db = self.cache.connect(prepare)
-        self._prepare = prepare
+        self._db: sqlite3.Connection | None = None
+        self.max_days, self.max_megabytes = max_days, max_megabytes
+        self.set_limits(max_days, max_megabytes)
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_days > 0 and self.max_megabytes > 0
+
+    def set_limits(self, max_days: int, max_megabytes: int) -> None:
+        """New limits, applied now: a tighter one prunes at once, 0 clears the journal."""
+        with self._lock:
+            self.max_days, self.max_megabytes = max_days, max_megabytes
+            if self.enabled:
+                if self._db is None:
+                    self._db = self.cache.connect(_prepare)
+                with contextlib.suppress(sqlite3.Error):  # locked: the next prune catches up
+                    self._prune()
+            elif self._db is not None or self.cache.in_memory or self.path.exists():
+                db = self._db or self.cache.connect(_prepare)
+                self._db = None
+                try:
+                    db.execute("DELETE FROM edits")
+                    db.commit()
+                    self._reclaim(db)
+                except sqlite3.Error as exc:
+                    self.cache.notes.append(f"Fathom could not clear its journal: {exc}")
+                finally:
+                    db.close()
 
     def record(
         self,
@@ -83,34 +145,78 @@ class EditJournal:
         diff: str = "",
         replies: list[str] | tuple[str, ...] = (),
         repairs: list[str] | tuple[str, ...] = (),
-    ) -> int:
+    ) -> int | None:
+        """The new entry's id; None when the journal is off."""
+        replies_json, repairs_json = orjson.dumps(list(replies)), orjson.dumps(list(repairs))
+        texts = (str(root), str(target), instruction, reason, diff)
+        size = sum(len(t.encode()) for t in texts) + len(replies_json) + len(repairs_json)
         row = (
-            started, time.time(), str(root), str(target), instruction, outcome.value, reason,
-            diff, orjson.dumps(list(replies)), orjson.dumps(list(repairs)),
+            started, self._clock(), str(root), str(target), instruction, outcome.value, reason,
+            diff, replies_json, repairs_json, size,
         )  # fmt: skip
         with self._lock:
+            if self._db is None:
+                return None
             try:
-                return self._insert(row)
+                entry = self._insert(self._db, row)
             except sqlite3.Error as exc:
                 # A journal that cannot be written must not fail the edit: keep it in memory.
                 if self.cache.in_memory:
                     raise
                 self.cache.fall_back(exc)
-                self._db = self.cache.connect(self._prepare)
-                return self._insert(row)
+                self._db = self.cache.connect(_prepare)
+                entry = self._insert(self._db, row)
+            if self._clock() - self._last_prune >= PRUNE_EVERY_S:
+                # The next prune catches up; the edit must not fail for it.
+                with contextlib.suppress(sqlite3.Error):
+                    self._prune()
+            return entry
 
-    def _insert(self, row: tuple[object, ...]) -> int:
-        cursor = self._db.execute(
+    @staticmethod
+    def _insert(db: sqlite3.Connection, row: tuple[object, ...]) -> int:
+        cursor = db.execute(
             "INSERT INTO edits (started, finished, root, target, instruction, outcome, "
-            "reason, diff, replies, repairs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "reason, diff, replies, repairs, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             row,
         )
-        self._db.commit()
+        db.commit()
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    def _prune(self) -> None:
+        """Delete entries past either limit, oldest first, and give their space back."""
+        assert self._db is not None
+        db, now = self._db, self._clock()
+        self._last_prune = now
+        deleted = db.execute(
+            "DELETE FROM edits WHERE finished < ?", (now - self.max_days * _DAY_S,)
+        ).rowcount
+        # The newest entry that no longer fits with those after it: it and older ones go.
+        over = db.execute(
+            "SELECT id FROM (SELECT id, SUM(size) OVER (ORDER BY id DESC) AS total FROM edits) "
+            "WHERE total > ? ORDER BY id DESC LIMIT 1",
+            (self.max_megabytes * _MEGABYTE,),
+        ).fetchone()
+        if over is not None:
+            deleted += db.execute("DELETE FROM edits WHERE id <= ?", over).rowcount
+        db.commit()
+        if deleted:
+            self._reclaim(db)
+
+    @staticmethod
+    def _reclaim(db: sqlite3.Connection) -> None:
+        """Shrink the file to what is kept, and empty the WAL that still holds deleted pages."""
+        if db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:  # incremental
+            # execute() would step once, freeing one page; a script runs it to the end.
+            db.executescript("PRAGMA incremental_vacuum;")
+        else:
+            db.execute("VACUUM")  # a journal from before auto_vacuum, converted once
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     def recent(self, limit: int = 20) -> list[JournalEntry]:
         with self._lock:
+            if self._db is None:
+                return []
             rows = self._db.execute(
                 "SELECT id, started, target, instruction, outcome, reason, diff, replies, repairs "
                 "FROM edits ORDER BY id DESC LIMIT ?",
@@ -133,4 +239,6 @@ class EditJournal:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
+                self._db = None

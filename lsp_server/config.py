@@ -38,6 +38,9 @@ class FathomConfig:
     max_output_tokens: int = 2048
     # Findings below this severity are not shown.
     review_severity: str = "hint"
+    # How long and how much of the edit journal (edits/journal.py) is kept; 0: no journal.
+    journal_max_days: int = 30
+    journal_max_megabytes: int = 50
 
     def engine_key(self) -> tuple[Any, ...]:
         """What the engine depends on: a change here means a new engine."""
@@ -64,6 +67,13 @@ _KEYS = {
     "contextBudget": "context_budget",
     "maxOutputTokens": "max_output_tokens",
     "reviewSeverity": "review_severity",
+    "journalMaxDays": "journal_max_days",
+    "journalMaxMegabytes": "journal_max_megabytes",
+}
+# Whole-number settings: their (lowest, highest) value and unit.
+_RANGES = {
+    "journal_max_days": (0, 3650, "days"),
+    "journal_max_megabytes": (0, 100_000, "MiB"),
 }
 
 
@@ -86,6 +96,11 @@ def _check(name: str, value: Any) -> Any:
     if name == "max_output_tokens":
         if isinstance(value, bool) or not isinstance(value, int) or not 16 <= value <= 32768:
             raise ValueError("must be a whole number between 16 and 32768")
+        return value
+    if name in _RANGES:
+        low, high, unit = _RANGES[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"must be a whole number of {unit} between {low} and {high} (0: off)")
         return value
     if name == "review_severity":
         if value not in SEVERITY_NAMES:
