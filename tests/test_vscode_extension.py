@@ -60,8 +60,9 @@ def test_extension_packages_to_a_vsix():
     assert {"fathom.editWithInstruction", "fathom.reviewFile", "fathom.refactor"} <= commands
     settings = manifest["contributes"]["configuration"]["properties"]
     # Every server setting can be set from VS Code.
-    for key in ("engine", "model", "serverUrl", "serverModel", "contextBudget",
-                "maxOutputTokens", "reviewSeverity"):  # fmt: skip
+    from lsp_server.config import FathomConfig
+
+    for key in FathomConfig().as_settings():
         assert f"fathom.{key}" in settings
 
 

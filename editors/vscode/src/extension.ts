@@ -78,7 +78,7 @@ function serverOptions(config: vscode.WorkspaceConfiguration): ServerOptions {
 
 function settings(config: vscode.WorkspaceConfiguration): Record<string, unknown> {
   const keys = ['engine', 'model', 'serverUrl', 'serverModel', 'contextBudget',
-    'maxOutputTokens', 'reviewSeverity'];
+    'maxOutputTokens', 'reviewSeverity', 'journalMaxDays', 'journalMaxMegabytes'];
   const out: Record<string, unknown> = {};
   for (const key of keys) {
     const value = config.get(key);
