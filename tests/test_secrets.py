@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.replay_engine import ReplayEngine
+from backend.engine import ChatMessage, ChatRequest, GenerationStats
+from backend.replay_engine import RecordedReply, ReplayEngine
 from context import LineRange, Workspace
 from context.text import read_text_file
 from edits.errors import EditError
@@ -108,6 +109,181 @@ async def test_an_edit_near_secrets_sends_none_and_keeps_them(project: Path):
     (new_text,) = outcome.plan.final_texts().values()
     assert new_text == SETTINGS.replace(":5432/", ":6432/")  # the password is still there
     assert PASSWORD in outcome.unified_diff(project)
+
+
+def _masks(text: str, *secrets: str) -> str:
+    """``text`` redacted, after checking that no secret shows and restoring is exact."""
+    redactor = Redactor()
+    shown = redactor.redact(text)
+    for secret in secrets:
+        assert secret not in shown
+    assert shown.count("\n") == text.count("\n")
+    assert redactor.restore(shown) == text
+    return shown
+
+
+def test_a_password_shorter_than_eight_characters_is_masked():
+    assert _masks('db_password = "hunter2"\n', "hunter2") == 'db_password = "«secret-1»"\n'
+
+
+def test_a_passphrase_with_spaces_is_masked():
+    _masks('password = "correct horse battery staple"', "horse")
+
+
+def test_a_value_assigned_through_a_subscript_is_masked():
+    aws_secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    code = f'os.environ["AWS_SECRET_ACCESS_KEY"] = "{aws_secret}"\nsettings["password"] = "s3cr3t!"'
+    _masks(code, aws_secret, "s3cr3t!")
+
+
+def test_an_npm_auth_token_is_masked():
+    token = "npm_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    _masks(f'NPMRC = "//registry.npmjs.org/:_authToken={token}"', token)
+    _masks('//registry.npmjs.org/:_authToken="xyz-1"\n_authToken=xyz\n', "xyz")
+    _masks(f"publish(token='{token}')\n", token)
+
+
+def test_an_unquoted_yaml_value_is_masked():
+    yaml = "db:\n  user: app\n  db_password: hunter2\npassword: s3cr3t\napi_key: abcd1234\n"
+    assert "user: app" in _masks(yaml, "hunter2", "s3cr3t", "abcd1234")
+
+
+@pytest.mark.parametrize(
+    "text, secret",
+    [
+        ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", "wJalrXUtnFEMI"),
+        ("export DB_PASS=hunter2\n", "hunter2"),
+        ('SECRET_KEY = "django-insecure-0123"', "insecure"),
+        ('creds = {"client_secret": "abc"}', "abc"),
+        ('curl -H "Authorization: Bearer a1b2c3d4e5" https://api', "a1b2c3d4e5"),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+        ('  "private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----\\n",',
+         "MIIEvQ"),
+        ("https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX", "XXXXXXXX"),
+        ("SK" + "0123456789abcdef" * 2, "0123456789abcdef"),
+        ("SG." + "a" * 22 + "." + "b" * 43, "aaaa"),
+        ("pypi-AgEIcHlwaS5vcmc" + "CJGFiY2Rl" * 6, "CJGFiY2Rl"),
+        ('conn = "Server=db;User Id=sa;Password=hunter2;Database=app"', "hunter2"),
+        ("AccountName=app;AccountKey=abc123+/==;EndpointSuffix=core", "abc123"),
+        ("<password>hunter2</password>", "hunter2"),
+        ("mysql --password=hunter2 -h db", "hunter2"),
+        ("redis://:hunter2@cache:6379", "hunter2"),
+        ('password: str = "hunter2"', "hunter2"),
+        ("X-Api-Key: abc123", "abc123"),
+    ],
+)  # fmt: skip
+def test_a_named_or_well_known_secret_is_masked(text: str, secret: str):
+    _masks(text, secret)
+
+
+PLAIN_CODE = '''def check_password(password: str, confirm: str) -> bool:
+    """Args:
+        password: The password to check.
+        token: A token for the API.
+    """
+    password_field = "password"
+    password = None
+    password = ""
+    password = os.environ["DB_PASSWORD"]
+    password = get_password()
+    password: Optional[str] = None
+    token: str
+    api_key: str | None = None
+    if password == confirm:
+        token = tokens[0]
+    url = f"{base}?token={token}"
+    headers = {"Authorization": f"Bearer {token}"}
+    password = f"{user}{pw}"
+    password = "{{ vault_password }}"
+    password = hashed
+    token = self.token
+    pad_token = "<pad>"
+    cache_key = "users:all"
+    key = "name"
+    TOKEN_URL = "https://example.com/token"
+    secret = secrets.token_hex(16)
+    _authToken=${NPM_TOKEN}
+    connect(host=host, password=password)
+    password = "xxxxxx"
+    password: "password"
+    primary_key = "id"
+    return bcrypt.checkpw(password, hashed)
+const password = process.env.DB_PASSWORD;
+password: process.env.PW,
+password: string;
+'''
+
+
+def test_ordinary_code_about_passwords_and_tokens_is_left_alone():
+    redactor = Redactor()
+    assert redactor.redact(PLAIN_CODE) == PLAIN_CODE
+    assert redactor.count == 0
+
+
+def _key_request(whole_file: str, selection: str) -> ChatRequest:
+    return ChatRequest(
+        messages=[ChatMessage("system", "Edit."), ChatMessage("user", whole_file + selection)],
+        assistant_prefix=KEY_LINES[1],
+        json_schema={"lines": [KEY_LINES[0]]},
+    )
+
+
+def test_every_copy_of_a_key_line_in_a_request_gets_the_same_marker():
+    # The selection alone lacks the BEGIN/END lines that say its lines are a key's; the
+    # selection is redacted first so that its lines are remembered as clean.
+    selection = f"Selected lines 8-9:\n```\n{KEY_LINES[0]}\n{KEY_LINES[1]}\n```\n"
+    assert Redactor().redact(selection) == selection
+    redactor = Redactor()
+    request = _key_request(SETTINGS, selection)
+    sent = redactor.request(request)
+    shown = [m.content for m in sent.messages] + [
+        sent.assistant_prefix,
+        json.dumps(sent.json_schema),
+    ]
+    for line in KEY_LINES:
+        assert not any(line in text for text in shown)
+    content = sent.messages[1].content
+    for line in KEY_LINES:
+        marker = f"«secret-{redactor.values.index(line) + 1}»"
+        assert content.count(marker) == 2  # in the file and in the selection
+    assert sent.assistant_prefix == f"«secret-{redactor.values.index(KEY_LINES[1]) + 1}»"
+    assert redactor.restore(content) == request.messages[1].content
+
+
+class _CopyingModel(ReplayEngine):
+    """Replaces the selected lines by themselves and sets the timeout, repeating the
+    selection as it was shown (markers included), as a model does."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    async def stream(self, request: ChatRequest, stats: GenerationStats | None = None):
+        task = request.messages[-1].content.split("Selected lines", 1)[1]
+        shown = task.split("```\n")[1].splitlines()
+        body = "\n".join(shown[1:])
+        new = "\n".join([*shown[:-1], "TIMEOUT = 60"])
+        reply = request.assistant_prefix + shown[0] + "\n-" + body.replace("\n", "\n-")
+        reply += "\n+" + new.replace("\n", "\n+") + "\n```\n"
+        self._replies = [RecordedReply(reply)]
+        async for piece in super().stream(request, stats):
+            yield piece
+
+
+async def test_an_edit_of_lines_inside_a_key_block_sends_no_key_line(project: Path):
+    target = project / "settings.py"
+    engine = _CopyingModel()
+    at = SETTINGS.splitlines().index(KEY_LINES[0])
+    outcome = await run_edit(
+        engine, Workspace(project, engine), _snapshot(target), LineRange(at, at + 4),
+        "Set the timeout to 60.", snapshot_of=_snapshot,
+    )  # fmt: skip
+    (request,) = engine.requests
+    sent = "\n".join(m.content for m in request.messages) + request.assistant_prefix
+    for line in KEY_LINES:
+        assert line not in sent
+    assert sent.count("«secret-") >= 4  # each key line, in the file and in the selection
+    (new_text,) = outcome.plan.final_texts().values()
+    assert new_text == SETTINGS.replace("TIMEOUT = 30", "TIMEOUT = 60")  # the key is kept
 
 
 INJECTION = '''"""Helpers.
