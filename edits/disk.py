@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from context.text import read_text_file
-from edits.errors import EditError
+from edits.errors import DeleteNotAllowedError, EditError
 from edits.plan import EditPlan
 
 
@@ -39,8 +39,15 @@ def _check_unchanged(plan: EditPlan) -> None:
             raise EditError(f"{path} appeared while the model was writing; nothing was written.")
 
 
-def write_plan(plan: EditPlan) -> list[Path]:
-    """Carry out ``plan`` on disk; refuse all of it if any file changed since it was read."""
+def write_plan(plan: EditPlan, *, allow_delete: bool = False) -> list[Path]:
+    """Carry out ``plan`` on disk; refuse all of it if any file changed since it was read,
+    or if it deletes a file and ``allow_delete`` is off (no editor asks first here)."""
+    if plan.deletes and not allow_delete:
+        names = ", ".join(str(d.snapshot.path) for d in plan.deletes)
+        raise DeleteNotAllowedError(
+            f"the edit deletes {names}; nothing was written. Check the diff, then run again "
+            "with --allow-delete to let it delete files."
+        )
     _check_unchanged(plan)
     written = []
     for file_edit in plan.files:

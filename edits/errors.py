@@ -31,3 +31,11 @@ class UnsupportedByClientError(EditError):
 
 class NotShownError(EditError):
     """The diff changes a file the model was never shown (a prompt injection's favourite)."""
+
+
+class ProtectedPathError(EditError):
+    """The diff writes where Fathom never shows files (.git/, secrets, ignored files)."""
+
+
+class DeleteNotAllowedError(EditError):
+    """The plan deletes files and nobody allowed it (headless ``--allow-delete``)."""

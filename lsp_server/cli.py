@@ -137,6 +137,7 @@ def _edit(args: argparse.Namespace) -> int:
             args.range,
             args.instruction,
             apply=args.apply,
+            allow_delete=args.allow_delete,
             settings=_engine_settings(args),
             root=Path(args.root) if args.root else None,
         )
@@ -397,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--range", type=_parse_range, required=True, metavar="L1:L2")
     edit.add_argument("--instruction", required=True)
     edit.add_argument("--apply", action="store_true", help="write the edit to the file")
+    edit.add_argument(
+        "--allow-delete",
+        action="store_true",
+        help="let --apply delete files the edit deletes (without it, such an edit is refused)",
+    )
     edit.add_argument("--root", help="workspace root (default: the git root or the file's folder)")
     _add_engine_options(edit)
     edit.set_defaults(run=_edit)

@@ -110,6 +110,7 @@ async def edit_file(
     apply: bool,
     settings: VllmSettings,
     root: Path | None = None,
+    allow_delete: bool = False,
 ) -> int:
     try:
         result = await headless_edit(path, lines, instruction, settings, root)
@@ -122,7 +123,7 @@ async def edit_file(
     print(result.outcome.unified_diff(result.root), end="")
     if apply:
         try:
-            for written in write_plan(result.outcome.plan):
+            for written in write_plan(result.outcome.plan, allow_delete=allow_delete):
                 say(f"applied to {written}")
         except (EditError, UnreadableFileError) as exc:
             say(f"fathom: not applied: {exc}")

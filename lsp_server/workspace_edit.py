@@ -87,6 +87,14 @@ def to_workspace_edit(
             f"The edit needs to {', '.join(missing)} files, which this editor cannot do through "
             "LSP (workspaceEdit.resourceOperations); nothing was applied."
         )
+    if plan.deletes and not support.change_annotations:
+        # A deletion goes only to an editor that asks first (needsConfirmation): the model's
+        # "+++ /dev/null" loses every line of the file, not just the selection.
+        names = ", ".join(d.snapshot.path.name for d in plan.deletes)
+        raise UnsupportedByClientError(
+            f"The edit deletes {names}, and this editor cannot ask before deleting "
+            "(workspaceEdit.changeAnnotationSupport); nothing was applied."
+        )
     annotations: dict[str, types.ChangeAnnotation] = {}
 
     def annotate(key: str, label: str, description: str) -> str | None:
@@ -156,12 +164,18 @@ def to_workspace_edit(
         )
     for delete in plan.deletes:
         rel = relative(delete.snapshot.path)
-        first = strip_ending(split_lines(delete.snapshot.text)[0]) if delete.snapshot.text else ""
+        lines = split_lines(delete.snapshot.text)
+        first = strip_ending(lines[0])[:60] if lines else ""
+        key = annotate(
+            f"fathom-delete-{rel}",
+            f"Fathom: delete {rel}",
+            f"the whole file, {len(lines)} lines: {first}",
+        )
         changes.append(
             types.DeleteFile(
                 uri=uri_of(delete.snapshot.path),
                 options=types.DeleteFileOptions(recursive=False, ignore_if_not_exists=False),
-                annotation_id=annotate(f"fathom-delete-{rel}", f"Fathom: delete {rel}", first[:80]),
+                annotation_id=key,
             )
         )
     return types.WorkspaceEdit(document_changes=changes, change_annotations=annotations or None)

@@ -453,7 +453,7 @@ def test_write_plan_edits_creates_renames_and_deletes_on_disk(tmp_path: Path):
         "diff --git a/b.py b/e.py\nrename from b.py\nrename to e.py\n"
         "diff --git a/c.py b/c.py\ndeleted file mode 100644\n"
     )
-    write_plan(_disk_plan(tmp_path, reply))
+    write_plan(_disk_plan(tmp_path, reply), allow_delete=True)
     assert (tmp_path / "a.py").read_bytes() == b"x = 1\r\ny = 3\r\n"
     assert (tmp_path / "pkg" / "d.py").read_text() == "D = 1\n"
     assert (tmp_path / "e.py").read_text() == "B = 1\n"
