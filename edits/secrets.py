@@ -51,7 +51,7 @@ _TOKENS = [
 ]
 _TOKEN = re.compile("|".join(f"(?:{p})" for p in _TOKENS))
 _KEY_BLOCK = re.compile(
-    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[ \t\r]*\n[\s\S]*?"
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:(?!-----END)[^\n])*\n[\s\S]*?"
     r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 )
 # A key on one line, as in a service-account JSON ("-----BEGIN ...-----\nMIIE...\n-----END").
@@ -60,7 +60,9 @@ _KEY_INLINE = re.compile(
     r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 )
 # A PEM body line on its own (a part of a key block shown without its BEGIN line).
-_PEM_LINE = re.compile(r"[A-Za-z0-9+/]{60,76}={0,2}")
+_PEM_LINE = re.compile(r"[\"']?[A-Za-z0-9+/]{60,76}={0,2}(?:\\n)?[\"']?,?")
+# A key line's own text, without indentation, quotes, an escaped line end or a `,`/`+`.
+_LINE_CORE = re.compile(r"\s*[\"']?(?P<value>.*?)(?:\\n)?[\"']?[ \t]*[,+]?\s*", re.S)
 _NAME = r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)"
 # A quoted literal given to a name: `name = "v"`, `"name": "v"`, `env["NAME"] = "v"`,
 # `name: str = "v"`, `name := "v"`, `'name' => 'v'`, `name == "v"`.
@@ -250,13 +252,13 @@ class Redactor:
         return "".join(lines)
 
     def _mask_line(self, line: str) -> str:
-        """A key line as a marker, its indentation and line end kept (so that the same line
-        indented otherwise elsewhere gets the same marker)."""
-        value = line.strip()
-        if not value or "«secret-" in value:
+        """A key line as a marker, its indentation, quotes, ``\\n`` and line end kept (so that
+        the same line quoted or indented otherwise elsewhere gets the same marker)."""
+        core = _LINE_CORE.fullmatch(line)
+        if core is None or not core["value"] or "«secret-" in core["value"]:
             return line
-        start = line.index(value)
-        return line[:start] + self._marker(value) + line[start + len(value) :]
+        start, end = core.span("value")
+        return line[:start] + self._marker(core["value"]) + line[end:]
 
     def _spread(self, text: str) -> str:
         """``text`` with every copy of a value found anywhere in the request masked."""
@@ -283,11 +285,11 @@ class Redactor:
         return pattern.sub(mask, line)
 
     def _redact_line(self, line: str) -> str:
-        if "«secret-" in line:  # already masked (a key block's line), or the model's own
+        if _MARKER.fullmatch(line.strip()):  # a key block's line, masked already
             return line
         line = _TOKEN.sub(lambda m: self._marker(m.group(0)), line)
         stripped = line.strip()
-        if 60 <= len(stripped) <= 78 and _PEM_LINE.fullmatch(stripped) and _mixed(stripped):
+        if 60 <= len(stripped) <= 82 and _PEM_LINE.fullmatch(stripped) and _mixed(stripped):
             return self._mask_line(line)
         if "PRIVATE KEY" in line:
             line = self._sub(_KEY_INLINE, line, lambda m: True)

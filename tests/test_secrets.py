@@ -250,6 +250,17 @@ def test_every_copy_of_a_key_line_in_a_request_gets_the_same_marker():
     assert redactor.restore(content) == request.messages[1].content
 
 
+def test_a_key_in_string_literals_or_a_key_line_alone_is_masked():
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
+    literals = (
+        f'KEY = (\n    "-----BEGIN RSA PRIVATE KEY-----\\n"\n    "{body}\\n"\n'
+        f'    "{KEY_LINES[1]}"\n    "-----END RSA PRIVATE KEY-----\\n"\n)\n'
+    )
+    assert _masks(literals, body, KEY_LINES[1]).count("«secret-") == 2
+    # A full-length PEM line needs no BEGIN line to be recognised, quoted or not.
+    _masks(f"{body}\n    '{body}\\n',\n", body)
+
+
 class _CopyingModel(ReplayEngine):
     """Replaces the selected lines by themselves and sets the timeout, repeating the
     selection as it was shown (markers included), as a model does."""
