@@ -1,8 +1,13 @@
 """Which files of a workspace may be indexed and shown to a model.
 
 Never: what .gitignore ignores (at any depth), version-control and dependency folders, binary
-files, files over the size limit, and files that look like secrets (.env, keys, credentials) —
-a secret must not reach a prompt even when the repository forgot to ignore it.
+files, files over the size limit, files that look like secrets (.env, keys, credentials) — a
+secret must not reach a prompt even when the repository forgot to ignore it — symlinks (they
+may leave the workspace), devices and FIFOs.
+
+:func:`prompt_refusal` is the one rule for every way a file's text reaches a model (the
+target, imports, ranked chunks, open documents, a review); the index applies the same rule
+(:func:`skip_reason`) plus "is a language Fathom parses".
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from stat import S_ISREG
 import pathspec
 
 from context.languages import language_of
+from context.text import UnreadableFileError
 
 MAX_FILE_BYTES = 1 << 20
 ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".tox"}
@@ -25,6 +31,10 @@ SECRET_PATTERNS = (
     "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".pgpass", ".npmrc", ".pypirc",
     "*credentials*", "*secret*", "*.tfstate", "*.tfvars",
 )  # fmt: skip
+
+
+class PromptRefusedError(UnreadableFileError):
+    """A file whose text may not enter a prompt (ignored, secret-looking, a symlink...)."""
 
 
 def looks_secret(path: Path) -> bool:
@@ -68,23 +78,82 @@ class IgnoreRules:
         return False
 
 
+def name_refusal(relative: Path, rules: IgnoreRules | None) -> str | None:
+    """Why a file at ``relative`` (to the rules' root) is never shown, judged by its name and
+    the ignore rules alone (no disk access beyond reading .gitignore files)."""
+    skipped = next((part for part in relative.parts[:-1] if part in ALWAYS_SKIPPED_DIRS), None)
+    if skipped is not None or relative.name in ALWAYS_SKIPPED_DIRS:
+        return f"inside {skipped or relative.name}/, which Fathom never shows"
+    if looks_secret(relative):
+        return "it looks like a secret file (.env, keys, credentials)"
+    if rules is not None:
+        path = rules.root / relative
+        # A file below an ignored folder is ignored, whatever later patterns say (git's rule).
+        folders = [p for p in path.parents if p != rules.root and p.is_relative_to(rules.root)]
+        if any(rules.ignored(folder, is_dir=True) for folder in folders) or rules.ignored(
+            path, is_dir=False
+        ):
+            return "it is ignored by .gitignore"
+    return None
+
+
+def content_refusal(data: bytes, size: int) -> str | None:
+    """Why a file with these first bytes and this size is never shown."""
+    if size > MAX_FILE_BYTES:
+        return f"it is larger than {MAX_FILE_BYTES} bytes"
+    if b"\0" in data[:8192]:
+        return "it is a binary file"
+    return None
+
+
+def prompt_refusal(
+    path: Path, root: Path, rules: IgnoreRules | None = None, text: str | None = None
+) -> str | None:
+    """Why the text of ``path`` must not enter a prompt, or None when it may.
+
+    ``path`` is absolute and not resolved (a symlink is judged as the link); ``text`` is the
+    editor's text when the document is open, else the disk is read. ``rules`` defaults to
+    ``root``'s .gitignore files.
+    """
+    root = root.resolve()
+    if not path.is_absolute() or not path.is_relative_to(root):
+        return "it is outside the workspace"
+    relative = path.relative_to(root)
+    if ".." in relative.parts:
+        return "it is outside the workspace"
+    reason = name_refusal(relative, rules if rules is not None else IgnoreRules(root))
+    if reason is not None:
+        return reason
+    for step in [*reversed(path.parents[: len(relative.parts) - 1]), path]:
+        if step.is_symlink():
+            return "it is reached through a symlink, which may leave the workspace"
+    if text is not None:
+        data = text.encode("utf-8", "surrogatepass")
+        return content_refusal(data[:8192], len(data))
+    try:
+        info = path.stat()
+        if not S_ISREG(info.st_mode):
+            return "it is not a regular file (a device, FIFO or folder)"
+        with path.open("rb") as handle:
+            return content_refusal(handle.read(8192), info.st_size)
+    except OSError as exc:
+        return f"it cannot be read: {exc.strerror}"
+
+
 def skip_reason(path: Path, size: int, rules: IgnoreRules | None = None) -> str | None:
-    """Why ``path`` must not be indexed, or None."""
+    """Why ``path`` must not be indexed, or None (the indexer has checked it is a regular
+    file, not a symlink)."""
     if language_of(path) is None:
         return "not a supported source language"
-    if looks_secret(path):
-        return "looks like a secret"
-    if size > MAX_FILE_BYTES:
-        return f"larger than {MAX_FILE_BYTES} bytes"
-    if rules is not None and rules.ignored(path, is_dir=False):
-        return "ignored by .gitignore"
+    root = rules.root if rules is not None else path.parent
+    reason = name_refusal(path.relative_to(root), rules)
+    if reason is not None:
+        return reason
     try:
         with path.open("rb") as handle:
-            if b"\0" in handle.read(8192):
-                return "binary"
+            return content_refusal(handle.read(8192), size)
     except OSError as exc:
         return f"unreadable: {exc.strerror}"
-    return None
 
 
 def walk_sources(root: Path) -> Iterator[SourceFile]:

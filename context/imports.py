@@ -6,11 +6,12 @@ specifiers); the context-engine issue replaces this with a symbol graph over all
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tree_sitter import Node
 
-from context.files import skip_reason
+from context.files import IgnoreRules, prompt_refusal
 from context.languages import language_of, parser_for, source_bytes
 
 _JS_LIKE = {"javascript", "typescript", "tsx"}
@@ -72,17 +73,22 @@ def _js_imports(tree_root: Node, file: Path) -> list[Path]:
             if child.type == "string" and child.text:
                 spec = child.text.decode().strip("'\"`")
                 if spec.startswith("."):
-                    base = (file.parent / spec).resolve()
+                    base = Path(os.path.normpath(file.parent / spec))
                     found += [base, *(base.with_name(base.name + s) for s in _JS_SUFFIXES)]
                     found += [base / f"index{s}" for s in _JS_SUFFIXES]
     return found
 
 
-def imported_files(file: Path, text: str, root: Path) -> list[Path]:
-    """Existing files under ``root`` that ``file`` imports, in order of first mention."""
+def imported_files(
+    file: Path, text: str, root: Path, rules: IgnoreRules | None = None
+) -> list[Path]:
+    """Files under ``root`` that ``file`` imports and that may be shown to a model (the
+    prompt rule of context/files.py: not ignored, not secret-looking, no symlink...), in order
+    of first mention."""
     language = language_of(file)
     if language is None:
         return []
+    root = root.resolve()
     tree = parser_for(language).parse(source_bytes(text))
     if language == "python":
         candidates = _python_imports(tree.root_node, file, root)
@@ -90,13 +96,13 @@ def imported_files(file: Path, text: str, root: Path) -> list[Path]:
         candidates = _js_imports(tree.root_node, file)
     else:
         candidates = []
-    root = root.resolve()
+    rules = rules if rules is not None else IgnoreRules(root)
     seen: dict[Path, None] = {}
     for candidate in candidates:
-        resolved = candidate.resolve()
-        if resolved == file.resolve() or not resolved.is_relative_to(root):
+        # Judged as written (a symlinked module is refused, not followed), absolute.
+        absolute = Path(os.path.normpath(candidate))
+        if absolute == file or absolute in seen or not absolute.is_file():
             continue
-        # The index's own rules: no secret-looking, huge, binary or non-regular file.
-        if resolved.is_file() and skip_reason(resolved, resolved.stat().st_size) is None:
-            seen.setdefault(resolved, None)
+        if prompt_refusal(absolute, root, rules) is None:
+            seen.setdefault(absolute, None)
     return list(seen)

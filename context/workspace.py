@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from context.files import MAX_FILE_BYTES
+from context.files import MAX_FILE_BYTES, IgnoreRules, PromptRefusedError, name_refusal
+from context.files import prompt_refusal as file_refusal
 from context.imports import imported_files
 from context.pack import ContextPack, LineRange, Section, SectionKind
 from context.repository import RankedChunk, Repository
@@ -53,6 +54,7 @@ class Workspace:
         open_files: Callable[[], list[str]] = list,
     ) -> None:
         self.root = root.resolve()
+        self.rules = IgnoreRules(self.root)
         self.counter = counter
         # The editor's unsaved text wins over the disk.
         self._open_text = open_text
@@ -79,6 +81,18 @@ class Workspace:
         if text is not None:
             return text
         return read_text_file(path, MAX_FILE_BYTES)
+
+    def check_shown(self, path: Path) -> None:
+        """PromptRefusedError unless ``path``'s text (the editor's, when open) may enter a
+        prompt: context/files.py's rule, the same for every way text reaches the model."""
+        text = self._open_text(path.resolve())
+        reason = file_refusal(path, self.root, self.rules, text)
+        if reason is not None:
+            where = path.relative_to(self.root) if path.is_relative_to(self.root) else path
+            raise PromptRefusedError(
+                f"Fathom does not send {where.as_posix()} to the model: {reason}. Nothing "
+                "of it was sent; edit it by hand."
+            )
 
     def relative(self, path: Path) -> Path:
         return path.resolve().relative_to(self.root)
@@ -110,6 +124,7 @@ class Workspace:
         self, target: Path, selection: LineRange, instruction: str, budget: int
     ) -> ContextPack:
         """Sections for an edit of ``selection`` in ``target``, never more than ``budget``."""
+        self.check_shown(target)
         target = target.resolve()
         text = self.read(target)
         lines = split_lines(text)
@@ -154,7 +169,7 @@ class Workspace:
     def _imported(self, target: Path, text: str, left: int, omitted: list[str]) -> list[Section]:
         """Files the target imports, whole, while they fit (before the index is ready)."""
         related: list[Section] = []
-        for path in imported_files(target, text, self.root):
+        for path in imported_files(target, text, self.root, self.rules):
             try:
                 section = self._section(SectionKind.RELATED, path, self.read(path), None)
             except UnreadableFileError as exc:
@@ -188,6 +203,9 @@ class Workspace:
             left -= repo_map.tokens
         query = f"{instruction}\n{selected}"
         ranked = self.repository.ranked_chunks(ranks, rel, query, selection.start)
+        # The index applied the same rule when it stored them; a .gitignore written since
+        # may have changed the verdict.
+        ranked = [r for r in ranked if name_refusal(Path(r.path), self.rules) is None]
         # Choose by the chunk's stored count plus its path's header (with a margin for the
         # line numbers); counting every candidate cost most of a pack's time on a large
         # repository.

@@ -11,45 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backend.engine import ModelUnavailableError
-from backend.settings import (
-    DEFAULT_MODEL,
-    KV_CACHE_DTYPES,
-    SPECULATIVE_MODES,
-    SettingsError,
-    VllmSettings,
+from backend.engine import Engine, ModelUnavailableError
+from backend.settings import DEFAULT_MODEL, KV_CACHE_DTYPES, SPECULATIVE_MODES, SettingsError
+from lsp_server.engines import (
+    CPU_MAX_MODEL_LEN,
+    add_engine_options,
+    add_server_options,
+    config_from_args,
+    engine_factory,
 )
-
-CPU_MAX_MODEL_LEN = 32768
-
-
-def _engine_settings(args: argparse.Namespace) -> VllmSettings:
-    """The CPU defaults, or on a machine with GPUs the GPU defaults for the model."""
-    from backend.gpu_defaults import detect_gpus, gpu_settings_for
-
-    gpus = detect_gpus()
-    if gpus.count == 0:
-        return VllmSettings(model=args.model, max_model_len=args.max_model_len or CPU_MAX_MODEL_LEN)
-    from backend.vllm_engine import resolve_model
-
-    model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))
-    overrides = {"max_model_len": args.max_model_len} if args.max_model_len else {}
-    return gpu_settings_for(model_path, gpus.count, gpus.memory_gib, **overrides)
-
-
-def _add_engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        default=os.environ.get("FATHOM_MODEL", DEFAULT_MODEL),
-        help="'default' (the packaged Qwen2.5-Coder-0.5B-Instruct), a local HF model folder, "
-        "or an HF id already in the local HF cache (env FATHOM_MODEL)",
-    )
-    parser.add_argument(
-        "--max-model-len",
-        type=int,
-        help=f"context window (default {CPU_MAX_MODEL_LEN}; on GPUs 131072 for DeepSeek-V3 models)",
-    )
-    parser.add_argument("--verbose", action="store_true", help="show the engine's own logs")
 
 
 def _quiet_engine_logs(verbose: bool) -> None:
@@ -68,38 +38,11 @@ def _quiet_engine_logs(verbose: bool) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from backend.engine import Engine
-    from backend.vllm_engine import VllmEngine, resolve_model
-    from lsp_server.config import FathomConfig
     from lsp_server.server import build_server
 
     _quiet_engine_logs(args.verbose)
     # The command line sets the defaults; the editor's settings may choose another engine.
-    config = FathomConfig(
-        engine="replay" if args.replay else "openai" if args.server_url else "embedded",
-        model=args.model,
-        server_url=args.server_url,
-        server_model=args.server_model,
-    )
-
-    def make_engine(config: FathomConfig) -> Engine:
-        if config.engine == "replay":
-            from backend.replay_engine import ReplayEngine
-
-            tokenizer = resolve_model(args.model, lambda _m: None)
-            return ReplayEngine.from_file(Path(args.replay), tokenizer)
-        if config.engine == "openai":
-            from backend.openai_engine import OpenAIEngine
-
-            # A shared model server (`fathom serve-model` on a GPU box): nothing loads here.
-            assert config.server_url is not None
-            return OpenAIEngine(
-                config.server_url, config.server_model, tokenizer=args.server_tokenizer
-            )
-        chosen = argparse.Namespace(**{**vars(args), "model": config.model or args.model})
-        return VllmEngine(_engine_settings(chosen))
-
-    server = build_server(make_engine, config)
+    server = build_server(engine_factory(args), config_from_args(args))
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
@@ -127,6 +70,13 @@ def _parse_range(text: str) -> tuple[int, int]:
     return start, end
 
 
+def _headless_engine(args: argparse.Namespace) -> Engine:
+    """The engine ``fathom edit`` and ``fathom demo`` run: the server's choice, unstarted."""
+    from lsp_server.headless import say
+
+    return engine_factory(args, progress=say)(config_from_args(args))
+
+
 def _edit(args: argparse.Namespace) -> int:
     from lsp_server.headless import edit_file
 
@@ -138,7 +88,7 @@ def _edit(args: argparse.Namespace) -> int:
             args.instruction,
             apply=args.apply,
             allow_delete=args.allow_delete,
-            settings=_engine_settings(args),
+            engine=_headless_engine(args),
             root=Path(args.root) if args.root else None,
         )
     )
@@ -148,7 +98,7 @@ def _demo(args: argparse.Namespace) -> int:
     from lsp_server.demo import run_demo
 
     _quiet_engine_logs(args.verbose)
-    return asyncio.run(run_demo(_engine_settings(args)))
+    return asyncio.run(run_demo(_headless_engine(args)))
 
 
 def _model_tokenizer(args: argparse.Namespace, command: str) -> tuple[Any, str] | None:
@@ -377,20 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer with recorded replies (a JSON list of strings) instead of a model; "
         "for tests of the edit plumbing",
     )
-    serve.add_argument(
-        "--server-url",
-        metavar="URL",
-        help="use an OpenAI-compatible model server (e.g. http://gpu-box:8000/v1, started with "
-        "`fathom serve-model`) instead of the embedded engine; the API key comes from "
-        "FATHOM_OPENAI_API_KEY or OPENAI_API_KEY",
-    )
-    serve.add_argument("--server-model", metavar="NAME", help="model name on the server")
-    serve.add_argument(
-        "--server-tokenizer",
-        metavar="PATH",
-        help="local tokenizer folder for counting tokens ('server' to ask the server)",
-    )
-    _add_engine_options(serve)
+    add_engine_options(serve)
+    add_server_options(serve)
     serve.set_defaults(run=_serve)
 
     edit = sub.add_parser("edit", help="edit lines of a file headlessly; prints the diff")
@@ -404,12 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="let --apply delete files the edit deletes (without it, such an edit is refused)",
     )
     edit.add_argument("--root", help="workspace root (default: the git root or the file's folder)")
-    _add_engine_options(edit)
+    add_engine_options(edit)
+    add_server_options(edit)
     edit.set_defaults(run=_edit)
 
     index = sub.add_parser("index", help="index a repository (chunks, symbols) into the cache")
     index.add_argument("root", nargs="?", default=".", metavar="ROOT")
-    _add_engine_options(index)
+    add_engine_options(index)
     index.set_defaults(run=_index)
 
     context = sub.add_parser("context", help="show what the model would be shown for a line")
@@ -417,11 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     context.add_argument("instruction")
     context.add_argument("--root", help="workspace root (default: the git root or the folder)")
     context.add_argument("--budget", type=int, help="tokens (default: context window - 2048)")
-    _add_engine_options(context)
+    add_engine_options(context)
     context.set_defaults(run=_context)
 
     demo = sub.add_parser("demo", help="one real edit of a sample project, end to end")
-    _add_engine_options(demo)
+    add_engine_options(demo)
+    add_server_options(demo)
     demo.set_defaults(run=_demo)
 
     serve_model = sub.add_parser(

@@ -7,8 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from backend.engine import EngineError
-from backend.settings import VllmSettings
+from backend.engine import Engine, EngineError
 from context.languages import parser_for
 from edits.disk import write_plan
 from edits.errors import EditError
@@ -24,7 +23,7 @@ def _parses(text: str) -> bool:
     return not parser_for("python").parse(text.encode()).root_node.has_error
 
 
-async def run_demo(settings: VllmSettings) -> int:
+async def run_demo(engine: Engine) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fathom-demo-") as scratch:
         project = Path(scratch) / "sample"
@@ -32,7 +31,7 @@ async def run_demo(settings: VllmSettings) -> int:
         say(f"Sample project copied to {project}")
         say(f"Asking for: {INSTRUCTION!r} on {TARGET} lines {LINES[0]}-{LINES[1]}")
         try:
-            result = await headless_edit(project / TARGET, LINES, INSTRUCTION, settings, project)
+            result = await headless_edit(project / TARGET, LINES, INSTRUCTION, engine, project)
         except (EditError, EngineError) as exc:
             say(f"fathom demo: the edit failed: {exc}")
             return 1

@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.engine import EngineError
-from backend.settings import VllmSettings
+from backend.engine import Engine, EngineError
 from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
 from context.text import read_text_file
 from edits.disk import write_plan
 from edits.errors import EditError
 from edits.plan import DocumentSnapshot
 from lsp_server.edit_flow import EditOutcome, InvalidEditRequest, run_edit
+from lsp_server.repositories import index_repository
 
 
 def say(message: str) -> None:
@@ -68,35 +68,44 @@ async def headless_edit(
     path: Path,
     lines: tuple[int, int],
     instruction: str,
-    settings: VllmSettings,
+    engine: Engine,
     root: Path | None = None,
 ) -> HeadlessResult:
-    """Start the engine, run one edit of 1-based inclusive ``lines`` and return the outcome."""
-    from backend.vllm_engine import VllmEngine
-
+    """Start ``engine``, index the workspace as the server does, run one edit of 1-based
+    inclusive ``lines`` and return the outcome; the engine is closed on every way out."""
     path = path.resolve()
     root = (root or find_root(path)).resolve()
-    snapshot = DocumentSnapshot(path=path, text=read_text_file(path), version=None)
-    engine = VllmEngine(settings, progress=say)
     try:
         started = time.monotonic()
         async with ticking("Starting the engine…"):
             await engine.start()
         engine_start_s = time.monotonic() - started
-        workspace = Workspace(root, engine)
-
-        def snapshot_of(p: Path) -> DocumentSnapshot:
-            return DocumentSnapshot(p, read_text_file(p), None)
-
-        async with ticking("The model is writing the edit…"):
-            outcome = await run_edit(
-                engine,
-                workspace,
-                snapshot,
-                LineRange(lines[0] - 1, lines[1]),
-                instruction,
-                snapshot_of=snapshot_of,
+        # The server's context: the repository index (cached, so a second run re-reads only
+        # changed files), ranked chunks and the map, under the same rules of what is shown.
+        async with ticking(f"Indexing {root.name}…"):
+            repository, _stats, notes = await asyncio.to_thread(
+                index_repository, root, engine, Path(engine.model_name).name
             )
+        for note in notes:
+            say(f"fathom: {note}")
+        try:
+            workspace = Workspace(root, engine, repository=repository)
+            snapshot = DocumentSnapshot(path=path, text=workspace.read(path), version=None)
+
+            def snapshot_of(p: Path) -> DocumentSnapshot:
+                return DocumentSnapshot(p, read_text_file(p), None)
+
+            async with ticking("The model is writing the edit…"):
+                outcome = await run_edit(
+                    engine,
+                    workspace,
+                    snapshot,
+                    LineRange(lines[0] - 1, lines[1]),
+                    instruction,
+                    snapshot_of=snapshot_of,
+                )
+        finally:
+            repository.index.close()
         return HeadlessResult(outcome, root, engine_start_s)
     finally:
         await engine.close()
@@ -108,12 +117,12 @@ async def edit_file(
     instruction: str,
     *,
     apply: bool,
-    settings: VllmSettings,
+    engine: Engine,
     root: Path | None = None,
     allow_delete: bool = False,
 ) -> int:
     try:
-        result = await headless_edit(path, lines, instruction, settings, root)
+        result = await headless_edit(path, lines, instruction, engine, root)
     except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
         say(f"fathom: {exc}")
         return 2

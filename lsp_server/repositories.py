@@ -54,3 +54,18 @@ def build_index(
         index.close()
     notes, cache.notes[:] = list(cache.notes), []
     return stats, notes
+
+
+def index_repository(
+    root: Path,
+    counter: TokenCounter,
+    tokenizer_id: str,
+    progress: Callable[[int, int], None] = lambda _done, _total: None,
+) -> tuple[Repository, IndexStats, list[str]]:
+    """``root`` indexed and its file graph loaded, ready to rank context: what the server and
+    the command line both use (slow: call it from a worker thread)."""
+    stats, notes = build_index(root, counter, tokenizer_id, progress)
+    # Opened after the build: a cache that fell back to memory while indexing is read there.
+    repository = open_repository(root, counter, tokenizer_id)
+    repository.load_graph()
+    return repository, stats, notes

@@ -33,7 +33,7 @@ from lsp_server.config import FathomConfig, merge
 from lsp_server.findings import FindingStore
 from lsp_server.jobs import FathomProtocol, Jobs
 from lsp_server.progress import work_done
-from lsp_server.repositories import build_index, open_repository
+from lsp_server.repositories import index_repository
 from lsp_server.workspace_edit import ClientEditSupport
 
 EDIT_COMMAND = "fathom.edit"
@@ -257,7 +257,6 @@ class FathomServer(LanguageServer):
 
     async def _index_root(self, root: Path, engine: Engine) -> None:
         tokenizer_id = Path(engine.model_name).name
-        repository = open_repository(root, engine, tokenizer_id)
         loop = asyncio.get_running_loop()
         async with work_done(self, f"Fathom: indexing {root.name}") as report:
 
@@ -266,16 +265,11 @@ class FathomServer(LanguageServer):
                 loop.call_soon_threadsafe(report, f"{done}/{total} files", percent)
 
             # The worker thread indexes through its own connection.
-            stats, notes = await asyncio.to_thread(
-                build_index, root, engine, tokenizer_id, progress
+            repository, stats, notes = await asyncio.to_thread(
+                index_repository, root, engine, tokenizer_id, progress
             )
             for note in notes:
                 self.show(note, types.MessageType.Warning)
-            if repository.index.cache.in_memory and not repository.index.in_memory:
-                # The cache moved to memory while indexing: read from there too.
-                repository.index.close()
-                repository = open_repository(root, engine, tokenizer_id)
-            await asyncio.to_thread(repository.load_graph)
         self.repositories[root] = repository
         self.flush_documents()  # what the user typed while the index was being built
         self.window_log_message(

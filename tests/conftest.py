@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.openai_stub import StubServer, serve_stub
 
 DEMO = Path(__file__).resolve().parents[1] / "lsp_server" / "demo_project"
 
@@ -37,3 +40,10 @@ def sample_project(tmp_path: Path) -> Path:
     target = tmp_path / "sample"
     shutil.copytree(DEMO, target)
     return target
+
+
+@pytest.fixture
+def stub() -> Iterator[StubServer]:
+    """A real OpenAI-compatible HTTP server on loopback that answers from a script and
+    records every request (tests/openai_stub.py)."""
+    yield from serve_stub()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -192,11 +193,16 @@ def _factory() -> EditorClient:
 
 @contextlib.asynccontextmanager
 async def editor_session(
-    root: Path, *server_args: str, editor: str = "visual-studio-code"
+    root: Path,
+    *server_args: str,
+    editor: str = "visual-studio-code",
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[EditorClient]:
+    """``env``: variables to set for the server process on top of this one's."""
     config = ClientServerConfig(
         server_command=[sys.executable, "-m", "lsp_server", "serve", *server_args],
         client_factory=_factory,
+        server_env=None if env is None else {**os.environ, **env},
     )
     client = await config.start()
     assert isinstance(client, EditorClient)

@@ -1,0 +1,103 @@
+"""Which engine a command runs, from its command line: the same choice for ``fathom serve``,
+``fathom edit`` and ``fathom demo`` — the embedded vLLM (CPU or GPU defaults), an
+OpenAI-compatible server (``--server-url``), or recorded replies (``serve --replay``, tests)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from backend.engine import Engine
+from backend.settings import DEFAULT_MODEL, VllmSettings
+from lsp_server.config import FathomConfig
+
+CPU_MAX_MODEL_LEN = 32768
+
+
+def engine_settings(args: argparse.Namespace) -> VllmSettings:
+    """The CPU defaults, or on a machine with GPUs the GPU defaults for the model."""
+    from backend.gpu_defaults import detect_gpus, gpu_settings_for
+
+    gpus = detect_gpus()
+    if gpus.count == 0:
+        return VllmSettings(model=args.model, max_model_len=args.max_model_len or CPU_MAX_MODEL_LEN)
+    from backend.vllm_engine import resolve_model
+
+    model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))
+    overrides = {"max_model_len": args.max_model_len} if args.max_model_len else {}
+    return gpu_settings_for(model_path, gpus.count, gpus.memory_gib, **overrides)
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=os.environ.get("FATHOM_MODEL", DEFAULT_MODEL),
+        help="'default' (the packaged Qwen2.5-Coder-0.5B-Instruct), a local HF model folder, "
+        "or an HF id already in the local HF cache (env FATHOM_MODEL)",
+    )
+    parser.add_argument(
+        "--max-model-len",
+        type=int,
+        help=f"context window (default {CPU_MAX_MODEL_LEN}; on GPUs 131072 for DeepSeek-V3 models)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="show the engine's own logs")
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """For the commands that ask a model: where an OpenAI-compatible server is."""
+    parser.add_argument(
+        "--server-url",
+        metavar="URL",
+        help="use an OpenAI-compatible model server (e.g. http://gpu-box:8000/v1, started with "
+        "`fathom serve-model`) instead of the embedded engine; the API key comes from "
+        "FATHOM_OPENAI_API_KEY or OPENAI_API_KEY",
+    )
+    parser.add_argument("--server-model", metavar="NAME", help="model name on the server")
+    parser.add_argument(
+        "--server-tokenizer",
+        metavar="PATH",
+        help="local tokenizer folder for counting tokens ('server' to ask the server)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> FathomConfig:
+    """The engine the command line asks for (the editor's settings may choose another)."""
+    replay = getattr(args, "replay", None)
+    return FathomConfig(
+        engine="replay" if replay else "openai" if args.server_url else "embedded",
+        model=args.model,
+        server_url=args.server_url,
+        server_model=args.server_model,
+    )
+
+
+def engine_factory(
+    args: argparse.Namespace, progress: Callable[[str], None] | None = None
+) -> Callable[[FathomConfig], Engine]:
+    """Builds an (unstarted) engine for a configuration; the command line fills the gaps.
+    ``progress`` hears the embedded engine's start-up steps (the model's first conversion)."""
+
+    def make_engine(config: FathomConfig) -> Engine:
+        from backend.vllm_engine import VllmEngine, resolve_model
+
+        if config.engine == "replay":
+            from backend.replay_engine import ReplayEngine
+
+            tokenizer = resolve_model(args.model, lambda _m: None)
+            return ReplayEngine.from_file(Path(args.replay), tokenizer)
+        if config.engine == "openai":
+            from backend.openai_engine import OpenAIEngine
+
+            # A shared model server (`fathom serve-model` on a GPU box): nothing loads here.
+            assert config.server_url is not None
+            return OpenAIEngine(
+                config.server_url, config.server_model, tokenizer=args.server_tokenizer
+            )
+        chosen = argparse.Namespace(**{**vars(args), "model": config.model or args.model})
+        settings = engine_settings(chosen)
+        return VllmEngine(settings) if progress is None else VllmEngine(settings, progress=progress)
+
+    return make_engine
