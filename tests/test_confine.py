@@ -7,7 +7,6 @@ lines outside the selection included, without anyone being asked.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from pathlib import Path
@@ -71,6 +70,13 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch) -> Path:
+    """A private cache for the index and journal that the headless edit and the server write."""
+    monkeypatch.setenv("FATHOM_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
 def _snapshot(path: Path) -> DocumentSnapshot:
     return DocumentSnapshot(path, read_text_file(path), None)
 
@@ -121,30 +127,17 @@ def test_a_plan_into_git_is_never_built_so_nothing_reaches_the_disk(project: Pat
 # -- headless: `fathom edit --apply` ----------------------------------------------------------
 
 
-def _unused_engine() -> dict[str, None]:
-    # headless_edit is replaced below, so edit_file's engine (or, before, its vLLM settings)
-    # is only passed through.
-    parameters = inspect.signature(headless.edit_file).parameters
-    return {"engine": None} if "engine" in parameters else {"settings": None}
+async def _edit_file(root: Path, replies: list[str], **options) -> int:
+    """``fathom edit --apply`` as the CLI runs it (index, edit, write), replies recorded."""
+    return await headless.edit_file(
+        root / "app.py", (1, 2), "Return 2 instead.", apply=True, engine=ReplayEngine(replies),
+        root=root, **options,
+    )  # fmt: skip
 
 
-def _fake_headless_edit(root: Path, replies: list[str]):
-    """headless_edit with recorded replies instead of a started vLLM engine."""
-
-    async def fake(*_args, **_kwargs) -> headless.HeadlessResult:
-        return headless.HeadlessResult(await _run(root, replies), root, 0.0)
-
-    return fake
-
-
-async def test_headless_apply_refuses_a_reply_into_git(project, monkeypatch, capsys):
+async def test_headless_apply_refuses_a_reply_into_git(project, cache, capsys):
     tail, _named, created = PROTECTED["git-hook"]
-    monkeypatch.setattr(
-        headless, "headless_edit", _fake_headless_edit(project, [_EDIT + tail + "```\n"] * 4)
-    )
-    done = await headless.edit_file(
-        project / "app.py", (1, 2), "Return 2 instead.", apply=True, **_unused_engine()
-    )
+    done = await _edit_file(project, [_EDIT + tail + "```\n"] * 4)
     assert done == 1
     assert "Fathom never writes" in capsys.readouterr().err
     _untouched(project, created)
@@ -177,14 +170,8 @@ async def test_write_plan_deletes_only_when_allowed_and_otherwise_writes_nothing
 
 
 @pytest.mark.parametrize("allow_delete", [False, True])
-async def test_headless_apply_deletes_only_with_allow_delete(
-    project, monkeypatch, capsys, allow_delete
-):
-    monkeypatch.setattr(headless, "headless_edit", _fake_headless_edit(project, [_MISS, _DELETE]))
-    done = await headless.edit_file(
-        project / "app.py", (1, 2), "Drop helper.", apply=True, allow_delete=allow_delete,
-        **_unused_engine(),
-    )  # fmt: skip
+async def test_headless_apply_deletes_only_with_allow_delete(project, cache, capsys, allow_delete):
+    done = await _edit_file(project, [_MISS, _DELETE], allow_delete=allow_delete)
     out, err = capsys.readouterr()
     assert "+++ /dev/null" in out  # the diff is shown either way
     if allow_delete:
@@ -221,12 +208,11 @@ async def test_a_deletion_goes_only_to_an_editor_that_asks_first(project: Path):
 
 
 @pytest.fixture
-def replay_server(tmp_path: Path, monkeypatch):
+def replay_server(tmp_path: Path, cache: Path):
     """``fathom serve --replay`` arguments, with a tiny tokenizer and a private cache."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    monkeypatch.setenv("FATHOM_CACHE_DIR", str(tmp_path / "cache"))
     tokenizer_dir = tmp_path / "tokenizer"
     words = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
     words.pre_tokenizer = pre_tokenizers.Whitespace()
