@@ -20,12 +20,13 @@ from context.files import MAX_FILE_BYTES, IgnoreRules, PromptRefusedError, name_
 from context.files import prompt_refusal as file_refusal
 from context.imports import imported_files
 from context.pack import ContextPack, LineRange, Section, SectionKind
-from context.repository import RankedChunk, Repository
+from context.repository import CANDIDATE_FILES, RankedChunk, Repository
 from context.text import UnreadableFileError, fenced, read_text_file, split_lines
 from context.tokens import TokenCounter
 
 MAP_SHARE = 4  # the map takes at most 1/MAP_SHARE of what the target and selection leave
 MAP_MAX_TOKENS = 2048
+MAP_FILES = 60  # files whose definitions the map may list
 HEADER_MARGIN = 8  # tokens: line numbers and token merges at a section's seams
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 
@@ -196,6 +197,7 @@ class Workspace:
         rel = self.relative(target).as_posix()
         names = set(_IDENTIFIER.findall(selected))
         ranks = self.repository.page_rank(rel, names, self._open_files())
+        ranks = self._still_shown(ranks, rel)
         sections: list[Section] = []
         repo_map = self._repo_map(ranks, rel, min(left // MAP_SHARE, MAP_MAX_TOKENS))
         if repo_map is not None:
@@ -203,9 +205,6 @@ class Workspace:
             left -= repo_map.tokens
         query = f"{instruction}\n{selected}"
         ranked = self.repository.ranked_chunks(ranks, rel, query, selection.start)
-        # The index applied the same rule when it stored them; a .gitignore written since
-        # may have changed the verdict.
-        ranked = [r for r in ranked if name_refusal(Path(r.path), self.rules) is None]
         # Choose by the chunk's stored count plus its path's header (with a margin for the
         # line numbers); counting every candidate cost most of a pack's time on a large
         # repository.
@@ -241,6 +240,20 @@ class Workspace:
             omitted.append(f"{skipped} of {len(ranked)} ranked chunks did not fit the budget")
         return sections
 
+    def _still_shown(self, ranks: dict[str, float], target: str) -> dict[str, float]:
+        """The best-ranked files that the prompt rule still allows, as many as the map and the
+        chunks can use: the index applied the rule when it stored each file, but a .gitignore
+        written since may have changed the verdict. Asked only for the files at the top, so a
+        50,000-file repository costs no more than a small one."""
+        wanted = CANDIDATE_FILES + MAP_FILES + 1
+        kept: dict[str, float] = {}
+        for path in sorted(ranks, key=lambda p: (-ranks[p], p)):
+            if path == target or name_refusal(Path(path), self.rules) is None:
+                kept[path] = ranks[path]
+                if len(kept) >= wanted:
+                    break
+        return kept
+
     def _count_headers(self, headers: list[str]) -> list[int]:
         """Counts of section headers; the same chunks come back request after request, so
         each header is counted once (new ones in one batch)."""
@@ -260,7 +273,7 @@ class Workspace:
     def _repo_map(self, ranks: dict[str, float], target: str, budget: int) -> Section | None:
         assert self.repository is not None
         header = "Repository map (definitions in the files most related to this request):\n"
-        lines = self.repository.repo_map_lines(ranks, target, limit=60)
+        lines = self.repository.repo_map_lines(ranks, target, limit=MAP_FILES)
         # Take lines by their own counts (cached per file), then count the text once; a line
         # or two of margin covers merges at the seams, and the loop trims if it was not enough.
         room = budget - self.count_tokens(header + fenced("")) - HEADER_MARGIN

@@ -28,7 +28,9 @@ import private
 from private import keys
 from vendor import lib
 
-db_password = "hunter2-but-longer"
+db_password = "hunter2"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+settings["passphrase"] = "correct horse battery staple"
 
 
 def total(values):
@@ -44,7 +46,10 @@ NEVER_SENT = {
     ".git/config": "[core]\n\tgit-config-text = 1\n",
 }
 SHOWN = "helper-text-shown"
-# The selection is lines 10-11 (1-based): the model answers with a diff of them.
+# Secret values in a shown file: they reach the model only as «secret-N» markers.
+SECRET_VALUES = ["hunter2", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "correct horse battery"]
+# The selection is total(): the model answers with a diff of it.
+SELECTION = next(n for n, line in enumerate(MAIN.splitlines()) if line.startswith("def total"))
 
 
 def _reply(old: str, new: str) -> str:
@@ -81,7 +86,9 @@ def project(tmp_path: Path) -> Path:
 
 def _sent(stub: StubServer) -> str:
     """Everything the model server was sent for chat completions."""
-    return "\n".join(json.dumps(s.body) for s in stub.requests("/v1/chat/completions"))
+    return "\n".join(
+        json.dumps(s.body, ensure_ascii=False) for s in stub.requests("/v1/chat/completions")
+    )
 
 
 def test_each_marker_is_in_its_file():
@@ -90,8 +97,9 @@ def test_each_marker_is_in_its_file():
 
 def _assert_nothing_private(sent: str) -> None:
     assert sent, "the model server was asked nothing"
-    for marker in [*MARKERS, "hunter2-but-longer"]:
+    for marker in [*MARKERS, *SECRET_VALUES]:
         assert marker not in sent
+    assert "«secret-" in sent  # the file with the secrets was shown, masked
     assert SHOWN in sent  # the rule left out only what it must
 
 
@@ -128,6 +136,10 @@ def test_a_secret_looking_target_is_refused_with_a_reason(project: Path, counter
         workspace.pack(project / "local_settings.py", LineRange(0, 1), "Rename", 4000)
 
 
+def _start_at_zero(uri: str) -> list[dict]:
+    return edit_arguments(uri, SELECTION, SELECTION + 1, "Start at 0.")
+
+
 def _server_args(stub: StubServer, model_dir: Path) -> list[str]:
     return ["--server-url", stub.url, "--server-tokenizer", str(model_dir)]
 
@@ -149,7 +161,7 @@ async def test_the_server_sends_no_ignored_secret_or_linked_text(
         uri = open_document(client, project / "main.py")
         # At once (the imports fallback while the index is built), then once it is ready.
         first = await client.workspace_execute_command_async(
-            types.ExecuteCommandParams("fathom.edit", edit_arguments(uri, 9, 10, "Start at 0."))
+            types.ExecuteCommandParams("fathom.edit", _start_at_zero(uri))
         )
         assert first["applied"] is True, first
         for _ in range(200):
@@ -161,7 +173,7 @@ async def test_the_server_sends_no_ignored_secret_or_linked_text(
             await asyncio.sleep(0.1)
         open_document(client, project / "helpers.py")
         second = await client.workspace_execute_command_async(
-            types.ExecuteCommandParams("fathom.edit", edit_arguments(uri, 9, 10, "Start at 0."))
+            types.ExecuteCommandParams("fathom.edit", _start_at_zero(uri))
         )
         assert second["applied"] is True
         assert {"ranked chunk", "repository map"} & {c["kind"] for c in second["context"]}
@@ -171,6 +183,10 @@ async def test_the_server_sends_no_ignored_secret_or_linked_text(
         with pytest.raises(JsonRpcException, match="looks like a secret"):
             await client.workspace_execute_command_async(
                 types.ExecuteCommandParams("fathom.edit", edit_arguments(env_uri, 0, 0, "Add X"))
+            )
+        with pytest.raises(JsonRpcException, match="looks like a secret"):
+            await client.workspace_execute_command_async(
+                types.ExecuteCommandParams("fathom.review", [{"uri": env_uri}])
             )
         assert len(model_server.requests("/v1/chat/completions")) == asked
     _assert_nothing_private(_sent(model_server))
@@ -189,7 +205,8 @@ def _fathom_edit(project: Path, stub: StubServer, model_dir: Path, target: str, 
 def test_the_command_line_sends_no_ignored_secret_or_linked_text(
     project: Path, model_server: StubServer, model_dir: Path, tmp_path: Path
 ):
-    done = _fathom_edit(project, model_server, model_dir, "main.py", "10:11", tmp_path, "--apply")
+    lines = f"{SELECTION + 1}:{SELECTION + 2}"
+    done = _fathom_edit(project, model_server, model_dir, "main.py", lines, tmp_path, "--apply")
     assert done.returncode == 0, done.stderr
     assert "sum(values, 0)" in (project / "main.py").read_text()
     sent = _sent(model_server)

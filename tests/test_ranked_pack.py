@@ -96,3 +96,16 @@ def test_an_edit_in_the_editor_updates_one_file_and_the_ranking(workspace, repo)
     )
     assert "shop/tax.py" in repository.graph.definers["vat_rate"]
     assert not repository.update_document("shop/tax.py", repository.file_text("shop/tax.py"))
+
+
+def test_a_file_ignored_after_indexing_leaves_the_pack(workspace, repo):
+    """The index applied the rule when it stored the chunks; a .gitignore written since still
+    keeps them out of prompts (the same rule is asked again at pack time)."""
+    selection = LineRange(3, 6)
+    before = workspace.pack(repo / "shop" / "cart.py", selection, "Round to cents", 4000)
+    assert any(s.path.as_posix() == "shop/pricing.py" for s in before.sections)
+    (repo / ".gitignore").write_text("generated/\nshop/pricing.py\n")
+    fresh = Workspace(repo, workspace.counter, repository=workspace.repository)
+    after = fresh.pack(repo / "shop" / "cart.py", selection, "Round to cents", 4000)
+    assert not any(s.path.as_posix() == "shop/pricing.py" for s in after.sections)
+    assert "pricing.py" not in "".join(s.text for s in after.sections)
