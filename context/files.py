@@ -78,20 +78,30 @@ class IgnoreRules:
         return False
 
 
+def _fold(name: str) -> str:
+    # Case-insensitive file systems (macOS, Windows) open ".GIT" as ".git", and Windows drops
+    # trailing dots and spaces (".git." is ".git"): compare names as such a system would.
+    return name.rstrip(". ").casefold() or name
+
+
+_NEVER_SHOWN_DIRS = {_fold(name) for name in ALWAYS_SKIPPED_DIRS}
+
+
 def name_refusal(relative: Path, rules: IgnoreRules | None) -> str | None:
-    """Why a file at ``relative`` (to the rules' root) is never shown, judged by its name and
-    the ignore rules alone (no disk access beyond reading .gitignore files)."""
-    skipped = next((part for part in relative.parts[:-1] if part in ALWAYS_SKIPPED_DIRS), None)
-    if skipped is not None or relative.name in ALWAYS_SKIPPED_DIRS:
-        return f"inside {skipped or relative.name}/, which Fathom never shows"
-    if looks_secret(relative):
+    """Why a file at ``relative`` (normalised, to the rules' root) is never shown to a model
+    nor written by one, judged by its name and the ignore rules alone (no disk access beyond
+    reading .gitignore files)."""
+    parts = relative.parts
+    skipped = next((part for part in parts if _fold(part) in _NEVER_SHOWN_DIRS), None)
+    if skipped is not None:
+        return f"it is inside {skipped}/, which Fathom never shows"
+    if parts and looks_secret(Path(_fold(parts[-1]))):
         return "it looks like a secret file (.env, keys, credentials)"
-    if rules is not None:
-        path = rules.root / relative
+    if rules is not None and parts:
+        folders = [rules.root.joinpath(*parts[:n]) for n in range(1, len(parts))]
         # A file below an ignored folder is ignored, whatever later patterns say (git's rule).
-        folders = [p for p in path.parents if p != rules.root and p.is_relative_to(rules.root)]
         if any(rules.ignored(folder, is_dir=True) for folder in folders) or rules.ignored(
-            path, is_dir=False
+            rules.root / relative, is_dir=False
         ):
             return "it is ignored by .gitignore"
     return None

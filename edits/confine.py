@@ -19,37 +19,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from context.files import ALWAYS_SKIPPED_DIRS, IgnoreRules, looks_secret
-
-
-def _fold(name: str) -> str:
-    # Case-insensitive file systems (macOS, Windows) open ".GIT" as ".git", and Windows drops
-    # trailing dots and spaces (".git." is ".git"): compare names as such a system would.
-    return name.rstrip(". ").casefold() or name
-
-
-_NEVER_WRITTEN = {_fold(name) for name in ALWAYS_SKIPPED_DIRS}
+from context.files import IgnoreRules, name_refusal
 
 
 def write_refusal(root: Path, relative: Path) -> str | None:
-    """Why a reply may not write ``root / relative``, or None when it may.
+    """Why a reply may not write ``root / relative``, or None when it may: the rule of what
+    Fathom never shows (context/files.py), applied to writes.
 
     ``relative`` is normalised (no ``..``); callers judge both the path as the reply names it
     and where it resolves to, so a symlink inside the workspace cannot lead into ``.git``.
     """
-    parts = relative.parts
-    if not parts:
-        return None
-    hidden = next((part for part in parts if _fold(part) in _NEVER_WRITTEN), None)
-    if hidden is not None:
-        return f"it is inside {hidden}/, where Fathom never writes"
-    if looks_secret(Path(_fold(parts[-1]))):
-        return "it looks like a secret file (.env, keys, credentials), which Fathom never writes"
-    rules = IgnoreRules(root)
-    folders = [root.joinpath(*parts[:n]) for n in range(1, len(parts))]
-    # git ignores everything below an ignored folder, whatever later patterns say.
-    if any(rules.ignored(folder, is_dir=True) for folder in folders) or rules.ignored(
-        root / relative, is_dir=False
-    ):
-        return "it is ignored by .gitignore, so no review would show it"
-    return None
+    reason = name_refusal(relative, IgnoreRules(root))
+    return None if reason is None else f"{reason}, and Fathom never writes there"
