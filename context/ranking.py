@@ -12,8 +12,12 @@ Weighting (the pack combines the three per chunk, each normalised to 0..1):
 - **BM25, 0.35.** Over identifier parts and words of each chunk, queried with the
   instruction's words and the selection's identifiers: it finds code about what the user
   said even when no reference links it (a test of the function, a similar helper).
-- **Proximity, 0.15.** Within the target file, chunks near the cursor; small, because the
-  target file is shown whole whenever it fits anyway.
+- **Proximity, 0.15.** Files near the target in the folder tree: the same folder 1, a parent
+  or child folder 1/2, and so on (1 / (1 + folder steps)). Code beside the file being edited
+  (its package, its tests) is likelier to matter than code far away, even when no reference
+  links them yet. Small, because it knows nothing of the code. (It used to mean chunks of
+  the target near the cursor; but the target's own chunks never compete — the pack shows
+  the target itself — so that weight never took part.)
 """
 
 from __future__ import annotations
@@ -274,14 +278,16 @@ def normalise(values: Sequence[float]) -> list[float]:
     return [v / top for v in values] if top > 0 else [0.0 for _ in values]
 
 
-def proximity(chunk_start: int, chunk_end: int, cursor_line: int, scale: float = 50.0) -> float:
-    """1 for a chunk holding the cursor, falling off with distance in lines."""
-    if chunk_start <= cursor_line < chunk_end:
-        return 1.0
-    distance = (
-        chunk_start - cursor_line if chunk_start > cursor_line else cursor_line - chunk_end + 1
-    )
-    return 1.0 / (1.0 + distance / scale)
+def proximity(path: str, target: str) -> float:
+    """1 for a file in the target's folder, 1 / (1 + folder steps) elsewhere (posix paths
+    relative to the root)."""
+    here, there = path.split("/")[:-1], target.split("/")[:-1]
+    common = 0
+    for a, b in zip(here, there, strict=False):
+        if a != b:
+            break
+        common += 1
+    return 1.0 / (1.0 + len(here) + len(there) - 2 * common)
 
 
 def combined(pagerank: float, bm25: float, near: float) -> float:

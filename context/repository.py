@@ -162,7 +162,6 @@ class Repository:
         ranks: dict[str, float],
         target: str,
         query: str,
-        cursor_line: int,
     ) -> list[RankedChunk]:
         """Chunks of the best-ranked files, best first; the target file's own are left out
         (the pack shows that file itself)."""
@@ -177,10 +176,7 @@ class Repository:
             return []
         lexical = normalise(BM25(documents).scores(terms(query)))
         graph = normalise([ranks[p] for p, _c in candidates])
-        near = [
-            proximity(c.start_line, c.end_line, cursor_line) if p == target else 0.0
-            for p, c in candidates
-        ]
+        near = [proximity(p, target) for p, _c in candidates]
         scored = [
             RankedChunk(path, chunk, combined(g, b, n))
             for (path, chunk), g, b, n in zip(candidates, graph, lexical, near, strict=True)

@@ -204,7 +204,7 @@ class Workspace:
             sections.append(repo_map)
             left -= repo_map.tokens
         query = f"{instruction}\n{selected}"
-        ranked = self.repository.ranked_chunks(ranks, rel, query, selection.start)
+        ranked = self.repository.ranked_chunks(ranks, rel, query)
         # Choose by the chunk's stored count plus its path's header (with a margin for the
         # line numbers); counting every candidate cost most of a pack's time on a large
         # repository.

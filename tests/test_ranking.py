@@ -2,7 +2,10 @@
 
 import pytest
 
+from context import ranking
+from context.index import RepoIndex
 from context.ranking import BM25, SymbolGraph, combined, normalise, proximity, terms
+from context.repository import Repository
 from context.symbols import FileSymbols
 
 
@@ -65,8 +68,10 @@ def test_bm25_prefers_the_document_about_the_query():
 
 
 def test_proximity_and_combination():
-    assert proximity(10, 20, 15) == 1.0
-    assert proximity(100, 120, 15) < proximity(30, 40, 15) < 1.0
+    assert proximity("app/a.py", "app/b.py") == 1.0  # the same folder
+    assert proximity("app/sub/a.py", "app/b.py") == 0.5  # a child folder
+    assert proximity("a.py", "app/b.py") == 0.5  # the parent folder
+    assert proximity("lib/x/a.py", "app/b.py") == 0.25  # three folder steps away
     assert normalise([0.0, 2.0, 1.0]) == [0.0, 1.0, 0.5]
     assert combined(1.0, 1.0, 1.0) == pytest.approx(1.0)
 
@@ -102,3 +107,31 @@ def test_removed_file_leaves_the_graph(graph):
     assert "app/tax.py" not in graph.edges
     assert "app/tax.py" not in graph.edges["app/pricing.py"]
     assert "app/tax.py" not in graph.pagerank({"app/views.py": 1})
+
+
+@pytest.mark.parametrize("weight", ["WEIGHT_PAGERANK", "WEIGHT_BM25", "WEIGHT_PROXIMITY"])
+def test_every_weight_the_readme_names_moves_the_ranking(weight, tmp_path, counter, monkeypatch):
+    """Each signal decides some order alone: what the selection calls (PageRank), what the
+    instruction names (BM25), what sits beside the target (proximity). Without its weight
+    that order changes, so a weight that took no part would fail here."""
+    files = {
+        "app/target.py": "from lib.core import compute\n\n\ndef run():\n    return compute()\n",
+        "lib/core.py": "def compute():\n    return 1\n",  # called by the selection
+        "app/zz_price.py": "def price_near():\n    return 2\n",  # named, and beside it
+        "aa/far/price.py": "def price_far():\n    return 3\n",  # named, and far away
+        "app/helper.py": "def helper():\n    return 4\n",  # only beside it
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    repository = Repository(RepoIndex(tmp_path, counter, tmp_path / "i.sqlite", tokenizer_id="t"))
+    repository.refresh()
+
+    def order() -> list[str]:
+        ranks = repository.page_rank("app/target.py", {"compute"}, [])
+        return [r.path for r in repository.ranked_chunks(ranks, "app/target.py", "price")]
+
+    before = order()
+    assert before == ["lib/core.py", "app/zz_price.py", "aa/far/price.py", "app/helper.py"]
+    monkeypatch.setattr(ranking, weight, 0.0)
+    assert order() != before
