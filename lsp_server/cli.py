@@ -78,9 +78,11 @@ def _headless_engine(args: argparse.Namespace) -> Engine:
 
 
 def _edit(args: argparse.Namespace) -> int:
-    from lsp_server.headless import edit_file
+    from lsp_server.headless import edit_file, resolved
 
     _quiet_engine_logs(args.verbose)
+    if resolved(args.path, "edit") is None or (args.root and resolved(args.root, "edit") is None):
+        return 2
     return asyncio.run(
         edit_file(
             Path(args.path),
@@ -112,7 +114,8 @@ def _model_tokenizer(args: argparse.Namespace, command: str) -> tuple[Any, str] 
     except ModelUnavailableError as exc:
         print(f"fathom {command}: {exc}", file=sys.stderr)
         return None
-    return HFTokenCounter.from_model(model_path), Path(model_path).name
+    counter = HFTokenCounter.from_model(model_path)
+    return counter, counter.fingerprint  # the index's identity: the tokenizer's content
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -151,7 +154,7 @@ def _index(args: argparse.Namespace) -> int:
 
 def _context(args: argparse.Namespace) -> int:
     from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
-    from lsp_server.headless import find_root
+    from lsp_server.headless import find_root, resolved
     from lsp_server.repositories import open_repository
 
     _quiet_engine_logs(args.verbose)
@@ -159,8 +162,10 @@ def _context(args: argparse.Namespace) -> int:
     if not where or not line.isdigit() or int(line) < 1:
         print(f"fathom context: give PATH:LINE (1-based), not {args.location!r}", file=sys.stderr)
         return 2
-    path = Path(where).resolve()
-    root = Path(args.root).resolve() if args.root else find_root(path)
+    path = resolved(where, "context")
+    root = resolved(args.root, "context") if args.root else path and find_root(path)
+    if path is None or root is None:
+        return 2
     tokenizer = _model_tokenizer(args, "context")
     if tokenizer is None:
         return 1

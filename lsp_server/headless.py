@@ -50,6 +50,15 @@ async def ticking(label: str) -> AsyncIterator[None]:
             say(f"{label} done in {time.monotonic() - started:.1f} s")
 
 
+def resolved(where: str, command: str) -> Path | None:
+    """``where`` made absolute, or None after saying why not (a symlink loop: ELOOP)."""
+    try:
+        return Path(where).resolve()
+    except (RuntimeError, OSError) as exc:  # pathlib raises RuntimeError for a loop
+        print(f"fathom {command}: cannot follow {where}: {exc}", file=sys.stderr)
+        return None
+
+
 def find_root(path: Path) -> Path:
     for parent in [path.parent, *path.parents]:
         if (parent / ".git").exists():
