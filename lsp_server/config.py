@@ -3,13 +3,14 @@
 Sources, later ones winning: the command line (``fathom serve --model …``), the client's
 ``initializationOptions``, then ``workspace/configuration`` (section ``fathom``) or the
 settings a ``workspace/didChangeConfiguration`` carries. Keys are camelCase as in editor
-settings files; a bad value is reported and that one setting keeps its default, so a typo
-never stops the server.
+settings files; a bad value is reported and that one setting keeps its current value (the one
+from an earlier source, else the default), so a typo never stops the server.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -133,12 +134,17 @@ def merge(base: FathomConfig, raw: Any, source: str) -> tuple[FathomConfig, list
         try:
             changes[name] = _check(name, value)
         except ValueError as exc:
-            default = getattr(base, name)
-            problems.append(f"{source}: fathom.{key} {exc}; using {default!r}")
+            kept = json.dumps(getattr(base, name))  # as the editor's settings file writes it
+            problems.append(f"{source}: fathom.{key} {exc}; keeps its current value {kept}")
     config = dataclasses.replace(base, **changes)
     if config.engine == "openai" and not config.server_url:
+        # Both go back to what they were (a valid pair, as every merge leaves them).
+        config = dataclasses.replace(config, engine=base.engine, server_url=base.server_url)
+        if config.engine == "openai" and not config.server_url:
+            config = dataclasses.replace(config, engine="embedded")
+        kept = f"{json.dumps(config.engine)} and {json.dumps(config.server_url)}"
         problems.append(
-            f'{source}: fathom.engine "openai" needs fathom.serverUrl; using "embedded"'
+            f'{source}: fathom.engine "openai" needs fathom.serverUrl; fathom.engine and '
+            f"fathom.serverUrl keep their current values {kept}"
         )
-        config = dataclasses.replace(config, engine="embedded")
     return config, problems
