@@ -58,6 +58,11 @@ class ReplayEngine:
     def max_context(self) -> int:
         return self._max_context
 
+    @property
+    def tokenizer_fingerprint(self) -> str:
+        """The given tokenizer's content, or the estimate's name without one."""
+        return self._counter.fingerprint if self._counter is not None else "chars/4"
+
     async def start(self) -> None:
         if self._tokenizer_path and self._counter is None:
             self._counter = await asyncio.to_thread(HFTokenCounter.from_model, self._tokenizer_path)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from backend.prefix_tokens import PrefixTokenCache
@@ -11,6 +14,48 @@ from backend.prefix_tokens import PrefixTokenCache
 # Texts at least this long go through the prefix cache (prompts: a long stable prefix, a new
 # tail); shorter ones cost little to encode and would only push prompts out of it.
 PREFIX_CACHE_MIN_CHARS = 8000
+
+
+# The files a Hugging Face tokenizer is loaded from (whichever a model folder has).
+TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt",
+    "merges.txt", "special_tokens_map.json", "added_tokens.json",
+)  # fmt: skip
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """What an HF tokenizer counts with, as a sha256: the serialized state of a fast one
+    (vocabulary, merges, normalisation, added tokens), else the tokenizer files of its folder,
+    else its vocabulary. Two model folders of the same name with different tokenizers differ;
+    the same tokenizer under another folder name does not."""
+    digest = hashlib.sha256()
+    rust = getattr(tokenizer, "backend_tokenizer", None)
+    folder = Path(str(getattr(tokenizer, "name_or_path", "") or "."))
+    files = [folder / n for n in TOKENIZER_FILES if (folder / n).is_file()]
+    if rust is not None:
+        digest.update(b"fast\0" + rust.to_str().encode())
+    elif files:
+        for file in files:
+            digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+    else:
+        vocab = sorted(tokenizer.get_vocab().items())
+        digest.update(b"vocab\0" + repr(vocab).encode())
+    return digest.hexdigest()
+
+
+def engine_fingerprint(engine: object) -> str:
+    """The identity of the token counts ``engine`` makes (an index keeps its own only while
+    this stays the same; slow the first time: call it off the event loop): the engine's own
+    ``tokenizer_fingerprint``, else its HF counter's (the embedded vLLM engine, an OpenAI
+    server counted with a local tokenizer), else the model's name (counting with a server's
+    /tokenize, whose tokenizer files are out of reach)."""
+    own = getattr(engine, "tokenizer_fingerprint", None)
+    if isinstance(own, str):
+        return own
+    counter = getattr(engine, "counter", None)
+    if isinstance(counter, HFTokenCounter):
+        return counter.fingerprint
+    return f"model:{getattr(engine, 'model_name', type(engine).__name__)}"
 
 
 class HFTokenCounter:
@@ -26,6 +71,12 @@ class HFTokenCounter:
         from transformers import AutoTokenizer
 
         return cls(AutoTokenizer.from_pretrained(model_path))
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """:func:`tokenizer_fingerprint` of this tokenizer (computed once: it hashes the
+        whole vocabulary)."""
+        return tokenizer_fingerprint(self.tokenizer)
 
     @property
     def _rust(self) -> Any:

@@ -86,7 +86,8 @@ def engine_factory(
         if config.engine == "replay":
             from backend.replay_engine import ReplayEngine
 
-            tokenizer = resolve_model(args.model, lambda _m: None)
+            # Counted with the configured model's tokenizer, as the other engines are.
+            tokenizer = resolve_model(config.model or args.model, lambda _m: None)
             return ReplayEngine.from_file(Path(args.replay), tokenizer)
         if config.engine == "openai":
             from backend.openai_engine import OpenAIEngine

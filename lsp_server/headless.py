@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.engine import Engine, EngineError
+from backend.tokenizer import engine_fingerprint
 from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
 from context.text import read_text_file
 from edits.disk import write_plan
@@ -92,8 +93,9 @@ async def headless_edit(
         # The server's context: the repository index (cached, so a second run re-reads only
         # changed files), ranked chunks and the map, under the same rules of what is shown.
         async with ticking(f"Indexing {root.name}…"):
+            fingerprint = await asyncio.to_thread(engine_fingerprint, engine)
             repository, _stats, notes = await asyncio.to_thread(
-                index_repository, root, engine, Path(engine.model_name).name
+                index_repository, root, engine, fingerprint
             )
         for note in notes:
             say(f"fathom: {note}")

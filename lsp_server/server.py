@@ -23,6 +23,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from backend.default_model import cache_root
 from backend.engine import Engine, EngineError
+from backend.tokenizer import engine_fingerprint
 from context.files import IgnoreRules, skip_reason
 from context.repository import Repository
 from context.text import UnreadableFileError, read_text_file
@@ -34,6 +35,8 @@ from lsp_server.findings import FindingStore
 from lsp_server.jobs import FathomProtocol, Jobs
 from lsp_server.progress import work_done
 from lsp_server.repositories import index_repository
+from lsp_server.roots import Indexings, Workspaces, stoppable
+from lsp_server.watching import files_changed, register_watchers
 from lsp_server.workspace_edit import ClientEditSupport
 
 EDIT_COMMAND = "fathom.edit"
@@ -60,7 +63,8 @@ class FathomServer(LanguageServer):
         self._engine_task: asyncio.Task[Engine] | None = None
         self._engine_error: str | None = None
         self.repositories: dict[Path, Repository] = {}
-        self._indexing: dict[Path, asyncio.Task[None]] = {}
+        self._indexing = Indexings()
+        self.workspaces = Workspaces()  # one per root: their caches outlive a request
         self._dirty: set[str] = set()  # documents changed since their last indexing
         self._journal: EditJournal | None = None
         self.jobs = Jobs()
@@ -142,11 +146,14 @@ class FathomServer(LanguageServer):
     async def _replace_engine(self) -> None:
         """The engine settings changed: stop what runs, close the old engine, start anew."""
         self.jobs.cancel_all("the engine settings changed")
+        # Token counts in the index belong to the old model's tokenizer: an indexing under
+        # way stops (nothing it built is kept), and every root is indexed again.
+        self._indexing.cancel_all()
         old, self._engine, self._engine_task = self._engine, None, None
         if old is not None:
             await old.close()
-        # Token counts in the index belong to the old model's tokenizer.
         self.repositories.clear()
+        self.workspaces.forget()
         await self.index_roots()
 
     # -- configuration ----------------------------------------------------------------------
@@ -217,7 +224,7 @@ class FathomServer(LanguageServer):
                 for c in self.jobs.cancelled
             ],
             "roots": [str(r) for r in self.repositories],
-            "indexing": [str(r) for r, t in self._indexing.items() if not t.done()],
+            "indexing": [str(r) for r in self._indexing.running()],
             "error": self._engine_error,
             "config": self.config.as_settings(),
         }
@@ -241,22 +248,17 @@ class FathomServer(LanguageServer):
                 await self.index_root(root, engine)
 
     async def index_root(self, root: Path, engine: Engine) -> None:
-        running = self._indexing.get(root)
-        if running is not None and not running.done():
-            return await asyncio.shield(running)
-        self._indexing[root] = asyncio.create_task(self._index_root(root, engine))
-        await asyncio.shield(self._indexing[root])
+        """Index ``root`` (or wait for its indexing under way); lsp_server/roots.py."""
+        await self._indexing.run(root, lambda stop: self._index_root(root, engine, stop))
 
     def forget_root(self, root: Path) -> None:
-        task = self._indexing.pop(root, None)
-        if task is not None:
-            task.cancel()
+        self._indexing.cancel(root)
+        self.workspaces.forget(root)
         repository = self.repositories.pop(root, None)
         if repository is not None:
             repository.index.close()
 
-    async def _index_root(self, root: Path, engine: Engine) -> None:
-        tokenizer_id = Path(engine.model_name).name
+    async def _index_root(self, root: Path, engine: Engine, stop: threading.Event) -> None:
         loop = asyncio.get_running_loop()
         async with work_done(self, f"Fathom: indexing {root.name}") as report:
 
@@ -264,13 +266,19 @@ class FathomServer(LanguageServer):
                 percent = 100 * done // total if total else 100
                 loop.call_soon_threadsafe(report, f"{done}/{total} files", percent)
 
-            # The worker thread indexes through its own connection.
+            # The index belongs to the tokenizer's content, not the model's name; the worker
+            # thread indexes through its own connection and stops at ``stop`` (roots.py).
+            fingerprint = await asyncio.to_thread(engine_fingerprint, engine)
             repository, stats, notes = await asyncio.to_thread(
-                index_repository, root, engine, tokenizer_id, progress
+                index_repository, root, engine, fingerprint, stoppable(progress, stop)
             )
             for note in notes:
                 self.show(note, types.MessageType.Warning)
+        if stop.is_set():  # stopped after its last batch: built with what is no more
+            return repository.index.close()
         self.repositories[root] = repository
+        for uri in self.workspace.text_documents:  # the editor's text wins over the disk's
+            self.mark_dirty(uri)
         self.flush_documents()  # what the user typed while the index was being built
         self.window_log_message(
             types.LogMessageParams(
@@ -332,10 +340,9 @@ class FathomServer(LanguageServer):
     def context_workspace(self, root: Path, engine: Engine) -> Workspace:
         """What context/ packs from for a request in ``root``: open buffers, then the disk."""
         self.flush_documents()
-        return Workspace(
-            root, engine, self.open_text,
-            repository=self.repositories.get(root),
-            open_files=lambda: self.open_files(root),
+        return self.workspaces.get(
+            root, engine, self.repositories.get(root), self.open_text,
+            lambda: self.open_files(root),
         )  # fmt: skip
 
     def open_files(self, root: Path) -> list[str]:
@@ -428,6 +435,7 @@ def build_server(
             ls.apply_settings(pulled, "workspace/configuration")
         # Load the model and index the roots now: the first edit should not wait for them.
         ls.background(ls.index_roots())
+        ls.background(register_watchers(ls))  # files changed outside the editor
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def configuration_changed(
@@ -471,10 +479,7 @@ def build_server(
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def watched_files(ls: FathomServer, params: types.DidChangeWatchedFilesParams) -> None:
-        for change in params.changes:
-            if change.uri not in ls.workspace.text_documents:  # the editor's text wins
-                ls.mark_dirty(change.uri)
-        ls.flush_documents()
+        files_changed(ls, params.changes)  # lsp_server/watching.py
 
     @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
     def progress_cancelled(ls: FathomServer, params: types.WorkDoneProgressCancelParams) -> None:

@@ -64,6 +64,7 @@ class EditorClient(LanguageClient):
         self.documents: dict[str, tuple[int, str]] = {}
         self.statuses: list[dict] = []  # fathom/status notifications
         self.previews: list[dict] = []  # fathom/preview notifications
+        self.registrations: list[types.Registration] = []  # client/registerCapability
 
     def carry_out(self, edit: types.WorkspaceEdit) -> None:
         """Apply ``documentChanges`` (or ``changes``) in order; all or nothing (checked first)."""
@@ -174,6 +175,10 @@ def _factory() -> EditorClient:
     @client.feature("fathom/preview")
     def preview(params) -> None:
         client.previews.append(_plain(params))
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams) -> None:
+        client.registrations.extend(params.registrations)
 
     @client.feature(types.WORKSPACE_APPLY_EDIT)
     def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
