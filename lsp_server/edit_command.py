@@ -160,6 +160,7 @@ def register_edit(server: FathomServer) -> None:
             "promptTokens": outcome.stats.prompt_tokens,
             "completionTokens": outcome.stats.completion_tokens,
             "seconds": round(outcome.stats.total_s, 2),
+            "contextSeconds": round(outcome.context_s, 4),  # building the context
             # What the model was shown, so a user can see why it did what it did.
             "context": [
                 {"kind": s.kind.value, "path": s.path.as_posix(), "tokens": s.tokens}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ class EditOutcome:
     pack: ContextPack
     stats: GenerationStats  # summed over every round
     rounds: tuple[Round, ...] = ()
+    context_s: float = 0.0  # building the context (the pack), for the edit's timings
 
     def unified_diff(self, root: Path) -> str:
         """The plan as a unified diff against the snapshots, for people to read."""
@@ -131,7 +133,9 @@ async def run_edit(
         raise InvalidEditRequest(f"{target.path} is outside the workspace {workspace.root}.")
     window = engine.max_context - max_output - engine.count_tokens(SYSTEM) - PROMPT_SLACK
     budget = window if budget is None else min(budget, window)  # a setting cannot overflow it
+    packing = time.perf_counter()
     pack = workspace.pack(target.path, selection, instruction, budget)
+    context_s = time.perf_counter() - packing
     request = edit_request(pack, instruction, max_output)
     if request_id is not None:
         request = dataclasses.replace(request, request_id=request_id)
@@ -198,4 +202,6 @@ async def run_edit(
     if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):
         raise EditError("The model's diff leaves the code as it was.")
     _check_shown(plan, pack, workspace.root)
-    return EditOutcome(plan=plan, reply=reply, pack=pack, stats=stats, rounds=tuple(rounds))
+    return EditOutcome(
+        plan=plan, reply=reply, pack=pack, stats=stats, rounds=tuple(rounds), context_s=context_s
+    )

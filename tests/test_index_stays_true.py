@@ -237,3 +237,26 @@ async def test_a_model_change_during_the_first_indexing_indexes_with_the_new_tok
     assert chunks
     short = [(text, tokens) for text, tokens in chunks if tokens < counter.count_tokens(text)]
     assert short == []  # no chunk keeps the word tokenizer's (smaller) count
+
+
+# -- item 12: one Workspace per root, as the context benchmark measures -----------------------
+def test_a_roots_workspace_is_kept_across_requests_and_follows_its_repository(
+    sample_project: Path,
+):
+    from context.files import name_refusal
+    from lsp_server.roots import Workspaces
+
+    engine, other = ReplayEngine([]), ReplayEngine([])
+    kept = Workspaces()
+
+    def get(engine: ReplayEngine, repository=None):
+        return kept.get(sample_project, engine, repository, lambda _p: None, list)
+
+    first = get(engine)
+    first.count_tokens("x" * 4096)  # a cache that must outlive the request
+    assert get(engine) is first and first._counted
+    swapped = object()  # the root's index, built since the last request
+    assert get(engine, swapped).repository is swapped  # type: ignore[arg-type]
+    (sample_project / ".gitignore").write_text("shop/models.py\n")  # no watcher told us
+    assert name_refusal(Path("shop/models.py"), get(engine).rules) is not None
+    assert get(other) is not first  # another engine counts otherwise: a new Workspace
