@@ -1,5 +1,18 @@
+"""Fixtures every test shares, and the rules they keep:
+
+- Each test runs with its own Fathom cache dir (``FATHOM_CACHE_DIR``, inherited by the servers
+  it starts): no test reads or writes the user's ``~/.cache/fathom`` or another test's index
+  or journal. Converted models are the one thing shared: ``<cache>/models`` links to the
+  checkout's ``.test-cache/models`` (git-ignored), so the default model is converted once.
+- Plumbing tests count tokens with the real model's tokenizer, committed in
+  ``tests/data/qwen2.5-coder-tokenizer`` (Apache-2.0, as the model), and need no model. A
+  test that uses the model itself (the ``model_dir`` fixture) is marked ``model``, so
+  ``pytest -m "not model"`` is fast and model-free.
+"""
+
 from __future__ import annotations
 
+import lzma
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,30 +21,65 @@ import pytest
 
 from tests.openai_stub import StubServer, serve_stub
 
-DEMO = Path(__file__).resolve().parents[1] / "lsp_server" / "demo_project"
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "lsp_server" / "demo_project"
+TOKENIZER = Path(__file__).resolve().parent / "data" / "qwen2.5-coder-tokenizer"
+TEST_CACHE = REPO / ".test-cache"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "model_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
+
+
+@pytest.fixture(autouse=True)
+def own_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Path:
+    """A fresh cache dir for this test and every server it starts."""
+    cache = tmp_path_factory.mktemp("fathom-cache")
+    models = TEST_CACHE / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    (cache / "models").symlink_to(models, target_is_directory=True)
+    monkeypatch.setenv("FATHOM_CACHE_DIR", str(cache))
+    return cache
 
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    """The real CPU default model (assembled and converted on first use, then cached)."""
+    """The real CPU default model (assembled and converted on first use into the checkout's
+    test cache, then reused)."""
     from backend.default_model import ensure_default_model
 
-    return ensure_default_model()
+    return ensure_default_model(root=TEST_CACHE)
 
 
 @pytest.fixture(scope="session")
-def tokenizer(model_dir: Path):
+def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the default model's tokenizer, config and chat template, no weights:
+    what ``--model`` needs for recorded replies and token counts."""
+    folder = tmp_path_factory.mktemp("tokenizer") / "qwen2.5-coder-tokenizer"
+    folder.mkdir()
+    for item in TOKENIZER.iterdir():
+        if item.suffix == ".xz":
+            (folder / item.stem).write_bytes(lzma.decompress(item.read_bytes()))
+        else:
+            shutil.copy(item, folder / item.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tokenizer_dir: Path):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(model_dir)
+    return AutoTokenizer.from_pretrained(tokenizer_dir)
 
 
 @pytest.fixture(scope="session")
-def counter(model_dir: Path):
+def counter(tokenizer_dir: Path):
     """The real model's token counter, as context/ uses it."""
     from backend.tokenizer import HFTokenCounter
 
-    return HFTokenCounter.from_model(str(model_dir))
+    return HFTokenCounter.from_model(str(tokenizer_dir))
 
 
 @pytest.fixture

@@ -55,9 +55,7 @@ def test_a_locked_index_falls_back_to_memory(project: Path, counter, monkeypatch
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another process holding the file
     try:
-        started = time.monotonic()
         stats, notes = build_index(project, counter, TOKENIZER)
-        assert time.monotonic() - started < 30
         assert stats.files == 5
         assert len(notes) == 1 and "locked" in notes[0] and "memory" in notes[0]
         repository = open_repository(project, counter, TOKENIZER)  # what requests read

@@ -60,7 +60,7 @@ def test_demo_prints_a_real_diff_that_applies_and_parses():
 
 
 def test_index_prints_counts_and_reuses_its_cache_on_the_next_run(
-    sample_project, tmp_path, model_dir
+    sample_project, tmp_path, tokenizer_dir
 ):
     # The index goes to a private cache; the model folder is named explicitly.
     env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")}
@@ -71,7 +71,7 @@ def test_index_prints_counts_and_reuses_its_cache_on_the_next_run(
         "index",
         str(sample_project),
         "--model",
-        str(model_dir),
+        str(tokenizer_dir),
     ]
     first = subprocess.run(run, capture_output=True, text=True, env=env, timeout=300)
     assert first.returncode == 0, first.stderr
@@ -81,11 +81,11 @@ def test_index_prints_counts_and_reuses_its_cache_on_the_next_run(
     assert "0 indexed" in second.stdout and "3 from the cache" in second.stdout
 
 
-def test_context_prints_sections_with_token_counts(sample_project, tmp_path, model_dir):
+def test_context_prints_sections_with_token_counts(sample_project, tmp_path, tokenizer_dir):
     env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")}
     run = [
         sys.executable, "-m", "lsp_server", "context", f"{sample_project / 'shop/report.py'}:5",
-        "use sum", "--root", str(sample_project), "--model", str(model_dir), "--budget", "3000",
+        "use sum", "--root", str(sample_project), "--model", str(tokenizer_dir), "--budget", "3000",
     ]  # fmt: skip
     done = subprocess.run(run, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr

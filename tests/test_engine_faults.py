@@ -6,7 +6,6 @@ mid-generation (the server exits and leaves no engine process behind)."""
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import psutil
@@ -92,10 +91,8 @@ def test_engine_death_and_editor_disconnect(sample_project: Path):
         engines = _engine_processes(server)
         assert engines
         client.proc.stdin.close()  # the editor's end of the pipe is gone
-        started = time.monotonic()
-        exit_code = client.proc.wait(timeout=60)
-        seconds = time.monotonic() - started
-        assert exit_code is not None and seconds < 60
+        # The server exits by itself (TimeoutExpired, a failure, if it stays).
+        client.proc.wait(timeout=120)
         _gone, alive = psutil.wait_procs(engines, timeout=30)
         assert alive == [], f"engine processes left behind: {alive}"
     finally:

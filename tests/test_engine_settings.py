@@ -24,7 +24,6 @@ from backend.gpu_defaults import (
 )
 from backend.settings import (
     VLLM_SERVE_MODULE,
-    ModelInfo,
     SettingsError,
     VllmSettings,
     inspect_model,
@@ -386,7 +385,6 @@ def test_engine_environment(dsv3, dense):
 # -- detecting GPUs ------------------------------------------------------------------------
 def test_detect_gpus_without_a_gpu_is_zero():
     gpus = detect_gpus()
-    assert isinstance(gpus, GpuInfo)
     if not Path("/dev/nvidiactl").exists():
         assert gpus == GpuInfo(0, 0.0)
 
@@ -582,7 +580,6 @@ def test_serve_model_options_parse():
 def test_settings_are_constructed_as_before():
     settings = VllmSettings(model="m", max_model_len=1024, extra={"seed": 1})
     assert settings.model_info is None and settings.speculative == "off"
-    assert isinstance(VllmSettings().model_info, ModelInfo | None)
 
 
 def test_serve_model_with_a_missing_model_says_so(tmp_path, capsys):

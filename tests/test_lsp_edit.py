@@ -65,11 +65,11 @@ async def test_real_model_edit_arrives_as_a_versioned_workspace_edit(sample_proj
 
 
 @pytest.fixture
-def replay(tmp_path: Path, model_dir: Path):
+def replay(tmp_path: Path, tokenizer_dir: Path):
     def server_args(*replies: str | dict) -> list[str]:
         path = tmp_path / "replies.json"
         path.write_text(json.dumps(list(replies)))
-        return ["--replay", str(path), "--model", str(model_dir)]
+        return ["--replay", str(path), "--model", str(tokenizer_dir)]
 
     return server_args
 

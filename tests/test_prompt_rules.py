@@ -140,8 +140,8 @@ def _start_at_zero(uri: str) -> list[dict]:
     return edit_arguments(uri, SELECTION, SELECTION + 1, "Start at 0.")
 
 
-def _server_args(stub: StubServer, model_dir: Path) -> list[str]:
-    return ["--server-url", stub.url, "--server-tokenizer", str(model_dir)]
+def _server_args(stub: StubServer, tokenizer_dir: Path) -> list[str]:
+    return ["--server-url", stub.url, "--server-tokenizer", str(tokenizer_dir)]
 
 
 @pytest.fixture
@@ -154,10 +154,9 @@ def model_server() -> object:
 
 
 async def test_the_server_sends_no_ignored_secret_or_linked_text(
-    project: Path, model_server: StubServer, model_dir: Path, tmp_path: Path
+    project: Path, model_server: StubServer, tokenizer_dir: Path, tmp_path: Path
 ):
-    env = {"FATHOM_CACHE_DIR": str(tmp_path / "cache")}
-    async with editor_session(project, *_server_args(model_server, model_dir), env=env) as client:
+    async with editor_session(project, *_server_args(model_server, tokenizer_dir)) as client:
         uri = open_document(client, project / "main.py")
         # At once (the imports fallback while the index is built), then once it is ready.
         first = await client.workspace_execute_command_async(
@@ -192,27 +191,27 @@ async def test_the_server_sends_no_ignored_secret_or_linked_text(
     _assert_nothing_private(_sent(model_server))
 
 
-def _fathom_edit(project: Path, stub: StubServer, model_dir: Path, target: str, lines: str,
+def _fathom_edit(project: Path, stub: StubServer, tokenizer_dir: Path, target: str, lines: str,
                  tmp_path: Path, *more: str) -> subprocess.CompletedProcess[str]:  # fmt: skip
     env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")}
     return subprocess.run(
         [sys.executable, "-m", "lsp_server", "edit", str(project / target), "--range", lines,
-         "--instruction", "Start the sum at 0.", *_server_args(stub, model_dir), *more],
+         "--instruction", "Start the sum at 0.", *_server_args(stub, tokenizer_dir), *more],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
 
 
 def test_the_command_line_sends_no_ignored_secret_or_linked_text(
-    project: Path, model_server: StubServer, model_dir: Path, tmp_path: Path
+    project: Path, model_server: StubServer, tokenizer_dir: Path, tmp_path: Path
 ):
     lines = f"{SELECTION + 1}:{SELECTION + 2}"
-    done = _fathom_edit(project, model_server, model_dir, "main.py", lines, tmp_path, "--apply")
+    done = _fathom_edit(project, model_server, tokenizer_dir, "main.py", lines, tmp_path, "--apply")
     assert done.returncode == 0, done.stderr
     assert "sum(values, 0)" in (project / "main.py").read_text()
     sent = _sent(model_server)
     _assert_nothing_private(sent)
     assert "File: helpers.py (lines" in sent  # a ranked chunk: the command line uses the index
-    refused = _fathom_edit(project, model_server, model_dir, ".env", "1:1", tmp_path)
+    refused = _fathom_edit(project, model_server, tokenizer_dir, ".env", "1:1", tmp_path)
     assert refused.returncode == 2
     assert "looks like a secret" in refused.stderr
     assert _sent(model_server) == sent  # nothing more was sent
