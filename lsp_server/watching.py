@@ -2,8 +2,9 @@
 
 The server asks the client to watch what Fathom indexes, and every ``.gitignore``, with one
 ``client/registerCapability`` of ``workspace/didChangeWatchedFiles`` — where the client
-declares ``dynamicRegistration`` for it (VS Code, and Neovim 0.10 and later, do). A client
-without it sends nothing; each request then re-reads only the open documents it was told of.
+declares ``dynamicRegistration`` for it (VS Code's client does, and then watches exactly these
+globs: its extension needs no ``synchronize.fileEvents``). A client without it sends nothing;
+the index then learns of a file when it is opened, changed or saved in the editor.
 """
 
 from __future__ import annotations
