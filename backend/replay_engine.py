@@ -38,6 +38,7 @@ class ReplayEngine:
         self._max_context = max_context
         self.requests: list[ChatRequest] = []
         self._aborted: set[str] = set()
+        self._running: set[str] = set()
 
     @classmethod
     def from_file(cls, path: Path, tokenizer_path: str | None = None) -> ReplayEngine:
@@ -96,13 +97,21 @@ class ReplayEngine:
         reply = recorded.text.removeprefix(request.assistant_prefix)
         if stats is not None:
             stats.prompt_tokens = self.prompt_tokens(request.messages)
-        for start in range(0, len(reply), 16):
-            if request.request_id in self._aborted:
-                return
-            await asyncio.sleep(recorded.seconds_per_chunk)
-            if stats is not None:
-                stats.completion_tokens += 1
-            yield reply[start : start + 16]
+        self._running.add(request.request_id)
+        try:
+            for start in range(0, len(reply), 16):
+                if request.request_id in self._aborted:
+                    return
+                await asyncio.sleep(recorded.seconds_per_chunk)
+                if stats is not None:
+                    stats.completion_tokens += 1
+                yield reply[start : start + 16]
+        finally:
+            self._running.discard(request.request_id)
+
+    def running_requests(self) -> list[str]:
+        """The requests streaming now, as ``fathom.status`` lists them."""
+        return sorted(self._running)
 
     async def abort(self, request_id: str) -> None:
         self._aborted.add(request_id)

@@ -7,14 +7,22 @@ they were meant for; hunks that landed are kept and not asked again. After
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from edits.diff_parse import ParsedDiff
-from edits.errors import DiffParseError, NoDiffError
+from edits.errors import DiffParseError, EditError, NoDiffError
 from edits.plan import EditPlan, HunkFailure, PlanBuilder
 
 MAX_FEEDBACK_ROUNDS = 3
+# The longest reply read (characters): far more than any output budget lets a model write,
+# so only a runaway or hostile server reaches it.
+MAX_REPLY_CHARS = 1 << 20
+
+
+class ReplyTooLargeError(EditError):
+    """The reply is longer than Fathom reads; nothing of it was applied."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +77,15 @@ async def run_rounds(
     reply = first_reply
     last_parse_error: Exception | None = None
     for round_number in range(max_rounds + 1):
+        if len(reply) > MAX_REPLY_CHARS:
+            raise ReplyTooLargeError(
+                f"The model's reply holds {len(reply):,} characters, more than the "
+                f"{MAX_REPLY_CHARS:,} Fathom reads; nothing was applied."
+            )
         try:
-            parsed = parse(reply)
+            # Parsing, locating and the syntax check of a long reply take seconds of CPU:
+            # off the event loop, so the server keeps answering (fathom.status, typing).
+            parsed = await asyncio.to_thread(parse, reply)
         except (NoDiffError, DiffParseError) as exc:
             # A garbled retry keeps what landed before; a garbled first reply has nothing.
             last_parse_error = exc
@@ -78,7 +93,7 @@ async def run_rounds(
             message = parse_error_message(exc)
         else:
             last_parse_error = None
-            failures = builder.add(parsed)
+            failures = await asyncio.to_thread(builder.add, parsed)
             rounds.append(Round(reply, tuple(failures)))
             if not failures:
                 return builder.plan(), rounds

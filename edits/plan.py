@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from context.text import UnreadableFileError, split_lines, strip_ending
@@ -25,7 +27,7 @@ from edits.errors import (
     ProtectedPathError,
 )
 from edits.locate import LocatedHunk, OffsetEdit, check_overlaps, locate_hunk
-from edits.syntax_check import check_syntax
+from edits.syntax_check import SyntaxProblem, check_syntax
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +144,15 @@ def resolve_in_workspace(root: Path, relative: str, resolve: bool = True) -> Pat
     return resolved
 
 
+@lru_cache(maxsize=4)
+def _split(text: str) -> tuple[str, ...]:
+    """The lines of a text many failures quote from (split once, not once per failure)."""
+    return tuple(split_lines(text))
+
+
 def numbered_excerpt(text: str, first: int, last: int) -> str:
     """Lines ``first``..``last`` (0-based, inclusive, clamped) with 1-based line numbers."""
-    lines = split_lines(text)
+    lines = _split(text)
     first, last = max(0, first), min(len(lines) - 1, last)
     return "".join(f"{i + 1:>5} | {strip_ending(lines[i])}\n" for i in range(first, last + 1))
 
@@ -290,15 +298,21 @@ class PlanBuilder:
             edits = tuple(h.edit for h in state.located)
             new_text = apply_edits(state.snapshot.text, edits)
             problems = check_syntax(path, state.snapshot.text, new_text, state.located)
-            blamed = {p.hunk_index for p in problems}
+            # One failure per hunk (its first error), not one per broken line of a long reply.
+            blamed = Counter(p.hunk_index for p in problems)
+            hunks = {h.hunk.index: h.hunk for h in state.located}
+            firsts: dict[int, SyntaxProblem] = {}
             for problem in problems:
-                hunk = next(h.hunk for h in state.located if h.hunk.index == problem.hunk_index)
+                firsts.setdefault(problem.hunk_index, problem)
+            for problem in firsts.values():
+                hunk, more = hunks[problem.hunk_index], blamed[problem.hunk_index] - 1
                 failures.append(
                     HunkFailure(
                         state.name,
                         hunk,
                         f"Hunk {hunk.index} of {state.name} breaks the syntax: {problem.what} "
-                        f"at line {problem.line + 1} of the edited file.",
+                        f"at line {problem.line + 1} of the edited file"
+                        + (f" (and {more} more syntax errors in it)." if more else "."),
                         numbered_excerpt(new_text, problem.line - 8, problem.line + 8),
                     )
                 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 from tree_sitter import Node
@@ -75,15 +76,22 @@ def check_syntax(
     if not spans:  # a created file: all of it is new
         return [SyntaxProblem(first, what, 1) for first, _last, what in new_errors]
 
+    # Lookups by bisection: a long reply can hold thousands of hunks and errors.
+    old_sorted = sorted((first, last) for first, last, _ in old_errors)
+    old_firsts = [first for first, _ in old_sorted]
+    reach = list(accumulate((last for _, last in old_sorted), max))  # furthest last so far
+
     def old_has_error(rows: range) -> bool:
         lo, hi = rows.start, max(rows.stop - 1, rows.start)
-        return any(first <= hi and last >= lo for first, last, _ in old_errors)
+        count = bisect.bisect_right(old_firsts, hi)  # errors starting at or before ``hi``
+        return count > 0 and reach[count - 1] >= lo
 
     new_starts = [s[1].start for s in spans]
+    new_lasts = [max(s[1].stop - 1, s[1].start) for s in spans]  # sorted: hunks never overlap
     problems = []
     for first, last, what in new_errors:
-        touched = [
-            s for s in spans if first <= max(s[1].stop - 1, s[1].start) and last >= s[1].start
+        touched = spans[
+            bisect.bisect_left(new_lasts, first) : bisect.bisect_right(new_starts, last)
         ]
         if touched:
             if not any(old_has_error(old_rows) for old_rows, _, _ in touched):

@@ -16,6 +16,7 @@ from lsprotocol.converters import get_converter
 
 from edits.errors import EditError
 from edits.plan import EditPlan
+from lsp_server.documents import analysable, open_document
 from lsp_server.edit_command import current_plan
 from lsp_server.findings import Finding
 from lsp_server.server import EDIT_COMMAND, REVIEW_COMMAND, FathomServer
@@ -151,7 +152,7 @@ def _quick_fix(ls: FathomServer, uri: str, finding: Finding) -> types.CodeAction
             )
         except EditError:
             pass  # the user changed the code the fix replaces: ask the model instead
-    document = ls.workspace.text_documents.get(uri)
+    document = open_document(ls.workspace, uri)
     last = _block_end(document.lines if document else [], finding.range.end.line)
     whole_lines = types.Range(
         types.Position(finding.range.start.line, 0), types.Position(last + 1, 0)
@@ -181,6 +182,8 @@ def register_code_actions(server: FathomServer) -> None:
     )
     def code_actions(ls: FathomServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri, rng = params.text_document.uri, params.range
+        if not analysable(ls.workspace, uri):
+            return []  # not a file, or too large: nothing Fathom could carry out
         wanted = params.context.only
         actions = [
             _quick_fix(ls, uri, finding)

@@ -11,7 +11,6 @@ from typing import Any
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcInvalidParams
-from pygls.uris import to_fs_path
 
 from backend.engine import EngineError
 from context import ContextBudgetError, LineRange, UnreadableFileError
@@ -20,6 +19,7 @@ from edits.feedback import MAX_FEEDBACK_ROUNDS
 from edits.journal import Outcome
 from edits.plan import DocumentSnapshot, EditPlan
 from edits.relocate import relocate
+from lsp_server.documents import command_document, open_document
 from lsp_server.edit_flow import InvalidEditRequest, run_edit
 from lsp_server.generation import model_job
 from lsp_server.positions import PositionCodec, PositionError
@@ -65,12 +65,7 @@ def register_edit(server: FathomServer) -> None:
     @server.command(EDIT_COMMAND)
     async def edit(ls: FathomServer, *args: Any) -> dict[str, Any]:
         uri, rng, instruction = _parse_arguments(args)
-        if uri not in ls.workspace.text_documents:
-            raise JsonRpcInvalidParams(
-                f"{EDIT_COMMAND}: {uri} is not open; Fathom edits documents the editor has opened."
-            )
-        document = ls.workspace.get_text_document(uri)
-        path = Path(to_fs_path(uri)).resolve()
+        document, path = command_document(ls.workspace, uri, EDIT_COMMAND)  # open, file, small
         encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
         snapshot = DocumentSnapshot(path=path, text=document.source, version=document.version)
         try:
@@ -80,7 +75,7 @@ def register_edit(server: FathomServer) -> None:
         root = ls.root_for(path)
 
         def snapshot_of(p: Path) -> DocumentSnapshot:
-            doc = ls.workspace.text_documents.get(ls.uri_of(p))
+            doc = open_document(ls.workspace, ls.uri_of(p))
             if doc is not None:
                 return DocumentSnapshot(p, doc.source, doc.version)
             return DocumentSnapshot(p, workspace.read(p), None)
@@ -178,7 +173,7 @@ def current_plan(ls: FathomServer, plan: EditPlan) -> EditPlan:
     """
 
     def current(snapshot: DocumentSnapshot) -> DocumentSnapshot | None:
-        doc = ls.workspace.text_documents.get(ls.uri_of(snapshot.path))
+        doc = open_document(ls.workspace, ls.uri_of(snapshot.path))
         if doc is None or doc.version == snapshot.version:
             return None
         return DocumentSnapshot(snapshot.path, doc.source, doc.version)

@@ -16,7 +16,6 @@ from typing import Any
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcInvalidParams
-from pygls.uris import to_fs_path
 
 from backend.engine import EngineError, GenerationStats
 from context import ContextBudgetError, LineRange, UnreadableFileError
@@ -26,6 +25,7 @@ from edits.plan import DocumentSnapshot, EditPlan, build_plan
 from edits.review import ReviewFinding, ReviewFormatError, parse_findings, review_request
 from edits.secrets import Redactor
 from lsp_server.config import SEVERITY_NAMES
+from lsp_server.documents import command_document, open_document
 from lsp_server.edit_command import selected_lines
 from lsp_server.edit_flow import PROMPT_SLACK
 from lsp_server.findings import Finding
@@ -89,12 +89,7 @@ def register_review(server: FathomServer) -> None:
     @server.command(REVIEW_COMMAND)
     async def review(ls: FathomServer, *args: Any) -> dict[str, Any]:
         uri, rng = _parse_arguments(args)
-        if uri not in ls.workspace.text_documents:
-            raise JsonRpcInvalidParams(
-                f"{REVIEW_COMMAND}: {uri} is not open; Fathom reviews open documents only."
-            )
-        document = ls.workspace.get_text_document(uri)
-        path = Path(to_fs_path(uri)).resolve()
+        document, path = command_document(ls.workspace, uri, REVIEW_COMMAND)  # open, file, small
         encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
         snapshot = DocumentSnapshot(path=path, text=document.source, version=document.version)
         codec = PositionCodec(snapshot.text, encoding)
@@ -147,7 +142,7 @@ def register_review(server: FathomServer) -> None:
         ls.findings.replace(uri, snapshot.version, findings)
         ls.finding_texts[uri] = snapshot.text
         # The user may have typed during the review: the findings follow to the current text.
-        current = ls.workspace.text_documents.get(uri)
+        current = open_document(ls.workspace, uri)
         if current is not None and current.version != snapshot.version:
             change = types.TextDocumentContentChangeWholeDocument(text=current.source)
             ls.findings.apply_changes(uri, snapshot.text, [change], encoding)

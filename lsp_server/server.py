@@ -24,15 +24,14 @@ from pygls.uris import from_fs_path, to_fs_path
 from backend.default_model import cache_root
 from backend.engine import Engine, EngineError
 from backend.tokenizer import engine_fingerprint
-from context.files import IgnoreRules, skip_reason
 from context.repository import Repository
-from context.text import UnreadableFileError, read_text_file
 from context.workspace import Workspace
 from edits.journal import EditJournal
 from lsp_server import __version__, framing
 from lsp_server.config import FathomConfig, merge
+from lsp_server.documents import DocumentProtocol, fs_path, index_document, open_document
 from lsp_server.findings import FindingStore
-from lsp_server.jobs import FathomProtocol, Jobs
+from lsp_server.jobs import Jobs
 from lsp_server.progress import work_done
 from lsp_server.repositories import index_repository
 from lsp_server.roots import Indexings, Workspaces, stoppable
@@ -56,7 +55,7 @@ class FathomServer(LanguageServer):
     def __init__(
         self, make_engine: Callable[[FathomConfig], Engine], config: FathomConfig | None = None
     ) -> None:
-        super().__init__("fathom", __version__, protocol_cls=FathomProtocol)
+        super().__init__("fathom", __version__, protocol_cls=DocumentProtocol)
         self._make_engine = make_engine
         self.config = config or FathomConfig()
         self._engine: Engine | None = None
@@ -296,45 +295,38 @@ class FathomServer(LanguageServer):
             )
 
     def mark_dirty(self, uri: str) -> None:
-        self._dirty.add(uri)
+        if fs_path(uri) is not None:  # untitled:, http:, a symlink loop: never indexed
+            self._dirty.add(uri)
 
     def flush_documents(self) -> None:
-        """Re-chunk the documents edited since the last request: only those files."""
-        for uri in sorted(self._dirty):
-            document = self.workspace.text_documents.get(uri)
-            path = Path(to_fs_path(uri)).resolve()
-            text = document.source if document is not None else None
-            self._index_document(path, text)
-        self._dirty.clear()
+        """Re-chunk the documents edited since the last request: only those files. One that
+        fails is logged and dropped from the set, so it never fails a later request."""
+        dirty, self._dirty = sorted(self._dirty), set()
+        for uri in dirty:
+            path = fs_path(uri)
+            document = open_document(self.workspace, uri)
+            try:
+                if path is not None:
+                    self._index_document(path, document.source if document else None)
+            except Exception as exc:  # one document's failure must not reach another request
+                self.window_log_message(types.LogMessageParams(
+                    types.MessageType.Warning, f"Fathom did not index {uri}: {exc!r}"))  # fmt: skip
 
     def _index_document(self, path: Path, text: str | None) -> None:
         """Record ``text`` (None: read the disk, or drop a deleted file) in its root's index."""
-        root = next((r for r in self.repositories if path.is_relative_to(r)), None)
-        if root is None:
-            return
-        repository, relative = self.repositories[root], path.relative_to(root).as_posix()
-        if text is None and not path.exists():
-            repository.remove_document(relative)
-            return
-        size = len(text.encode()) if text is not None else path.stat().st_size
-        if skip_reason(path, size, IgnoreRules(root)) is not None:
-            return  # ignored, secret-looking, binary or huge: never indexed
-        try:
-            repository.update_document(relative, text if text is not None else read_text_file(path))
-        except UnreadableFileError:
-            return
+        index_document(self.repositories, path, text)
 
     def persist_document(self, uri: str) -> None:
         """A saved document's analysis goes to the SQLite cache (the disk holds its text now),
         so a restart does not analyse it again."""
-        path = Path(to_fs_path(uri)).resolve()
-        root = next((r for r in self.repositories if path.is_relative_to(r)), None)
-        if root is not None:
+        path = fs_path(uri)
+        root = next((r for r in self.repositories if path and path.is_relative_to(r)), None)
+        if path is not None and root is not None:
             self.repositories[root].save_document(path.relative_to(root).as_posix())
 
     def open_text(self, path: Path) -> str | None:
         """The editor's text of ``path`` when it is open (it wins over the disk)."""
-        document = self.workspace.text_documents.get(self.uri_of(path))
+        document = open_document(self.workspace, self.uri_of(path))
         return document.source if document is not None else None
 
     def context_workspace(self, root: Path, engine: Engine) -> Workspace:
@@ -346,8 +338,8 @@ class FathomServer(LanguageServer):
         )  # fmt: skip
 
     def open_files(self, root: Path) -> list[str]:
-        paths = (Path(to_fs_path(uri)).resolve() for uri in self.workspace.text_documents)
-        return sorted(p.relative_to(root).as_posix() for p in paths if p.is_relative_to(root))
+        paths = (fs_path(uri) for uri in self.workspace.text_documents)
+        return sorted(p.relative_to(root).as_posix() for p in paths if p and p.is_relative_to(root))
 
     async def close_engine(self) -> None:
         self.jobs.cancel_all("the server is shutting down")
@@ -362,7 +354,7 @@ class FathomServer(LanguageServer):
             for d in self.findings.to_diagnostics(uri)
             if d.severity is None or d.severity <= self.config.min_severity
         ]
-        document = self.workspace.text_documents.get(uri)  # the findings moved to its text
+        document = open_document(self.workspace, uri)  # the findings moved to its text
         version = document.version if document is not None else self.findings.version(uri)
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=shown, version=version)
@@ -376,7 +368,7 @@ class FathomServer(LanguageServer):
             return
         encoding = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
         changed = self.findings.apply_changes(uri, old, params.content_changes, encoding)
-        document = self.workspace.text_documents.get(uri)
+        document = open_document(self.workspace, uri)
         if document is not None:
             self.finding_texts[uri] = document.source
         if changed:
