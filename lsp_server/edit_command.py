@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from backend.engine import EngineError
 from context import ContextBudgetError, LineRange, UnreadableFileError
@@ -20,8 +19,9 @@ from edits.journal import Outcome
 from edits.plan import DocumentSnapshot, EditPlan
 from edits.relocate import relocate
 from lsp_server.documents import command_document, open_document
-from lsp_server.edit_flow import InvalidEditRequest, run_edit
+from lsp_server.edit_flow import InvalidEditRequest, plan_diff, run_edit
 from lsp_server.generation import model_job
+from lsp_server.jobs import RequestCancelled, TooManyJobsError
 from lsp_server.positions import PositionCodec, PositionError
 from lsp_server.server import EDIT_COMMAND, FathomServer, RequestFailed
 from lsp_server.workspace_edit import to_workspace_edit
@@ -81,9 +81,12 @@ def register_edit(server: FathomServer) -> None:
             return DocumentSnapshot(p, workspace.read(p), None)
 
         started_at = time.time()
-        replies: list[str] = []
+        replies: list[str] = []  # whole replies, and the one a cancel or failure cut short
+        planned: list[EditPlan] = []  # the plan, once there is one: a refusal keeps its diff
 
         def record(outcome: Outcome, reason: str = "", diff: str = "", repairs=()) -> None:
+            if planned:
+                diff, repairs = diff or plan_diff(planned[-1], root), repairs or planned[-1].repairs
             ls.journal().record(
                 started=started_at, root=root, target=path, instruction=instruction,
                 outcome=outcome, reason=reason, diff=diff, replies=replies, repairs=repairs,
@@ -114,12 +117,18 @@ def register_edit(server: FathomServer) -> None:
                     on_request=generation.on_request,
                     on_round=on_round,
                     on_reply=replies.append,
+                    on_partial=replies.append,
+                    on_plan=planned.append,
                 )
+                planned.append(outcome.plan)
                 plan = current_plan(ls, outcome.plan)
                 workspace_edit = to_workspace_edit(plan, ls.uri_of, encoding, ls.edit_support, root)
-        except asyncio.CancelledError:
+        except RequestCancelled as exc:
             # Nothing was sent to the editor; what the model wrote so far is kept.
-            record(Outcome.CANCELLED, "cancelled before the edit was ready")
+            record(Outcome.CANCELLED, exc.message)
+            raise
+        except TooManyJobsError as exc:
+            record(Outcome.REFUSED, exc.message)
             raise
         except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
             ls.show(f"Fathom: {exc}")
@@ -130,12 +139,24 @@ def register_edit(server: FathomServer) -> None:
             failed = Outcome.FAILED if isinstance(exc, EngineError) else Outcome.REFUSED
             record(failed, str(exc))
             raise RequestFailed(str(exc)) from exc
+        except Exception as exc:
+            record(Outcome.FAILED, _unexpected(exc))
+            raise
 
+        # Past this point a cancel changes nothing (the job is committed): the answer and the
+        # journal say what the editor did with the edit.
         diff = outcome.unified_diff(root)
-        result = await ls.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"Fathom: {instruction[:60]}")
-        )
-        if not result.applied:
+        try:
+            result = await ls.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(
+                    edit=workspace_edit, label=f"Fathom: {instruction[:60]}"
+                )
+            )
+            applied = bool(result.applied)
+        except Exception as exc:
+            record(Outcome.FAILED, f"sending the edit to the editor: {_unexpected(exc)}", diff)
+            raise
+        if not applied:
             reason = result.failure_reason or "the editor gave no reason"
             where = "" if result.failed_change is None else f" (change {result.failed_change})"
             entry = ls.journal().path
@@ -163,6 +184,12 @@ def register_edit(server: FathomServer) -> None:
             ],
             "omitted": list(outcome.pack.omitted),
         }
+
+
+def _unexpected(exc: Exception) -> str:
+    if isinstance(exc, JsonRpcException):  # e.g. the editor answered applyEdit with an error
+        return f"{exc.message} ({exc.code})"
+    return f"unexpected error: {type(exc).__name__}: {exc}"
 
 
 def current_plan(ls: FathomServer, plan: EditPlan) -> EditPlan:

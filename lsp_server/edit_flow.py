@@ -44,18 +44,23 @@ class EditOutcome:
 
     def unified_diff(self, root: Path) -> str:
         """The plan as a unified diff against the snapshots, for people to read."""
-        chunks = []
-        originals = {s.path: s.text for s in self.plan.snapshots()}
-        for path, new in self.plan.final_texts().items():
-            old = originals.get(path)
-            rel = path.relative_to(root).as_posix()
-            chunks += difflib.unified_diff(
-                (old or "").splitlines(keepends=True),
-                (new or "").splitlines(keepends=True),
-                fromfile=f"a/{rel}" if old is not None else "/dev/null",
-                tofile=f"b/{rel}" if new is not None else "/dev/null",
-            )
-        return "".join(c if c.endswith("\n") else c + "\n" for c in chunks)
+        return plan_diff(self.plan, root)
+
+
+def plan_diff(plan: EditPlan, root: Path) -> str:
+    """``plan`` as a unified diff against its snapshots, for people to read."""
+    chunks = []
+    originals = {s.path: s.text for s in plan.snapshots()}
+    for path, new in plan.final_texts().items():
+        old = originals.get(path)
+        rel = path.relative_to(root).as_posix()
+        chunks += difflib.unified_diff(
+            (old or "").splitlines(keepends=True),
+            (new or "").splitlines(keepends=True),
+            fromfile=f"a/{rel}" if old is not None else "/dev/null",
+            tofile=f"b/{rel}" if new is not None else "/dev/null",
+        )
+    return "".join(c if c.endswith("\n") else c + "\n" for c in chunks)
 
 
 def _check_shown(plan: EditPlan, pack: ContextPack, root: Path) -> None:
@@ -118,6 +123,8 @@ async def run_edit(
     on_request: Callable[[str], None] = lambda _r: None,
     on_round: Callable[[int, str], None] = lambda _n, _m: None,
     on_reply: Callable[[str], None] = lambda _r: None,
+    on_partial: Callable[[str], None] = lambda _r: None,
+    on_plan: Callable[[EditPlan], None] = lambda _p: None,
     max_rounds: int = MAX_FEEDBACK_ROUNDS,
 ) -> EditOutcome:
     """Ask the model to edit ``selection`` of ``target``; raise an EditError if unusable.
@@ -125,7 +132,9 @@ async def run_edit(
     Hunks that do not land (or break the syntax) go back to the model, at most ``max_rounds``
     times; ``on_round(n, message)`` says so before each retry. ``on_request(id)`` names each
     engine request before it starts; ``on_text(piece, tokens)`` gets the reply as it streams
-    with the output tokens of every round so far.
+    with the output tokens of every round so far; ``on_reply`` each whole reply, and
+    ``on_partial`` what a reply cut short (cancelled, engine failure) held. ``on_plan`` gets
+    the plan before the last checks, so a refusal can still show what was planned.
     """
     if not instruction.strip():
         raise InvalidEditRequest("The instruction is empty: say what the edit should do.")
@@ -151,10 +160,14 @@ async def run_edit(
         sent = redactor.request(req)
         # Closed on every way out (an error in on_text included), so the engine request
         # stops now rather than when the garbage collector finds the stream.
-        async with contextlib.aclosing(engine.stream(sent, round_stats)) as stream:
-            async for piece in stream:
-                pieces.append(piece)
-                on_text(piece, stats.completion_tokens + round_stats.completion_tokens)
+        try:
+            async with contextlib.aclosing(engine.stream(sent, round_stats)) as stream:
+                async for piece in stream:
+                    pieces.append(piece)
+                    on_text(piece, stats.completion_tokens + round_stats.completion_tokens)
+        except BaseException:  # cancelled included: what the model wrote so far is kept
+            on_partial(redactor.restore("".join(pieces)))
+            raise
         _add_stats(stats, round_stats)
         text = redactor.restore("".join(pieces))
         on_reply(text)
@@ -198,6 +211,7 @@ async def run_edit(
 
     builder = PlanBuilder(workspace.root, snapshot, exists_via_snapshot(snapshot))
     plan, rounds = await run_rounds(builder, reply, parse, ask_again, max_rounds)
+    on_plan(plan)
     moves_files = plan.creates or plan.renames or plan.deletes
     if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):
         raise EditError("The model's diff leaves the code as it was.")

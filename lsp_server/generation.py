@@ -8,12 +8,13 @@ applied until the job has finished.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from lsp_server.jobs import Job
+from lsp_server.jobs import Job, RequestCancelled
 from lsp_server.progress import Report, work_done
 
 if TYPE_CHECKING:
@@ -62,14 +63,33 @@ class Generation:
 
 @contextlib.asynccontextmanager
 async def model_job(ls: FathomServer, kind: str, uri: str, title: str) -> AsyncIterator[Generation]:
-    """Run the body as ``kind`` on ``uri``: superseding, cancellable, with progress + status."""
-    with ls.jobs.run(kind, uri, ls.protocol.msg_id) as job:
-        async with work_done(ls, title, cancellable=True) as report:
-            job.progress_token = report.token
-            generation = Generation(ls, job, report)
-            ls.publish_status()
-            try:
-                yield generation
-                generation.flush(done=True)
-            finally:
-                ls.publish_status(exclude=job)
+    """Run the body as ``kind`` on ``uri``: superseding, cancellable, with progress + status.
+
+    A cancel (``$/cancelRequest``, the progress's cancel button, a newer job on the document,
+    the engine changing) ends the body with :class:`RequestCancelled` saying why: pygls
+    answers a handler that ends with CancelledError never."""
+    job: Job | None = None
+    try:
+        with ls.jobs.run(kind, uri, ls.protocol.msg_id) as job:
+            async with work_done(ls, title, cancellable=True) as report:
+                job.progress_token = report.token
+                generation = Generation(ls, job, report)
+                ls.publish_status()
+                try:
+                    yield generation
+                    generation.flush(done=True)
+                finally:
+                    ls.publish_status(exclude=job)
+    except asyncio.CancelledError:
+        if job is None or job.cancel_reason is None:
+            raise  # not a cancel of this job's: let it through
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()  # handled: the handler goes on to answer
+        raise RequestCancelled(
+            f"The {kind} was {_cancelled(job.cancel_reason)}; nothing was changed."
+        ) from None
+
+
+def _cancelled(reason: str) -> str:
+    return reason if reason.startswith("cancelled") else f"cancelled: {reason}"

@@ -9,6 +9,12 @@ A job is the asyncio task of a command (edit, review). It ends early when
 Cancelling the task raises CancelledError inside ``Engine.stream``, which aborts the engine
 request (vLLM ``abort``) before the task ends; the buffer is never touched, because edits are
 sent only after the generation finished.
+
+Every request is answered once: a cancelled job's handler answers RequestCancelled (-32800)
+saying why (lsp_server/generation.py). A job's ``$/cancelRequest`` is not handed to pygls,
+which would answer "cancelled" at once whatever the handler still does: once the model part
+is over the job is *committed* (its edit is on its way to the editor) and a cancel no longer
+changes it, so the answer and the journal say what the editor did with the edit.
 """
 
 from __future__ import annotations
@@ -36,9 +42,10 @@ class Job:
     request_ids: list[str] = field(default_factory=list)  # engine requests, newest last
     cancel_reason: str | None = None
     cancelled_at: float | None = None
+    committed: bool = False  # the model part is over and the result decided: too late to cancel
 
     def cancel(self, reason: str) -> None:
-        if self.task.done() or self.cancel_reason is not None:
+        if self.task.done() or self.cancel_reason is not None or self.committed:
             return
         self.cancel_reason = reason
         self.cancelled_at = time.monotonic()
@@ -54,6 +61,12 @@ class Cancelled:
     request_ids: tuple[str, ...]
     reason: str
     seconds_to_stop: float  # cancel -> the task (and its engine request) finished
+
+
+class RequestCancelled(JsonRpcException):
+    """LSP's RequestCancelled (-32800), with why: the answer of every cancelled job."""
+
+    CODE = types.LSPErrorCodes.RequestCancelled
 
 
 class TooManyJobsError(JsonRpcException):
@@ -72,12 +85,21 @@ class Jobs:
         self._running: dict[asyncio.Task[Any], Job] = {}
         self.cancelled: deque[Cancelled] = deque(maxlen=20)
         self.limit = limit
+        # Request id -> its job, until the request's handler ends (answering it).
+        self._requests: dict[Any, Job] = {}
+        # Ids cancelled before any job had them: a job that starts with one stops at once.
+        self._cancelled_early: deque[Any] = deque(maxlen=64)
 
     @contextlib.contextmanager
     def run(self, kind: str, uri: str, msg_id: Any) -> Iterator[Job]:
         """Register the current task as ``kind`` on ``uri``; an older job there is cancelled."""
         task = asyncio.current_task()
         assert task is not None
+        if msg_id is not None and msg_id in self._cancelled_early:
+            # pygls has answered "cancelled" already; the job must not start (nor supersede).
+            raise RequestCancelled(
+                f"The {kind} was cancelled by the editor ($/cancelRequest) before it started."
+            )
         others = []
         for older in list(self._running.values()):
             if older.uri == uri:
@@ -92,6 +114,9 @@ class Jobs:
             )
         job = Job(kind, uri, task, msg_id)
         self._running[task] = job
+        if msg_id is not None:
+            self._requests[msg_id] = job
+            task.add_done_callback(lambda _task: self._requests.pop(msg_id, None))
         try:
             yield job
         except asyncio.CancelledError:
@@ -104,6 +129,7 @@ class Jobs:
                 )  # fmt: skip
             raise
         finally:
+            job.committed = True  # what follows (sending the edit) is not cancelled any more
             del self._running[task]
 
     def running(self) -> list[Job]:
@@ -116,9 +142,14 @@ class Jobs:
         return job is not None
 
     def cancel_request(self, msg_id: Any) -> bool:
-        return self._cancel_first(
-            lambda job: job.msg_id == msg_id, "cancelled by the editor ($/cancelRequest)"
-        )
+        """True when ``msg_id`` is a job's request: its handler answers it, cancelled or (the
+        cancel came after the job committed) with what became of it."""
+        job = self._requests.get(msg_id)
+        if job is None:
+            self._cancelled_early.append(msg_id)
+            return False
+        job.cancel("cancelled by the editor ($/cancelRequest)")
+        return True
 
     def cancel_progress(self, token: Any) -> bool:
         return self._cancel_first(
@@ -137,6 +168,6 @@ class FathomProtocol(LanguageServerProtocol):
     jobs: Jobs | None = None
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
+        if self.jobs is not None and self.jobs.cancel_request(msg_id):
+            return  # the job's handler answers: pygls's instant "cancelled" could be untrue
         super()._handle_cancel_notification(msg_id)
-        if self.jobs is not None:
-            self.jobs.cancel_request(msg_id)

@@ -8,7 +8,6 @@ carries that edit. A re-review replaces the document's findings; typing moves th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from lsp_server.edit_command import selected_lines
 from lsp_server.edit_flow import PROMPT_SLACK
 from lsp_server.findings import Finding
 from lsp_server.generation import model_job
+from lsp_server.jobs import RequestCancelled
 from lsp_server.positions import PositionCodec, PositionError
 from lsp_server.server import REVIEW_COMMAND, FathomServer, RequestFailed
 
@@ -125,8 +125,8 @@ def register_review(server: FathomServer) -> None:
                         gen.on_text(piece, stats.completion_tokens)
                 reply = redactor.restore_json("".join(pieces))
                 placed, dropped = parse_findings(reply, snapshot.text, scope)
-        except asyncio.CancelledError:
-            raise  # the previous findings stay as they were
+        except RequestCancelled:
+            raise  # answered with why; the previous findings stay as they were
         except (ContextBudgetError, UnreadableFileError) as exc:
             ls.show(f"Fathom: {exc}")
             raise JsonRpcInvalidParams(str(exc)) from exc
