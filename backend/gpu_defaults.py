@@ -15,15 +15,22 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from backend.model_families import DEEPSEEK_MAX_MODEL_LEN as DEEPSEEK_MAX_MODEL_LEN
+from backend.model_families import OTHER_GPU_MAX_MODEL_LEN as OTHER_GPU_MAX_MODEL_LEN
+from backend.model_families import (
+    gpu_max_model_len,
+    gqa_kv_bytes_per_token,
+    is_qwen3_moe,
+    qwen3_moe_weight_parts,
+)
 from backend.settings import ModelInfo, SettingsError, VllmSettings, inspect_model
 
 log = logging.getLogger(__name__)
 
 CPU_MAX_MODEL_LEN = 32768
 # DeepSeek-V3/V3.1 are trained to 163840 tokens (YaRN 40 x 4096); 128K leaves KV-cache room
-# for several long requests per GPU and covers any repository context Fathom packs.
-DEEPSEEK_MAX_MODEL_LEN = 131072
-OTHER_GPU_MAX_MODEL_LEN = 32768
+# for several long requests per GPU and covers any repository context Fathom packs. Each
+# family's length is in backend/model_families.py.
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +194,7 @@ def estimate_weight_bytes(info: ModelInfo, *, with_mtp: bool = False) -> int | N
     """Bytes of the weights vLLM holds for a DeepSeek-V2/V3-style model (whole model, before
     TP/EP sharding), or None for other architectures. The MTP head is loaded only for MTP
     decoding."""
-    parts = deepseek_weight_parts(info)
+    parts = deepseek_weight_parts(info) or qwen3_moe_weight_parts(info)
     if parts is None:
         return None
     moe_mlp = (parts["routed_experts"] + parts["shared_experts"]) * parts["expert"]
@@ -214,11 +221,15 @@ def estimate_weight_bytes(info: ModelInfo, *, with_mtp: bool = False) -> int | N
     return total
 
 
-def kv_bytes_per_token(info: ModelInfo, kv_cache_dtype: str = "auto") -> int | None:
-    """KV-cache bytes per token on each GPU for MLA models (the latent is not split by TP)."""
+def kv_bytes_per_token(
+    info: ModelInfo, kv_cache_dtype: str = "auto", tensor_parallel_size: int = 1
+) -> int | None:
+    """KV-cache bytes per token on each GPU: MLA's latent (not split by TP), else GQA's."""
     cfg = info.config
     if not isinstance(cfg.get("kv_lora_rank"), int) or not info.num_hidden_layers:
-        return None
+        if not is_qwen3_moe(info):
+            return None  # unknown attention layout: no estimate, no refusal
+        return gqa_kv_bytes_per_token(info, kv_cache_dtype, tensor_parallel_size)
     width = 1 if kv_cache_dtype.startswith("fp8") else 2
     return (cfg["kv_lora_rank"] + cfg.get("qk_rope_head_dim", 0)) * width * info.num_hidden_layers
 
@@ -234,7 +245,8 @@ def _check_fits(settings: VllmSettings, info: ModelInfo, gpu_memory_gib: float |
         return
     world = settings.tensor_parallel_size * settings.pipeline_parallel_size
     per_gpu = weights / world / 2**30
-    kv_per_token = kv_bytes_per_token(info, settings.kv_cache_dtype) or 0
+    kv_per_token = kv_bytes_per_token(info, settings.kv_cache_dtype, settings.tensor_parallel_size)
+    kv_per_token = kv_per_token or 0
     kv = kv_per_token * settings.max_model_len / settings.pipeline_parallel_size / 2**30
     util = settings.gpu_memory_utilization or 0.9
     budget = util * gpu_memory_gib
@@ -297,9 +309,8 @@ def gpu_settings_for(
             custom_all_reduce = os.environ.get("FATHOM_CUSTOM_ALLREDUCE", "0") == "1"
         expert_parallel = overrides.get("enable_expert_parallel", info.is_moe and tp > 1)
         klass = memory_class(gpu_memory_gib)
-        wanted = DEEPSEEK_MAX_MODEL_LEN if info.is_deepseek else OTHER_GPU_MAX_MODEL_LEN
         base = {
-            "max_model_len": min(wanted, limit),
+            "max_model_len": min(gpu_max_model_len(info), limit),
             # CUDA graphs: decode 2.3 ms/token vs 13.2 ms eager (../shared/gpu "Measured").
             "enforce_eager": False,
             "enable_prefix_caching": True,

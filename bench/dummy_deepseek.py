@@ -23,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.gpu_defaults import deepseek_weight_parts, kv_bytes_per_token
+from backend.model_families import qwen3_moe_weight_parts
 from backend.settings import inspect_model
 
 CORPUS_SOURCES = Path(__file__).resolve().parent / "edit_corpus" / "sources"
@@ -173,8 +174,9 @@ def write_model(folder: Path, layers: int) -> dict[str, Any]:
 
 def weight_sizes(cfg: dict[str, Any]) -> dict[str, int]:
     """Bytes of each kind of weight (the whole model, before tensor/expert sharding)."""
-    parts = deepseek_weight_parts(inspect_model(cfg))
-    assert parts is not None, "not a DeepSeek-style config"
+    info = inspect_model(cfg)
+    parts = deepseek_weight_parts(info) or qwen3_moe_weight_parts(info)
+    assert parts is not None, "neither a DeepSeek-style nor a Qwen3-MoE config"
     return parts
 
 
@@ -184,7 +186,7 @@ def bytes_per_decode_step(cfg: dict[str, Any], batch: int, context: int, kv_byte
     Every dense weight once; per MoE layer the shared expert plus the routed experts the
     batch touches (uniform routing: each of E experts is missed by all batch x top-k picks
     with probability (1 - k/E)^batch); the LM head; the embedding rows; and each sequence's
-    MLA KV cache (kv_lora_rank + rope dims per token per layer).
+    MLA KV cache (kv_lora_rank + rope dims per token per layer) or GQA K and V.
     """
     s = weight_sizes(cfg)
     experts, top_k = s["routed_experts"], cfg["num_experts_per_tok"]

@@ -63,6 +63,28 @@ VARIANTS: dict[str, dict[str, Any]] = {
         }
     },
     "deepgemm": {"env": {"VLLM_USE_DEEP_GEMM": "1", "VLLM_DEEP_GEMM_WARMUP": "skip"}},
+    # vLLM's fusion passes only match its custom ops, which are off by default under
+    # Inductor: turn on RMSNorm / FP8 quant / SiLU-mul / rotary and the passes that fuse
+    # RMSNorm + per-128-block quant, SiLU-mul + quant, and Qwen3's Q/K RMSNorm + RoPE.
+    "fusion": {
+        "extra": {
+            "compilation_config": {
+                "custom_ops": ["+rms_norm", "+quant_fp8", "+silu_and_mul", "+rotary_embedding"],
+                "pass_config": {
+                    "fuse_norm_quant": True,
+                    "fuse_act_quant": True,
+                    "enable_qk_norm_rope_fusion": True,
+                },
+            }
+        }
+    },
+    # One CUDA graph for every batch shape, prefill included (vLLM 0.26's default is
+    # FULL_AND_PIECEWISE: full graphs for decode, piecewise for the rest).
+    "full": {"extra": {"compilation_config": {"cudagraph_mode": "FULL"}}},
+    "moe-marlin": {"moe_backend": "marlin"},
+    # vLLM's Triton attention: one kernel per layer at decode, no split-KV combine pass.
+    "triton-attn": {"attention_backend": "TRITON_ATTN"},
+    "moe-cutlass": {"moe_backend": "cutlass"},
     "flashmla-full": {
         "attention_backend": "FLASHMLA",
         "extra": {"compilation_config": {"cudagraph_mode": "FULL_DECODE_ONLY"}},
