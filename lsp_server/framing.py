@@ -1,30 +1,41 @@
-"""The JSON-RPC message loop over a byte stream, hardened against bad frames.
+"""The JSON-RPC message loop over a byte stream, hardened against bad frames, for stdio and
+TCP alike.
 
 pygls's own loop drops a frame whose Content-Length it cannot read, and the bytes of that
 frame then prefix the next header line, so every later message is lost: one bad frame and
 the server is deaf. This loop finds the next ``Content-Length:`` header wherever it starts
 in a line (resynchronising after garbage), refuses lengths over its cap, and answers a body
 that is not JSON-RPC with a Parse error (-32700) or Invalid request (-32600) instead of
-silence.
+silence. ``serve_stdio`` and ``serve_tcp`` replace pygls's ``start_io``/``start_tcp`` loops
+and use only pygls's public protocol API (``set_writer``, ``structure_message``,
+``handle_message``); tests/test_fuzz_protocol.py checks that API is still there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from pygls.io_ import StdoutWriter
 
 if TYPE_CHECKING:
     from pygls.io_ import AsyncReader
     from pygls.protocol import JsonRPCProtocol
+    from pygls.server import JsonRPCServer
 
 # Larger than any document an editor sends (MAX_FILE_BYTES is 1 MiB; a whole-file change
 # of a big file stays well under this) and small enough that a lying header cannot make the
 # server allocate gigabytes.
 MAX_MESSAGE_BYTES = 64 << 20
 
+# A line longer than this (garbage, or the body of a refused message) is read in pieces.
+MAX_LINE_BYTES = 1 << 20
+_HELD_BACK = 256  # the end of each piece, kept so a header cut across pieces is read whole
 _HEADER = re.compile(rb"Content-Length:[ \t]*(\d+)[ \t]*\r?\n?$", re.IGNORECASE)
 logger = logging.getLogger(__name__)
 
@@ -68,8 +79,8 @@ async def run_async(
             if match is None:
                 _error(protocol, -32700, f"Unreadable header {line[at : at + 60]!r}")
             continue
-        if line.strip():
-            continue  # another header (Content-Type), or garbage between frames
+        if line.strip() or not line.endswith(b"\n"):
+            continue  # another header (Content-Type), garbage between frames, or a piece
         if content_length is None:
             continue  # a blank line with no length before it: nothing to read
         length, content_length = content_length, None
@@ -104,3 +115,100 @@ async def run_async(
             logger.exception("Unable to handle message")
             if error_handler:
                 error_handler(exc, Exception)
+
+
+class Lines:
+    """``readline``/``readexactly`` over ``read_some(n)``, which returns what has arrived (up
+    to n bytes; b"" at the end). A line longer than MAX_LINE_BYTES comes back in pieces, so no
+    line costs more memory than that; a short read means the stream ended."""
+
+    def __init__(self, read_some: Callable[[int], Awaitable[bytes]]) -> None:
+        self._read_some = read_some
+        self._buffer = bytearray()
+        self._ended = False
+
+    async def _more(self) -> bool:
+        if not self._ended:
+            try:
+                chunk = await self._read_some(1 << 16)
+            except ConnectionError:
+                chunk = b""
+            self._ended = not chunk
+            self._buffer += chunk
+        return not self._ended
+
+    def _take(self, n: int) -> bytes:
+        out = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return out
+
+    async def readline(self) -> bytes:
+        searched = 0
+        while (end := self._buffer.find(b"\n", searched)) < 0:
+            if len(self._buffer) > MAX_LINE_BYTES:
+                return self._take(len(self._buffer) - _HELD_BACK)
+            searched = len(self._buffer)
+            if not await self._more():
+                return self._take(len(self._buffer))
+        return self._take(end + 1)
+
+    async def readexactly(self, n: int) -> bytes:
+        while len(self._buffer) < n and await self._more():
+            pass
+        return self._take(n)
+
+
+def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    """pygls's ``start_io``, with this module's framing."""
+    # read1: what has arrived, without waiting for more (a message need not end a line).
+    read1 = getattr(stdin, "read1", stdin.read)
+    pool = server.thread_pool
+
+    def read_some(n: int) -> Awaitable[bytes]:
+        return asyncio.get_running_loop().run_in_executor(pool, read1, n)
+
+    server.protocol.set_writer(StdoutWriter(stdout))
+    try:
+        asyncio.run(run_async(threading.Event(), Lines(read_some), server.protocol,
+                              error_handler=server.report_server_error))  # fmt: skip
+    except BrokenPipeError:
+        pass  # the editor went away: nothing to answer
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.shutdown()
+
+
+def serve_tcp(server: JsonRPCServer, host: str, port: int) -> None:
+    """pygls's ``start_tcp``, with this module's framing: one client; when it disconnects
+    the server stops, as with stdio. A second connection while one is open is closed at
+    once (it would take over the first one's replies)."""
+
+    async def main() -> None:
+        done = asyncio.Event()
+        busy = False
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal busy
+            if busy:
+                writer.close()
+                return
+            busy = True
+            server.protocol.set_writer(writer)  # type: ignore[arg-type]  # write() is sync
+            try:
+                await run_async(threading.Event(), Lines(reader.read), server.protocol,
+                                error_handler=server.report_server_error)  # fmt: skip
+            finally:
+                done.set()
+
+        listener = await asyncio.start_server(connection, host, port)
+        async with listener:
+            logger.info("Serving on %s:%s", host, port)
+            await done.wait()
+
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.shutdown()

@@ -17,7 +17,6 @@ from typing import Any
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
-from pygls.io_ import StdinAsyncReader, StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
@@ -74,25 +73,14 @@ class FathomServer(LanguageServer):
         self.finding_texts: dict[str, str] = {}
         self._background: set[asyncio.Task[None]] = set()
 
-    def _start_io_async(self, stdin: Any = None, stdout: Any = None) -> None:
-        """pygls's stdio loop with Fathom's framing (lsp_server/framing.py): a bad frame gets
-        an error response and the next frame is read, instead of a server gone deaf."""
-        self._stop_event = threading.Event()
-        reader = StdinAsyncReader(stdin or sys.stdin.buffer, self.thread_pool)
-        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
-        try:
-            asyncio.run(
-                framing.run_async(
-                    self._stop_event, reader, self.protocol,
-                    error_handler=self.report_server_error,
-                )
-            )  # fmt: skip
-        except BrokenPipeError:
-            pass  # the editor went away: nothing to answer
-        except (KeyboardInterrupt, SystemExit):
-            pass
-        finally:
-            self.shutdown()
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Stdio through Fathom's framing (lsp_server/framing.py): a bad frame gets an error
+        response and the next frame is read, instead of a server gone deaf."""
+        framing.serve_stdio(self, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer)
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """TCP through the same framing as stdio."""
+        framing.serve_tcp(self, host, port)
 
     def journal(self) -> EditJournal:
         """Every edit's request, replies and outcome (SQLite in the cache dir)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -30,12 +31,17 @@ class RawClient:
             [str(fathom), "serve", *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root,
         )  # fmt: skip
+        self.out = self.proc.stdout
+        self._listen()
+
+    def _listen(self) -> None:
         self.messages: queue.Queue[dict | None] = queue.Queue()
         self.ids = itertools.count(1000)
         self.stderr: list[bytes] = []
         self.notifications: list[dict] = []
         self.edits: list[dict] = []  # workspace/applyEdit params, applied
         self.responses: dict[int, dict] = {}
+        self.unanswerable: list[dict] = []  # errors with a null id: frames that were unreadable
         self.closed = False
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._drain, daemon=True).start()
@@ -45,7 +51,7 @@ class RawClient:
             self.stderr.append(line)
 
     def _read(self) -> None:
-        out = self.proc.stdout
+        out = self.out
         while True:
             length = None
             while True:
@@ -110,6 +116,8 @@ class RawClient:
             self.answer(message)
         elif "method" in message:
             self.notifications.append(message)
+        elif message.get("id") is None:
+            self.unanswerable.append(message)
         elif "id" in message:
             self.responses[message["id"]] = message
         return True
@@ -139,3 +147,39 @@ class RawClient:
 
     def _log(self) -> str:
         return b"".join(self.stderr[-40:]).decode(errors="replace")
+
+
+class TcpRawClient(RawClient):
+    """The same client over ``fathom serve --tcp 127.0.0.1:PORT`` (loopback only)."""
+
+    def __init__(self, root: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        with socket.socket() as probe:  # a free port (the server binds it a moment later)
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        fathom = Path(sys.executable).with_name("fathom")
+        self.proc = subprocess.Popen(
+            [str(fathom), "serve", "--tcp", f"127.0.0.1:{port}", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=root, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", port))
+                break
+            except ConnectionRefusedError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.proc.kill()
+                    log = self.proc.communicate()[1].decode(errors="replace")
+                    pytest.fail(f"fathom serve --tcp never listened:\n{log}")
+                time.sleep(0.1)
+        self.out = self.sock.makefile("rb")
+        self._listen()
+
+    def raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        self.sock.close()
+        self.proc.kill()
+        self.proc.wait()

@@ -1,7 +1,8 @@
-"""Malformed and hostile JSON-RPC against the real ``fathom serve`` process over stdio: bad
-Content-Length headers, bodies that are not JSON or not JSON-RPC, unknown methods, params of
-the wrong type, positions out of range, lone surrogates. Every request gets an answer (a
-result or a typed error) and the server keeps serving.
+"""Malformed and hostile JSON-RPC against the real ``fathom serve`` process over stdio (and
+the bad frames over ``--tcp`` on loopback too): bad Content-Length headers, bodies that are
+not JSON or not JSON-RPC, unknown methods, params of the wrong type, positions out of range,
+lone surrogates. Every request gets an answer (a result or a typed error) and the server
+keeps serving.
 
 The engine replays no recorded replies, so an edit that gets through every check ends in a
 clear engine error rather than minutes of CPU. FATHOM_FUZZ_EXAMPLES raises the examples.
@@ -9,13 +10,18 @@ clear engine error rather than minutes of CPU. FATHOM_FUZZ_EXAMPLES raises the e
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.raw_client import RawClient
+from tests.raw_client import RawClient, TcpRawClient
 
 EXAMPLES = int(os.environ.get("FATHOM_FUZZ_EXAMPLES", "80"))
 FUZZ = settings(
@@ -26,12 +32,17 @@ FUZZ = settings(
 )
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory) -> RawClient:
+def _project(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("proto")
     (root / "m.py").write_text("def f(x):\n    return x\n")
     replies = root / "replies.json"
     replies.write_text("[]")
+    return root, replies
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> RawClient:
+    root, replies = _project(tmp_path_factory)
     c = RawClient(root, "--replay", str(replies))
     c.initialize(root, {})
     c.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
@@ -65,6 +76,86 @@ BAD_FRAMES = {
 def test_a_bad_frame_is_answered_and_the_next_one_read(client: RawClient, frame: bytes):
     client.raw(frame)
     client.alive()
+
+
+def _tiny_tokenizer(folder: Path) -> Path:
+    """A word-level tokenizer: ``--model`` for recorded replies, without the real model."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]").save_pretrained(folder)
+    (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tcp_client(tmp_path_factory) -> Iterator[TcpRawClient]:
+    root, replies = _project(tmp_path_factory)
+    tokenizer = _tiny_tokenizer(tmp_path_factory.mktemp("tokenizer"))
+    env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path_factory.mktemp("tcp-cache"))}
+    c = TcpRawClient(root, "--replay", str(replies), "--model", str(tokenizer), env=env)
+    c.initialize(root, {})
+    yield c
+    c.close()
+
+
+def _over_the_limit() -> bytes:
+    """A 100 MB message with an honest header: over the 64 MiB limit all the same."""
+    text = b"x" * (100 * 1000 * 1000)
+    return _frame(b'{"jsonrpc":"2.0","method":"$/x","params":{"a":"' + text + b'"}}')
+
+
+# Each bad frame and the error (null id) it must get, over stdio and over TCP alike.
+ANSWERED_FRAMES = {
+    "length not a number": (lambda: b"Content-Length: abc\r\n\r\n{}", -32700),
+    "length shorter than the body": (
+        lambda: b'Content-Length: 3\r\n\r\n{"jsonrpc": "2.0"}', -32700),
+    "a huge length": (lambda: b"Content-Length: 999999999999\r\n\r\n" + b"x" * 64, -32600),
+    "a 100 MB frame": (_over_the_limit, -32600),
+    "body not JSON": (lambda: _frame(b"{abc}"), -32700),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("transport", ["stdio", "tcp"])
+@pytest.mark.parametrize("name", ANSWERED_FRAMES)
+def test_each_transport_answers_a_bad_frame_with_its_error_and_reads_the_next(
+    request: pytest.FixtureRequest, transport: str, name: str
+):
+    c: RawClient = request.getfixturevalue("client" if transport == "stdio" else "tcp_client")
+    make, code = ANSWERED_FRAMES[name]
+    c.pump(0.2)
+    c.unanswerable.clear()
+    popups = len([n for n in c.notifications if n["method"] == "window/showMessage"])
+    c.raw(make())
+    c.alive()  # the next frame is read and answered
+    assert [e["error"]["code"] for e in c.unanswerable] == [code], c.unanswerable
+    assert len([n for n in c.notifications if n["method"] == "window/showMessage"]) == popups
+
+
+def test_the_pygls_api_the_framing_uses_is_still_there():
+    """lsp_server/framing.py replaces pygls's read loops and relies on these; a pygls that
+    changes them fails here (and pyproject.toml pins the tested minor version)."""
+    from pygls.io_ import StdoutWriter
+    from pygls.protocol import JsonRPCProtocol
+    from pygls.server import JsonRPCServer
+
+    assert version("pygls").startswith("2.1.")
+
+    def params(function) -> list[str]:
+        return list(inspect.signature(function).parameters)
+
+    assert params(JsonRPCProtocol.set_writer) == ["self", "writer", "include_headers"]
+    assert params(JsonRPCProtocol.structure_message) == ["self", "data"]
+    assert params(JsonRPCProtocol.handle_message) == ["self", "message"]
+    assert params(JsonRPCServer.report_server_error) == ["self", "error", "source"]
+    assert params(JsonRPCServer.shutdown) == ["self"]
+    assert isinstance(inspect.getattr_static(JsonRPCServer, "thread_pool"), property)
+    assert params(StdoutWriter) == ["stdout"]
+    # What FathomServer overrides, so that stdio and TCP both go through the framing.
+    assert params(JsonRPCServer.start_io) == ["self", "stdin", "stdout"]
+    assert params(JsonRPCServer.start_tcp) == ["self", "host", "port"]
 
 
 def test_unknown_methods_and_wrong_params_get_typed_errors(client: RawClient):
