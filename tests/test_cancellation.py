@@ -129,12 +129,12 @@ def serve(tmp_path: Path, sample_project: Path, cache: Path):
     (tokenizer_dir / "config.json").write_text(json.dumps({"model_type": "llama"}))
     started: list[Editor] = []
 
-    def start(*replies: dict) -> Editor:
+    def start(*replies: dict, capabilities: dict = EDITOR_CAPABILITIES) -> Editor:
         path = tmp_path / "replies.json"
         path.write_text(json.dumps(list(replies)))
         editor = Editor(sample_project, "--replay", str(path), "--model", str(tokenizer_dir))
         started.append(editor)
-        editor.initialize(sample_project, EDITOR_CAPABILITIES)
+        editor.initialize(sample_project, capabilities)
         return editor
 
     yield start
@@ -221,6 +221,20 @@ def test_a_stale_refusal_journals_the_planned_diff(serve, sample_project, cache)
     assert entry.outcome is Outcome.REFUSED
     assert "-def total_value(items):\n+def inventory_value(items):\n" in entry.diff
     assert entry.replies == [REPLY]
+
+
+def test_a_refusal_for_the_client_journals_the_planned_diff(serve, sample_project, cache):
+    # A new file needs documentChanges, which this editor (like Neovim) does not announce.
+    creates = REPLY.removesuffix("```\n") + "--- /dev/null\n+++ b/shop/tax.py\n@@ -0,0 +1 @@\n"
+    editor = serve(
+        _slow(creates + "+RATE = 0.2\n```\n", 0.0), capabilities={"workspace": {"applyEdit": True}}
+    )
+    answer = editor.wait(editor.edit(editor.open(sample_project / "shop" / "report.py"), "Tax"))
+    assert "documentChanges" in answer["error"]["message"], answer
+    assert editor.received == []
+    entry = _journal(cache)["Tax"]
+    assert entry.outcome is Outcome.REFUSED
+    assert "+++ b/shop/tax.py" in entry.diff and "+def inventory_value(items):" in entry.diff
 
 
 def test_an_editor_failing_applyedit_is_journaled_as_failed(serve, sample_project, cache):
