@@ -265,7 +265,7 @@ async def run(args: argparse.Namespace, result: dict[str, Any], save: Callable[[
         else:
             continue
         print(f"[bench] {phase} done in {time.perf_counter() - t0:.1f} s: "
-              f"{json.dumps(result.get(phase, ''))[:1500]}", flush=True)  # fmt: skip
+              f"{json.dumps(result.get(KEYS.get(phase, phase), ''))[:1500]}", flush=True)  # fmt: skip
         save()
     if bench.engine:
         await bench.engine.close()
@@ -287,6 +287,7 @@ class _Prompts:
         return gpu_engine.Prompts.nonce()
 
 
+KEYS = {"prefix": "prefix_cache", "profile": "trace"}  # where each phase's figures go
 PHASES = ("decode", "prefix", "overhead", "ttft", "edits", "profile", "ttft_long")
 
 
