@@ -92,14 +92,15 @@ class Indexings:
         await asyncio.shield(indexing.task)
 
     def cancel(self, root: Path) -> None:
-        indexing = self._by_root.pop(root, None)
+        """Stop ``root``'s indexing; kept until it ends, so that an indexing of the same root
+        started meanwhile (the folder added again) waits for it."""
+        indexing = self._by_root.get(root)
         if indexing is not None:
             indexing.cancel()
-            indexing.task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def cancel_all(self) -> None:
-        for indexing in self._by_root.values():
-            indexing.cancel()  # kept: the next indexing of the root waits for it to end
+        for root in self._by_root:
+            self.cancel(root)
 
 
 class Workspaces:

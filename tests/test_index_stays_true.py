@@ -260,3 +260,39 @@ def test_a_roots_workspace_is_kept_across_requests_and_follows_its_repository(
     (sample_project / ".gitignore").write_text("shop/models.py\n")  # no watcher told us
     assert name_refusal(Path("shop/models.py"), get(engine).rules) is not None
     assert get(other) is not first  # another engine counts otherwise: a new Workspace
+
+
+async def test_a_stopped_indexing_ends_before_the_next_one_of_its_root_starts(tmp_path: Path):
+    import threading
+
+    from lsp_server.roots import Indexings, stoppable
+
+    indexings, events = Indexings(), []
+    in_batch, batch_may_end = threading.Event(), threading.Event()
+
+    def old_tokenizer(stop: threading.Event) -> None:
+        progress = stoppable(lambda _d, _t: None, stop)
+        progress(0, 2)
+        in_batch.set()
+        batch_may_end.wait()  # a batch being tokenised when the model changes
+        events.append("old batch done")
+        progress(1, 2)  # raises: stopped
+        events.append("old kept")
+
+    async def old(stop: threading.Event) -> None:
+        await asyncio.to_thread(old_tokenizer, stop)
+
+    async def new(_stop: threading.Event) -> None:
+        events.append("new started")
+
+    first = asyncio.create_task(indexings.run(tmp_path, old))
+    await asyncio.to_thread(in_batch.wait)
+    indexings.cancel_all()
+    second = asyncio.create_task(indexings.run(tmp_path, new))
+    await asyncio.sleep(0.05)
+    assert events == []  # the new one waits for the old thread
+    batch_may_end.set()
+    await second
+    assert events == ["old batch done", "new started"]
+    await first  # stopped quietly: IndexingStopped never reaches the caller
+    assert indexings.running() == []
