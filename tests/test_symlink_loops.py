@@ -3,7 +3,7 @@ crash the command line: ``fathom edit`` of a file importing a looped module edit
 ``fathom context`` shows what it can, or says clearly why it cannot, without a traceback.
 
 The real CLI runs in a subprocess against a loopback OpenAI-compatible stub
-(tests/openai_stub.py), with its own cache dir.
+(tests/openai_stub.py), with the committed tokenizer (no model) and its own cache dir.
 """
 
 from __future__ import annotations
@@ -53,12 +53,12 @@ def _fathom(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_fathom_edit_of_a_file_importing_a_looped_module_edits_it(
-    looped: Path, model_server: StubServer, model_dir: Path, tmp_path: Path
+    looped: Path, model_server: StubServer, tokenizer_dir: Path, tmp_path: Path
 ):
     done = _fathom(
         tmp_path, "edit", str(looped / "main.py"), "--range", "6:6",
         "--instruction", "Start the sum at 0.", "--apply",
-        "--server-url", model_server.url, "--server-tokenizer", str(model_dir),
+        "--server-url", model_server.url, "--server-tokenizer", str(tokenizer_dir),
     )  # fmt: skip
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr
@@ -67,9 +67,11 @@ def test_fathom_edit_of_a_file_importing_a_looped_module_edits_it(
 
 
 def test_fathom_context_of_a_file_importing_a_looped_module_shows_the_file(
-    looped: Path, model_dir: Path, tmp_path: Path
+    looped: Path, tokenizer_dir: Path, tmp_path: Path
 ):
-    done = _fathom(tmp_path, "context", f"{looped / 'main.py'}:6", "x", "--model", str(model_dir))
+    done = _fathom(
+        tmp_path, "context", f"{looped / 'main.py'}:6", "x", "--model", str(tokenizer_dir)
+    )
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr
     assert "target file     main.py" in done.stdout
@@ -78,9 +80,9 @@ def test_fathom_context_of_a_file_importing_a_looped_module_shows_the_file(
 
 @pytest.mark.parametrize("target", ["loop.py", "pkg/mod.py"])
 def test_fathom_context_of_a_looped_path_says_why_it_cannot(
-    looped: Path, model_dir: Path, tmp_path: Path, target: str
+    looped: Path, tokenizer_dir: Path, tmp_path: Path, target: str
 ):
-    done = _fathom(tmp_path, "context", f"{looped / target}:1", "x", "--model", str(model_dir))
+    done = _fathom(tmp_path, "context", f"{looped / target}:1", "x", "--model", str(tokenizer_dir))
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 2
     assert "symlink loop" in done.stderr.lower()
@@ -88,11 +90,11 @@ def test_fathom_context_of_a_looped_path_says_why_it_cannot(
 
 
 def test_fathom_edit_of_a_looped_path_says_why_it_cannot(
-    looped: Path, model_server: StubServer, model_dir: Path, tmp_path: Path
+    looped: Path, model_server: StubServer, tokenizer_dir: Path, tmp_path: Path
 ):
     done = _fathom(
         tmp_path, "edit", str(looped / "loop.py"), "--range", "1:1", "--instruction", "x",
-        "--server-url", model_server.url, "--server-tokenizer", str(model_dir),
+        "--server-url", model_server.url, "--server-tokenizer", str(tokenizer_dir),
     )  # fmt: skip
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 2
