@@ -109,7 +109,16 @@ class FathomServer(LanguageServer):
         return await asyncio.shield(self._engine_task)
 
     async def _start_engine(self) -> Engine:
-        engine = self._engine or self._make_engine(self.config)
+        engine = self._engine
+        while engine is None:
+            # Building an engine may assemble the default model first (minutes on a fresh
+            # cache): off the event loop, so the server keeps answering meanwhile. Settings
+            # that changed during the build win.
+            config = self.config
+            engine = await asyncio.to_thread(self._make_engine, config)
+            if config.engine_key() != self.config.engine_key():
+                await engine.close()
+                engine = None
         self._engine = engine
         self._engine_error = None
         self.publish_status("loading", f"starting {engine.model_name}")
