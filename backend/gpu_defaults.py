@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from backend.model_families import DEEPSEEK_MAX_MODEL_LEN as DEEPSEEK_MAX_MODEL_LEN
 from backend.model_families import OTHER_GPU_MAX_MODEL_LEN as OTHER_GPU_MAX_MODEL_LEN
@@ -67,7 +67,8 @@ def memory_class(gpu_memory_gib: float | None) -> GpuMemoryClass:
     return GPU_MEMORY_CLASSES[-1]
 
 
-class GpuInfo(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class GpuInfo:
     count: int
     memory_gib: float  # of the smallest visible GPU; 0.0 without GPUs
 

@@ -36,11 +36,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import os
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -675,7 +676,7 @@ class OpenAIEngine:
 
     async def stream(
         self, request: ChatRequest, stats: GenerationStats | None = None
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         await self.start()
         stats = stats if stats is not None else GenerationStats()
         body = self._chat_body(request, min(request.max_tokens, self.max_context))
@@ -722,7 +723,7 @@ class OpenAIEngine:
                     delay = self._delay(attempt, exc.retry_after)
                     try:
                         await self._guard(
-                            active, lambda d=delay: asyncio.sleep(d), delay + 5, "a retry"
+                            active, functools.partial(asyncio.sleep, delay), delay + 5, "a retry"
                         )
                     except _Aborted:
                         stats.finish_reason = "abort"
@@ -730,11 +731,12 @@ class OpenAIEngine:
         finally:
             stats.total_s = time.perf_counter() - started
             self._active.pop(request.request_id, None)
-            active.closed.set()
+            if active.closed is not None:
+                active.closed.set()
 
     async def _attempt(
         self, body: dict[str, Any], request_id: str, stats: GenerationStats, active: _Active
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """One HTTP request: yield its text; raise _Broken (or _Aborted) when it fails."""
         client = self._client()
         http_request = client.build_request(
@@ -781,10 +783,11 @@ class OpenAIEngine:
 
     async def _read_events(
         self, response: httpx.Response, stats: GenerationStats, active: _Active
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         got_text = finished = False
         data: list[str] = []
-        async with contextlib.aclosing(response.aiter_lines()) as lines:
+        # httpx types aiter_lines as an iterator; it is an async generator, which aclosing needs.
+        async with contextlib.aclosing(response.aiter_lines()) as lines:  # type: ignore[type-var]
             while True:
                 limit = self.read_timeout if got_text else self.first_token_timeout
                 waiting = "the next piece" if got_text else "the first token"

@@ -8,7 +8,7 @@ It counts tokens with a real model's tokenizer when given one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +88,7 @@ class ReplayEngine:
 
     async def stream(
         self, request: ChatRequest, stats: GenerationStats | None = None
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         if not self._replies:
             raise EngineError("the replay engine has no recorded reply left")
         self.requests.append(request)

@@ -365,10 +365,10 @@ class VllmSettings:
         if info.weight_block_size and self.quantization in (None, info.quantization):
             block_n = info.weight_block_size[0]
             # vLLM splits these dimensions over the TP ranks; each piece must be whole blocks.
-            sizes = {"intermediate_size": info.intermediate_size}
+            split: dict[str, int | None] = {"intermediate_size": info.intermediate_size}
             if not self.enable_expert_parallel:
-                sizes["moe_intermediate_size"] = info.moe_intermediate_size
-            for key, size in sizes.items():
+                split["moe_intermediate_size"] = info.moe_intermediate_size
+            for key, size in split.items():
                 if size and (size % tp or (size // tp) % block_n):
                     raise SettingsError(
                         f"tensor_parallel_size {tp} splits {key} {size} into pieces that are "

@@ -113,7 +113,7 @@ class LiveDocument:
                 last = node.end_point if last is None else max(last, node.end_point)
                 continue
             stack.extend(child for child in node.children if child.has_error)
-        if first is None:
+        if first is None or last is None:
             return None
         return self._offset(first), self._offset(last)
 

@@ -49,11 +49,9 @@ class _Queries:
 
 
 def _kinds(language: Language) -> list[str]:
-    return sorted({
-        language.node_kind_for_id(i)
-        for i in range(language.node_kind_count)
-        if language.node_kind_is_named(i) and language.node_kind_is_visible(i)
-    })  # fmt: skip
+    kinds = (language.node_kind_for_id(i) for i in range(language.node_kind_count)
+             if language.node_kind_is_named(i) and language.node_kind_is_visible(i))  # fmt: skip
+    return sorted({kind for kind in kinds if kind is not None})
 
 
 @cache

@@ -146,6 +146,7 @@ class Workspace:
         left = budget - chosen.tokens
 
         whole = self._section(SectionKind.TARGET, target, text, None)
+        target_section: Section | None
         if whole.tokens <= left:
             target_section = whole
         else:

@@ -9,6 +9,7 @@ taken are undone newest first, so a plan lands whole or not at all.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import shutil
@@ -116,13 +117,13 @@ def write_plan(plan: EditPlan, *, allow_delete: bool = False) -> list[Path]:
             step = path
             spare = tx.backup(path)
             os.replace(tmp, path)
-            tx.undo.append((lambda s=spare, p=path: os.replace(s, p), path))
+            tx.undo.append((functools.partial(os.replace, spare, path), path))
             written.append(path)
         for rename in plan.renames:
             step = source = rename.source.path
             tx.make_parents(rename.target)
             os.rename(source, rename.target)
-            tx.undo.append((lambda s=source, t=rename.target: os.rename(t, s), source))
+            tx.undo.append((functools.partial(os.rename, rename.target, source), source))
             written.append(rename.target)
         for path, tmp in creates:
             step = path
@@ -133,7 +134,7 @@ def write_plan(plan: EditPlan, *, allow_delete: bool = False) -> list[Path]:
             step = path = delete.snapshot.path
             spare = tx.backup(path)
             path.unlink()
-            tx.undo.append((lambda s=spare, p=path: os.replace(s, p), path))
+            tx.undo.append((functools.partial(os.replace, spare, path), path))
             written.append(path)
     except OSError as exc:
         lost = tx.rollback()

@@ -270,7 +270,7 @@ class Redactor:
         )
 
     def _sub(self, pattern: re.Pattern[str], line: str, ok: Callable[[re.Match[str]], bool],
-             group: str = "value") -> str:  # fmt: skip
+             group: str | int = "value") -> str:  # fmt: skip
         """``line`` with ``group`` of each match of ``pattern`` that ``ok`` passes masked."""
 
         def mask(match: re.Match[str]) -> str:

@@ -9,6 +9,7 @@ model did not spell out (or that no longer fits) runs ``fathom.edit`` on the fin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from lsprotocol import types
@@ -115,7 +116,7 @@ def _refactors(uri: str, rng: types.Range) -> list[types.CodeAction]:
     return actions
 
 
-def _block_end(lines: list[str], line: int) -> int:
+def _block_end(lines: Sequence[str], line: int) -> int:
     """The last line of the block ``line`` opens (its more-indented followers): a finding on
     a ``def`` line is about the function, and the model should see and edit all of it."""
     if line >= len(lines):

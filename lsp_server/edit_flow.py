@@ -49,7 +49,7 @@ class EditOutcome:
 
 def plan_diff(plan: EditPlan, root: Path) -> str:
     """``plan`` as a unified diff against its snapshots, for people to read."""
-    chunks = []
+    chunks: list[str] = []
     originals = {s.path: s.text for s in plan.snapshots()}
     for path, new in plan.final_texts().items():
         old = originals.get(path)
