@@ -18,7 +18,7 @@ from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
-from pygls.uris import from_fs_path, to_fs_path
+from pygls.uris import from_fs_path
 
 from backend.default_model import cache_root
 from backend.engine import Engine, EngineError
@@ -66,12 +66,14 @@ class FathomServer(LanguageServer):
         self._dirty: set[str] = set()  # documents changed since their last indexing
         self._journal: EditJournal | None = None
         self.jobs = Jobs()
-        self.protocol.jobs = self.jobs
+        protocol = self.protocol
+        assert isinstance(protocol, DocumentProtocol)  # what __init__ asked pygls for
+        protocol.jobs = self.jobs
         self.findings = FindingStore()
         # The text each document with findings had when they were last placed: didChange
         # arrives after pygls applied it, and moving findings needs the text before.
         self.finding_texts: dict[str, str] = {}
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[object]] = set()
 
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
         """Stdio through Fathom's framing (lsp_server/framing.py): a bad frame gets an error
@@ -105,8 +107,8 @@ class FathomServer(LanguageServer):
         task = self._engine_task
         failed = task is not None and task.done() and (task.cancelled() or task.exception())
         if task is None or failed:
-            self._engine_task = asyncio.create_task(self._start_engine())
-        return await asyncio.shield(self._engine_task)
+            task = self._engine_task = asyncio.create_task(self._start_engine())
+        return await asyncio.shield(task)
 
     async def _start_engine(self) -> Engine:
         engine = self._engine
@@ -202,7 +204,7 @@ class FathomServer(LanguageServer):
             state = "loading" if task is not None else "idle"
         else:
             state = "busy" if busy else "ready"
-        running = getattr(self._engine, "running_requests", lambda: [])()
+        running: list[str] = getattr(self._engine, "running_requests", lambda: [])()
         return {
             "state": state,
             "model": self._engine.model_name if self._engine else self.config.model,
@@ -373,10 +375,12 @@ class FathomServer(LanguageServer):
 
     # -- workspace ------------------------------------------------------------------------
     def roots(self) -> list[Path]:
-        folders = [Path(to_fs_path(f.uri)) for f in self.workspace.folders.values()]
-        if not folders and self.workspace.root_uri:
-            folders = [Path(to_fs_path(self.workspace.root_uri))]
-        return [f.resolve() for f in folders]
+        # Folders that are not files on this machine (another scheme, a symlink loop) have
+        # nothing to index.
+        uris = [f.uri for f in self.workspace.folders.values()]
+        if not uris and self.workspace.root_uri:
+            uris = [self.workspace.root_uri]
+        return [path for path in map(fs_path, uris) if path is not None]
 
     def root_for(self, path: Path) -> Path:
         """The workspace root holding ``path``; a lone file (no roots) is its own folder."""
@@ -397,7 +401,7 @@ class FathomServer(LanguageServer):
     def show(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
-    def background(self, work: Coroutine[Any, Any, None]) -> None:
+    def background(self, work: Coroutine[Any, Any, object]) -> None:
         """Run ``work`` off the request path; a failure is already shown, not raised again."""
         task = asyncio.create_task(work)
         self._background.add(task)
@@ -438,7 +442,9 @@ def build_server(
     ) -> None:
         # pygls has updated ls.workspace.folders already; one index per root.
         for folder in params.event.removed:
-            ls.forget_root(Path(to_fs_path(folder.uri)).resolve())
+            path = fs_path(folder.uri)
+            if path is not None:
+                ls.forget_root(path)
         ls.background(ls.index_roots())
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
 
 from context.languages import LANGUAGE_BY_SUFFIX, language_of
+from lsp_server.documents import fs_path
 from lsp_server.roots import remove_under
 
 if TYPE_CHECKING:
@@ -78,11 +78,11 @@ class WatchedChanges:
         roots = list(roots)
         result = cls()
         for change in changes:
-            if not change.uri.startswith("file:"):
-                continue  # only files on this machine are indexed
-            path = Path(to_fs_path(change.uri) or "")
+            path = fs_path(change.uri)
+            if path is None:
+                continue  # only files on this machine are indexed (and no symlink loop)
             if path.name == ".gitignore":
-                inside = [r for r in roots if path.resolve().is_relative_to(r)]
+                inside = [r for r in roots if path.is_relative_to(r)]
                 result.ignore_rules.update(inside)
             else:
                 result.files.append(change.uri)
@@ -96,7 +96,9 @@ def files_changed(server: FathomServer, changes: Sequence[types.FileEvent]) -> N
     for uri in watched.files:
         if uri in server.workspace.text_documents:
             continue  # the editor's text wins
-        path = Path(to_fs_path(uri) or "").resolve()
+        path = fs_path(uri)
+        if path is None:
+            continue  # not a file here, or a symlink loop: nothing to index
         root = next((r for r in server.repositories if path.is_relative_to(r)), None)
         if root is not None and not path.exists() and language_of(path) is None:
             remove_under(server.repositories[root], path.relative_to(root).as_posix())

@@ -233,3 +233,42 @@ def test_incremental_changes_agree_with_the_position_codec(text, l1, c1, l2, c2,
 
 if os.environ.get("FATHOM_SKIP_BIG_DOCUMENTS"):  # a machine without the memory to spare
     del test_a_50_mb_document_is_kept_but_never_analysed_and_the_server_answers
+
+
+def test_workspace_folders_that_are_not_files_are_left_out_not_fatal(tmp_path, monkeypatch):
+    """A client may name folders on another scheme (a remote, a virtual file system) or one
+    looping through symlinks: they have nothing to index, and the file folder still works."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "m.py").write_text(GOOD)
+    (tmp_path / "replies.json").write_text(json.dumps([RENAME]))
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    monkeypatch.setenv("FATHOM_CACHE_DIR", str(tmp_path / "cache"))
+    model = str(_tokenizer(tmp_path / "tok"))
+    client = RawClient(root, "--replay", str(tmp_path / "replies.json"), "--model", model)
+    try:
+        folders = [{"uri": u, "name": n} for u, n in [
+            ("vscode-vfs://github/o/r", "remote"), ((tmp_path / "a").as_uri(), "loop"),
+            (root.as_uri(), "proj")]]  # fmt: skip
+        init = client.request("initialize", {
+            "processId": None, "rootUri": root.as_uri(), "capabilities": EDITOR_CAPABILITIES,
+            "workspaceFolders": folders})  # fmt: skip
+        assert "result" in init, init
+        client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        _notify(client, "workspace/didChangeWorkspaceFolders", {"event": {
+            "added": [], "removed": [folders[0]]}})  # fmt: skip
+        good = (root / "m.py").as_uri()
+        _open(client, good, GOOD)
+        result = _command(client, "fathom.edit", good)
+        assert result.get("result", {}).get("applied") is True, result
+        for _ in range(300):  # the file folder is indexed in the background
+            status = client.request("workspace/executeCommand", {"command": "fathom.status"})
+            if status["result"]["roots"] and not status["result"]["indexing"]:
+                break
+            client.pump(0.1)
+        assert status["result"]["roots"] == [str(root.resolve())]
+        assert not any("TypeError" in m for m in _popups(client) + _logs(client))
+    finally:
+        client.proc.kill()
+        client.proc.wait()
