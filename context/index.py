@@ -91,8 +91,8 @@ def _batches(items: list[tuple[SourceFile, str]]) -> Iterator[list[tuple[SourceF
 
 def _symbols(defs: bytes, refs: bytes) -> FileSymbols:
     return FileSymbols(
-        [tuple(d) for d in orjson.loads(defs)],  # type: ignore[misc]
-        [tuple(r) for r in orjson.loads(refs)],  # type: ignore[misc]
+        [tuple(d) for d in orjson.loads(defs)],
+        [tuple(r) for r in orjson.loads(refs)],
     )
 
 
@@ -314,7 +314,7 @@ class RepoIndex:
             "SELECT a.defs FROM files f JOIN analyses a ON a.hash = f.hash WHERE f.path = ?",
             (relative,),
         ).fetchone()
-        return [tuple(d) for d in orjson.loads(row[0])] if row else []  # type: ignore[misc]
+        return [tuple(d) for d in orjson.loads(row[0])] if row else []
 
     def symbols_since(self, rowid: int) -> tuple[int, dict[str, FileSymbols]]:
         """Symbols of the files recorded after ``rowid`` (a replaced row gets a new rowid),

@@ -105,7 +105,7 @@ def extract_symbols(tree: Tree, language: str, rows: tuple[int, int] | None = No
             continue
         in_rows = rows is None or rows[0] <= row < rows[1]
         if node.end_byte - node.start_byte >= _MIN_NAME and in_rows:
-            out.refs.append((node.text.decode(errors="replace"), row))  # type: ignore[union-attr]
+            out.refs.append((node.text.decode(errors="replace"), row))
     out.defs.sort(key=lambda d: (d[2], d[0], d[1]))
     out.refs.sort(key=lambda r: (r[1], r[0]))
     return out

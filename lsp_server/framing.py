@@ -194,7 +194,7 @@ def serve_tcp(server: JsonRPCServer, host: str, port: int) -> None:
                 writer.close()
                 return
             busy = True
-            server.protocol.set_writer(writer)  # type: ignore[arg-type]  # write() is sync
+            server.protocol.set_writer(writer)  # write() is sync
             try:
                 await run_async(threading.Event(), Lines(reader.read), server.protocol,
                                 error_handler=server.report_server_error)  # fmt: skip
