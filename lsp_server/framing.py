@@ -105,10 +105,18 @@ async def run_async(
         except Exception as exc:
             # Params of the wrong shape for a known method: pygls cannot even build the
             # message, so it would never answer. A request gets Invalid params.
+            first = str(exc).splitlines()[0][:300]
             if "id" in raw and "method" in raw:
-                first = str(exc).splitlines()[0][:300]
                 _error(protocol, -32602, f"Invalid params for {raw['method']}: {first}", raw["id"])
-            continue
+                continue
+            if "id" not in raw:
+                continue
+            # The client's answer to one of our requests (applyEdit...) that cannot be read:
+            # the request waiting for it gets an error instead of waiting forever.
+            unreadable = {"code": -32603, "message": f"The editor's answer is unreadable: {first}"}
+            message = protocol.structure_message(
+                {"jsonrpc": "2.0", "id": raw["id"], "error": unreadable}
+            )
         try:
             protocol.handle_message(message)
         except Exception as exc:

@@ -272,3 +272,24 @@ def test_workspace_folders_that_are_not_files_are_left_out_not_fatal(tmp_path, m
     finally:
         client.proc.kill()
         client.proc.wait()
+
+
+def test_an_unreadable_answer_to_apply_edit_ends_the_edit_with_an_error(serve):
+    """The editor answers workspace/applyEdit with something that is no
+    ApplyWorkspaceEditResult: the edit is answered (an error naming it), never left waiting."""
+    client, root = serve(RENAME)
+    answer = client.answer
+
+    def garbled(message: dict) -> None:
+        if message["method"] != "workspace/applyEdit":
+            return answer(message)
+        client.edits.append(message["params"])
+        client.send({"jsonrpc": "2.0", "id": message["id"], "result": "yes, sure"})
+
+    client.answer = garbled  # type: ignore[method-assign]
+    good = (root / "m.py").as_uri()
+    _open(client, good, GOOD)
+    result = _command(client, "fathom.edit", good, timeout=60)
+    assert client.edits  # the edit was sent, and its answer could not be read
+    assert "error" in result and "unreadable" in result["error"]["message"], result
+    client.alive()
