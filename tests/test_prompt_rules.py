@@ -156,6 +156,7 @@ def model_server() -> object:
 async def test_the_server_sends_no_ignored_secret_or_linked_text(
     project: Path, model_server: StubServer, tokenizer_dir: Path, tmp_path: Path
 ):
+    before = _tree(project)
     async with editor_session(project, *_server_args(model_server, tokenizer_dir)) as client:
         uri = open_document(client, project / "main.py")
         # At once (the imports fallback while the index is built), then once it is ready.
@@ -189,6 +190,27 @@ async def test_the_server_sends_no_ignored_secret_or_linked_text(
             )
         assert len(model_server.requests("/v1/chat/completions")) == asked
     _assert_nothing_private(_sent(model_server))
+    # The index and the journal live in the cache dir, never in the repository.
+    assert _tree(project) == before
+    cache = Path(os.environ["FATHOM_CACHE_DIR"])
+    assert any((cache / "index").iterdir()) and (cache / "journal.sqlite").is_file()
+
+
+def _tree(root: Path) -> set[str]:
+    """Every path under ``root`` (the edited file's text may change, no file may appear)."""
+    return {p.relative_to(root).as_posix() for p in root.rglob("*")}
+
+
+def test_the_embedded_engine_turns_off_usage_reports_and_hub_downloads(monkeypatch):
+    """vLLM reports usage to its authors and transformers reaches for the Hugging Face hub
+    unless told not to: the embedded engine tells them, unless the user chose otherwise."""
+    from backend import vllm_engine
+
+    for name in ("VLLM_NO_USAGE_STATS", "DO_NOT_TRACK", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    vllm_engine._quiet_environment()
+    assert os.environ["VLLM_NO_USAGE_STATS"] == "1" and os.environ["DO_NOT_TRACK"] == "1"
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
 
 
 def _fathom_edit(project: Path, stub: StubServer, tokenizer_dir: Path, target: str, lines: str,
