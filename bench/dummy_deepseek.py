@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backend.gpu_defaults import deepseek_weight_parts, kv_bytes_per_token
 from backend.model_families import qwen3_moe_weight_parts
 from backend.settings import inspect_model
-
-CORPUS_SOURCES = Path(__file__).resolve().parent / "edit_corpus" / "sources"
+from bench.edit_corpus.corpus_io import sources_dir
 
 # deepseek-ai/DeepSeek-V3 config.json (HF), minus auto_map: vLLM implements deepseek_v3.
 DEEPSEEK_V3_CONFIG: dict[str, Any] = {
@@ -107,7 +106,7 @@ def config(layers: int) -> dict[str, Any]:
 def _corpus_texts() -> list[str]:
     return [
         p.read_text(encoding="utf-8", errors="replace")
-        for p in sorted(CORPUS_SOURCES.rglob("*"))
+        for p in sorted(sources_dir().rglob("*"))
         if p.is_file() and p.suffix in {".py", ".js", ".ts", ".c", ".h", ".rs", ".go"}
     ]
 

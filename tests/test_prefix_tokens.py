@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import tarfile
 import threading
 from functools import cache
 from pathlib import Path
@@ -62,11 +63,19 @@ TRICKY_LINES = [
 @cache
 def _sources() -> tuple[str, ...]:
     """Real source code: the repository's own Python files and the edit corpus's sources."""
-    paths = [
-        p for d in ("backend", "context", "lsp_server", "tests") for p in (ROOT / d).glob("*.py")
+    named = [
+        (p, p.read_bytes())
+        for d in ("backend", "context", "lsp_server", "tests")
+        for p in (ROOT / d).glob("*.py")
     ]
-    paths += [p for p in (ROOT / "bench" / "edit_corpus" / "sources").rglob("*") if p.is_file()]
-    texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(paths)]
+    # The corpus's sources, read straight from their archive (xz checks its own CRC), in the
+    # order they had when they were files under bench/edit_corpus/sources/.
+    with tarfile.open(ROOT / "bench" / "edit_corpus" / "sources.tar.xz") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.startswith("sources/"):
+                data = tar.extractfile(member).read()  # type: ignore[union-attr]
+                named.append((ROOT / "bench" / "edit_corpus" / member.name, data))
+    texts = [data.decode("utf-8", errors="replace") for _, data in sorted(named)]
     return tuple(t for t in texts if len(t) > 500)
 
 

@@ -1,4 +1,4 @@
-"""Generate the edit-application corpus (``corpus.jsonl``) from the real files under sources/.
+"""Generate the edit-application corpus (``corpus.jsonl``) from the real files of sources.tar.xz.
 
     .venv/bin/python bench/edit_corpus/generate.py
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from tree_sitter_language_pack import get_parser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus_io import CORPUS, SOURCES, apply_transforms, case_files, sha
+from corpus_io import CORPUS, apply_transforms, case_files, sha, sources_dir
 
 SEED = 20240611
 
@@ -206,7 +206,7 @@ def detect_unit(lines: list[str]) -> str:
 def load_sources() -> dict[str, list[Source]]:
     out: dict[str, list[Source]] = {}
     for lang, (ext, _, _) in LANGS.items():
-        root = SOURCES / lang
+        root = sources_dir() / lang
         files = []
         for path in sorted(root.rglob(f"*{ext}")):
             text = path.read_text(encoding="utf-8")
