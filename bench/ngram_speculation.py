@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from backend.engine import ChatMessage, ChatRequest, GenerationStats  # noqa: E402
 from backend.gpu_defaults import detect_gpus, gpu_settings_for  # noqa: E402
 from backend.vllm_engine import VllmEngine  # noqa: E402
+from bench.edit_corpus.corpus_io import sources_dir  # noqa: E402
 
-SOURCES = ROOT / "bench" / "edit_corpus" / "sources" / "python" / "django"
 INSTRUCTIONS = (
     "Add a one-line comment above the return statement saying what it returns.",
     "Rename the first parameter to `value` everywhere in the function.",
@@ -48,10 +48,11 @@ def _system_prompt() -> str:
 def edit_requests(count: int) -> list[ChatRequest]:
     """``count`` edit prompts of real Django functions of 8-40 lines, as Fathom lays them out."""
     system = _system_prompt()
+    django = sources_dir() / "python" / "django"
     out: list[ChatRequest] = []
-    for path in sorted(SOURCES.rglob("*.py")):
+    for path in sorted(django.rglob("*.py")):
         text = path.read_text()
-        rel = path.relative_to(SOURCES.parent).as_posix()
+        rel = path.relative_to(django.parent).as_posix()
         lines = text.splitlines(keepends=True)
         for node in ast.parse(text).body:
             if not isinstance(node, ast.FunctionDef):
