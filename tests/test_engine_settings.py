@@ -29,12 +29,12 @@ from backend.settings import (
     inspect_model,
     serve_command,
 )
-from bench.dummy_deepseek import DEEPSEEK_V3_CONFIG
 from lsp_server.cli import build_parser, main
 
-# deepseek-ai/DeepSeek-V3's config.json (as ../shared/gpu/smoke.py writes it, minus auto_map).
-# deepseek-ai/DeepSeek-V3's config.json (the same dict the GPU benchmark writes).
-DEEPSEEK_V3 = DEEPSEEK_V3_CONFIG
+# deepseek-ai/DeepSeek-V3's published config.json, minus auto_map (the GPU benchmark loads it too).
+DEEPSEEK_V3 = json.loads(
+    (Path(__file__).parent / "data" / "model_configs" / "deepseek-v3.json").read_text()
+)
 
 # A small dense model (Qwen2.5-Coder-0.5B-like), unquantized.
 DENSE = {

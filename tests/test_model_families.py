@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,11 +17,19 @@ import pytest
 from backend.gpu_defaults import estimate_weight_bytes, gpu_settings_for, kv_bytes_per_token
 from backend.model_families import family, gpu_max_model_len
 from backend.settings import SettingsError, inspect_model
-from bench import dummy_deepseek
-from bench.dummy_models import DEEPSEEK_V2_LITE, QWEN3_CODER_30B_A3B_FP8, config
 from lsp_server.cli import main
 
+ROOT = Path(__file__).resolve().parents[1]
 H200_GIB, H100_GIB = 140.4, 79.6
+
+
+def _published(name: str) -> dict:
+    """A model's published config.json (tests/data/model_configs: the GPU benchmark's too)."""
+    return json.loads((ROOT / "tests" / "data" / "model_configs" / f"{name}.json").read_text())
+
+
+QWEN3_CODER_30B_A3B_FP8 = _published("qwen3-coder-30b-a3b-fp8")
+DEEPSEEK_V2_LITE = _published("deepseek-v2-lite")
 
 
 def _write(folder: Path, cfg: dict) -> Path:
@@ -99,13 +109,21 @@ def test_serve_model_takes_the_family_defaults(qwen3, capsys, monkeypatch):
     assert "fp8 128x128 blocks" in err
 
 
+def _dummy_model(*args: str) -> dict:
+    """What bench/dummy_models.py prints for a model it writes nothing for (run as a program)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "dummy_models.py"), *args],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
 def test_dummy_configs_give_the_issue_rooflines():
     # Issue 23: 0.81 ms at batch 1 and 7.1 ms at batch 32 over 4.27 TB/s at ~1K context.
-    cfg = config("qwen3-coder-30b-a3b-fp8")
-    b1 = dummy_deepseek.bytes_per_decode_step(cfg, 1, 1152, 2)
-    b32 = dummy_deepseek.bytes_per_decode_step(cfg, 32, 1152, 2)
+    whole = _dummy_model("qwen3-coder-30b-a3b-fp8", "--context", "1152")
+    b1, b32 = whole["decode_step_bytes"]["1"], whole["decode_step_bytes"]["32"]
     assert 0.79 < 1000 * b1 / 4.27e12 < 0.84
     assert 7.0 < 1000 * b32 / 4.27e12 < 7.3
-    sliced = config("qwen3-coder-30b-a3b-fp8", layers=4)
+    sliced = _dummy_model("qwen3-coder-30b-a3b-fp8", "--layers", "4")["config"]
     kept = sliced["quantization_config"]["modules_to_not_convert"]
     assert kept == ["lm_head"] + [f"model.layers.{i}.mlp.gate" for i in range(4)]

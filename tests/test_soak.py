@@ -6,13 +6,17 @@ server, with no error and the server alive at the end. Memory growth is measured
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
-from bench.soak import main
+SOAK = Path(__file__).resolve().parents[1] / "bench" / "soak.py"
 
 
 def test_a_short_soak_has_no_errors(tmp_path: Path):
-    assert main(["--requests", "300", "--seed", "11", "--out", str(tmp_path)]) == 0
+    args = ["--requests", "300", "--seed", "11", "--out", str(tmp_path)]
+    done = subprocess.run([sys.executable, str(SOAK), *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     result = json.loads((tmp_path / "soak.json").read_text())
     assert result["requests"] == 300 and result["errors"] == 0
     assert result["server_alive_at_end"] is True
