@@ -1,8 +1,10 @@
--- Drives the Fathom plugin in a headless Neovim for tests/test_neovim_plugin.py.
--- Environment: FATHOM_BIN (the fathom program), FATHOM_SCENARIO (edit | review),
--- FATHOM_FILE (file to open), FATHOM_OUT (where the JSON report goes).
-local fathom = require('fathom')
-local report = { previews = {}, statuslines = {}, messages = {} }
+-- Drives the Fathom plugin in a headless Neovim for tests/test_neovim_plugin.py: one server
+-- (one engine start) for both jobs, :FathomEdit on FATHOM_EDIT_FILE, then :FathomReview on
+-- FATHOM_REVIEW_FILE (same project, so the same client). Environment: FATHOM_BIN (the
+-- fathom program), FATHOM_OUT (where the JSON report goes).
+-- The report says which of Neovim's APIs the plugin called (report.api), so the test can
+-- tell that each Neovim took its own path, and every question Neovim asked (report.prompts).
+local report = { api = {}, prompts = {}, messages = {}, jobs = {}, previews = {} }
 
 local function finish(code)
   report.code = code
@@ -17,10 +19,61 @@ local function fail(why)
   finish(1)
 end
 
+-- Counts the calls the plugin itself makes to tbl[key] (Neovim's own calls are not counted).
+local function spy(tbl, key, label)
+  local real = tbl[key]
+  if not real then
+    return
+  end
+  tbl[key] = function(...)
+    local caller = debug.getinfo(2, 'S').source
+    if caller:find('fathom/init.lua', 1, true) then
+      report.api[label] = (report.api[label] or 0) + 1
+    end
+    return real(...)
+  end
+end
+
+-- How the plugin calls client.request: as a method (client:request, 0.11+) or a field.
+local function spy_request(client)
+  local real = client.request
+  client.request = function(first, ...)
+    local form = first == client and 'client:request' or 'client.request'
+    report.api[form] = (report.api[form] or 0) + 1
+    return real(first, ...)
+  end
+end
+
 local ok, err = pcall(function()
+  vim.o.hidden = true -- the edited buffer stays modified while the review opens another
   vim.notify = function(message)
     table.insert(report.messages, message)
   end
+  -- Every question Neovim itself asks (0.12 asks before annotated edits that need it).
+  vim.fn.confirm = function(message)
+    table.insert(report.prompts, message)
+    return 1
+  end
+  spy(vim.lsp, 'start', 'vim.lsp.start')
+  spy(vim.lsp, 'start_client', 'vim.lsp.start_client')
+  spy(vim.lsp, 'get_clients', 'vim.lsp.get_clients')
+  spy(vim.lsp, 'buf_get_clients', 'vim.lsp.buf_get_clients')
+  local apply_workspace_edit = vim.lsp.util.apply_workspace_edit
+  vim.lsp.util.apply_workspace_edit = function(edit, encoding)
+    local asks = 0
+    for _, annotation in pairs(edit.changeAnnotations or {}) do
+      asks = asks + ((annotation.needsConfirmation and 1) or 0)
+    end
+    report.applied = report.applied or {}
+    table.insert(report.applied, {
+      annotations = vim.tbl_count(edit.changeAnnotations or {}),
+      asking = asks,
+      encoding = encoding,
+    })
+    return apply_workspace_edit(edit, encoding)
+  end
+
+  local fathom = require('fathom')
   fathom.setup({
     cmd = { os.getenv('FATHOM_BIN'), 'serve' },
     settings = { maxOutputTokens = 512 },
@@ -30,54 +83,74 @@ local ok, err = pcall(function()
       return true
     end,
   })
-  vim.cmd('edit ' .. vim.fn.fnameescape(os.getenv('FATHOM_FILE')))
-  local bufnr = vim.api.nvim_get_current_buf()
-  if not vim.wait(60000, function() return fathom.client(bufnr, true) ~= nil end, 100) then
-    return fail('the Fathom client did not attach')
-  end
   report.nvim = vim.version()
-  report.before = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
-  -- The statusline while the engine loads and the job runs.
-  local timer = vim.loop.new_timer()
-  timer:start(0, 200, vim.schedule_wrap(function()
-    local line = fathom.statusline()
-    if line ~= '' and report.statuslines[#report.statuslines] ~= line then
-      table.insert(report.statuslines, line)
-    end
-  end))
 
-  local scenario = os.getenv('FATHOM_SCENARIO')
-  if scenario == 'edit' then
-    local at
-    for n, line in ipairs(report.before) do
-      if line:match('^def describe%(') then at = n end
+  local function open(path)
+    vim.cmd('edit ' .. vim.fn.fnameescape(path))
+    local bufnr = vim.api.nvim_get_current_buf()
+    if not vim.wait(60000, function() return fathom.client(bufnr, true) ~= nil end, 100) then
+      error('the Fathom client did not attach to ' .. path)
     end
-    if not at then return fail('no def describe( in the file') end
-    vim.cmd(string.format('%d,%dFathomEdit Rename the function describe to describe_item.', at, at + 1))
-  elseif scenario == 'review' then
-    vim.cmd('FathomReview')
-  else
-    return fail('unknown scenario ' .. tostring(scenario))
+    return bufnr
   end
-  local done = vim.wait(900000, function()
-    return fathom.state.last_result ~= nil or fathom.state.last_error ~= nil
-  end, 100)
-  timer:stop()
-  if not done then return fail('no answer from the server in 15 minutes') end
-  report.result = fathom.state.last_result
-  report.server_error = fathom.state.last_error
-  if scenario == 'review' then
-    -- publishDiagnostics may follow the command's answer: wait a moment for it.
-    vim.wait(10000, function() return #vim.diagnostic.get(bufnr) > 0 end, 50)
-    report.diagnostics = {}
-    for _, d in ipairs(vim.diagnostic.get(bufnr)) do
-      table.insert(report.diagnostics, { lnum = d.lnum, source = d.source, message = d.message,
-        severity = d.severity, code = d.user_data and d.user_data.lsp and d.user_data.lsp.code })
+
+  -- Runs `command`, waits for its answer; the statusline is sampled meanwhile.
+  local function run(name, bufnr, command)
+    local job = { statuslines = {}, before = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false) }
+    report.jobs[name] = job
+    local timer = (vim.uv or vim.loop).new_timer()
+    timer:start(0, 200, vim.schedule_wrap(function()
+      local line = fathom.statusline()
+      if line ~= '' and job.statuslines[#job.statuslines] ~= line then
+        table.insert(job.statuslines, line)
+      end
+    end))
+    local started = (vim.uv or vim.loop).hrtime()
+    vim.cmd(command)
+    local done = vim.wait(900000, function()
+      return fathom.state.last_result ~= nil or fathom.state.last_error ~= nil
+    end, 100)
+    timer:stop()
+    timer:close()
+    job.seconds = ((vim.uv or vim.loop).hrtime() - started) / 1e9
+    if not done then
+      error('no answer to ' .. command .. ' in 15 minutes')
     end
+    job.result = fathom.state.last_result
+    job.server_error = fathom.state.last_error
+    return job
   end
-  report.after = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
-  report.modified = vim.bo[bufnr].modified
-  report.statusline = fathom.statusline()
+
+  -- :FathomEdit (the first job also waits for the engine to start).
+  local edit_buf = open(os.getenv('FATHOM_EDIT_FILE'))
+  spy_request(fathom.client(edit_buf))
+  local at
+  for n, line in ipairs(vim.api.nvim_buf_get_lines(edit_buf, 0, -1, false)) do
+    if line:match('^def describe%(') then at = n end
+  end
+  if not at then
+    error('no def describe( in ' .. os.getenv('FATHOM_EDIT_FILE'))
+  end
+  local edit = run('edit', edit_buf,
+    string.format('%d,%dFathomEdit Rename the function describe to describe_item.', at, at + 1))
+  edit.after = vim.api.nvim_buf_get_lines(edit_buf, 0, -1, false)
+  edit.modified = vim.bo[edit_buf].modified
+  edit.statusline = fathom.statusline()
+  edit.previews = report.previews
+
+  -- :FathomReview in a second buffer of the same project: the same client serves it.
+  local review_buf = open(os.getenv('FATHOM_REVIEW_FILE'))
+  report.same_client = fathom.client(review_buf).id == fathom.client(edit_buf).id
+  local review = run('review', review_buf, 'FathomReview')
+  -- publishDiagnostics may follow the command's answer: wait a moment for it.
+  vim.wait(10000, function() return #vim.diagnostic.get(review_buf) > 0 end, 50)
+  review.diagnostics = {}
+  for _, d in ipairs(vim.diagnostic.get(review_buf)) do
+    table.insert(review.diagnostics, { lnum = d.lnum, source = d.source, message = d.message,
+      severity = d.severity, code = d.user_data and d.user_data.lsp and d.user_data.lsp.code })
+  end
+  review.after = vim.api.nvim_buf_get_lines(review_buf, 0, -1, false)
+  review.statusline = fathom.statusline()
   finish(0)
 end)
 if not ok then

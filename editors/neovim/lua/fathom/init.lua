@@ -3,7 +3,8 @@
 -- for the statusline, and shows a proposed change before applying it when the edit asks
 -- for confirmation. Edits go through Neovim's own LSP utilities (undo works as usual).
 --
--- Neovim 0.9+ is the target (vim.lsp.start); 0.7 works through vim.lsp.start_client.
+-- Neovim 0.10+ is the target (vim.lsp.start, vim.lsp.get_clients; client:request on 0.11+);
+-- 0.7 works through vim.lsp.start_client and vim.lsp.buf_get_clients. Tests run 0.7 and 0.12.
 local M = {}
 
 local NAME = 'fathom'
@@ -32,7 +33,7 @@ M.config = vim.deepcopy(defaults)
 M.state = { status = nil, progress = nil, preview = nil, last_result = nil, last_error = nil }
 M.pending = {} -- request id -> { client, method } of running edits and reviews
 
-local uv = vim.loop
+local uv = vim.uv or vim.loop
 
 local function notify(message, level)
   if M.config.notify then
@@ -83,6 +84,9 @@ local function line_length(line, encoding)
   if encoding == 'utf-8' then
     return #line
   end
+  if vim.fn.has('nvim-0.11') == 1 then
+    return vim.str_utfindex(line, encoding)
+  end
   local utf32, utf16 = vim.str_utfindex(line)
   return encoding == 'utf-32' and utf32 or utf16
 end
@@ -107,11 +111,17 @@ local function needs_confirmation(edit)
 end
 
 --- The text `bufnr` would have after `edits`, computed in a scratch buffer (the real buffer
---- is untouched): the preview and the applied edit come from the same code.
+--- is untouched): the preview and the applied edit come from the same code. The edits go in
+--- without their annotation ids: Neovim 0.12 refuses annotated edits without the annotations
+--- and would ask to confirm them, and a preview only computes text.
 local function proposed_lines(bufnr, edits, encoding)
+  local plain = {}
+  for i, edit in ipairs(edits) do
+    plain[i] = { range = edit.range, newText = edit.newText }
+  end
   local scratch = vim.api.nvim_create_buf(false, true)
   vim.api.nvim_buf_set_lines(scratch, 0, -1, false, vim.api.nvim_buf_get_lines(bufnr, 0, -1, false))
-  local ok, err = pcall(vim.lsp.util.apply_text_edits, edits, scratch, encoding)
+  local ok, err = pcall(vim.lsp.util.apply_text_edits, plain, scratch, encoding)
   local lines = vim.api.nvim_buf_get_lines(scratch, 0, -1, false)
   vim.api.nvim_buf_delete(scratch, { force = true })
   if not ok then
@@ -153,8 +163,8 @@ local function ask_in_split(preview)
   vim.list_extend(text, preview.operations)
   local buf = vim.api.nvim_create_buf(false, true)
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, text)
-  vim.api.nvim_buf_set_option(buf, 'filetype', 'diff')
-  vim.api.nvim_buf_set_option(buf, 'bufhidden', 'wipe')
+  vim.bo[buf].filetype = 'diff'
+  vim.bo[buf].bufhidden = 'wipe'
   vim.cmd('botright split')
   local win = vim.api.nvim_get_current_win()
   vim.api.nvim_win_set_buf(win, buf)
@@ -175,6 +185,32 @@ local function confirm(preview)
     return true
   end
   return ask_in_split(preview)
+end
+
+--- The edit as Neovim's own apply_workspace_edit gets it once this plugin has checked the
+--- versions and asked the user: its annotations (0.12 refuses annotated edits without them)
+--- asking nothing more (0.12 would ask a second time), a null version as 0, which every
+--- Neovim reads as "don't check" (0.7 compares null with a number and fails). Shallow
+--- copies: 0.7's vim.deepcopy cannot copy vim.NIL.
+local function settled(edit)
+  local copy = vim.tbl_extend('force', {}, edit)
+  if edit.changeAnnotations then
+    copy.changeAnnotations = {}
+    for id, annotation in pairs(edit.changeAnnotations) do
+      copy.changeAnnotations[id] = vim.tbl_extend('force', annotation, { needsConfirmation = false })
+    end
+  end
+  if edit.documentChanges then
+    copy.documentChanges = {}
+    for i, change in ipairs(edit.documentChanges) do
+      local doc = change.textDocument
+      if doc and doc.version == vim.NIL then
+        change = vim.tbl_extend('force', change, { textDocument = { uri = doc.uri, version = 0 } })
+      end
+      copy.documentChanges[i] = change
+    end
+  end
+  return copy
 end
 
 --- workspace/applyEdit: versions checked (Neovim 0.7 would skip a stale edit yet answer
@@ -205,7 +241,7 @@ function M.apply_edit(params, client)
       return { applied = false, failureReason = 'the user discarded the proposed change' }
     end
   end
-  local ok, err = pcall(vim.lsp.util.apply_workspace_edit, params.edit, encoding)
+  local ok, err = pcall(vim.lsp.util.apply_workspace_edit, settled(params.edit), encoding)
   if not ok then
     return { applied = false, failureReason = tostring(err) }
   end
