@@ -338,6 +338,8 @@ function M.attach(bufnr)
     return nil
   end
   local root = find_root(path)
+  -- No settings must still reach the server as an object: an empty Lua table is sent as [].
+  local settings = next(M.config.settings) and M.config.settings or vim.empty_dict()
   local config = {
     name = NAME,
     cmd = M.config.cmd,
@@ -345,8 +347,8 @@ function M.attach(bufnr)
     workspace_folders = { { uri = vim.uri_from_fname(root), name = vim.fn.fnamemodify(root, ':t') } },
     capabilities = capabilities(),
     handlers = handlers(),
-    init_options = M.config.settings,
-    settings = { fathom = M.config.settings },
+    init_options = settings,
+    settings = { fathom = settings },
     on_exit = function(code)
       clients_by_root[root] = nil
       if code ~= 0 then
