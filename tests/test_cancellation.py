@@ -21,6 +21,7 @@ import pytest
 from edits.journal import EditJournal, JournalEntry, Outcome
 from edits.prompt import diff_prefix
 from tests.raw_client import EDITOR_CAPABILITIES, RawClient
+from tests.tiny_tokenizer import make_tokenizer
 
 REQUEST_CANCELLED = -32800
 RENAME = "def total_value(items):\n+def inventory_value(items):\n"
@@ -117,16 +118,7 @@ def cache(tmp_path: Path, monkeypatch) -> Path:
 @pytest.fixture
 def serve(tmp_path: Path, sample_project: Path, cache: Path):
     """``fathom serve --replay`` with a tiny generated tokenizer; returns the Editor."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    tokenizer_dir = tmp_path / "tokenizer"
-    words = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
-    words.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]").save_pretrained(
-        tokenizer_dir
-    )
-    (tokenizer_dir / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    tokenizer_dir = make_tokenizer(tmp_path / "tokenizer")
     started: list[Editor] = []
 
     def start(*replies: dict, capabilities: dict = EDITOR_CAPABILITIES) -> Editor:

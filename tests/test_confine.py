@@ -27,6 +27,7 @@ from lsp_server import headless
 from lsp_server.edit_flow import run_edit
 from lsp_server.workspace_edit import ClientEditSupport, to_workspace_edit
 from tests.lsp_client import edit_arguments, editor_session, open_document
+from tests.tiny_tokenizer import make_tokenizer
 
 APP = "def helper():\n    return 1\n\n\ndef other():\n    return 3\n"
 GIT_CONFIG = "[core]\n\trepositoryformatversion = 0\n"
@@ -210,16 +211,7 @@ async def test_a_deletion_goes_only_to_an_editor_that_asks_first(project: Path):
 @pytest.fixture
 def replay_server(tmp_path: Path, cache: Path):
     """``fathom serve --replay`` arguments, with a tiny tokenizer and a private cache."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    tokenizer_dir = tmp_path / "tokenizer"
-    words = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
-    words.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]").save_pretrained(
-        tokenizer_dir
-    )
-    (tokenizer_dir / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    tokenizer_dir = make_tokenizer(tmp_path / "tokenizer")
 
     def server_args(*replies: str) -> list[str]:
         path = tmp_path / "replies.json"

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from lsprotocol import types
 
 from tests.raw_client import EDITOR_CAPABILITIES, RawClient
+from tests.tiny_tokenizer import make_tokenizer
 
 GOOD = "def f(x):\n    return x\n"
 RENAME = "```diff\n--- a/m.py\n+++ b/m.py\n@@ @@\n-def f(x):\n+def g(x):\n```\n"
@@ -28,17 +29,6 @@ HUGE = "```diff\n--- a/m.py\n+++ b/m.py\n@@ @@\n-def f(x):\n+def g(x):\n" + "+y 
 BROKEN = "```diff\n--- a/m.py\n+++ b/m.py\n@@ @@\n def f(x):\n" + "+)\n" * 60_000 + "```\n"
 
 
-def _tokenizer(folder: Path) -> Path:
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    words = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
-    words.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]").save_pretrained(folder)
-    (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
-    return folder
-
-
 def _serve(tmp: Path, monkeypatch, replies: list[str]) -> tuple[RawClient, Path]:
     root = tmp / "proj"
     root.mkdir()
@@ -46,7 +36,7 @@ def _serve(tmp: Path, monkeypatch, replies: list[str]) -> tuple[RawClient, Path]
     (tmp / "replies.json").write_text(json.dumps(replies))
     monkeypatch.setenv("FATHOM_CACHE_DIR", str(tmp / "cache"))
     client = RawClient(
-        root, "--replay", str(tmp / "replies.json"), "--model", str(_tokenizer(tmp / "tok"))
+        root, "--replay", str(tmp / "replies.json"), "--model", str(make_tokenizer(tmp / "tok"))
     )
     client.initialize(root, EDITOR_CAPABILITIES)
     return client, root
@@ -245,7 +235,7 @@ def test_workspace_folders_that_are_not_files_are_left_out_not_fatal(tmp_path, m
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
     monkeypatch.setenv("FATHOM_CACHE_DIR", str(tmp_path / "cache"))
-    model = str(_tokenizer(tmp_path / "tok"))
+    model = str(make_tokenizer(tmp_path / "tok"))
     client = RawClient(root, "--replay", str(tmp_path / "replies.json"), "--model", model)
     try:
         folders = [{"uri": u, "name": n} for u, n in [

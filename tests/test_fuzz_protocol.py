@@ -11,7 +11,6 @@ clear engine error rather than minutes of CPU. FATHOM_FUZZ_EXAMPLES raises the e
 from __future__ import annotations
 
 import inspect
-import json
 import os
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -22,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.raw_client import RawClient, TcpRawClient
+from tests.tiny_tokenizer import make_tokenizer
 
 EXAMPLES = int(os.environ.get("FATHOM_FUZZ_EXAMPLES", "80"))
 FUZZ = settings(
@@ -78,22 +78,10 @@ def test_a_bad_frame_is_answered_and_the_next_one_read(client: RawClient, frame:
     client.alive()
 
 
-def _tiny_tokenizer(folder: Path) -> Path:
-    """A word-level tokenizer: ``--model`` for recorded replies, without the real model."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    words = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
-    words.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]").save_pretrained(folder)
-    (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def tcp_client(tmp_path_factory) -> Iterator[TcpRawClient]:
     root, replies = _project(tmp_path_factory)
-    tokenizer = _tiny_tokenizer(tmp_path_factory.mktemp("tokenizer"))
+    tokenizer = make_tokenizer(tmp_path_factory.mktemp("tokenizer"))
     env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path_factory.mktemp("tcp-cache"))}
     c = TcpRawClient(root, "--replay", str(replies), "--model", str(tokenizer), env=env)
     c.initialize(root, {})

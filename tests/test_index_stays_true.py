@@ -21,27 +21,12 @@ from backend.tokenizer import HFTokenCounter, engine_fingerprint
 from edits.prompt import diff_prefix
 from lsp_server.repositories import index_path, index_repository
 from tests.lsp_client import EditorClient, edit_arguments, editor_session, open_document
+from tests.tiny_tokenizer import make_tokenizer
 
 REPORT_EDIT = diff_prefix("shop/report.py") + "def total_value(items):\n+def value(items):\n```\n"
 # Two edits in a row that keep the selection's names (the second edits the first's result).
 COMMENT = diff_prefix("shop/report.py") + "    total = 0\n+    total = 0  # start\n```\n"
 RECOMMENT = diff_prefix("shop/report.py") + "    total = 0  # start\n+    total = 0  # none\n```\n"
-
-
-def make_tokenizer(folder: Path, per_character: bool = False) -> Path:
-    """A tiny generated HF tokenizer: one token per word, or per character."""
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    words = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
-    words.pre_tokenizer = (
-        pre_tokenizers.Split(Regex("[\\s\\S]"), behavior="isolated")
-        if per_character
-        else pre_tokenizers.Whitespace()
-    )
-    PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]").save_pretrained(folder)
-    (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
-    return folder
 
 
 @pytest.fixture
