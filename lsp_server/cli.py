@@ -39,6 +39,7 @@ def _quiet_engine_logs(verbose: bool) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from lsp_server.server import build_server
+    from lsp_server.streams import lsp_channel
 
     _quiet_engine_logs(args.verbose)
     # The command line sets the defaults; the editor's settings may choose another engine.
@@ -47,13 +48,9 @@ def _serve(args: argparse.Namespace) -> int:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
         return 0
-    # stdout is the LSP channel. Keep a private handle on it and point file descriptor 1 at
-    # stderr, so nothing else (vLLM's logs, its worker processes, a stray print) can write
-    # bytes into the protocol stream.
-    channel = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    server.start_io(sys.stdin.buffer, channel)
+    # stdout is the LSP channel and stderr the editor's error log: the engine's own output
+    # goes to a log file unless --verbose (lsp_server/streams.py).
+    server.start_io(sys.stdin.buffer, lsp_channel(args.verbose))
     return 0
 
 

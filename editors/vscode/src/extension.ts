@@ -10,6 +10,7 @@ import {
   LanguageClient,
   type LanguageClientOptions,
   type ServerOptions,
+  State,
   TransportKind,
 } from 'vscode-languageclient/node';
 import type {
@@ -38,8 +39,13 @@ import {
   statusText,
   statusTooltip,
 } from './protocol';
+import { showProgressWhereItCanBeCancelled } from './progress';
 
 const PROPOSED_SCHEME = 'fathom-proposed';
+/** What the diff view answers when the user discards: the user's choice, no failure. */
+const DISCARDED = 'the user discarded the proposed change';
+/** How long a restart waits for the old server to stop before killing it. */
+const STOP_TIMEOUT_MS = 3000;
 
 let client: LanguageClient | undefined;
 
@@ -108,9 +114,10 @@ async function confirmInDiffView(
   const operations = fileOperations(params.edit);
   const detail = [params.label ?? 'Fathom edit', ...operations].join('\n');
   const choice = await vscode.window.showInformationMessage(
-    'Apply the change Fathom proposes?', { modal: true, detail }, 'Apply',
+    'Apply the change Fathom proposes?', { modal: true, detail },
+    { title: 'Apply' }, { title: 'Discard', isCloseAffordance: true },
   );
-  return choice === 'Apply';
+  return choice?.title === 'Apply';
 }
 
 function selectionRange(editor: vscode.TextEditor): vscode.Range {
@@ -146,7 +153,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
             return next(params, CancellationToken.None) as Promise<ApplyWorkspaceEditResult>;
           }
           if (mode !== 'never' && !(await confirmInDiffView(params, proposed))) {
-            return { applied: false, failureReason: 'the user discarded the proposed change' };
+            return { applied: false, failureReason: DISCARDED };
           }
           // Approved here: VS Code applies it without asking a second time.
           return next(approved(params), CancellationToken.None) as Promise<ApplyWorkspaceEditResult>;
@@ -158,13 +165,36 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   client.onNotification(STATUS_NOTIFICATION, (s: FathomStatus) => {
     status.text = statusText(s);
     status.tooltip = statusTooltip(s);
+    status.accessibilityInformation = { label: `Fathom status: ${s.state}` };
   });
   client.onNotification(PREVIEW_NOTIFICATION, (p: FathomPreview) => {
     replies.replace(`${previewSummary(p)}\n\n${p.text}`);
   });
+  // The status bar never claims "ready" for a server that is not running.
+  client.onDidChangeState(({ newState }) => {
+    if (newState === State.Stopped) {
+      status.text = '$(circle-slash) Fathom: stopped';
+      status.tooltip = 'The Fathom server is not running: run "Fathom: Restart the server".';
+      status.accessibilityInformation = { label: 'Fathom status: stopped' };
+    } else if (newState === State.Starting) {
+      status.text = statusText({ state: 'loading' });
+      status.tooltip = 'Fathom is starting';
+      status.accessibilityInformation = { label: 'Fathom status: loading' };
+    }
+  });
+  const start = async (): Promise<void> => {
+    await client!.start();
+    showProgressWhereItCanBeCancelled(client!);
+  };
 
   const run = async <T>(command: string, args: unknown[]): Promise<T | undefined> => {
     if (!client) return undefined;
+    if (!client.isRunning()) {
+      void vscode.window.showWarningMessage(
+        'Fathom: the server is not running. Run "Fathom: Restart the server".',
+      );
+      return undefined;
+    }
     try {
       // Progress and cancellation come from the server's own work-done progress.
       return (await vscode.commands.executeCommand(command, ...args)) as T;
@@ -198,6 +228,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     );
     if (result?.applied) {
       output.appendLine(`Edit applied in ${result.seconds} s (${result.rounds} rounds)\n${result.diff}`);
+    } else if (result && result.reason !== DISCARDED) {
+      // Not the user's Discard: VS Code refused it (e.g. the file changed meanwhile).
+      void vscode.window.showWarningMessage(
+        `Fathom did not apply the change: ${result.reason}. The planned diff is kept in ${result.journal}.`,
+      );
+    } else if (result) {
+      output.info('The proposed change was discarded; nothing changed.');
     }
   };
 
@@ -221,10 +258,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       output.show(true);
     }),
     vscode.commands.registerCommand('fathom.restart', async () => {
-      await client?.restart();
+      if (!client) return;
+      try {
+        // A server that does not stop in time is killed by the client; start anyway.
+        await client.stop(STOP_TIMEOUT_MS);
+      } catch (error) {
+        output.warn(`Stopping the server: ${String(error)}; starting a new one.`);
+      }
+      await start();
     }),
   );
-  await client.start();
+  await start();
 }
 
 export async function deactivate(): Promise<void> {

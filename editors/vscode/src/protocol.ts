@@ -40,6 +40,10 @@ export interface FathomPreview {
 
 export interface EditResult {
   applied: boolean;
+  /** When not applied: why the editor refused it (the user's Discard among them). */
+  reason?: string;
+  /** When not applied: the journal that keeps the planned diff. */
+  journal?: string;
   diff: string;
   repairs: string[];
   rounds: number;

@@ -1,0 +1,249 @@
+// Drives a real VS Code workbench (code-server) in headless Chromium with playwright-core, as a
+// user works: command palette, input box, diff view and its dialog, Problems panel, quick fix,
+// progress notification, status bar. Started by tests/test_vscode_workbench.py, which runs
+// code-server and checks the files and logs; this script reports JSON on stdout, one entry
+// per scenario, and saves a PNG of the workbench for every scenario that fails.
+//
+// argv[2]: JSON {url, workspace, playwright, chromium, out, instruction, cancelInstruction}
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const config = JSON.parse(process.argv[2]);
+const { chromium } = createRequire(config.playwright)('playwright-core');
+const MINUTE = 60_000;
+
+const browser = await chromium.launch({
+  executablePath: config.chromium,
+  headless: true,
+  args: ['--no-sandbox'],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+const results = [];
+const timeline = []; // the Fathom status bar's states as they change: {state, t}
+const started = Date.now();
+
+async function fathomState() {
+  return page.evaluate(() => {
+    const item = document.querySelector('[aria-label^="Fathom status:"]');
+    if (item) return item.getAttribute('aria-label').slice('Fathom status: '.length);
+    // An extension that labels no state (an older build): read it from the text and icon.
+    const items = [...document.querySelectorAll('.statusbar-item')].filter((e) =>
+      /^Fathom\b/.test(e.innerText.trim()));
+    const texts = items.map((e) => e.innerText.trim());
+    if (texts.some((t) => t.startsWith('Fathom: loading'))) return 'loading';
+    if (texts.some((t) => /^Fathom: (edit|review|working)/.test(t))) return 'busy';
+    if (items.some((e) => e.querySelector('.codicon-check'))) return 'ready';
+    return items.length ? 'idle' : 'absent';
+  });
+}
+
+// The status bar, sampled four times a second for the whole session.
+let sampling = true;
+const sampler = (async () => {
+  while (sampling) {
+    try {
+      const state = await fathomState();
+      if (timeline.length === 0 || timeline[timeline.length - 1].state !== state) {
+        timeline.push({ state, t: (Date.now() - started) / 1000 });
+      }
+    } catch {
+      // the page is navigating
+    }
+    await page.waitForTimeout(250);
+  }
+})();
+
+async function waitForState(wanted, timeout, after = 0) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    if (timeline.slice(after).some((e) => e.state === wanted)) return;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`the status bar never said ${wanted} (states: ${JSON.stringify(timeline)})`);
+}
+
+async function scenario(name, body) {
+  const t0 = Date.now();
+  const entry = { name, ok: false, seconds: 0 };
+  try {
+    Object.assign(entry, (await body()) ?? {});
+    entry.ok = true;
+  } catch (error) {
+    entry.error = String(error?.stack ?? error);
+    entry.screenshot = join(config.out, `${name}.png`);
+    await page.screenshot({ path: entry.screenshot }).catch(() => {});
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Escape');
+  }
+  entry.seconds = (Date.now() - t0) / 1000;
+  results.push(entry);
+}
+
+async function palette(title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${title}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  await row.click();
+}
+
+async function openFile(relative) {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(relative);
+  const name = relative.split('/').pop();
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  await row.click();
+  await page.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: 10_000 });
+  await focusEditor();
+}
+
+async function focusEditor() {
+  await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+}
+
+/** Select whole lines first..last (1-based) in the active editor. */
+async function selectLines(first, last) {
+  await page.keyboard.press('Control+G');
+  await page.locator('.quick-input-widget input').waitFor({ state: 'visible' });
+  await page.keyboard.type(String(first));
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Home');
+  await page.keyboard.press('Home');
+  for (let line = first; line <= last; line++) await page.keyboard.press('Shift+ArrowDown');
+}
+
+async function editWithInstruction(instruction) {
+  await palette('Fathom: Edit with instruction');
+  const box = page.locator('.quick-input-widget', { hasText: 'What should Fathom change?' });
+  await box.waitFor({ state: 'visible', timeout: 10_000 });
+  await page.keyboard.type(instruction);
+  await page.keyboard.press('Enter');
+}
+
+/** The diff view and its Apply dialog, once the model has written the change. */
+async function preview() {
+  const dialog = page.locator('.monaco-dialog-box');
+  await dialog.waitFor({ state: 'visible', timeout: 10 * MINUTE });
+  await page.locator('.monaco-diff-editor').first().waitFor({ state: 'visible' });
+  return {
+    dialog,
+    message: await dialog.locator('.dialog-message-text').innerText(),
+    detail: await dialog.locator('.dialog-message-detail').innerText(),
+  };
+}
+
+async function saveAll() {
+  await palette('File: Save All Files');
+  await page.waitForTimeout(1000);
+}
+
+function disk(relative) {
+  return readFileSync(join(config.workspace, relative), 'utf8');
+}
+
+async function toasts() {
+  return page.locator('.notification-toast').allInnerTexts();
+}
+
+await page.goto(config.url);
+await page.locator('.monaco-workbench').waitFor({ timeout: 2 * MINUTE });
+
+await scenario('ready_before_any_request', async () => {
+  // The model loads at start-up: the status bar must say so, then say ready by itself.
+  await waitForState('ready', 8 * MINUTE);
+  return { readyAt: timeline.find((e) => e.state === 'ready').t };
+});
+
+await scenario('edit_apply_then_undo', async () => {
+  await openFile('shop/report.py');
+  await selectLines(4, 8);
+  const before = timeline.length;
+  await editWithInstruction(config.instruction);
+  const shown = await preview();
+  await page.screenshot({ path: join(config.out, 'edit-preview.png') });
+  await shown.dialog.locator('.monaco-button', { hasText: 'Apply' }).first().click();
+  await shown.dialog.waitFor({ state: 'hidden' });
+  await waitForState('ready', MINUTE, before + 1);
+  await saveAll();
+  return { message: shown.message, detail: shown.detail, text: disk('shop/report.py') };
+});
+
+await scenario('undo_restores', async () => {
+  await openFile('shop/report.py');
+  await page.keyboard.press('Control+Z');
+  await saveAll();
+  return { text: disk('shop/report.py') };
+});
+
+await scenario('edit_discard', async () => {
+  await openFile('shop/report.py');
+  await selectLines(4, 8);
+  await editWithInstruction(config.instruction);
+  const shown = await preview();
+  await shown.dialog.locator('.monaco-button', { hasText: 'Discard' }).first().click();
+  await shown.dialog.waitFor({ state: 'hidden' });
+  await page.waitForTimeout(3000); // time for an error toast to show, if one comes
+  await saveAll();
+  return { toasts: await toasts(), text: disk('shop/report.py') };
+});
+
+await scenario('cancel_from_progress_notification', async () => {
+  await openFile('shop/report.py');
+  await selectLines(4, 8);
+  await editWithInstruction(config.cancelInstruction);
+  const toast = page.locator('.notification-toast', { hasText: 'Fathom: editing' });
+  await toast.waitFor({ state: 'visible', timeout: 2 * MINUTE });
+  await page.waitForTimeout(3000); // the model is writing
+  await toast.hover();
+  await toast.locator('.monaco-button, .action-label', { hasText: 'Cancel' }).first().click();
+  await toast.waitFor({ state: 'hidden', timeout: MINUTE });
+  await page.waitForTimeout(2000);
+  await palette('Fathom: Show status');
+  await page.waitForTimeout(2000);
+  return { dialogs: await page.locator('.monaco-dialog-box').count() };
+});
+
+await scenario('review_then_quick_fix', async () => {
+  await openFile('shop/stats.py');
+  await palette('Fathom: Review file');
+  await palette('View: Focus Problems (Errors, Warnings, Infos)');
+  const marker = page.locator('.markers-panel .monaco-list-row', { hasText: 'fathom' });
+  await marker.first().waitFor({ state: 'visible', timeout: 10 * MINUTE });
+  const findings = await page.locator('.markers-panel .monaco-list-row').allInnerTexts();
+  await marker.first().click(); // the cursor goes to the finding
+  await page.keyboard.press('Enter');
+  await palette('Quick Fix...');
+  const fix = page.locator('.action-widget').getByText(/Fathom: Fix/).first();
+  await fix.waitFor({ state: 'visible', timeout: 20_000 });
+  const fixTitle = await fix.innerText();
+  await fix.click();
+  // A fix with the model asks first, like an edit; a ready fix applies at once.
+  const dialog = page.locator('.monaco-dialog-box');
+  await dialog.waitFor({ state: 'visible', timeout: 10 * MINUTE }).then(
+    () => dialog.locator('.monaco-button', { hasText: 'Apply' }).first().click(),
+    () => {},
+  );
+  await page.waitForTimeout(2000);
+  await saveAll();
+  return { findings, fixTitle, text: disk('shop/stats.py') };
+});
+
+await scenario('restart_then_commands_work', async () => {
+  const before = timeline.length;
+  await palette('Fathom: Restart the server');
+  await waitForState('loading', MINUTE, before);
+  const restarted = timeline.length;
+  await waitForState('ready', 8 * MINUTE, restarted);
+  await palette('Fathom: Show status');
+  await page.waitForTimeout(2000);
+});
+
+sampling = false;
+await sampler;
+await browser.close();
+process.stdout.write(JSON.stringify({ results, timeline }));
