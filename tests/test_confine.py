@@ -261,12 +261,15 @@ async def test_over_lsp_a_deletion_is_asked_for_or_refused(
     async with editor_session(sample_project, *replay_server(_REPORT_DELETE), editor=editor) as c:
         c.accept_edits = False  # the user says no when asked
         uri = open_document(c, report)
-        with pytest.raises(JsonRpcException) as refused:
-            await _execute(c, edit_arguments(uri, 3, 7, "Drop total_value"))
         if editor == "neovim":  # no documentChanges: nothing can ask, nothing is sent
+            with pytest.raises(JsonRpcException) as refused:
+                await _execute(c, edit_arguments(uri, 3, 7, "Drop total_value"))
             assert "nothing was applied" in refused.value.message
             assert c.applied == []
         else:
+            # Asked, and the user said no: an answer, not an error (the user chose it).
+            answer = await _execute(c, edit_arguments(uri, 3, 7, "Drop total_value"))
+            assert answer["applied"] is False and "user said no" in answer["reason"]
             (params,) = c.applied
             kinds = [type(change).__name__ for change in params.edit.document_changes]
             assert kinds == ["DeleteFile"]  # a deletion, not an edit emptying the file
