@@ -285,10 +285,12 @@ test('Edit with instruction: diff view discard, then apply, through the real mod
   // What the extension sends once the user typed the instruction.
   const instruction = 'Rename the function describe to describe_item.';
   editor.answer = 'discard';
-  await assert.rejects(
-    editor.command(EDIT_COMMAND, editArguments(payload.uri, payload.range, instruction)),
-    (error: Error) => /discarded/.test(error.message),
+  // The user's Discard is an answer, not a failure: no error, the reason says what happened.
+  const discarded = await editor.command<EditResult>(
+    EDIT_COMMAND, editArguments(payload.uri, payload.range, instruction),
   );
+  assert.equal(discarded.applied, false);
+  assert.match(discarded.reason ?? '', /discarded/);
   assert.equal(editor.documents.get(uri)!.text, original, 'a discarded change changed nothing');
   assert.equal(editor.documents.get(uri)!.version, 1);
 
