@@ -5,8 +5,8 @@ gives up and kills the server 2 s after ``exit``), but closing the embedded vLLM
 gracefully takes about 5 s on a CPU: it waits for its core process to stop. So ``shutdown``
 cancels the running jobs (their engine requests abort) and answers, and ``exit`` kills the
 engine's processes and ends the server at once: a slow interpreter exit (vLLM's finalizers)
-would end in the editor's kill, reported to the user as an error. Nothing is lost: the journal
-and the index commit every write.
+would end in the editor's kill, reported to the user as an error. The journal and the index
+are SQLite: a write cut short is rolled back, never half kept.
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ def _profile(root: Path, model: Path) -> dict[str, Path]:
                 "fathom.model": str(model),
                 "workbench.startupEditor": "none",
                 "workbench.tips.enabled": False,
-        "workbench.secondarySideBar.defaultVisibility": "hidden",
+                "workbench.secondarySideBar.defaultVisibility": "hidden",
                 "security.workspace.trust.enabled": False,
                 "telemetry.telemetryLevel": "off",
                 "extensions.autoUpdate": False,
@@ -287,11 +287,15 @@ def test_discard_changes_nothing_and_is_not_reported_as_a_failure(session):
     assert "Traceback" not in session["log"], session["log"][-4000:]
 
 
+def _statuses(session: dict[str, Any]) -> list[dict[str, Any]]:
+    """What "Fathom: Show status" wrote to the output each time: fathom.status's answer."""
+    shown = re.findall(r"\[info\] (\{\n.*?\n\})$", session["log"], re.M | re.S)
+    return [json.loads(m) for m in shown]
+
+
 def test_cancel_on_the_progress_notification_aborts_the_engine_request(session):
     _passed(session, "cancel_from_progress_notification")
-    # "Fathom: Show status" writes fathom.status's answer to the output, as JSON.
-    shown = re.findall(r"\[info\] (\{\n.*?\n\})$", session["log"], re.M | re.S)
-    statuses = [json.loads(m) for m in shown]
+    statuses = _statuses(session)
     cancelled = [c for s in statuses for c in s["cancelled"]]
     by_notification = [
         c for c in cancelled if c["reason"] == "cancelled from its progress notification"
@@ -324,7 +328,9 @@ def test_restart_starts_the_server_again_and_commands_work(session):
     _passed(session, "restart_then_commands_work")
     states = [e["state"] for e in session["timeline"]]
     assert "stopped" in states or states.count("loading") >= 2, states
-    assert session["log"].count('"state": "ready"') >= 2  # Show status after the restart
+    assert session["log"].count("Fathom: model ready") == 2  # a second server started
+    statuses = _statuses(session)
+    assert statuses and statuses[-1]["state"] == "ready"  # the new server answered
 
 
 def test_fathom_output_shows_no_engine_noise_as_errors(session):

@@ -185,7 +185,7 @@ await scenario('edit_discard', async () => {
   await selectLines(4, 8);
   await editWithInstruction(config.instruction);
   const shown = await preview();
-  await shown.dialog.locator('.monaco-button', { hasText: 'Discard' }).first().click();
+  await shown.dialog.locator('.monaco-button', { hasText: /^(Discard|Cancel)$/ }).first().click();
   await shown.dialog.waitFor({ state: 'hidden' });
   await page.waitForTimeout(3000); // time for an error toast to show, if one comes
   await saveAll();
