@@ -408,6 +408,10 @@ function M.edit(instruction, first, last, bufnr, on_done)
     if err then
       M.state.last_error = err
       notify('edit failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    elseif result and result.applied == false then
+      -- Not applied, and no failure: the user discarded it, or the buffer refused it.
+      M.state.last_result = result
+      notify('edit not applied: ' .. (result.reason or 'the editor refused it'), vim.log.levels.WARN)
     else
       M.state.last_result = result
       notify(string.format('edit applied in %s s', result and result.seconds or '?'))
