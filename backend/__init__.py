@@ -4,7 +4,7 @@ Everything above it sees an :class:`Engine` with ``stream``, ``abort``, ``count_
 and ``max_context``.
 """
 
-from backend.engine import (
+from fathom.backend.engine import (
     ChatMessage,
     ChatRequest,
     Engine,

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from backend.engine import ModelUnavailableError
+from fathom.backend.engine import ModelUnavailableError
 
 Progress = Callable[[str], None]
 

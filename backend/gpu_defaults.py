@@ -15,15 +15,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from backend.model_families import DEEPSEEK_MAX_MODEL_LEN as DEEPSEEK_MAX_MODEL_LEN
-from backend.model_families import OTHER_GPU_MAX_MODEL_LEN as OTHER_GPU_MAX_MODEL_LEN
-from backend.model_families import (
+from fathom.backend.model_families import DEEPSEEK_MAX_MODEL_LEN as DEEPSEEK_MAX_MODEL_LEN
+from fathom.backend.model_families import OTHER_GPU_MAX_MODEL_LEN as OTHER_GPU_MAX_MODEL_LEN
+from fathom.backend.model_families import (
     gpu_max_model_len,
     gqa_kv_bytes_per_token,
     is_qwen3_moe,
     qwen3_moe_weight_parts,
 )
-from backend.settings import ModelInfo, SettingsError, VllmSettings, inspect_model
+from fathom.backend.settings import ModelInfo, SettingsError, VllmSettings, inspect_model
 
 log = logging.getLogger(__name__)
 

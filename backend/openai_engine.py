@@ -51,8 +51,8 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from backend.engine import ChatMessage, ChatRequest, EngineError, GenerationStats
-from backend.tokenizer import HFTokenCounter
+from fathom.backend.engine import ChatMessage, ChatRequest, EngineError, GenerationStats
+from fathom.backend.tokenizer import HFTokenCounter
 
 API_KEY_ENV = ("FATHOM_OPENAI_API_KEY", "OPENAI_API_KEY")
 # ``tokenizer=SERVER_TOKENIZER`` counts with the server's /tokenize even where a local

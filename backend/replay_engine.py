@@ -14,8 +14,8 @@ from pathlib import Path
 
 import orjson
 
-from backend.engine import ChatMessage, ChatRequest, EngineError, GenerationStats
-from backend.tokenizer import HFTokenCounter
+from fathom.backend.engine import ChatMessage, ChatRequest, EngineError, GenerationStats
+from fathom.backend.tokenizer import HFTokenCounter
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.engine import EngineError
+from fathom.backend.engine import EngineError
 
 DEFAULT_MODEL = "default"  # the packaged Qwen2.5-Coder-0.5B-Instruct (backend/default_model.py)
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from backend.prefix_tokens import PrefixTokenCache
+from fathom.backend.prefix_tokens import PrefixTokenCache
 
 # Texts at least this long go through the prefix cache (prompts: a long stable prefix, a new
 # tail); shorter ones cost little to encode and would only push prompts out of it.

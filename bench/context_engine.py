@@ -30,11 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.default_model import cache_root, ensure_default_model
-from backend.tokenizer import HFTokenCounter
 from bench.common import write_results
-from context.index import RepoIndex
-from context.repository import Repository
+from fathom.backend.default_model import cache_root, ensure_default_model
+from fathom.backend.tokenizer import HFTokenCounter
+from fathom.context.index import RepoIndex
+from fathom.context.repository import Repository
 
 BUDGET = 131072 - 8192  # a DeepSeek-class window minus the reserved output
 
@@ -91,7 +91,7 @@ async def server_contexts(
 
     stub.on("/v1/chat/completions", reply)
     config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "lsp_server", "serve", "--server-url", stub.url,
+        server_command=[sys.executable, "-m", "fathom.cli", "serve", "--server-url", stub.url,
                         "--server-tokenizer", str(model_dir)],
         client_factory=_factory,
         server_env={**os.environ, "FATHOM_CACHE_DIR": str(scratch / "server-cache")},

@@ -18,15 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.engine import ChatMessage, ChatRequest, GenerationStats
-from backend.settings import VllmSettings
-from backend.vllm_engine import VllmEngine
 from bench.common import write_results
+from fathom.backend.engine import ChatMessage, ChatRequest, GenerationStats
+from fathom.backend.settings import VllmSettings
+from fathom.backend.vllm_engine import VllmEngine
 
 LONG_ANSWER = (
     "Write a Python module with ten small utility functions for strings, each with a docstring."
 )
-SOURCE = Path(__file__).resolve().parents[1] / "lsp_server" / "demo_project" / "shop" / "report.py"
+SOURCE = Path(__file__).resolve().parents[1] / "cli" / "demo_project" / "shop" / "report.py"
 
 
 def _decode_rate(stats: GenerationStats) -> float:
@@ -74,7 +74,7 @@ async def measure_engine() -> dict:
 def measure_demo() -> dict:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "lsp_server", "demo"], capture_output=True, text=True, timeout=900
+        [sys.executable, "-m", "fathom.cli", "demo"], capture_output=True, text=True, timeout=900
     )
     wall = time.perf_counter() - started
     return {

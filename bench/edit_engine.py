@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import write_results
 from bench.edit_corpus import corpus_io
-from edits.apply import apply_to_texts
-from edits.errors import EditError
+from fathom.edits.apply import apply_to_texts
+from fathom.edits.errors import EditError
 
 AIDER_VERSION = "0.86.2"
 AIDER_VENV = Path("/tmp/aider-venv")

@@ -29,10 +29,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.gpu_defaults import detect_gpus, gpu_settings_for
-from backend.vllm_engine import VllmEngine
 from bench import dummy_deepseek
 from bench.gpu_engine import ENV, Prompts, add_roofline, copy_bandwidth, decode, gpu_facts
+from fathom.backend.gpu_defaults import detect_gpus, gpu_settings_for
+from fathom.backend.vllm_engine import VllmEngine
 
 # Settings tried against the default; each is a set of engine-settings overrides.
 VARIANTS: dict[str, dict[str, Any]] = {

@@ -28,10 +28,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.engine import ChatMessage, ChatRequest, GenerationStats
-from backend.gpu_defaults import detect_gpus, gpu_settings_for
-from backend.vllm_engine import VllmEngine
 from bench import dummy_deepseek
+from fathom.backend.engine import ChatMessage, ChatRequest, GenerationStats
+from fathom.backend.gpu_defaults import detect_gpus, gpu_settings_for
+from fathom.backend.vllm_engine import VllmEngine
 
 ENV = {
     "VLLM_MOE_ROUTING_SIMULATION_STRATEGY": "uniform_random",

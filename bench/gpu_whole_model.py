@@ -35,11 +35,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.engine import GenerationStats
-from backend.gpu_defaults import detect_gpus, estimate_weight_bytes, gpu_settings_for
-from backend.settings import inspect_model
-from backend.vllm_engine import VllmEngine
 from bench import dummy_models, gpu_decode_profile, gpu_engine, ngram_speculation
+from fathom.backend.engine import GenerationStats
+from fathom.backend.gpu_defaults import detect_gpus, estimate_weight_bytes, gpu_settings_for
+from fathom.backend.settings import inspect_model
+from fathom.backend.vllm_engine import VllmEngine
 
 # (prompt tokens, output tokens, [(time, output tokens so far)]) of one request.
 Marks = tuple[int, int, list[tuple[float, int]]]

@@ -24,10 +24,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend.engine import ChatMessage, ChatRequest, GenerationStats  # noqa: E402
-from backend.gpu_defaults import detect_gpus, gpu_settings_for  # noqa: E402
-from backend.vllm_engine import VllmEngine  # noqa: E402
 from bench.edit_corpus.corpus_io import sources_dir  # noqa: E402
+from fathom.backend.engine import ChatMessage, ChatRequest, GenerationStats  # noqa: E402
+from fathom.backend.gpu_defaults import detect_gpus, gpu_settings_for  # noqa: E402
+from fathom.backend.vllm_engine import VllmEngine  # noqa: E402
 
 INSTRUCTIONS = (
     "Add a one-line comment above the return statement saying what it returns.",

@@ -33,7 +33,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edits.prompt import diff_prefix  # noqa: E402
+from fathom.edits.prompt import diff_prefix  # noqa: E402
 from tests.raw_client import EDITOR_CAPABILITIES, RawClient  # noqa: E402
 
 LINES = 400

@@ -1,9 +1,9 @@
 """Repository context: what the model is shown for a request, fitted to a token budget."""
 
-from context.files import PromptRefusedError
-from context.pack import ContextPack, LineRange, Section, SectionKind
-from context.text import UnreadableFileError
-from context.workspace import ContextBudgetError, Workspace
+from fathom.context.files import PromptRefusedError
+from fathom.context.pack import ContextPack, LineRange, Section, SectionKind
+from fathom.context.text import UnreadableFileError
+from fathom.context.workspace import ContextBudgetError, Workspace
 
 __all__ = [
     "ContextBudgetError",

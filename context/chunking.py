@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from tree_sitter import Node, Tree
 
-from context.languages import parser_for, source_bytes
-from context.text import split_lines
-from context.tokens import LineTokens, TokenCounter, line_token_counts
+from fathom.context.languages import parser_for, source_bytes
+from fathom.context.text import split_lines
+from fathom.context.tokens import LineTokens, TokenCounter, line_token_counts
 
 # Tokens a line range may gain when tokenised on its own rather than inside its file (a run
 # of blank lines is one token in context, several at a range's edge).

@@ -21,8 +21,8 @@ from stat import S_ISREG
 
 import pathspec
 
-from context.languages import language_of
-from context.text import UnreadableFileError
+from fathom.context.languages import language_of
+from fathom.context.text import UnreadableFileError
 
 MAX_FILE_BYTES = 1 << 20
 ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".tox"}

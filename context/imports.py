@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from context.files import IgnoreRules, prompt_refusal
-from context.languages import language_of, parser_for, source_bytes
+from fathom.context.files import IgnoreRules, prompt_refusal
+from fathom.context.languages import language_of, parser_for, source_bytes
 
 _JS_LIKE = {"javascript", "typescript", "tsx"}
 _JS_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs")

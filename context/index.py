@@ -18,13 +18,13 @@ from pathlib import Path
 
 import orjson
 
-from context.cache_db import cache_db
-from context.chunking import Chunk, chunk_text
-from context.files import SourceFile, walk_sources
-from context.languages import parser_for, source_bytes
-from context.symbols import Definition, FileSymbols, extract_symbols
-from context.text import UnreadableFileError, read_text_file
-from context.tokens import LineTokens, TokenCounter, line_token_counts
+from fathom.context.cache_db import cache_db
+from fathom.context.chunking import Chunk, chunk_text
+from fathom.context.files import SourceFile, walk_sources
+from fathom.context.languages import parser_for, source_bytes
+from fathom.context.symbols import Definition, FileSymbols, extract_symbols
+from fathom.context.text import UnreadableFileError, read_text_file
+from fathom.context.tokens import LineTokens, TokenCounter, line_token_counts
 
 SCHEMA_VERSION = "3"
 MAX_INDEXED_FILES = 50_000

@@ -22,11 +22,11 @@ from itertools import accumulate
 
 from tree_sitter import Point
 
-from context.chunking import Chunk, chunk_text
-from context.languages import parser_for, source_bytes
-from context.symbols import FileSymbols, extract_symbols
-from context.text import split_lines
-from context.tokens import LineTokens, TokenCounter, line_token_counts
+from fathom.context.chunking import Chunk, chunk_text
+from fathom.context.languages import parser_for, source_bytes
+from fathom.context.symbols import FileSymbols, extract_symbols
+from fathom.context.text import split_lines
+from fathom.context.tokens import LineTokens, TokenCounter, line_token_counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from context.symbols import FileSymbols
+from fathom.context.symbols import FileSymbols
 
 WEIGHT_PAGERANK = 0.5
 WEIGHT_BM25 = 0.35

@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from context.chunking import Chunk
-from context.index import Analysis, IndexStats, Progress, RepoIndex
-from context.languages import language_of
-from context.live import LiveDocument
-from context.ranking import BM25, SymbolGraph, combined, normalise, proximity, terms
-from context.symbols import FileSymbols
+from fathom.context.chunking import Chunk
+from fathom.context.index import Analysis, IndexStats, Progress, RepoIndex
+from fathom.context.languages import language_of
+from fathom.context.live import LiveDocument
+from fathom.context.ranking import BM25, SymbolGraph, combined, normalise, proximity, terms
+from fathom.context.symbols import FileSymbols
 
 CANDIDATE_FILES = 40  # files, by PageRank, whose chunks compete on BM25 and proximity
 LIVE_DOCUMENTS = 64  # documents kept parsed and tokenised for incremental updates

@@ -18,7 +18,7 @@ from functools import cache
 
 from tree_sitter import Language, Query, QueryCursor, QueryError, Tree
 
-from context.languages import language_for
+from fathom.context.languages import language_for
 
 _DEFINITION_HINTS = (
     "function", "method", "class", "struct", "interface", "enum", "trait",

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from context.text import line_starts
+from fathom.context.text import line_starts
 
 
 @runtime_checkable

@@ -16,13 +16,13 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from context.files import MAX_FILE_BYTES, IgnoreRules, PromptRefusedError, name_refusal
-from context.files import prompt_refusal as file_refusal
-from context.imports import imported_files
-from context.pack import ContextPack, LineRange, Section, SectionKind
-from context.repository import CANDIDATE_FILES, RankedChunk, Repository
-from context.text import UnreadableFileError, fenced, read_text_file, split_lines
-from context.tokens import TokenCounter
+from fathom.context.files import MAX_FILE_BYTES, IgnoreRules, PromptRefusedError, name_refusal
+from fathom.context.files import prompt_refusal as file_refusal
+from fathom.context.imports import imported_files
+from fathom.context.pack import ContextPack, LineRange, Section, SectionKind
+from fathom.context.repository import CANDIDATE_FILES, RankedChunk, Repository
+from fathom.context.text import UnreadableFileError, fenced, read_text_file, split_lines
+from fathom.context.tokens import TokenCounter
 
 MAP_SHARE = 4  # the map takes at most 1/MAP_SHARE of what the target and selection leave
 MAP_MAX_TOKENS = 2048

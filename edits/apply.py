@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from edits.diff_parse import parse_diff
-from edits.errors import EditError
-from edits.plan import DocumentSnapshot, EditPlan, build_plan
+from fathom.edits.diff_parse import parse_diff
+from fathom.edits.errors import EditError
+from fathom.edits.plan import DocumentSnapshot, EditPlan, build_plan
 
 _ROOT = Path("/fathom-virtual-root")
 

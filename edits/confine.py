@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from context.files import IgnoreRules, name_refusal
+from fathom.context.files import IgnoreRules, name_refusal
 
 
 def write_refusal(root: Path, relative: Path) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import unidiff
 
-from edits.errors import DiffParseError, NoDiffError
+from fathom.edits.errors import DiffParseError, NoDiffError
 
 # "@@ -3,4 +3,5 @@", "@@ -3 +3 @@", and the number-less forms models (and Aider) use:
 # "@@ @@", "@@ ... @@", a bare "@@".

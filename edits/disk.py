@@ -17,9 +17,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from context.text import read_text_file
-from edits.errors import DeleteNotAllowedError, EditError
-from edits.plan import EditPlan
+from fathom.context.text import read_text_file
+from fathom.edits.errors import DeleteNotAllowedError, EditError
+from fathom.edits.plan import EditPlan
 
 
 def _check_unchanged(plan: EditPlan) -> None:

@@ -11,9 +11,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from edits.diff_parse import ParsedDiff
-from edits.errors import DiffParseError, EditError, NoDiffError
-from edits.plan import EditPlan, HunkFailure, PlanBuilder
+from fathom.edits.diff_parse import ParsedDiff
+from fathom.edits.errors import DiffParseError, EditError, NoDiffError
+from fathom.edits.plan import EditPlan, HunkFailure, PlanBuilder
 
 MAX_FEEDBACK_ROUNDS = 3
 # The longest reply read (characters): far more than any output budget lets a model write,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from context.cache_db import cache_db
+from fathom.context.cache_db import cache_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS edits (

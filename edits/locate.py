@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from enum import StrEnum
 
-from context.text import dominant_ending, line_ending, line_starts, split_lines, strip_ending
-from edits.diff_parse import Hunk, is_elision
-from edits.errors import HunkLocationError
+from fathom.context.text import dominant_ending, line_ending, line_starts, split_lines, strip_ending
+from fathom.edits.diff_parse import Hunk, is_elision
+from fathom.edits.errors import HunkLocationError
 
 # Share of the hunk's original lines (similarity-weighted) a fuzzy window must match.
 FUZZY_THRESHOLD = 0.8

@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from context.text import UnreadableFileError, split_lines, strip_ending
-from edits.confine import write_refusal
-from edits.diff_parse import FileDiff, Hunk, ParsedDiff
-from edits.errors import (
+from fathom.context.text import UnreadableFileError, split_lines, strip_ending
+from fathom.edits.confine import write_refusal
+from fathom.edits.diff_parse import FileDiff, Hunk, ParsedDiff
+from fathom.edits.errors import (
     EditError,
     HunkLocationError,
     PathOutsideWorkspaceError,
     ProtectedPathError,
 )
-from edits.locate import LocatedHunk, OffsetEdit, check_overlaps, locate_hunk
-from edits.syntax_check import SyntaxProblem, check_syntax
+from fathom.edits.locate import LocatedHunk, OffsetEdit, check_overlaps, locate_hunk
+from fathom.edits.syntax_check import SyntaxProblem, check_syntax
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,9 @@ the whole original block.
 
 from __future__ import annotations
 
-from backend.engine import ChatMessage, ChatRequest
-from context.pack import ContextPack, SectionKind
-from context.text import fenced
+from fathom.backend.engine import ChatMessage, ChatRequest
+from fathom.context.pack import ContextPack, SectionKind
+from fathom.context.text import fenced
 
 SYSTEM = """\
 You are Fathom, a careful coding assistant inside the user's editor. You change code by \

@@ -11,10 +11,10 @@ import bisect
 from dataclasses import replace
 from difflib import SequenceMatcher
 
-from context.text import line_starts, split_lines
-from edits.errors import StaleEditError
-from edits.locate import OffsetEdit
-from edits.plan import DocumentSnapshot, FileEdit
+from fathom.context.text import line_starts, split_lines
+from fathom.edits.errors import StaleEditError
+from fathom.edits.locate import OffsetEdit
+from fathom.edits.plan import DocumentSnapshot, FileEdit
 
 
 def _line_map(old: list[str], new: list[str]) -> dict[int, int]:

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from backend.engine import ChatMessage, ChatRequest
-from context.pack import ContextPack, LineRange, SectionKind
-from context.text import fenced, split_lines
+from fathom.backend.engine import ChatMessage, ChatRequest
+from fathom.context.pack import ContextPack, LineRange, SectionKind
+from fathom.context.text import fenced, split_lines
 
 SEVERITIES = ("error", "warning", "information", "hint")
 MAX_FINDINGS = 12

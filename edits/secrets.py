@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from backend.engine import ChatMessage, ChatRequest
+from fathom.backend.engine import ChatMessage, ChatRequest
 
 # Whole-match patterns: the match is the secret (facts from gitleaks' and detect-secrets'
 # rule lists). Each starts with a literal: a leading `\b` or class makes the scan 6x slower.

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from context.languages import language_of, parser_for, source_bytes
-from context.text import split_lines
-from edits.locate import LocatedHunk
+from fathom.context.languages import language_of, parser_for, source_bytes
+from fathom.context.text import split_lines
+from fathom.edits.locate import LocatedHunk
 
 
 @dataclass(frozen=True, slots=True)

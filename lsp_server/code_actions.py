@@ -15,13 +15,13 @@ from typing import Any
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 
-from edits.errors import EditError
-from edits.plan import EditPlan
-from lsp_server.documents import analysable, open_document
-from lsp_server.edit_command import current_plan
-from lsp_server.findings import Finding
-from lsp_server.server import EDIT_COMMAND, REVIEW_COMMAND, FathomServer
-from lsp_server.workspace_edit import to_workspace_edit
+from fathom.edits.errors import EditError
+from fathom.edits.plan import EditPlan
+from fathom.lsp_server.documents import analysable, open_document
+from fathom.lsp_server.edit_command import current_plan
+from fathom.lsp_server.findings import Finding
+from fathom.lsp_server.server import EDIT_COMMAND, REVIEW_COMMAND, FathomServer
+from fathom.lsp_server.workspace_edit import to_workspace_edit
 
 _CONVERTER = get_converter()
 EDIT_WITH_INSTRUCTION = "fathom.editWithInstruction"

@@ -30,11 +30,11 @@ from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
-from context.files import MAX_FILE_BYTES, IgnoreRules, skip_reason
-from context.repository import Repository
-from context.text import UnreadableFileError, read_text_file
-from lsp_server.jobs import FathomProtocol
-from lsp_server.positions import PositionCodec
+from fathom.context.files import MAX_FILE_BYTES, IgnoreRules, skip_reason
+from fathom.context.repository import Repository
+from fathom.context.text import UnreadableFileError, read_text_file
+from fathom.lsp_server.jobs import FathomProtocol
+from fathom.lsp_server.positions import PositionCodec
 
 # The most an open document may hold to be analysed, indexed or edited: the limit of a file
 # shown to the model. Larger ones are only kept in step with the editor.

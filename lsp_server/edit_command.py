@@ -11,20 +11,20 @@ from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from backend.engine import EngineError
-from context import ContextBudgetError, LineRange, UnreadableFileError
-from edits.errors import EditError, StaleEditError
-from edits.feedback import MAX_FEEDBACK_ROUNDS
-from edits.journal import Outcome
-from edits.plan import DocumentSnapshot, EditPlan
-from edits.relocate import relocate
-from lsp_server.documents import command_document, open_document
-from lsp_server.edit_flow import InvalidEditRequest, plan_diff, run_edit
-from lsp_server.generation import model_job
-from lsp_server.jobs import RequestCancelled, TooManyJobsError
-from lsp_server.positions import PositionCodec, PositionError
-from lsp_server.server import EDIT_COMMAND, FathomServer, RequestFailed
-from lsp_server.workspace_edit import to_workspace_edit
+from fathom.backend.engine import EngineError
+from fathom.context import ContextBudgetError, LineRange, UnreadableFileError
+from fathom.edits.errors import EditError, StaleEditError
+from fathom.edits.feedback import MAX_FEEDBACK_ROUNDS
+from fathom.edits.journal import Outcome
+from fathom.edits.plan import DocumentSnapshot, EditPlan
+from fathom.edits.relocate import relocate
+from fathom.lsp_server.documents import command_document, open_document
+from fathom.lsp_server.generation import model_job
+from fathom.lsp_server.jobs import RequestCancelled, TooManyJobsError
+from fathom.lsp_server.positions import PositionCodec, PositionError
+from fathom.lsp_server.server import EDIT_COMMAND, FathomServer, RequestFailed
+from fathom.lsp_server.workspace_edit import to_workspace_edit
+from fathom.pipeline.edit_flow import InvalidEditRequest, plan_diff, run_edit
 
 _CONVERTER = get_converter()
 

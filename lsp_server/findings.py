@@ -20,7 +20,7 @@ from difflib import SequenceMatcher
 
 from lsprotocol import types
 
-from lsp_server.positions import PositionCodec
+from fathom.lsp_server.positions import PositionCodec
 
 # LSP line breaks: \r\n, \r or \n (not the extra ones str.splitlines knows). Splitting on them
 # gives exactly the LSP lines, including the empty line after a final newline.

@@ -14,11 +14,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from lsp_server.jobs import Job, RequestCancelled
-from lsp_server.progress import Report, work_done
+from fathom.lsp_server.jobs import Job, RequestCancelled
+from fathom.lsp_server.progress import Report, work_done
 
 if TYPE_CHECKING:
-    from lsp_server.server import FathomServer
+    from fathom.lsp_server.server import FathomServer
 
 PREVIEW = "fathom/preview"
 PREVIEW_INTERVAL_S = 0.25

@@ -21,7 +21,7 @@ import psutil
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from lsp_server.server import FathomServer
+    from fathom.lsp_server.server import FathomServer
 
 KILL_WAIT_S = 1.0  # for the engine's processes to go; VS Code kills the server at 2 s
 

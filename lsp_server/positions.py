@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lsprotocol.types import Position, PositionEncodingKind
 
-from context.text import line_starts, strip_ending
+from fathom.context.text import line_starts, strip_ending
 
 
 class PositionError(ValueError):

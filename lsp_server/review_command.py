@@ -16,22 +16,22 @@ from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcInvalidParams
 
-from backend.engine import EngineError, GenerationStats
-from context import ContextBudgetError, LineRange, UnreadableFileError
-from edits.diff_parse import parse_diff
-from edits.errors import EditError
-from edits.plan import DocumentSnapshot, EditPlan, build_plan
-from edits.review import ReviewFinding, ReviewFormatError, parse_findings, review_request
-from edits.secrets import Redactor
-from lsp_server.config import SEVERITY_NAMES
-from lsp_server.documents import command_document, open_document
-from lsp_server.edit_command import selected_lines
-from lsp_server.edit_flow import PROMPT_SLACK
-from lsp_server.findings import Finding
-from lsp_server.generation import model_job
-from lsp_server.jobs import RequestCancelled
-from lsp_server.positions import PositionCodec, PositionError
-from lsp_server.server import REVIEW_COMMAND, FathomServer, RequestFailed
+from fathom.backend.engine import EngineError, GenerationStats
+from fathom.context import ContextBudgetError, LineRange, UnreadableFileError
+from fathom.edits.diff_parse import parse_diff
+from fathom.edits.errors import EditError
+from fathom.edits.plan import DocumentSnapshot, EditPlan, build_plan
+from fathom.edits.review import ReviewFinding, ReviewFormatError, parse_findings, review_request
+from fathom.edits.secrets import Redactor
+from fathom.lsp_server.config import SEVERITY_NAMES
+from fathom.lsp_server.documents import command_document, open_document
+from fathom.lsp_server.edit_command import selected_lines
+from fathom.lsp_server.findings import Finding
+from fathom.lsp_server.generation import model_job
+from fathom.lsp_server.jobs import RequestCancelled
+from fathom.lsp_server.positions import PositionCodec, PositionError
+from fathom.lsp_server.server import REVIEW_COMMAND, FathomServer, RequestFailed
+from fathom.pipeline.edit_flow import PROMPT_SLACK
 
 _CONVERTER = get_converter()
 # Reply tokens for a review: a dozen findings with one-line fixes fit.

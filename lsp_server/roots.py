@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.engine import Engine
-from context.files import IgnoreRules
-from context.repository import Repository
-from context.workspace import Workspace
+from fathom.backend.engine import Engine
+from fathom.context.files import IgnoreRules
+from fathom.context.repository import Repository
+from fathom.context.workspace import Workspace
 
 Progress = Callable[[int, int], None]
 

@@ -20,22 +20,22 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
-from backend.default_model import cache_root
-from backend.engine import Engine, EngineError
-from backend.tokenizer import engine_fingerprint
-from context.repository import Repository
-from context.workspace import Workspace
-from edits.journal import EditJournal
-from lsp_server import __version__, framing
-from lsp_server.config import FathomConfig, merge
-from lsp_server.documents import DocumentProtocol, fs_path, index_document, open_document
-from lsp_server.findings import FindingStore
-from lsp_server.jobs import Jobs
-from lsp_server.progress import work_done
-from lsp_server.repositories import index_repository
-from lsp_server.roots import Indexings, Workspaces, stoppable
-from lsp_server.watching import files_changed, register_watchers
-from lsp_server.workspace_edit import ClientEditSupport
+from fathom.backend.default_model import cache_root
+from fathom.backend.engine import Engine, EngineError
+from fathom.backend.tokenizer import engine_fingerprint
+from fathom.context.repository import Repository
+from fathom.context.workspace import Workspace
+from fathom.edits.journal import EditJournal
+from fathom.lsp_server import __version__, framing
+from fathom.lsp_server.config import FathomConfig, merge
+from fathom.lsp_server.documents import DocumentProtocol, fs_path, index_document, open_document
+from fathom.lsp_server.findings import FindingStore
+from fathom.lsp_server.jobs import Jobs
+from fathom.lsp_server.progress import work_done
+from fathom.lsp_server.roots import Indexings, Workspaces, stoppable
+from fathom.lsp_server.watching import files_changed, register_watchers
+from fathom.lsp_server.workspace_edit import ClientEditSupport
+from fathom.pipeline.repositories import index_repository
 
 EDIT_COMMAND = "fathom.edit"
 REVIEW_COMMAND = "fathom.review"
@@ -418,10 +418,10 @@ def build_server(
     make_engine: Callable[[FathomConfig], Engine], config: FathomConfig | None = None
 ) -> FathomServer:
     server = FathomServer(make_engine, config)
-    from lsp_server.code_actions import register_code_actions
-    from lsp_server.edit_command import register_edit
-    from lsp_server.lifecycle import register_lifecycle
-    from lsp_server.review_command import register_review
+    from fathom.lsp_server.code_actions import register_code_actions
+    from fathom.lsp_server.edit_command import register_edit
+    from fathom.lsp_server.lifecycle import register_lifecycle
+    from fathom.lsp_server.review_command import register_review
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: FathomServer, params: types.InitializeParams) -> None:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
-from backend.default_model import cache_root
+from fathom.backend.default_model import cache_root
 
 ENGINE_LOG_MAX_BYTES = 10 * 2**20  # started afresh beyond this
 

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from context.languages import LANGUAGE_BY_SUFFIX, language_of
-from lsp_server.documents import fs_path
-from lsp_server.roots import remove_under
+from fathom.context.languages import LANGUAGE_BY_SUFFIX, language_of
+from fathom.lsp_server.documents import fs_path
+from fathom.lsp_server.roots import remove_under
 
 if TYPE_CHECKING:
-    from lsp_server.server import FathomServer
+    from fathom.lsp_server.server import FathomServer
 
 REGISTRATION_ID = "fathom-watched-files"
 

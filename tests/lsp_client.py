@@ -205,7 +205,7 @@ async def editor_session(
 ) -> AsyncIterator[EditorClient]:
     """``env``: variables to set for the server process on top of this one's."""
     config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "lsp_server", "serve", *server_args],
+        server_command=[sys.executable, "-m", "fathom.cli", "serve", *server_args],
         client_factory=_factory,
         server_env=None if env is None else {**os.environ, **env},
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from context.files import walk_sources
+from fathom.context.files import walk_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = "bench/edit_corpus"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import context.cache_db as cache_db
-from edits.journal import EditJournal, Outcome
-from lsp_server.repositories import build_index, index_path, open_repository
+import fathom.context.cache_db as cache_db
+from fathom.edits.journal import EditJournal, Outcome
+from fathom.pipeline.repositories import build_index, index_path, open_repository
 
 TOKENIZER = "qwen-test"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from edits.journal import EditJournal, JournalEntry, Outcome
-from edits.prompt import diff_prefix
+from fathom.edits.journal import EditJournal, JournalEntry, Outcome
+from fathom.edits.prompt import diff_prefix
 from tests.raw_client import EDITOR_CAPABILITIES, RawClient
 from tests.tiny_tokenizer import make_tokenizer
 

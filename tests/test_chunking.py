@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from context.chunking import EDGE_MARGIN, chunk_text
-from context.languages import parser_for
+from fathom.context.chunking import EDGE_MARGIN, chunk_text
+from fathom.context.languages import parser_for
 
 BUDGET = 160
 STATEMENTS = 60  # makes the big function several times the budget

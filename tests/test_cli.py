@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.cli import build_parser
+from fathom.cli.main import build_parser
 
 
 def _fathom(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lsp_server", *args],
+        [sys.executable, "-m", "fathom.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -67,7 +67,7 @@ def test_index_prints_counts_and_reuses_its_cache_on_the_next_run(
     run = [
         sys.executable,
         "-m",
-        "lsp_server",
+        "fathom.cli",
         "index",
         str(sample_project),
         "--model",
@@ -84,7 +84,7 @@ def test_index_prints_counts_and_reuses_its_cache_on_the_next_run(
 def test_context_prints_sections_with_token_counts(sample_project, tmp_path, tokenizer_dir):
     env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")}
     run = [
-        sys.executable, "-m", "lsp_server", "context", f"{sample_project / 'shop/report.py'}:5",
+        sys.executable, "-m", "fathom.cli", "context", f"{sample_project / 'shop/report.py'}:5",
         "use sum", "--root", str(sample_project), "--model", str(tokenizer_dir), "--budget", "3000",
     ]  # fmt: skip
     done = subprocess.run(run, capture_output=True, text=True, env=env, timeout=300)

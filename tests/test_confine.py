@@ -15,17 +15,17 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from backend.replay_engine import ReplayEngine
-from context import LineRange, Workspace
-from context.text import read_text_file
-from edits.diff_parse import parse_diff
-from edits.disk import write_plan
-from edits.errors import EditError
-from edits.plan import DocumentSnapshot, EditPlan, build_plan
-from edits.prompt import diff_prefix
-from lsp_server import headless
-from lsp_server.edit_flow import run_edit
-from lsp_server.workspace_edit import ClientEditSupport, to_workspace_edit
+from fathom.backend.replay_engine import ReplayEngine
+from fathom.context import LineRange, Workspace
+from fathom.context.text import read_text_file
+from fathom.edits.diff_parse import parse_diff
+from fathom.edits.disk import write_plan
+from fathom.edits.errors import EditError
+from fathom.edits.plan import DocumentSnapshot, EditPlan, build_plan
+from fathom.edits.prompt import diff_prefix
+from fathom.lsp_server.workspace_edit import ClientEditSupport, to_workspace_edit
+from fathom.pipeline import headless
+from fathom.pipeline.edit_flow import run_edit
 from tests.lsp_client import edit_arguments, editor_session, open_document
 from tests.tiny_tokenizer import make_tokenizer
 
@@ -183,7 +183,7 @@ async def test_headless_apply_deletes_only_with_allow_delete(project, cache, cap
 
 
 def test_the_edit_command_takes_allow_delete():
-    from lsp_server.cli import build_parser
+    from fathom.cli.main import build_parser
 
     args = ["edit", "f.py", "--range", "1:2", "--instruction", "x", "--apply"]
     assert build_parser().parse_args(args).allow_delete is False

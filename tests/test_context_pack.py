@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.tokenizer import HFTokenCounter
-from context import ContextBudgetError, LineRange, SectionKind, Workspace
-from context.imports import imported_files
+from fathom.backend.tokenizer import HFTokenCounter
+from fathom.context import ContextBudgetError, LineRange, SectionKind, Workspace
+from fathom.context.imports import imported_files
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.default_model import (
+from fathom.backend.default_model import (
     MARKER,
     MODEL_WHEELS,
     QWEN_CODER_05B,
@@ -20,7 +20,7 @@ from backend.default_model import (
     ensure_default_model,
     part_paths,
 )
-from backend.engine import ModelUnavailableError
+from fathom.backend.engine import ModelUnavailableError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from edits.diff_parse import parse_diff
-from edits.errors import DiffParseError, NoDiffError
+from fathom.edits.diff_parse import parse_diff
+from fathom.edits.errors import DiffParseError, NoDiffError
 
 CLEAN = """\
 --- a/shop/report.py

@@ -211,8 +211,8 @@ TEXTS = st.text(alphabet="ab\r\n\x0c\u2028𝄞é", max_size=30)
        st.text(alphabet="x\n𝄞", max_size=4),
        st.sampled_from(["utf-16", "utf-8", "utf-32"]))  # fmt: skip
 def test_incremental_changes_agree_with_the_position_codec(text, l1, c1, l2, c2, new, encoding):
-    from lsp_server.documents import applied
-    from lsp_server.positions import PositionCodec
+    from fathom.lsp_server.documents import applied
+    from fathom.lsp_server.positions import PositionCodec
 
     start, end = types.Position(l1, c1), types.Position(l2, c2)
     change = types.TextDocumentContentChangePartial(range=types.Range(start, end), text=new)

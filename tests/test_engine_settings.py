@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.gpu_defaults import (
+from fathom.backend.gpu_defaults import (
     GpuInfo,
     _visible,
     detect_gpus,
@@ -22,14 +22,14 @@ from backend.gpu_defaults import (
     gpu_settings_for,
     memory_class,
 )
-from backend.settings import (
+from fathom.backend.settings import (
     VLLM_SERVE_MODULE,
     SettingsError,
     VllmSettings,
     inspect_model,
     serve_command,
 )
-from lsp_server.cli import build_parser, main
+from fathom.cli.main import build_parser, main
 
 # deepseek-ai/DeepSeek-V3's published config.json, minus auto_map (the GPU benchmark loads it too).
 DEEPSEEK_V3 = json.loads(
@@ -263,7 +263,7 @@ def test_settings_the_model_or_gpus_cannot_run_are_refused(dsv3, gpus, overrides
 
 
 def test_settings_errors_are_value_errors_and_engine_errors(dsv3):
-    from backend.engine import EngineError
+    from fathom.backend.engine import EngineError
 
     with pytest.raises(ValueError):
         VllmSettings(gpu_memory_utilization=2.0)

@@ -4,7 +4,7 @@ import pytest
 from lsprotocol import types
 from lsprotocol.types import PositionEncodingKind
 
-from lsp_server.findings import Finding, FindingStore
+from fathom.lsp_server.findings import Finding, FindingStore
 
 URI = "file:///src/app.py"
 UTF16 = PositionEncodingKind.Utf16

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edits.apply import apply_to_texts
-from edits.errors import EditError
+from fathom.edits.apply import apply_to_texts
+from fathom.edits.errors import EditError
 
 EXAMPLES = int(os.environ.get("FATHOM_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(

@@ -15,12 +15,12 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import PositionCodec as Pygls
 
-from context.chunking import chunk_text
-from context.languages import parser_for, source_bytes
-from context.live import LiveDocument
-from context.symbols import extract_symbols
-from context.tokens import LineTokens, line_token_counts
-from lsp_server.positions import PositionCodec, PositionError
+from fathom.context.chunking import chunk_text
+from fathom.context.languages import parser_for, source_bytes
+from fathom.context.live import LiveDocument
+from fathom.context.symbols import extract_symbols
+from fathom.context.tokens import LineTokens, line_token_counts
+from fathom.lsp_server.positions import PositionCodec, PositionError
 
 EXAMPLES = int(os.environ.get("FATHOM_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(

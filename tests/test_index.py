@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from context.files import walk_sources
-from context.index import RepoIndex
-from context.symbols import FileSymbols
+from fathom.context.files import walk_sources
+from fathom.context.index import RepoIndex
+from fathom.context.symbols import FileSymbols
 
 
 @pytest.fixture

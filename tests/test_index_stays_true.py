@@ -16,10 +16,10 @@ import orjson
 import pytest
 from lsprotocol import types
 
-from backend.replay_engine import ReplayEngine
-from backend.tokenizer import HFTokenCounter, engine_fingerprint
-from edits.prompt import diff_prefix
-from lsp_server.repositories import index_path, index_repository
+from fathom.backend.replay_engine import ReplayEngine
+from fathom.backend.tokenizer import HFTokenCounter, engine_fingerprint
+from fathom.edits.prompt import diff_prefix
+from fathom.pipeline.repositories import index_path, index_repository
 from tests.lsp_client import EditorClient, edit_arguments, editor_session, open_document
 from tests.tiny_tokenizer import make_tokenizer
 
@@ -228,8 +228,8 @@ async def test_a_model_change_during_the_first_indexing_indexes_with_the_new_tok
 def test_a_roots_workspace_is_kept_across_requests_and_follows_its_repository(
     sample_project: Path,
 ):
-    from context.files import name_refusal
-    from lsp_server.roots import Workspaces
+    from fathom.context.files import name_refusal
+    from fathom.lsp_server.roots import Workspaces
 
     engine, other = ReplayEngine([]), ReplayEngine([])
     kept = Workspaces()
@@ -250,7 +250,7 @@ def test_a_roots_workspace_is_kept_across_requests_and_follows_its_repository(
 async def test_a_stopped_indexing_ends_before_the_next_one_of_its_root_starts(tmp_path: Path):
     import threading
 
-    from lsp_server.roots import Indexings, stoppable
+    from fathom.lsp_server.roots import Indexings, stoppable
 
     indexings, events = Indexings(), []
     in_batch, batch_may_end = threading.Event(), threading.Event()

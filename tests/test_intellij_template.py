@@ -16,8 +16,8 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, client_capabilities
 
-from context.languages import LANGUAGE_BY_SUFFIX
-from lsp_server.config import FathomConfig, merge
+from fathom.context.languages import LANGUAGE_BY_SUFFIX
+from fathom.lsp_server.config import FathomConfig, merge
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "editors" / "intellij" / "fathom"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from edits.journal import EditJournal, Outcome
-from lsp_server.config import FathomConfig, merge
-from lsp_server.server import FathomServer
+from fathom.edits.journal import EditJournal, Outcome
+from fathom.lsp_server.config import FathomConfig, merge
+from fathom.lsp_server.server import FathomServer
 
 DAY = 86_400.0
 MIB = 1 << 20

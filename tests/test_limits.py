@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-import context.index as index_module
-from context.files import walk_sources
-from context.index import RepoIndex
-from context.text import UnreadableFileError, read_text_file
-from edits.diff_parse import parse_diff
-from edits.errors import PathOutsideWorkspaceError
-from edits.plan import DocumentSnapshot, build_plan
-from lsp_server.jobs import Jobs, TooManyJobsError
+import fathom.context.index as index_module
+from fathom.context.files import walk_sources
+from fathom.context.index import RepoIndex
+from fathom.context.text import UnreadableFileError, read_text_file
+from fathom.edits.diff_parse import parse_diff
+from fathom.edits.errors import PathOutsideWorkspaceError
+from fathom.edits.plan import DocumentSnapshot, build_plan
+from fathom.lsp_server.jobs import Jobs, TooManyJobsError
 
 
 @pytest.fixture

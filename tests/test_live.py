@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from context import LineRange, SectionKind, Workspace
-from context.chunking import chunk_text
-from context.index import RepoIndex
-from context.languages import parser_for
-from context.live import LiveDocument
-from context.ranking import SymbolGraph
-from context.repository import Repository
-from context.symbols import extract_symbols
-from context.tokens import LineTokens, line_token_counts
+from fathom.context import LineRange, SectionKind, Workspace
+from fathom.context.chunking import chunk_text
+from fathom.context.index import RepoIndex
+from fathom.context.languages import parser_for
+from fathom.context.live import LiveDocument
+from fathom.context.ranking import SymbolGraph
+from fathom.context.repository import Repository
+from fathom.context.symbols import extract_symbols
+from fathom.context.tokens import LineTokens, line_token_counts
 
 BUDGET = 120
 

@@ -13,7 +13,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from edits.journal import EditJournal, Outcome
+from fathom.edits.journal import EditJournal, Outcome
 from tests.lsp_client import (
     apply_text_edits,
     command_of,

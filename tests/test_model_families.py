@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from backend.gpu_defaults import estimate_weight_bytes, gpu_settings_for, kv_bytes_per_token
-from backend.model_families import family, gpu_max_model_len
-from backend.settings import SettingsError, inspect_model
-from lsp_server.cli import main
+from fathom.backend.gpu_defaults import estimate_weight_bytes, gpu_settings_for, kv_bytes_per_token
+from fathom.backend.model_families import family, gpu_max_model_len
+from fathom.backend.settings import SettingsError, inspect_model
+from fathom.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 H200_GIB, H100_GIB = 140.4, 79.6

@@ -76,7 +76,7 @@ def session(
     nvim = _binary(version)
     tmp = tmp_path_factory.mktemp(f"nvim-{version}")
     project = tmp / "sample"
-    shutil.copytree(REPO / "lsp_server" / "demo_project", project)
+    shutil.copytree(REPO / "cli" / "demo_project", project)
     (project / "shop" / "stats.py").write_text(STATS)
     # A cache of its own (the autouse one is per test), sharing the converted model.
     cache = tmp / "fathom-cache"

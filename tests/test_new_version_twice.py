@@ -1,7 +1,7 @@
 """A small model's slip: the selection quoted already rewritten (old == new lines)."""
 
-from context import LineRange
-from lsp_server.edit_flow import new_version_twice
+from fathom.context import LineRange
+from fathom.pipeline.edit_flow import new_version_twice
 
 TEXT = "def total(items):\n    t = 0\n    for i in items:\n        t += i\n    return t\n\nx = 1\n"
 TWICE = (

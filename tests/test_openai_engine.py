@@ -25,13 +25,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.engine import ChatMessage, ChatRequest, Engine, EngineError, GenerationStats
-from backend.openai_engine import OpenAIEngine, token_starts_from_strings
-from context import LineRange, Workspace
-from context.text import read_text_file
-from context.tokens import line_token_counts
-from edits.plan import DocumentSnapshot
-from lsp_server.edit_flow import run_edit
+from fathom.backend.engine import ChatMessage, ChatRequest, Engine, EngineError, GenerationStats
+from fathom.backend.openai_engine import OpenAIEngine, token_starts_from_strings
+from fathom.context import LineRange, Workspace
+from fathom.context.text import read_text_file
+from fathom.context.tokens import line_token_counts
+from fathom.edits.plan import DocumentSnapshot
+from fathom.pipeline.edit_flow import run_edit
 from tests.openai_stub import StubServer, json_reply, sse_reply
 
 SERVER_START_TIMEOUT_S = 300  # two cores shared with other test runs: be patient

@@ -3,7 +3,7 @@
 import pytest
 from lsprotocol.types import Position, PositionEncodingKind
 
-from lsp_server.positions import PositionCodec, PositionError
+from fathom.lsp_server.positions import PositionCodec, PositionError
 
 # "😀" is outside the BMP: 1 code point, 2 UTF-16 units, 4 UTF-8 bytes.
 TEXT = "a😀b = 1\r\nx = 'é😀'\nlast"

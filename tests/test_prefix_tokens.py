@@ -21,8 +21,8 @@ from tokenizers import (
     trainers,
 )
 
-from backend.prefix_tokens import PrefixTokenCache, common_prefix_length, known_regex
-from backend.tokenizer import PREFIX_CACHE_MIN_CHARS, HFTokenCounter
+from fathom.backend.prefix_tokens import PrefixTokenCache, common_prefix_length, known_regex
+from fathom.backend.tokenizer import PREFIX_CACHE_MIN_CHARS, HFTokenCounter
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -65,7 +65,7 @@ def _sources() -> tuple[str, ...]:
     """Real source code: the repository's own Python files and the edit corpus's sources."""
     named = [
         (p, p.read_bytes())
-        for d in ("backend", "context", "lsp_server", "tests")
+        for d in ("backend", "context", "lsp_server", "pipeline", "cli", "tests")
         for p in (ROOT / d).glob("*.py")
     ]
     # The corpus's sources, read straight from their archive (xz checks its own CRC), in the

@@ -16,9 +16,9 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from context import LineRange, PromptRefusedError, Workspace
-from context.files import prompt_refusal
-from context.imports import imported_files
+from fathom.context import LineRange, PromptRefusedError, Workspace
+from fathom.context.files import prompt_refusal
+from fathom.context.imports import imported_files
 from tests.lsp_client import edit_arguments, editor_session, open_document
 from tests.openai_stub import StubServer, serve_stub, sse_reply
 
@@ -204,7 +204,7 @@ def _tree(root: Path) -> set[str]:
 def test_the_embedded_engine_turns_off_usage_reports_and_hub_downloads(monkeypatch):
     """vLLM reports usage to its authors and transformers reaches for the Hugging Face hub
     unless told not to: the embedded engine tells them, unless the user chose otherwise."""
-    from backend import vllm_engine
+    from fathom.backend import vllm_engine
 
     for name in ("VLLM_NO_USAGE_STATS", "DO_NOT_TRACK", "HF_HUB_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
@@ -217,7 +217,7 @@ def _fathom_edit(project: Path, stub: StubServer, tokenizer_dir: Path, target: s
                  tmp_path: Path, *more: str) -> subprocess.CompletedProcess[str]:  # fmt: skip
     env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")}
     return subprocess.run(
-        [sys.executable, "-m", "lsp_server", "edit", str(project / target), "--range", lines,
+        [sys.executable, "-m", "fathom.cli", "edit", str(project / target), "--range", lines,
          "--instruction", "Start the sum at 0.", *_server_args(stub, tokenizer_dir), *more],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip

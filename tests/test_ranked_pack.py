@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from context import LineRange, SectionKind, Workspace
-from context.index import RepoIndex
-from context.repository import Repository
+from fathom.context import LineRange, SectionKind, Workspace
+from fathom.context.index import RepoIndex
+from fathom.context.repository import Repository
 
 
 @pytest.fixture

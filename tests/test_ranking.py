@@ -2,11 +2,11 @@
 
 import pytest
 
-from context import ranking
-from context.index import RepoIndex
-from context.ranking import BM25, SymbolGraph, combined, normalise, proximity, terms
-from context.repository import Repository
-from context.symbols import FileSymbols
+from fathom.context import ranking
+from fathom.context.index import RepoIndex
+from fathom.context.ranking import BM25, SymbolGraph, combined, normalise, proximity, terms
+from fathom.context.repository import Repository
+from fathom.context.symbols import FileSymbols
 
 
 def _symbols(defs: tuple[str, ...] = (), refs: tuple[str, ...] = ()) -> FileSymbols:

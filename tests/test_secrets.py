@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from backend.engine import ChatMessage, ChatRequest, GenerationStats
-from backend.replay_engine import RecordedReply, ReplayEngine
-from context import LineRange, Workspace
-from context.text import read_text_file
-from edits.errors import EditError
-from edits.plan import DocumentSnapshot
-from edits.prompt import diff_prefix
-from edits.secrets import Redactor
-from lsp_server.edit_flow import run_edit
+from fathom.backend.engine import ChatMessage, ChatRequest, GenerationStats
+from fathom.backend.replay_engine import RecordedReply, ReplayEngine
+from fathom.context import LineRange, Workspace
+from fathom.context.text import read_text_file
+from fathom.edits.errors import EditError
+from fathom.edits.plan import DocumentSnapshot
+from fathom.edits.prompt import diff_prefix
+from fathom.edits.secrets import Redactor
+from fathom.pipeline.edit_flow import run_edit
 
 AWS = "AKIAIOSFODNN7EXAMPLE"
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
@@ -345,7 +345,7 @@ async def test_a_prompt_injection_cannot_write_outside_the_edit(
 
 
 def test_an_import_of_a_secret_looking_module_is_not_shown(tmp_path: Path):
-    from context.imports import imported_files
+    from fathom.context.imports import imported_files
 
     (tmp_path / "app_secrets.py").write_text(f'TOKEN = "{GITHUB}"\n')
     (tmp_path / "util.py").write_text("def u():\n    return 1\n")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lsp_server.config import FathomConfig, merge
+from fathom.lsp_server.config import FathomConfig, merge
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ def model_server() -> Iterator[StubServer]:
 def _fathom(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")}
     return subprocess.run(
-        [sys.executable, "-m", "lsp_server", *args],
+        [sys.executable, "-m", "fathom.cli", *args],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
 

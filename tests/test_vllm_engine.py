@@ -5,9 +5,15 @@ import time
 
 import pytest
 
-from backend.engine import ChatMessage, ChatRequest, Engine, GenerationStats, ModelUnavailableError
-from backend.settings import VllmSettings
-from backend.vllm_engine import VllmEngine, resolve_model
+from fathom.backend.engine import (
+    ChatMessage,
+    ChatRequest,
+    Engine,
+    GenerationStats,
+    ModelUnavailableError,
+)
+from fathom.backend.settings import VllmSettings
+from fathom.backend.vllm_engine import VllmEngine, resolve_model
 
 pytestmark = pytest.mark.model
 

@@ -60,7 +60,7 @@ def test_extension_packages_to_a_vsix():
     assert {"fathom.editWithInstruction", "fathom.reviewFile", "fathom.refactor"} <= commands
     settings = manifest["contributes"]["configuration"]["properties"]
     # Every server setting can be set from VS Code.
-    from lsp_server.config import FathomConfig
+    from fathom.lsp_server.config import FathomConfig
 
     for key in FathomConfig().as_settings():
         assert f"fathom.{key}" in settings
@@ -69,7 +69,7 @@ def test_extension_packages_to_a_vsix():
 def test_the_extension_settings_section_is_accepted_by_the_server():
     """VS Code sends the whole ``fathom`` section (client-only keys included, unset ones as
     null): the server must take it without a warning."""
-    from lsp_server.config import FathomConfig, merge
+    from fathom.lsp_server.config import FathomConfig, merge
 
     manifest = orjson.loads((EXTENSION / "package.json").read_bytes())
     properties = manifest["contributes"]["configuration"]["properties"]

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from edits.journal import EditJournal, Outcome
+from fathom.edits.journal import EditJournal, Outcome
 from tests.conftest import DEMO, REPO, TEST_CACHE
 
 pytestmark = pytest.mark.model

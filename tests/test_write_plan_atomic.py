@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from context.text import read_text_file
-from edits.diff_parse import parse_diff
-from edits.disk import write_plan
-from edits.errors import EditError
-from edits.plan import DocumentSnapshot, build_plan
+from fathom.context.text import read_text_file
+from fathom.edits.diff_parse import parse_diff
+from fathom.edits.disk import write_plan
+from fathom.edits.errors import EditError
+from fathom.edits.plan import DocumentSnapshot, build_plan
 
 EDIT_A = "--- a/a.py\n+++ b/a.py\n@@ @@\n-x = 1\n+x = 2\n"
 EDIT_B = "--- a/b.py\n+++ b/b.py\n@@ @@\n-y = 1\n+y = 2\n"

@@ -77,7 +77,7 @@ function serverOptions(config: vscode.WorkspaceConfiguration): ServerOptions {
   const serverPath = config.get<string>('serverPath') || 'fathom';
   // Either a Python interpreter with Fathom installed, or the `fathom` script itself.
   const run = python
-    ? { command: python, args: ['-m', 'lsp_server', 'serve'] }
+    ? { command: python, args: ['-m', 'fathom.cli', 'serve'] }
     : { command: serverPath, args: ['serve'] };
   return { ...run, transport: TransportKind.stdio };
 }

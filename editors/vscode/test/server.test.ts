@@ -224,7 +224,7 @@ let editor: Editor;
 
 before(async () => {
   project = mkdtempSync(join(tmpdir(), 'fathom-vscode-'));
-  cpSync(join(REPO, 'lsp_server', 'demo_project'), project, { recursive: true });
+  cpSync(join(REPO, 'cli', 'demo_project'), project, { recursive: true });
   writeFileSync(join(project, 'shop', 'stats.py'), STATS);
   editor = new Editor(project);
   const rootUri = pathToFileURL(project).toString();

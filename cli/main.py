@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backend.engine import Engine, ModelUnavailableError
-from backend.settings import DEFAULT_MODEL, KV_CACHE_DTYPES, SPECULATIVE_MODES, SettingsError
-from lsp_server.engines import (
+from fathom.backend.engine import Engine, ModelUnavailableError
+from fathom.backend.settings import DEFAULT_MODEL, KV_CACHE_DTYPES, SPECULATIVE_MODES, SettingsError
+from fathom.cli.engines import (
     CPU_MAX_MODEL_LEN,
     add_engine_options,
     add_server_options,
@@ -38,8 +38,8 @@ def _quiet_engine_logs(verbose: bool) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from lsp_server.server import build_server
-    from lsp_server.streams import lsp_channel
+    from fathom.lsp_server.server import build_server
+    from fathom.lsp_server.streams import lsp_channel
 
     _quiet_engine_logs(args.verbose)
     # The command line sets the defaults; the editor's settings may choose another engine.
@@ -69,13 +69,13 @@ def _parse_range(text: str) -> tuple[int, int]:
 
 def _headless_engine(args: argparse.Namespace) -> Engine:
     """The engine ``fathom edit`` and ``fathom demo`` run: the server's choice, unstarted."""
-    from lsp_server.headless import say
+    from fathom.pipeline.headless import say
 
     return engine_factory(args, progress=say)(config_from_args(args))
 
 
 def _edit(args: argparse.Namespace) -> int:
-    from lsp_server.headless import edit_file, resolved
+    from fathom.pipeline.headless import edit_file, resolved
 
     _quiet_engine_logs(args.verbose)
     if resolved(args.path, "edit") is None or (args.root and resolved(args.root, "edit") is None):
@@ -94,7 +94,7 @@ def _edit(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from lsp_server.demo import run_demo
+    from fathom.cli.demo import run_demo
 
     _quiet_engine_logs(args.verbose)
     return asyncio.run(run_demo(_headless_engine(args)))
@@ -102,9 +102,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _model_tokenizer(args: argparse.Namespace, command: str) -> tuple[Any, str] | None:
     """The model's token counter and its id (no engine needed), or None after saying why."""
-    from backend.engine import ModelUnavailableError
-    from backend.tokenizer import HFTokenCounter
-    from backend.vllm_engine import resolve_model
+    from fathom.backend.engine import ModelUnavailableError
+    from fathom.backend.tokenizer import HFTokenCounter
+    from fathom.backend.vllm_engine import resolve_model
 
     try:
         model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))
@@ -118,7 +118,7 @@ def _model_tokenizer(args: argparse.Namespace, command: str) -> tuple[Any, str] 
 def _index(args: argparse.Namespace) -> int:
     import time
 
-    from lsp_server.repositories import index_path, open_index
+    from fathom.pipeline.repositories import index_path, open_index
 
     _quiet_engine_logs(args.verbose)
     root = Path(args.root).resolve()
@@ -150,9 +150,9 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _context(args: argparse.Namespace) -> int:
-    from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
-    from lsp_server.headless import find_root, resolved
-    from lsp_server.repositories import open_repository
+    from fathom.context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
+    from fathom.pipeline.headless import find_root, resolved
+    from fathom.pipeline.repositories import open_repository
 
     _quiet_engine_logs(args.verbose)
     where, _, line = args.location.rpartition(":")
@@ -192,9 +192,9 @@ def _context(args: argparse.Namespace) -> int:
 
 
 def _serve_model(args: argparse.Namespace) -> int:
-    from backend.gpu_defaults import GpuInfo, detect_gpus, gpu_settings_for
-    from backend.settings import format_command, serve_command
-    from backend.vllm_engine import resolve_model
+    from fathom.backend.gpu_defaults import GpuInfo, detect_gpus, gpu_settings_for
+    from fathom.backend.settings import format_command, serve_command
+    from fathom.backend.vllm_engine import resolve_model
 
     model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))
     if args.gpus is not None:

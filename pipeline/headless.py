@@ -10,15 +10,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.engine import Engine, EngineError
-from backend.tokenizer import engine_fingerprint
-from context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
-from context.text import read_text_file
-from edits.disk import write_plan
-from edits.errors import EditError
-from edits.plan import DocumentSnapshot
-from lsp_server.edit_flow import EditOutcome, InvalidEditRequest, run_edit
-from lsp_server.repositories import index_repository
+from fathom.backend.engine import Engine, EngineError
+from fathom.backend.tokenizer import engine_fingerprint
+from fathom.context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
+from fathom.context.text import read_text_file
+from fathom.edits.disk import write_plan
+from fathom.edits.errors import EditError
+from fathom.edits.plan import DocumentSnapshot
+from fathom.pipeline.edit_flow import EditOutcome, InvalidEditRequest, run_edit
+from fathom.pipeline.repositories import index_repository
 
 
 def say(message: str) -> None:

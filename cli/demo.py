@@ -7,11 +7,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from backend.engine import Engine, EngineError
-from context.languages import parser_for
-from edits.disk import write_plan
-from edits.errors import EditError
-from lsp_server.headless import headless_edit, say
+from fathom.backend.engine import Engine, EngineError
+from fathom.context.languages import parser_for
+from fathom.edits.disk import write_plan
+from fathom.edits.errors import EditError
+from fathom.pipeline.headless import headless_edit, say
 
 SAMPLE = Path(__file__).parent / "demo_project"
 TARGET = "shop/report.py"

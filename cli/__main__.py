@@ -1,6 +1,6 @@
 import sys
 
-from lsp_server.cli import main
+from fathom.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,11 +6,11 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from backend.default_model import cache_root
-from context.cache_db import is_unwritable
-from context.index import IndexStats, RepoIndex
-from context.repository import Repository
-from context.tokens import TokenCounter
+from fathom.backend.default_model import cache_root
+from fathom.context.cache_db import is_unwritable
+from fathom.context.index import IndexStats, RepoIndex
+from fathom.context.repository import Repository
+from fathom.context.tokens import TokenCounter
 
 
 def index_path(root: Path) -> Path:

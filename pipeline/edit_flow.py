@@ -13,15 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.engine import ChatMessage, ChatRequest, Engine, GenerationStats
-from context import ContextPack, LineRange, Workspace
-from context.text import split_lines, strip_ending
-from edits.diff_parse import ParsedDiff, parse_diff
-from edits.errors import EditError, NoDiffError, NotShownError
-from edits.feedback import MAX_FEEDBACK_ROUNDS, Round, run_rounds
-from edits.plan import DocumentSnapshot, EditPlan, PlanBuilder, exists_via_snapshot
-from edits.prompt import OPEN_FENCE, SYSTEM, edit_request, reply_diff
-from edits.secrets import Redactor
+from fathom.backend.engine import ChatMessage, ChatRequest, Engine, GenerationStats
+from fathom.context import ContextPack, LineRange, Workspace
+from fathom.context.text import split_lines, strip_ending
+from fathom.edits.diff_parse import ParsedDiff, parse_diff
+from fathom.edits.errors import EditError, NoDiffError, NotShownError
+from fathom.edits.feedback import MAX_FEEDBACK_ROUNDS, Round, run_rounds
+from fathom.edits.plan import DocumentSnapshot, EditPlan, PlanBuilder, exists_via_snapshot
+from fathom.edits.prompt import OPEN_FENCE, SYSTEM, edit_request, reply_diff
+from fathom.edits.secrets import Redactor
 
 # Tokens kept for the reply; a whole rewritten block of a few hundred lines fits.
 DEFAULT_MAX_OUTPUT = 2048

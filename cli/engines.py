@@ -10,21 +10,21 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from backend.engine import Engine
-from backend.settings import DEFAULT_MODEL, VllmSettings
-from lsp_server.config import FathomConfig
+from fathom.backend.engine import Engine
+from fathom.backend.settings import DEFAULT_MODEL, VllmSettings
+from fathom.lsp_server.config import FathomConfig
 
 CPU_MAX_MODEL_LEN = 32768
 
 
 def engine_settings(args: argparse.Namespace) -> VllmSettings:
     """The CPU defaults, or on a machine with GPUs the GPU defaults for the model."""
-    from backend.gpu_defaults import detect_gpus, gpu_settings_for
+    from fathom.backend.gpu_defaults import detect_gpus, gpu_settings_for
 
     gpus = detect_gpus()
     if gpus.count == 0:
         return VllmSettings(model=args.model, max_model_len=args.max_model_len or CPU_MAX_MODEL_LEN)
-    from backend.vllm_engine import resolve_model
+    from fathom.backend.vllm_engine import resolve_model
 
     model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))
     overrides = {"max_model_len": args.max_model_len} if args.max_model_len else {}
@@ -81,16 +81,16 @@ def engine_factory(
     ``progress`` hears the embedded engine's start-up steps (the model's first conversion)."""
 
     def make_engine(config: FathomConfig) -> Engine:
-        from backend.vllm_engine import VllmEngine, resolve_model
+        from fathom.backend.vllm_engine import VllmEngine, resolve_model
 
         if config.engine == "replay":
-            from backend.replay_engine import ReplayEngine
+            from fathom.backend.replay_engine import ReplayEngine
 
             # Counted with the configured model's tokenizer, as the other engines are.
             tokenizer = resolve_model(config.model or args.model, lambda _m: None)
             return ReplayEngine.from_file(Path(args.replay), tokenizer)
         if config.engine == "openai":
-            from backend.openai_engine import OpenAIEngine
+            from fathom.backend.openai_engine import OpenAIEngine
 
             # A shared model server (`fathom serve-model` on a GPU box): nothing loads here.
             assert config.server_url is not None

@@ -1,0 +1,1 @@
+"""The command line: `fathom serve`, `edit`, `review`, `context`, `demo` and the rest."""
