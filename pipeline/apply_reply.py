@@ -1,0 +1,55 @@
+"""A model reply from anywhere, applied to a working tree with Fathom's tolerant machinery.
+
+``fathom apply`` reads a reply (any model's, any tool's) and carries it out the way an edit's
+own reply is: the tolerant parse (fences, prose, wrong counts and line numbers), hunks located
+by content, every edited file re-parsed, paths confined to the root — and then written all
+at once or not at all. A reply that changes nothing or repeats itself in a loop is refused:
+those are the replies a script must not apply blindly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fathom.context.text import read_text_file
+from fathom.edits.degenerate import reply_loop
+from fathom.edits.diff_parse import parse_diff
+from fathom.edits.disk import write_plan
+from fathom.edits.errors import EditError
+from fathom.edits.plan import DocumentSnapshot, EditPlan, build_plan
+from fathom.pipeline.edit_flow import plan_diff
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedReply:
+    plan: EditPlan
+    diff: str  # the plan as a unified diff against the files as they were read
+    written: tuple[Path, ...]  # empty for a dry run
+
+
+def _snapshot(path: Path) -> DocumentSnapshot:
+    return DocumentSnapshot(path, read_text_file(path), None)
+
+
+def plan_reply(reply: str, root: Path) -> EditPlan:
+    """The plan ``reply`` makes of the files under ``root``; an EditError says why there is
+    none (no diff, a hunk that lands nowhere or twice, broken syntax, a path outside)."""
+    if (loop := reply_loop(reply)) is not None:
+        raise EditError(f"Not applied: {loop.describe()}.")
+    plan = build_plan(parse_diff(reply), root.resolve(), _snapshot)
+    moves_files = plan.creates or plan.renames or plan.deletes
+    if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):
+        raise EditError("Not applied: the reply leaves every file as it was.")
+    return plan
+
+
+def apply_reply(
+    reply: str, root: Path, *, dry_run: bool = False, allow_delete: bool = False
+) -> AppliedReply:
+    """Plan ``reply`` against ``root`` and, unless ``dry_run``, write the whole plan."""
+    root = root.resolve()
+    plan = plan_reply(reply, root)
+    diff = plan_diff(plan, root)
+    written = () if dry_run else tuple(write_plan(plan, allow_delete=allow_delete))
+    return AppliedReply(plan=plan, diff=diff, written=written)
