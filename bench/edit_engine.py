@@ -3,7 +3,7 @@
     .venv/bin/python bench/edit_engine.py [--aider-python PATH] [--repeats N]
 
 Every case of bench/edit_corpus/corpus.jsonl (a real file, an intended edit, and the diff a
-model wrote for it, clean or damaged) is applied in memory by Fathom (``edits.apply``, in this
+model wrote for it, clean or damaged) is applied in memory by Fathom (bench/in_memory_edits.py, in
 process) and by Aider 0.86.2's udiff coder (bench/aider_udiff.py, in Aider's own venv, which
 is created at /tmp/aider-venv if missing). Each applier's result is the whole workspace state
 it leaves, compared with the intended one:
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import write_results
 from bench.edit_corpus import corpus_io
-from fathom.edits.apply import apply_to_texts
+from bench.in_memory_edits import apply_to_texts
 from fathom.edits.errors import EditError
 
 AIDER_VERSION = "0.86.2"

@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from fathom.context.text import read_text_file
-from fathom.edits.apply import apply_to_texts, plan_for_texts
 from fathom.edits.diff_parse import parse_diff
 from fathom.edits.disk import write_plan
 from fathom.edits.errors import EditError, HunkLocationError, StaleEditError
 from fathom.edits.feedback import MAX_FEEDBACK_ROUNDS, run_rounds
 from fathom.edits.plan import DocumentSnapshot, PlanBuilder, build_plan
 from fathom.edits.relocate import relocate
+from tests.in_memory_edits import apply_to_texts, plan_for_texts
 
 SERVICE = """\
 import logging

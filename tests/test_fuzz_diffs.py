@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fathom.edits.apply import apply_to_texts
 from fathom.edits.errors import EditError
+from tests.in_memory_edits import apply_to_texts
 
 EXAMPLES = int(os.environ.get("FATHOM_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(

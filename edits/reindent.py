@@ -1,0 +1,92 @@
+"""Re-indentation: the model's indentation mapped onto the document's.
+
+A model often quotes a block at the wrong depth, or with spaces where the file has tabs. Once
+the quote is matched ignoring whitespace, the lines it adds are shifted by the difference
+between its copy of the matched lines and the file's own, so the added lines sit where the
+file's structure puts them and keep the block's internal structure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+
+def _indent(s: str) -> str:
+    return s[: len(s) - len(s.lstrip(" \t"))]
+
+
+def uses_tabs(doc: list[str]) -> bool:
+    """The file indents with tabs (more tab-indented lines than space-indented ones)."""
+    tabs = sum(1 for line in doc if line.startswith("\t"))
+    spaces = sum(1 for line in doc if line.startswith(" ") and line.strip())
+    return tabs > spaces
+
+
+def _space_unit(pairs: list[tuple[str, str]], model_lines: list[str]) -> int:
+    """How many of the model's spaces make one of the file's tabs."""
+    for model, doc in pairs:
+        tabs, spaces = len(_indent(doc)), len(_indent(model))
+        if tabs and spaces and spaces % tabs == 0 and "\t" not in _indent(model):
+            return spaces // tabs
+    widths = [len(_indent(x)) for x in model_lines if x.strip() and _indent(x)]
+    return min(widths, default=4) or 4
+
+
+def _reference_indents(pairs: list[tuple[str, str]]) -> tuple[str, str]:
+    """The (model, file) indentation of the pair whose shift most matched lines agree on.
+
+    One pair alone can mislead: a dropped outer "}" lets the model's "    }" pair with the
+    file's "}", and its shift would move every added line. Lines with words in them vote;
+    brace- or punctuation-only lines only if nothing else is there.
+    """
+    wordy = [pr for pr in pairs if any(c.isalnum() for c in pr[0])] or pairs
+    shifts = Counter(
+        len(_indent(doc).expandtabs(4)) - len(_indent(model).expandtabs(4)) for model, doc in wordy
+    )
+    best = max(shifts.values())
+    for model, doc in wordy:  # the first pair with a winning shift
+        if shifts[len(_indent(doc).expandtabs(4)) - len(_indent(model).expandtabs(4))] == best:
+            return _indent(model), _indent(doc)
+    raise AssertionError("unreachable: pairs is not empty")
+
+
+def reindenter(
+    pairs: list[tuple[str, str]], model_lines: list[str], file_uses_tabs: bool
+) -> Callable[[str], str]:
+    """Shift every line by the indentation difference between the model's copy and the file.
+
+    ``pairs`` are (model's line, file's line) for the matched lines; the first one sets the
+    shift. Each line moves by the same amount, so the block's own structure is kept, and a
+    model that wrote spaces into a tab-indented file gets tabs back.
+    """
+    model_ref, doc_ref = _reference_indents(pairs)
+    model_indents = [_indent(x) for x in model_lines if x.strip()]
+    spaces_for_tabs = file_uses_tabs and not any("\t" in i for i in model_indents)
+    spaces_for_tabs = spaces_for_tabs and any(" " in i for i in model_indents)
+    if spaces_for_tabs:
+        unit = _space_unit(pairs, model_lines)
+        delta = len(doc_ref.expandtabs(unit)) // unit - len(model_ref) // unit
+
+        def to_tabs(line: str) -> str:
+            if not line.strip():
+                return line
+            lead = _indent(line)
+            levels, rest = divmod(len(lead.expandtabs(unit)), unit)
+            return "\t" * max(0, levels + delta) + " " * rest + line[len(lead) :]
+
+        return to_tabs
+    if model_ref == doc_ref:
+        return lambda line: line
+    delta = len(doc_ref) - len(model_ref)
+    fill = doc_ref[:1] or model_ref[:1]
+
+    def shift(line: str) -> str:
+        if not line.strip():
+            return line
+        if line.startswith(model_ref):
+            return doc_ref + line[len(model_ref) :]
+        lead = _indent(line)  # shallower than the reference line: same shift, in the file's kind
+        return fill * max(0, len(lead) + delta) + line[len(lead) :]
+
+    return shift
