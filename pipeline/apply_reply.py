@@ -1,10 +1,10 @@
 """A model reply from anywhere, applied to a working tree with Fathom's tolerant machinery.
 
-``fathom apply`` reads a reply (any model's, any tool's) and carries it out the way an edit's
-own reply is: the tolerant parse (fences, prose, wrong counts and line numbers), hunks located
-by content, every edited file re-parsed, paths confined to the root — and then written all
-at once or not at all. A reply that changes nothing or repeats itself in a loop is refused:
-those are the replies a script must not apply blindly.
+``fathom apply`` reads a reply (any model's, any tool's: a unified diff or search/replace
+blocks) and carries it out the way an edit's own reply is: the tolerant parse (fences, prose,
+wrong counts and line numbers), hunks located by content, every edited file re-parsed, paths
+confined to the root — and then written all at once or not at all. A reply that changes
+nothing or repeats itself in a loop is refused: a script must not apply those blindly.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 
 from fathom.context.text import read_text_file
 from fathom.edits.degenerate import reply_loop
-from fathom.edits.diff_parse import parse_diff
 from fathom.edits.disk import write_plan
 from fathom.edits.errors import EditError
 from fathom.edits.plan import DocumentSnapshot, EditPlan, build_plan
+from fathom.edits.search_replace import parse_reply
 from fathom.pipeline.edit_flow import plan_diff
 
 
@@ -37,7 +37,7 @@ def plan_reply(reply: str, root: Path) -> EditPlan:
     none (no diff, a hunk that lands nowhere or twice, broken syntax, a path outside)."""
     if (loop := reply_loop(reply)) is not None:
         raise EditError(f"Not applied: {loop.describe()}.")
-    plan = build_plan(parse_diff(reply), root.resolve(), _snapshot)
+    plan = build_plan(parse_reply(reply), root.resolve(), _snapshot)
     moves_files = plan.creates or plan.renames or plan.deletes
     if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):
         raise EditError("Not applied: the reply leaves every file as it was.")

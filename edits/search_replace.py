@@ -1,0 +1,99 @@
+"""Search/replace blocks, the edit format capable models follow best, read into hunks.
+
+Aider measured 98 to 99.6% well-formed replies for the DeepSeek-V3 family with this format::
+
+    path/to/file.py
+    ```python
+    <<<<<<< SEARCH
+    old lines, copied exactly
+    =======
+    new lines
+    >>>>>>> REPLACE
+    ```
+
+Each block becomes a hunk whose old lines are the SEARCH text and whose new lines are the
+REPLACE text, so the same locator (exact, then whitespace-insensitive, elided, fuzzy), syntax
+check and plan carry it: the format changes how the model writes, not what Fathom trusts.
+An empty SEARCH in a file that does not exist yet creates it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fathom.edits.diff_parse import FileDiff, Hunk, HunkLine, ParsedDiff, parse_diff
+from fathom.edits.errors import DiffParseError, NoDiffError
+
+# Models write five to nine markers; Aider's own prompt uses seven.
+_SEARCH = re.compile(r"^\s*<{5,9} ?SEARCH\s*$")
+_DIVIDER = re.compile(r"^\s*={5,9}\s*$")
+_REPLACE = re.compile(r"^\s*>{5,9} ?REPLACE\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+# A path line: no spaces inside, not prose, typically with a dot or a slash.
+_PATH = re.compile(r"^[`*#\s]*([\w./\\-]+[./][\w./\\-]+)[`*:\s]*$")
+
+
+def has_blocks(reply: str) -> bool:
+    return any(_SEARCH.match(line) for line in reply.splitlines())
+
+
+def _path_before(lines: list[str], start: int) -> str | None:
+    """The file a block names: the nearest path line above it, fences skipped."""
+    for line in reversed(lines[max(0, start - 3) : start]):
+        if _FENCE.match(line) or not line.strip():
+            continue
+        found = _PATH.match(line)
+        return found.group(1) if found else None
+    return None
+
+
+def parse_search_replace(reply: str, default_path: str | None = None) -> ParsedDiff:
+    """The blocks of ``reply`` as file diffs, in the order written; one file's blocks stay in
+    one FileDiff. Unclosed or path-less blocks are a DiffParseError saying which."""
+    lines = reply.replace("\r\n", "\n").split("\n")
+    by_path: dict[str, list[Hunk]] = {}
+    created: set[str] = set()
+    repairs: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not _SEARCH.match(lines[i]):
+            i += 1
+            continue
+        number = sum(len(h) for h in by_path.values()) + 1
+        path = _path_before(lines, i)
+        if path is None:
+            if default_path is None:
+                raise DiffParseError(f"Search/replace block {number} names no file above it.")
+            path = default_path
+            repairs.append(f"block {number} names no file: it edits {default_path}")
+        try:
+            divider = next(j for j in range(i + 1, len(lines)) if _DIVIDER.match(lines[j]))
+            end = next(j for j in range(divider + 1, len(lines)) if _REPLACE.match(lines[j]))
+        except StopIteration:
+            raise DiffParseError(
+                f"Search/replace block {number} ({path}) is not closed: it needs '=======' "
+                "and '>>>>>>> REPLACE'."
+            ) from None
+        old, new = lines[i + 1 : divider], lines[divider + 1 : end]
+        hunks = by_path.setdefault(path, [])
+        if not old:
+            created.add(path)
+        hunk_lines = tuple(HunkLine("-", t) for t in old) + tuple(HunkLine("+", t) for t in new)
+        hunks.append(Hunk(index=len(hunks) + 1, lines=hunk_lines))
+        i = end + 1
+    files = tuple(
+        FileDiff(source=None if p in created and len(h) == 1 else p, target=p, hunks=tuple(h))
+        for p, h in by_path.items()
+    )
+    if not files:
+        raise NoDiffError("The reply holds no search/replace block.")
+    if not any(h.changes_something for f in files for h in f.hunks):
+        raise NoDiffError("The model's search/replace blocks change nothing.")
+    return ParsedDiff(files=files, repairs=tuple(repairs))
+
+
+def parse_reply(reply: str, default_path: str | None = None) -> ParsedDiff:
+    """A reply in either format: search/replace blocks where it has them, else a diff."""
+    if has_blocks(reply):
+        return parse_search_replace(reply, default_path)
+    return parse_diff(reply, default_path)
