@@ -20,11 +20,11 @@ from fathom.edits.plan import EditPlan
 from fathom.lsp_server.documents import analysable, open_document
 from fathom.lsp_server.edit_command import current_plan
 from fathom.lsp_server.findings import Finding
-from fathom.lsp_server.server import EDIT_COMMAND, REVIEW_COMMAND, FathomServer
+from fathom.lsp_server.server import FathomServer
+from fathom.lsp_server.wire import EDIT_COMMAND, EDIT_WITH_INSTRUCTION, REVIEW_COMMAND
 from fathom.lsp_server.workspace_edit import to_workspace_edit
 
 _CONVERTER = get_converter()
-EDIT_WITH_INSTRUCTION = "fathom.editWithInstruction"
 
 # (title, kind, instruction); the kinds let editors file them under Extract / Inline / Rewrite.
 REFACTORS = (

@@ -22,7 +22,8 @@ from fathom.lsp_server.documents import command_document, open_document
 from fathom.lsp_server.generation import model_job
 from fathom.lsp_server.jobs import RequestCancelled, TooManyJobsError
 from fathom.lsp_server.positions import PositionCodec, PositionError
-from fathom.lsp_server.server import EDIT_COMMAND, FathomServer, RequestFailed
+from fathom.lsp_server.server import FathomServer
+from fathom.lsp_server.wire import EDIT_COMMAND, RequestFailed
 from fathom.lsp_server.workspace_edit import to_workspace_edit
 from fathom.pipeline.edit_flow import InvalidEditRequest, plan_diff, run_edit
 
@@ -149,7 +150,8 @@ def register_edit(server: FathomServer) -> None:
         try:
             result = await ls.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(
-                    edit=workspace_edit, label=f"Fathom: {instruction}"  # the editor wraps it
+                    edit=workspace_edit,
+                    label=f"Fathom: {instruction}",  # the editor wraps it
                 )
             )
             applied = bool(result.applied)

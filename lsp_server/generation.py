@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from fathom.lsp_server.jobs import Job, RequestCancelled
 from fathom.lsp_server.progress import Report, work_done
+from fathom.lsp_server.wire import PREVIEW_NOTIFICATION
 
 if TYPE_CHECKING:
     from fathom.lsp_server.server import FathomServer
 
-PREVIEW = "fathom/preview"
 PREVIEW_INTERVAL_S = 0.25
 
 
@@ -58,7 +58,7 @@ class Generation:
             "elapsed": round(elapsed, 2),
             "done": done,
         }
-        self._ls.protocol.notify(PREVIEW, params)
+        self._ls.protocol.notify(PREVIEW_NOTIFICATION, params)
 
 
 @contextlib.asynccontextmanager

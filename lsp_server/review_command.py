@@ -30,7 +30,8 @@ from fathom.lsp_server.findings import Finding
 from fathom.lsp_server.generation import model_job
 from fathom.lsp_server.jobs import RequestCancelled
 from fathom.lsp_server.positions import PositionCodec, PositionError
-from fathom.lsp_server.server import REVIEW_COMMAND, FathomServer, RequestFailed
+from fathom.lsp_server.server import FathomServer
+from fathom.lsp_server.wire import REVIEW_COMMAND, RequestFailed
 from fathom.pipeline.edit_flow import PROMPT_SLACK
 
 _CONVERTER = get_converter()

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from lsprotocol.converters import get_converter
-from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
@@ -34,20 +32,9 @@ from fathom.lsp_server.jobs import Jobs
 from fathom.lsp_server.progress import work_done
 from fathom.lsp_server.roots import Indexings, Workspaces, stoppable
 from fathom.lsp_server.watching import files_changed, register_watchers
+from fathom.lsp_server.wire import STATUS_COMMAND, STATUS_NOTIFICATION, RequestFailed
 from fathom.lsp_server.workspace_edit import ClientEditSupport
 from fathom.pipeline.repositories import index_repository
-
-EDIT_COMMAND = "fathom.edit"
-REVIEW_COMMAND = "fathom.review"
-STATUS_COMMAND = "fathom.status"
-STATUS = "fathom/status"
-_CONVERTER = get_converter()
-
-
-class RequestFailed(JsonRpcException):
-    """LSP's RequestFailed (-32803): the request was valid but could not be carried out."""
-
-    CODE = types.LSPErrorCodes.RequestFailed
 
 
 class FathomServer(LanguageServer):
@@ -240,7 +227,7 @@ class FathomServer(LanguageServer):
         if state is not None:
             status["state"] = state
         status["message"] = message
-        self.protocol.notify(STATUS, status)
+        self.protocol.notify(STATUS_NOTIFICATION, status)
 
     # -- repository index ----------------------------------------------------------------
     async def index_roots(self) -> None:
