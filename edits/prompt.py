@@ -14,6 +14,7 @@ from __future__ import annotations
 from fathom.backend.engine import ChatMessage, ChatRequest
 from fathom.context.pack import ContextPack, SectionKind
 from fathom.context.text import fenced
+from fathom.edits.formats import EditFormat, format_system, format_task
 
 SYSTEM = """\
 You are Fathom, a careful coding assistant inside the user's editor. You change code by \
@@ -45,8 +46,10 @@ Reply:
 END_OF_DIFF = "\n```"
 
 
-def edit_messages(pack: ContextPack, instruction: str) -> list[ChatMessage]:
-    """Messages for an edit of the pack's selection as ``instruction`` says."""
+def edit_messages(
+    pack: ContextPack, instruction: str, fmt: EditFormat = EditFormat.WHOLE_BLOCK
+) -> list[ChatMessage]:
+    """Messages for an edit of the pack's selection as ``instruction`` says, in ``fmt``."""
     selection = pack.section(SectionKind.SELECTION)
     if selection is None or selection.lines is None:
         raise ValueError("an edit pack needs a selection section")
@@ -55,11 +58,9 @@ def edit_messages(pack: ContextPack, instruction: str) -> list[ChatMessage]:
     task = (
         f"Selected lines {selection.lines.start + 1}-{selection.lines.end} of {path}:\n"
         f"{fenced(selection.body)}\n"
-        f"Instruction: {instruction.strip()}\n\n"
-        f"Reply with a unified diff of {path} that carries out the instruction on the "
-        "selected lines."
+        f"Instruction: {instruction.strip()}\n\n{format_task(fmt, path)}"
     )
-    return [ChatMessage("system", SYSTEM), ChatMessage("user", context + task)]
+    return [ChatMessage("system", format_system(fmt, SYSTEM)), ChatMessage("user", context + task)]
 
 
 OPEN_FENCE = "```diff\n"
@@ -75,11 +76,20 @@ def reply_diff(reply: str) -> str:
     return reply.removeprefix(OPEN_FENCE)
 
 
-def edit_request(pack: ContextPack, instruction: str, max_tokens: int) -> ChatRequest:
+def edit_request(
+    pack: ContextPack,
+    instruction: str,
+    max_tokens: int,
+    fmt: EditFormat = EditFormat.WHOLE_BLOCK,
+) -> ChatRequest:
     selection = pack.section(SectionKind.SELECTION)
     assert selection is not None
+    messages = edit_messages(pack, instruction, fmt)
+    if fmt is not EditFormat.WHOLE_BLOCK:
+        # Capable models write their own blocks or headers, and end when they are done.
+        return ChatRequest(messages=messages, max_tokens=max_tokens)
     return ChatRequest(
-        messages=edit_messages(pack, instruction),
+        messages=messages,
         max_tokens=max_tokens,
         stop=(END_OF_DIFF,),
         assistant_prefix=diff_prefix(selection.path.as_posix()),
