@@ -7,10 +7,12 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from fathom.errors import FathomError
+
 Role = Literal["system", "user", "assistant"]
 
 
-class EngineError(RuntimeError):
+class EngineError(FathomError):
     """The engine failed to start or to generate; the message says what to do."""
 
 

@@ -10,6 +10,8 @@ import re
 import stat
 from pathlib import Path
 
+from fathom.errors import FathomError
+
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
@@ -53,7 +55,7 @@ def fenced(body: str) -> str:
     return f"```\n{body}{newline}```\n"
 
 
-class UnreadableFileError(ValueError):
+class UnreadableFileError(FathomError):
     """The file is missing, binary, too large or not UTF-8; it is neither shown nor edited."""
 
 

@@ -23,6 +23,7 @@ from fathom.context.pack import ContextPack, LineRange, Section, SectionKind
 from fathom.context.repository import CANDIDATE_FILES, RankedChunk, Repository
 from fathom.context.text import UnreadableFileError, fenced, read_text_file, split_lines
 from fathom.context.tokens import TokenCounter
+from fathom.errors import FathomError
 
 MAP_SHARE = 4  # the map takes at most 1/MAP_SHARE of what the target and selection leave
 MAP_MAX_TOKENS = 2048
@@ -31,7 +32,7 @@ HEADER_MARGIN = 8  # tokens: line numbers and token merges at a section's seams
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 
 
-class ContextBudgetError(ValueError):
+class ContextBudgetError(FathomError):
     """Even the selection does not fit the budget."""
 
 

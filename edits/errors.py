@@ -1,7 +1,9 @@
 """Typed errors of the edit pipeline; each message says what went wrong and where."""
 
+from fathom.errors import FathomError
 
-class EditError(ValueError):
+
+class EditError(FathomError):
     """A model reply could not be turned into an edit; nothing was changed."""
 
 

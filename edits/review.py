@@ -17,6 +17,7 @@ from typing import Any
 from fathom.backend.engine import ChatMessage, ChatRequest
 from fathom.context.pack import ContextPack, LineRange, SectionKind
 from fathom.context.text import fenced, split_lines
+from fathom.errors import FathomError
 
 SEVERITIES = ("error", "warning", "information", "hint")
 MAX_FINDINGS = 12
@@ -36,7 +37,7 @@ if needed, same indentation), or "" when there is no simple fix. Report nothing 
 not a problem; an empty list is a fine answer."""
 
 
-class ReviewFormatError(ValueError):
+class ReviewFormatError(FathomError):
     """The reply is not the findings JSON (cut off, or an engine without schema support)."""
 
 
