@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from fathom.backend.engine import Engine, EngineError
-from fathom.context.languages import parser_for
-from fathom.edits.disk import write_plan
-from fathom.edits.errors import EditError
-from fathom.pipeline.headless import headless_edit, say
+from fathom.backend.engine import Engine
+from fathom.cli.engines import add_engine_options, add_server_options, headless_engine
+from fathom.cli.logs import quiet_engine_logs
 
 SAMPLE = Path(__file__).parent / "demo_project"
 TARGET = "shop/report.py"
@@ -19,11 +19,31 @@ LINES = (4, 8)  # total_value()
 INSTRUCTION = "Use sum() with a generator expression instead of the loop."
 
 
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser("demo", help="one real edit of a sample project, end to end")
+    add_engine_options(demo)
+    add_server_options(demo)
+    demo.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    quiet_engine_logs(args.verbose)
+    return asyncio.run(run_demo(headless_engine(args)))
+
+
 def _parses(text: str) -> bool:
+    from fathom.context.languages import parser_for
+
     return not parser_for("python").parse(text.encode()).root_node.has_error
 
 
 async def run_demo(engine: Engine) -> int:
+    # Imported here, not above: every `fathom` command builds the parser from this module.
+    from fathom.backend.engine import EngineError
+    from fathom.edits.disk import write_plan
+    from fathom.edits.errors import EditError
+    from fathom.pipeline.headless import headless_edit, say
+
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fathom-demo-") as scratch:
         project = Path(scratch) / "sample"

@@ -1,6 +1,8 @@
 """Which engine a command runs, from its command line: the same choice for ``fathom serve``,
 ``fathom edit`` and ``fathom demo`` — the embedded vLLM (CPU or GPU defaults), an
-OpenAI-compatible server (``--server-url``), or recorded replies (``serve --replay``, tests)."""
+OpenAI-compatible server (``--server-url``), or recorded replies (``serve --replay``, tests).
+``--model`` names one model in every command: the one run, the one whose tokenizer ``index``
+and ``context`` count with, the one ``serve-model`` serves."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fathom.backend.engine import Engine
 from fathom.backend.settings import DEFAULT_MODEL, VllmSettings
@@ -31,13 +34,18 @@ def engine_settings(args: argparse.Namespace) -> VllmSettings:
     return gpu_settings_for(model_path, gpus.count, gpus.memory_gib, **overrides)
 
 
-def add_engine_options(parser: argparse.ArgumentParser) -> None:
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--model``: the model a command runs, indexes for, or serves (``serve-model``)."""
     parser.add_argument(
         "--model",
         default=os.environ.get("FATHOM_MODEL", DEFAULT_MODEL),
-        help="'default' (the packaged Qwen2.5-Coder-0.5B-Instruct), a local HF model folder, "
-        "or an HF id already in the local HF cache (env FATHOM_MODEL)",
+        help="'default' (the packaged Qwen2.5-Coder-0.5B-Instruct), a local HF model folder "
+        "(e.g. DeepSeek-V3 FP8), or an HF id already in the local HF cache (env FATHOM_MODEL)",
     )
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    add_model_option(parser)
     parser.add_argument(
         "--max-model-len",
         type=int,
@@ -102,3 +110,25 @@ def engine_factory(
         return VllmEngine(settings) if progress is None else VllmEngine(settings, progress=progress)
 
     return make_engine
+
+
+def headless_engine(args: argparse.Namespace) -> Engine:
+    """The engine ``fathom edit`` and ``fathom demo`` run: the server's choice, unstarted."""
+    from fathom.pipeline.headless import say
+
+    return engine_factory(args, progress=say)(config_from_args(args))
+
+
+def model_tokenizer(args: argparse.Namespace, command: str) -> tuple[Any, str] | None:
+    """The model's token counter and its id (no engine needed), or None after saying why."""
+    from fathom.backend.engine import ModelUnavailableError
+    from fathom.backend.tokenizer import HFTokenCounter
+    from fathom.backend.vllm_engine import resolve_model
+
+    try:
+        model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))
+    except ModelUnavailableError as exc:
+        print(f"fathom {command}: {exc}", file=sys.stderr)
+        return None
+    counter = HFTokenCounter.from_model(model_path)
+    return counter, counter.fingerprint  # the index's identity: the tokenizer's content

@@ -1,0 +1,59 @@
+"""``fathom edit``: one edit of a file's lines without an editor; prints the diff."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from fathom.cli.engines import add_engine_options, add_server_options, headless_engine
+from fathom.cli.logs import quiet_engine_logs
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    try:
+        first, _, last = text.partition(":")
+        start, end = int(first), int(last or first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--range takes L1:L2 (1-based lines), not {text!r}"
+        ) from None
+    if start < 1 or end < start:
+        raise argparse.ArgumentTypeError(f"--range {text}: lines are 1-based and L1 <= L2")
+    return start, end
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    edit = sub.add_parser("edit", help="edit lines of a file headlessly; prints the diff")
+    edit.add_argument("path")
+    edit.add_argument("--range", type=parse_range, required=True, metavar="L1:L2")
+    edit.add_argument("--instruction", required=True)
+    edit.add_argument("--apply", action="store_true", help="write the edit to the file")
+    edit.add_argument(
+        "--allow-delete",
+        action="store_true",
+        help="let --apply delete files the edit deletes (without it, such an edit is refused)",
+    )
+    edit.add_argument("--root", help="workspace root (default: the git root or the file's folder)")
+    add_engine_options(edit)
+    add_server_options(edit)
+    edit.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fathom.pipeline.headless import edit_file, resolved
+
+    quiet_engine_logs(args.verbose)
+    if resolved(args.path, "edit") is None or (args.root and resolved(args.root, "edit") is None):
+        return 2
+    return asyncio.run(
+        edit_file(
+            Path(args.path),
+            args.range,
+            args.instruction,
+            apply=args.apply,
+            allow_delete=args.allow_delete,
+            engine=headless_engine(args),
+            root=Path(args.root) if args.root else None,
+        )
+    )
