@@ -11,7 +11,7 @@ import ctypes
 import logging
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ from fathom.backend.model_families import (
     is_qwen3_moe,
     qwen3_moe_weight_parts,
 )
-from fathom.backend.settings import ModelInfo, SettingsError, VllmSettings, inspect_model
+from fathom.backend.model_info import ModelInfo, SettingsError, inspect_model
+from fathom.backend.vllm_settings import VllmSettings, structure_overrides
 
 log = logging.getLogger(__name__)
 
@@ -270,9 +271,6 @@ def _default_tensor_parallel(info: ModelInfo, gpu_count: int) -> int:
     return 1
 
 
-_FIELDS = frozenset(f.name for f in fields(VllmSettings)) - {"model_info"}
-
-
 def gpu_settings_for(
     model: str | Path | dict[str, Any] | ModelInfo,
     gpu_count: int,
@@ -290,12 +288,8 @@ def gpu_settings_for(
     :class:`SettingsError` for settings the model or the GPUs can't run.
     """
     info = model if isinstance(model, ModelInfo) else inspect_model(model)
-    unknown = sorted(set(overrides) - _FIELDS)
-    if unknown:
-        raise SettingsError(
-            f"Unknown setting(s) {', '.join(unknown)}; "
-            f"VllmSettings has {', '.join(sorted(_FIELDS))}."
-        )
+    # Checked before the defaults below read them (the TP size from the PP size, ...).
+    overrides = structure_overrides(overrides)
     if "model" not in overrides:
         overrides["model"] = str(model) if isinstance(model, str | Path) else info.model_type
     limit = info.max_len or CPU_MAX_MODEL_LEN

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fathom.backend.settings import ModelInfo
+from fathom.backend.model_info import ModelInfo
 
 QWEN3_MOE_MODEL_TYPES = ("qwen3_moe",)
 

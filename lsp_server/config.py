@@ -5,16 +5,24 @@ Sources, later ones winning: the command line (``fathom serve --model …``), th
 settings a ``workspace/didChangeConfiguration`` carries. Keys are camelCase as in editor
 settings files; a bad value is reported and that one setting keeps its current value (the one
 from an earlier source, else the default), so a typo never stops the server.
+
+cattrs structures the section into :class:`FathomConfig`: it renames the camelCase keys,
+refuses unknown ones, and runs each setting's rule (:data:`_RULES`) as that field's structure
+hook, collecting every problem in one pass; :func:`merge` turns what it refused into one line
+per setting for the user.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
+from cattrs.gen import make_dict_structure_fn, override
 from lsprotocol import types
 
 EngineKind = Literal["embedded", "openai", "replay"]
@@ -71,43 +79,101 @@ _KEYS = {
     "journalMaxDays": "journal_max_days",
     "journalMaxMegabytes": "journal_max_megabytes",
 }
-# Whole-number settings: their (lowest, highest) value and unit.
-_RANGES = {
-    "journal_max_days": (0, 3650, "days"),
-    "journal_max_megabytes": (0, 100_000, "MiB"),
+
+
+# -- each setting's rule: a cattrs structure hook that returns the value or says what's wrong -
+# cattrs' own hooks convert (int("30"), bool("no") is True); a value from an editor's settings
+# file is taken as it is or refused, so the user hears about the typo.
+def _whole_number(low: int, high: int, what: str) -> Callable[[Any, Any], int]:
+    def hook(value: Any, _: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"must be a whole number {what}")
+        return value
+
+    return hook
+
+
+def _one_of(names: Iterable[str], allowed: str) -> Callable[[Any, Any], str]:
+    choices = frozenset(names)
+
+    def hook(value: Any, _: Any) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"must be {allowed}")
+        return value
+
+    return hook
+
+
+def _text_or_null(value: Any, _: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value.strip() if isinstance(value, str) else None
+    raise ValueError("must be a non-empty string or null")
+
+
+def _context_budget(value: Any, _: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 256:
+        raise ValueError("must be a whole number of tokens, at least 256, or null")
+    return value
+
+
+_RULES: dict[str, Callable[[Any, Any], Any]] = {
+    # "replay" (recorded replies) is for tests, from the command line only.
+    "engine": _one_of(("embedded", "openai"), '"embedded" or "openai"'),
+    "model": _text_or_null,
+    "server_url": _text_or_null,
+    "server_model": _text_or_null,
+    "context_budget": _context_budget,
+    "max_output_tokens": _whole_number(16, 32768, "between 16 and 32768"),
+    "review_severity": _one_of(SEVERITY_NAMES, f"one of {', '.join(SEVERITY_NAMES)}"),
+    "journal_max_days": _whole_number(0, 3650, "of days between 0 and 3650 (0: off)"),
+    "journal_max_megabytes": _whole_number(0, 100_000, "of MiB between 0 and 100000 (0: off)"),
 }
 
 
-def _check(name: str, value: Any) -> Any:
-    """The value for field ``name``, or ValueError saying what is wrong with it."""
-    if name == "engine":
-        if value not in ("embedded", "openai"):
-            raise ValueError('must be "embedded" or "openai"')
-        return value
-    if name in ("model", "server_url", "server_model"):
-        if value is None or (isinstance(value, str) and value.strip()):
-            return value.strip() if isinstance(value, str) else None
-        raise ValueError("must be a non-empty string or null")
-    if name == "context_budget":
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 256:
-            raise ValueError("must be a whole number of tokens, at least 256, or null")
-        return value
-    if name == "max_output_tokens":
-        if isinstance(value, bool) or not isinstance(value, int) or not 16 <= value <= 32768:
-            raise ValueError("must be a whole number between 16 and 32768")
-        return value
-    if name in _RANGES:
-        low, high, unit = _RANGES[name]
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"must be a whole number of {unit} between {low} and {high} (0: off)")
-        return value
-    if name == "review_severity":
-        if value not in SEVERITY_NAMES:
-            raise ValueError(f"must be one of {', '.join(SEVERITY_NAMES)}")
-        return value
-    raise AssertionError(name)
+def _converter() -> cattrs.Converter:
+    """Structures an editor's ``fathom`` section (camelCase keys) into a FathomConfig: every
+    key checked by its rule, an unknown key refused, and every problem reported at once."""
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    # Typed Any: mypy would match these field names against the _cattrs_* options' types.
+    hooks: dict[str, Any] = {
+        name: override(rename=key, struct_hook=_RULES[name]) for key, name in _KEYS.items()
+    }
+    converter.register_structure_hook(
+        FathomConfig, make_dict_structure_fn(FathomConfig, converter, **hooks)
+    )
+    return converter
+
+
+_CONVERTER = _converter()
+_NAME_KEYS = {name: key for key, name in _KEYS.items()}
+
+
+def _structure(given: Mapping[Any, Any]) -> tuple[FathomConfig, dict[Any, str | None]]:
+    """``given`` structured by cattrs, less the keys it refused; and those keys, each with
+    what is wrong with its value (None: the key is unknown)."""
+    refused: dict[Any, str | None] = {}
+    try:
+        return _CONVERTER.structure(given, FathomConfig), refused
+    except ClassValidationError as exc:
+        wrong, others = exc.group_exceptions()
+        for error, note in wrong:
+            refused[_NAME_KEYS[note.name]] = str(error)
+        for error in others:
+            if not isinstance(error, ForbiddenExtraKeysError):
+                raise  # no rule raises anything else: a bug, not a user's typo
+            refused.update(dict.fromkeys(error.extra_fields))
+    # Each rule reads its own key only, so what is left structures without a problem.
+    valid = {key: value for key, value in given.items() if key not in refused}
+    return _CONVERTER.structure(valid, FathomConfig), refused
+
+
+def _problem(source: str, key: Any, reason: str | None, base: FathomConfig) -> str:
+    if reason is None:
+        return f"{source}: unknown setting fathom.{key} (known: {', '.join(_KEYS)})"
+    kept = json.dumps(getattr(base, _KEYS[key]))  # as the editor's settings file writes it
+    return f"{source}: fathom.{key} {reason}; keeps its current value {kept}"
 
 
 def merge(base: FathomConfig, raw: Any, source: str) -> tuple[FathomConfig, list[str]]:
@@ -121,21 +187,12 @@ def merge(base: FathomConfig, raw: Any, source: str) -> tuple[FathomConfig, list
         raw = raw["fathom"]
     if not isinstance(raw, Mapping):
         return base, [f"{source}: the Fathom settings must be an object, not {type(raw).__name__}"]
-    changes: dict[str, Any] = {}
-    problems: list[str] = []
-    for key, value in raw.items():
-        name = _KEYS.get(key)
-        if key in EDITOR_ONLY_KEYS:
-            continue
-        if name is None:
-            known = ", ".join(_KEYS)
-            problems.append(f"{source}: unknown setting fathom.{key} (known: {known})")
-            continue
-        try:
-            changes[name] = _check(name, value)
-        except ValueError as exc:
-            kept = json.dumps(getattr(base, name))  # as the editor's settings file writes it
-            problems.append(f"{source}: fathom.{key} {exc}; keeps its current value {kept}")
+    given = {key: value for key, value in raw.items() if key not in EDITOR_ONLY_KEYS}
+    parsed, refused = _structure(given)
+    # Only the keys given change: parsed's other fields are defaults, not the current values.
+    changes = {_KEYS[key]: getattr(parsed, _KEYS[key]) for key in given if key not in refused}
+    # One line per refused key, in the order the editor sent them.
+    problems = [_problem(source, key, refused[key], base) for key in given if key in refused]
     config = dataclasses.replace(base, **changes)
     if config.engine == "openai" and not config.server_url:
         # Both go back to what they were (a valid pair, as every merge leaves them).

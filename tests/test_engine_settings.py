@@ -254,6 +254,10 @@ def test_no_gpus_gives_cpu_settings(dense):
         (1, {"speculative": "eagle"}, "speculative 'eagle' is not one of"),
         (1, {"prompt_lookup_min": 5, "prompt_lookup_max": 3}, "prompt_lookup_min"),
         (1, {"tensor_parallel": 2}, "Unknown setting"),
+        (1, {"model_info": None}, r"Unknown setting\(s\) model_info;"),  # detected, not given
+        (2, {"pipeline_parallel_size": "2"}, "pipeline_parallel_size must be a whole number"),
+        (1, {"enforce_eager": "no"}, "enforce_eager must be true or false, not 'no'"),
+        (1, {"extra": 5}, "extra must be a mapping"),
         (32, {"enable_expert_parallel": False}, "not whole 128-wide FP8 blocks"),
     ],
 )

@@ -50,3 +50,22 @@ def test_openai_without_a_server_url_keeps_the_engine_in_use():
     config, problems = merge(FathomConfig(), {"engine": "openai"}, "settings")
     assert (config.engine, config.server_url) == ("embedded", None)
     assert problems[0].endswith('keep their current values "embedded" and null')
+
+
+def test_every_problem_is_reported_in_the_order_sent_and_the_good_values_apply():
+    config, problems = merge(
+        FathomConfig(),
+        {"maxOutputTokens": "lots", "contextBudjet": 8000, "reviewSeverity": "error"},
+        "settings",
+    )
+    assert config.review_severity == "error" and config.max_output_tokens == 2048
+    assert len(problems) == 2
+    assert problems[0].startswith("settings: fathom.maxOutputTokens must be a whole number")
+    assert problems[1].startswith("settings: unknown setting fathom.contextBudjet (known: ")
+
+
+@pytest.mark.parametrize(("key", "bad"), [("reviewSeverity", ["hint"]), ("engine", {"x": 1})])
+def test_a_value_of_the_wrong_shape_is_reported_not_raised(key: str, bad: object):
+    config, problems = merge(FathomConfig(), {key: bad}, "settings")
+    assert config == FathomConfig()
+    assert len(problems) == 1 and f"fathom.{key} must be" in problems[0]
