@@ -377,8 +377,8 @@ async def test_503_and_429_are_retried_before_any_text(stub):
     )
     engine = _engine(stub)
     waits: list[float] = []
-    chosen = engine._delay
-    engine._delay = lambda attempt, after: waits.append(chosen(attempt, after)) or waits[-1]  # type: ignore[method-assign]
+    chosen = engine.http.wait
+    engine.http.wait = lambda state: waits.append(chosen(state)) or waits[-1]  # type: ignore[method-assign]
     request, stats = _ask("hi", 16), GenerationStats()
     assert await _reply(engine, request, stats) == "Hello world"
     assert len(waits) == 2 and waits[0] < 1.0 and waits[1] == 1.0  # Retry-After was honoured
@@ -538,3 +538,84 @@ def test_token_starts_from_sentencepiece_strings_and_unknown_ones():
     assert token_starts_from_strings(text, pieces) == [0, 3, 5, 8, 9, 11]
     # Strings that do not spell the text: spread evenly (counts stay exact).
     assert token_starts_from_strings("abcdefgh", ["??", "??", "??", "??"]) == [0, 2, 4, 6]
+
+
+async def test_backoff_is_exponential_with_jitter_and_capped(stub):
+    stub.on(
+        "/v1/chat/completions",
+        *[json_reply(503, {"error": {"message": "busy"}})] * 4,
+        sse_reply(["ok"]),
+    )
+    engine = _engine(stub, backoff_s=0.01, max_backoff_s=0.03, max_retries=4)
+    waits: list[float] = []
+    chosen = engine.http.wait
+    engine.http.wait = lambda state: waits.append(chosen(state)) or waits[-1]  # type: ignore[method-assign]
+    assert await _reply(engine, _ask("hi", 4)) == "ok"
+    # "Equal jitter": half of each step fixed, half random; steps double up to the cap.
+    steps = [0.01, 0.02, 0.03, 0.03]
+    assert len(waits) == len(steps)
+    assert all(step / 2 <= wait <= step for wait, step in zip(waits, steps, strict=True))
+    await engine.close()
+
+
+async def test_plain_calls_are_retried_too(stub):
+    models = {"data": [{"id": "stub-model", "max_model_len": 2048}]}
+    stub.on(
+        "/v1/models",
+        json_reply(503, {"error": {"message": "warming up"}}),
+        json_reply(502, {"error": {"message": "bad gateway"}}),
+        json_reply(200, models),
+    )
+    engine = _engine(stub)
+    await engine.start()
+    assert engine.max_context == 2048
+    assert len(stub.requests("/v1/models")) == 3
+    await engine.close()
+
+    stub.on("/v1/models", json_reply(500, {"error": {"message": "down"}}))
+    failing = _engine(stub, max_retries=1)
+    with pytest.raises(EngineError, match=r"answered 500: down \(after 2 tries\)"):
+        await failing.start()
+    await failing.close()
+
+    stub.on("/v1/models", json_reply(403, {"error": {"message": "no"}}))
+    refused = _engine(stub)
+    with pytest.raises(EngineError, match=r"refused the request \(403: no\)") as failure:
+        await refused.start()
+    assert "tries" not in str(failure.value)
+    assert len(stub.requests("/v1/models")) == 3 + 2 + 1  # the 403 was not asked again
+    await refused.close()
+
+
+async def test_a_reply_that_is_not_an_event_stream_is_a_clear_error(stub):
+    stub.on("/v1/chat/completions", json_reply(200, {"choices": []}))
+    engine = _engine(stub)
+    with pytest.raises(EngineError, match="did not answer with an event stream") as failure:
+        await _reply(engine, _ask("hi", 4))
+    assert "application/json" in str(failure.value)
+    assert len(stub.requests("/v1/chat/completions")) == 1  # asking again would not help
+    await engine.close()
+
+
+async def test_abort_ends_the_wait_before_a_retry(stub):
+    stub.on(
+        "/v1/chat/completions",
+        json_reply(429, {"error": {"message": "later"}}, {"Retry-After": "600"}),
+    )
+    engine = _engine(stub, max_backoff_s=600)
+    waits: list[float] = []
+    chosen = engine.http.wait
+    engine.http.wait = lambda state: waits.append(chosen(state)) or waits[-1]  # type: ignore[method-assign]
+    request, stats = _ask("hi", 4), GenerationStats()
+    task = asyncio.create_task(_reply(engine, request, stats))
+    for _ in range(2000):  # until the 429 has come back and the stream waits to retry
+        if waits or task.done():
+            break
+        await asyncio.sleep(0.01)
+    assert waits == [600.0]
+    await engine.abort(request.request_id)
+    assert await asyncio.wait_for(task, 60) == ""  # ends normally, not after 600 s
+    assert stats.finish_reason == "abort"
+    assert len(stub.requests("/v1/chat/completions")) == 1
+    assert engine.running_requests() == []
+    await engine.close()
