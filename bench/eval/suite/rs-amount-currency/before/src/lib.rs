@@ -1,0 +1,4 @@
+//! Plain-text invoices.
+
+pub mod invoice;
+pub mod money;

@@ -1,0 +1,3 @@
+//! The service's `key = value` configuration file.
+
+pub mod config;

@@ -1,0 +1,3 @@
+//! Colours for the theme editor.
+
+pub mod color;

@@ -1,0 +1,3 @@
+//! A leaderboard kept sorted as scores arrive.
+
+pub mod sorted;

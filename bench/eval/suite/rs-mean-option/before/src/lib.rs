@@ -1,0 +1,3 @@
+//! Readings from the greenhouse sensors (integer milli-degrees).
+
+pub mod stats;

@@ -1,0 +1,6 @@
+//! Orders of the bakery's web shop.
+
+pub mod order;
+pub mod receipt;
+
+pub use order::{calc_total, Item};

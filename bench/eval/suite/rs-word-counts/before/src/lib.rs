@@ -1,0 +1,3 @@
+//! Word statistics for the search index's stop-word list.
+
+pub mod text;
