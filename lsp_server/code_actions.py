@@ -10,7 +10,7 @@ model did not spell out (or that no longer fits) runs ``fathom.edit`` on the fin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
@@ -20,9 +20,11 @@ from fathom.edits.plan import EditPlan
 from fathom.lsp_server.documents import analysable, open_document
 from fathom.lsp_server.edit_command import current_plan
 from fathom.lsp_server.findings import Finding
-from fathom.lsp_server.server import FathomServer
 from fathom.lsp_server.wire import EDIT_COMMAND, EDIT_WITH_INSTRUCTION, REVIEW_COMMAND
 from fathom.lsp_server.workspace_edit import to_workspace_edit
+
+if TYPE_CHECKING:
+    from fathom.lsp_server.server import FathomServer
 
 _CONVERTER = get_converter()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
@@ -22,10 +22,12 @@ from fathom.lsp_server.documents import command_document, open_document
 from fathom.lsp_server.generation import model_job
 from fathom.lsp_server.jobs import RequestCancelled, TooManyJobsError
 from fathom.lsp_server.positions import PositionCodec, PositionError
-from fathom.lsp_server.server import FathomServer
 from fathom.lsp_server.wire import EDIT_COMMAND, RequestFailed
 from fathom.lsp_server.workspace_edit import to_workspace_edit
 from fathom.pipeline.edit_flow import InvalidEditRequest, plan_diff, run_edit
+
+if TYPE_CHECKING:
+    from fathom.lsp_server.server import FathomServer
 
 _CONVERTER = get_converter()
 
@@ -63,132 +65,138 @@ def selected_lines(codec: PositionCodec, rng: types.Range) -> LineRange:
 
 
 def register_edit(server: FathomServer) -> None:
+    # pygls reads a command handler's annotations at run time, and FathomServer is a name for
+    # typing only here: the handler takes the server from this closure instead of ``ls``.
     @server.command(EDIT_COMMAND)
-    async def edit(ls: FathomServer, *args: Any) -> dict[str, Any]:
-        uri, rng, instruction = _parse_arguments(args)
-        document, path = command_document(ls.workspace, uri, EDIT_COMMAND)  # open, file, small
-        encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
-        snapshot = DocumentSnapshot(path=path, text=document.source, version=document.version)
-        try:
-            selection = selected_lines(PositionCodec(snapshot.text, encoding), rng)
-        except PositionError as exc:
-            raise JsonRpcInvalidParams(f"{EDIT_COMMAND}: {exc}") from exc
-        root = ls.root_for(path)
+    async def edit(*args: Any) -> dict[str, Any]:
+        return await _edit(server, args)
 
-        def snapshot_of(p: Path) -> DocumentSnapshot:
-            doc = open_document(ls.workspace, ls.uri_of(p))
-            if doc is not None:
-                return DocumentSnapshot(p, doc.source, doc.version)
-            return DocumentSnapshot(p, workspace.read(p), None)
 
-        started_at = time.time()
-        replies: list[str] = []  # whole replies, and the one a cancel or failure cut short
-        planned: list[EditPlan] = []  # the plan, once there is one: a refusal keeps its diff
+async def _edit(ls: FathomServer, args: tuple[Any, ...]) -> dict[str, Any]:
+    uri, rng, instruction = _parse_arguments(args)
+    document, path = command_document(ls.workspace, uri, EDIT_COMMAND)  # open, file, small
+    encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
+    snapshot = DocumentSnapshot(path=path, text=document.source, version=document.version)
+    try:
+        selection = selected_lines(PositionCodec(snapshot.text, encoding), rng)
+    except PositionError as exc:
+        raise JsonRpcInvalidParams(f"{EDIT_COMMAND}: {exc}") from exc
+    root = ls.root_for(path)
 
-        def record(outcome: Outcome, reason: str = "", diff: str = "", repairs=()) -> None:
-            if planned:
-                diff, repairs = diff or plan_diff(planned[-1], root), repairs or planned[-1].repairs
-            ls.journal().record(
-                started=started_at, root=root, target=path, instruction=instruction,
-                outcome=outcome, reason=reason, diff=diff, replies=replies, repairs=repairs,
-            )  # fmt: skip
+    def snapshot_of(p: Path) -> DocumentSnapshot:
+        doc = open_document(ls.workspace, ls.uri_of(p))
+        if doc is not None:
+            return DocumentSnapshot(p, doc.source, doc.version)
+        return DocumentSnapshot(p, workspace.read(p), None)
 
-        title = f"Fathom: editing {path.name}"
-        try:
-            async with model_job(ls, "edit", uri, title) as generation:
-                engine = await ls.engine()
-                workspace = ls.context_workspace(root, engine)
+    started_at = time.time()
+    replies: list[str] = []  # whole replies, and the one a cancel or failure cut short
+    planned: list[EditPlan] = []  # the plan, once there is one: a refusal keeps its diff
 
-                def on_round(number: int, message: str) -> None:
-                    first_reason = message.split("\n- ", 1)[-1].split("\n", 1)[0]
-                    generation.report(
-                        f"asking the model again ({number}/{MAX_FEEDBACK_ROUNDS}): {first_reason}"
-                    )
+    def record(outcome: Outcome, reason: str = "", diff: str = "", repairs=()) -> None:
+        if planned:
+            diff, repairs = diff or plan_diff(planned[-1], root), repairs or planned[-1].repairs
+        ls.journal().record(
+            started=started_at, root=root, target=path, instruction=instruction,
+            outcome=outcome, reason=reason, diff=diff, replies=replies, repairs=repairs,
+        )  # fmt: skip
 
-                outcome = await run_edit(
-                    engine,
-                    workspace,
-                    snapshot,
-                    selection,
-                    instruction,
-                    snapshot_of=snapshot_of,
-                    max_output=ls.config.max_output_tokens,
-                    budget=ls.config.context_budget,
-                    on_text=generation.on_text,
-                    on_request=generation.on_request,
-                    on_round=on_round,
-                    on_reply=replies.append,
-                    on_partial=replies.append,
-                    on_plan=planned.append,
+    title = f"Fathom: editing {path.name}"
+    try:
+        async with model_job(ls, "edit", uri, title) as generation:
+            engine = await ls.engine()
+            workspace = ls.context_workspace(root, engine)
+
+            def on_round(number: int, message: str) -> None:
+                first_reason = message.split("\n- ", 1)[-1].split("\n", 1)[0]
+                generation.report(
+                    f"asking the model again ({number}/{MAX_FEEDBACK_ROUNDS}): {first_reason}"
                 )
-                planned.append(outcome.plan)
-                plan = current_plan(ls, outcome.plan)
-                workspace_edit = to_workspace_edit(plan, ls.uri_of, encoding, ls.edit_support, root)
-        except RequestCancelled as exc:
-            # Nothing was sent to the editor; what the model wrote so far is kept.
-            record(Outcome.CANCELLED, exc.message)
-            raise
-        except TooManyJobsError as exc:
-            record(Outcome.REFUSED, exc.message)
-            raise
-        except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
-            ls.show(f"Fathom: {exc}")
-            record(Outcome.REFUSED, str(exc))
-            raise JsonRpcInvalidParams(str(exc)) from exc
-        except (EditError, EngineError) as exc:
-            ls.show(f"Fathom could not edit {path.name}: {exc}")
-            failed = Outcome.FAILED if isinstance(exc, EngineError) else Outcome.REFUSED
-            record(failed, str(exc))
-            raise RequestFailed(str(exc)) from exc
-        except Exception as exc:
-            record(Outcome.FAILED, _unexpected(exc))
-            raise
 
-        # Past this point a cancel changes nothing (the job is committed): the answer and the
-        # journal say what the editor did with the edit.
-        diff = outcome.unified_diff(root)
-        try:
-            result = await ls.workspace_apply_edit_async(
-                types.ApplyWorkspaceEditParams(
-                    edit=workspace_edit,
-                    label=f"Fathom: {instruction}",  # the editor wraps it
-                )
+            outcome = await run_edit(
+                engine,
+                workspace,
+                snapshot,
+                selection,
+                instruction,
+                snapshot_of=snapshot_of,
+                max_output=ls.config.max_output_tokens,
+                budget=ls.config.context_budget,
+                on_text=generation.on_text,
+                on_request=generation.on_request,
+                on_round=on_round,
+                on_reply=replies.append,
+                on_partial=replies.append,
+                on_plan=planned.append,
             )
-            applied = bool(result.applied)
-        except Exception as exc:
-            record(Outcome.FAILED, f"sending the edit to the editor: {_unexpected(exc)}", diff)
-            raise
-        if not applied:
-            # The editor said no (the user discarded the preview, or a document moved on): the
-            # request did its part, so it is answered, not failed, and the editor, which knows
-            # why, tells the user if it needs telling. The planned diff stays in the journal.
-            reason = result.failure_reason or "the editor gave no reason"
-            where = "" if result.failed_change is None else f" (change {result.failed_change})"
-            record(Outcome.REJECTED, reason + where, diff, outcome.plan.repairs)
-            return {
-                "applied": False,
-                "reason": reason + where,
-                "diff": diff,
-                "journal": str(ls.journal().path),
-            }
-        record(Outcome.APPLIED, "", diff, outcome.plan.repairs)
+            planned.append(outcome.plan)
+            plan = current_plan(ls, outcome.plan)
+            workspace_edit = to_workspace_edit(plan, ls.uri_of, encoding, ls.edit_support, root)
+    except RequestCancelled as exc:
+        # Nothing was sent to the editor; what the model wrote so far is kept.
+        record(Outcome.CANCELLED, exc.message)
+        raise
+    except TooManyJobsError as exc:
+        record(Outcome.REFUSED, exc.message)
+        raise
+    except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
+        ls.show(f"Fathom: {exc}")
+        record(Outcome.REFUSED, str(exc))
+        raise JsonRpcInvalidParams(str(exc)) from exc
+    except (EditError, EngineError) as exc:
+        ls.show(f"Fathom could not edit {path.name}: {exc}")
+        failed = Outcome.FAILED if isinstance(exc, EngineError) else Outcome.REFUSED
+        record(failed, str(exc))
+        raise RequestFailed(str(exc)) from exc
+    except Exception as exc:
+        record(Outcome.FAILED, _unexpected(exc))
+        raise
+
+    # Past this point a cancel changes nothing (the job is committed): the answer and the
+    # journal say what the editor did with the edit.
+    diff = outcome.unified_diff(root)
+    try:
+        result = await ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(
+                edit=workspace_edit,
+                label=f"Fathom: {instruction}",  # the editor wraps it
+            )
+        )
+        applied = bool(result.applied)
+    except Exception as exc:
+        record(Outcome.FAILED, f"sending the edit to the editor: {_unexpected(exc)}", diff)
+        raise
+    if not applied:
+        # The editor said no (the user discarded the preview, or a document moved on): the
+        # request did its part, so it is answered, not failed, and the editor, which knows
+        # why, tells the user if it needs telling. The planned diff stays in the journal.
+        reason = result.failure_reason or "the editor gave no reason"
+        where = "" if result.failed_change is None else f" (change {result.failed_change})"
+        record(Outcome.REJECTED, reason + where, diff, outcome.plan.repairs)
         return {
-            "applied": True,
+            "applied": False,
+            "reason": reason + where,
             "diff": diff,
-            "repairs": list(outcome.plan.repairs),
-            "rounds": len(outcome.rounds),
-            "relocated": plan is not outcome.plan,
-            "promptTokens": outcome.stats.prompt_tokens,
-            "completionTokens": outcome.stats.completion_tokens,
-            "seconds": round(outcome.stats.total_s, 2),
-            "contextSeconds": round(outcome.context_s, 4),  # building the context
-            # What the model was shown, so a user can see why it did what it did.
-            "context": [
-                {"kind": s.kind.value, "path": s.path.as_posix(), "tokens": s.tokens}
-                for s in outcome.pack.sections
-            ],
-            "omitted": list(outcome.pack.omitted),
+            "journal": str(ls.journal().path),
         }
+    record(Outcome.APPLIED, "", diff, outcome.plan.repairs)
+    return {
+        "applied": True,
+        "diff": diff,
+        "repairs": list(outcome.plan.repairs),
+        "rounds": len(outcome.rounds),
+        "relocated": plan is not outcome.plan,
+        "promptTokens": outcome.stats.prompt_tokens,
+        "completionTokens": outcome.stats.completion_tokens,
+        "seconds": round(outcome.stats.total_s, 2),
+        "contextSeconds": round(outcome.context_s, 4),  # building the context
+        # What the model was shown, so a user can see why it did what it did.
+        "context": [
+            {"kind": s.kind.value, "path": s.path.as_posix(), "tokens": s.tokens}
+            for s in outcome.pack.sections
+        ],
+        "omitted": list(outcome.pack.omitted),
+    }
 
 
 def _unexpected(exc: Exception) -> str:

@@ -1,4 +1,6 @@
-"""``shutdown`` and ``exit``: answered at once, and nothing of the engine outlives the server.
+"""The server's life: ``initialize`` and ``initialized`` read the editor's settings and start
+the model and the indexing; ``shutdown`` and ``exit`` are answered at once, and nothing of the
+engine outlives the server.
 
 An editor waits only so long for the answer to ``shutdown`` (VS Code's client: 2 s, then it
 gives up and kills the server 2 s after ``exit``), but closing the embedded vLLM engine
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import psutil
 from lsprotocol import types
+
+from fathom.lsp_server.watching import register_watchers
 
 if TYPE_CHECKING:
     from fathom.lsp_server.server import FathomServer
@@ -47,6 +51,19 @@ def kill_engine_processes() -> None:
 
 def register_lifecycle(server: FathomServer) -> None:
     shut_down = False
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: FathomServer, params: types.InitializeParams) -> None:
+        ls.apply_settings(params.initialization_options, "initializationOptions")
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: FathomServer, _params: types.InitializedParams) -> None:
+        pulled = await ls.pull_settings()
+        if pulled is not None:
+            ls.apply_settings(pulled, "workspace/configuration")
+        # Load the model and index the roots now: the first edit should not wait for them.
+        ls.background(ls.index_roots())
+        ls.background(register_watchers(ls))  # files changed outside the editor
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: FathomServer, _params: None) -> None:

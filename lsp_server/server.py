@@ -1,8 +1,9 @@
 """The Fathom language server: document sync, configuration, workspaces, status.
 
-Handlers translate LSP into plain calls (lsp_server/edit_flow.py) and back; nothing here
-knows how context is built or how the model runs. Commands live in edit_command.py and
-review_command.py, code actions in code_actions.py.
+The server's state and what every feature asks of it; no feature's handler is here, and this
+module imports none (lsp_server/app.py builds the server and registers them). Handlers
+translate LSP into plain calls (pipeline/) and back; nothing here knows how context is built
+or how the model runs.
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ from fathom.lsp_server.findings import FindingStore
 from fathom.lsp_server.jobs import Jobs
 from fathom.lsp_server.progress import work_done
 from fathom.lsp_server.roots import Indexings, Workspaces, stoppable
-from fathom.lsp_server.watching import files_changed, register_watchers
-from fathom.lsp_server.wire import STATUS_COMMAND, STATUS_NOTIFICATION, RequestFailed
+from fathom.lsp_server.wire import STATUS_NOTIFICATION, RequestFailed
 from fathom.lsp_server.workspace_edit import ClientEditSupport
 from fathom.pipeline.repositories import index_repository
 
@@ -399,87 +399,3 @@ class FathomServer(LanguageServer):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-
-def build_server(
-    make_engine: Callable[[FathomConfig], Engine], config: FathomConfig | None = None
-) -> FathomServer:
-    server = FathomServer(make_engine, config)
-    from fathom.lsp_server.code_actions import register_code_actions
-    from fathom.lsp_server.edit_command import register_edit
-    from fathom.lsp_server.lifecycle import register_lifecycle
-    from fathom.lsp_server.review_command import register_review
-
-    @server.feature(types.INITIALIZE)
-    def initialize(ls: FathomServer, params: types.InitializeParams) -> None:
-        ls.apply_settings(params.initialization_options, "initializationOptions")
-
-    @server.feature(types.INITIALIZED)
-    async def initialized(ls: FathomServer, _params: types.InitializedParams) -> None:
-        pulled = await ls.pull_settings()
-        if pulled is not None:
-            ls.apply_settings(pulled, "workspace/configuration")
-        # Load the model and index the roots now: the first edit should not wait for them.
-        ls.background(ls.index_roots())
-        ls.background(register_watchers(ls))  # files changed outside the editor
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def configuration_changed(
-        ls: FathomServer, params: types.DidChangeConfigurationParams
-    ) -> None:
-        await ls.settings_changed(params.settings)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    async def folders_changed(
-        ls: FathomServer, params: types.DidChangeWorkspaceFoldersParams
-    ) -> None:
-        # pygls has updated ls.workspace.folders already; one index per root.
-        for folder in params.event.removed:
-            path = fs_path(folder.uri)
-            if path is not None:
-                ls.forget_root(path)
-        ls.background(ls.index_roots())
-
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: FathomServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.mark_dirty(params.text_document.uri)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: FathomServer, params: types.DidChangeTextDocumentParams) -> None:
-        # Typing is cheap: the file is re-chunked once, when a request needs it.
-        ls.mark_dirty(params.text_document.uri)
-        ls.move_findings(params)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls: FathomServer, params: types.DidSaveTextDocumentParams) -> None:
-        ls.mark_dirty(params.text_document.uri)
-        ls.flush_documents()
-        ls.persist_document(params.text_document.uri)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: FathomServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.mark_dirty(params.text_document.uri)  # closed: the disk's text counts again
-        ls.flush_documents()
-        uri = params.text_document.uri
-        ls.findings.clear(uri)  # the findings were about the buffer, which is gone
-        ls.finding_texts.pop(uri, None)
-        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def watched_files(ls: FathomServer, params: types.DidChangeWatchedFilesParams) -> None:
-        files_changed(ls, params.changes)  # lsp_server/watching.py
-
-    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
-    def progress_cancelled(ls: FathomServer, params: types.WorkDoneProgressCancelParams) -> None:
-        ls.jobs.cancel_progress(params.token)
-
-    @server.command(STATUS_COMMAND)
-    def status(ls: FathomServer, *_args: object) -> dict[str, object]:
-        """What Fathom is doing now: engine state, running jobs, recent cancellations."""
-        return ls.status()
-
-    register_lifecycle(server)  # shutdown and exit
-    register_edit(server)
-    register_review(server)
-    register_code_actions(server)
-    return server
