@@ -250,7 +250,9 @@ def prompt_window(
     start = min(start, site.line)
     prefix = "".join(lines[start : site.line]) + site.line_before
     while start < site.line and count_tokens(prefix) > budget.prefix_tokens:
-        start = min(site.line, start + WINDOW_STEP)
+        # Aligned steps while one leaves a line above the cursor, then line by line: the
+        # most context that fits.
+        start += WINDOW_STEP if start + WINDOW_STEP < site.line else 1
         prefix = "".join(lines[start : site.line]) + site.line_before
     if count_tokens(prefix) > budget.prefix_tokens:
         # One enormous line (minified code): keep its end, about 3 characters a token.
