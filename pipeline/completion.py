@@ -354,4 +354,4 @@ def _unit_complete(raw: str, site: Site, stop: Sequence[str]) -> bool:
         return True
     if site.mode == "single":
         return "\n" in raw or "\r" in raw
-    return cut_block(raw, site.line_before, site.line_after)[1]
+    return cut_block(raw, site.line_before)[1]

@@ -47,7 +47,7 @@ def _leading(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
-def cut_block(raw: str, line_before: str, line_after: str = "") -> tuple[str, bool]:
+def cut_block(raw: str, line_before: str) -> tuple[str, bool]:
     """``raw`` up to the first line that dedents below the block it opens (whose first
     line of code sets the indentation), and whether such a line came: the block is done.
 
@@ -130,7 +130,7 @@ def _line_around(text: str, offset: int) -> tuple[str, str]:
 def _shape(raw: str, mode: Mode, line_before: str, line_after: str, truncated: bool) -> str:
     if mode == "single":
         return _LINE_BREAK.split(raw, maxsplit=1)[0].rstrip()
-    body, closed = cut_block(raw, line_before, line_after)
+    body, closed = cut_block(raw, line_before)
     lines = body.split("\n")
     if truncated and not closed and len(lines) > 1:
         lines.pop()  # the answer ran out of tokens mid-line
