@@ -20,6 +20,14 @@ LOOP_WINDOW = 3
 LOOP_REPEATS = 5
 # ``fathom edit`` says why it made no edit on a line of its own (pipeline/headless.py).
 REFUSAL = re.compile(r"^fathom: (?:no edit|not applied)?:?\s*(.+)$", re.MULTILINE)
+# ``fathom edit`` ends an engine failure (backend/: the server unreachable, the engine not
+# starting, no such model) as it ends a refused reply, exit 1 and "no edit: ...". Those are no
+# verdict on the model's reply, so they are told apart by their wording and not counted as
+# well-formed refusals (none of the edit errors in edits/ uses these words).
+ENGINE_FAILURE = re.compile(
+    r"model server|vLLM|\bengine\b|model folder|not reachable|chat template|did not answer",
+    re.IGNORECASE,
+)
 
 
 def fathom_command(task: Task, fathom: list[str], engine_args: list[str]) -> list[str]:
@@ -79,8 +87,9 @@ def diff_figures(diff: str) -> dict[str, Any]:
 def classify(exit_code: int | None, changed: list[str], stderr: str) -> tuple[str, str]:
     """(outcome, Fathom's own message). Outcomes: ``applied`` (exit 0, files changed),
     ``refused`` (a ``fathom:`` error, exit 1 or 2, nothing written: well-formed),
-    ``unchanged`` (exit 0 and nothing changed), ``timeout``, ``crashed`` (anything else:
-    a traceback, a usage error, files written despite an error)."""
+    ``unchanged`` (exit 0 and nothing changed), ``engine_error`` (the engine failed: no
+    reply to judge), ``timeout``, ``crashed`` (anything else: a traceback, a usage error,
+    files written despite an error)."""
     refusal = REFUSAL.findall(stderr)
     message = refusal[-1].strip() if refusal else ""
     if exit_code is None:
@@ -88,7 +97,7 @@ def classify(exit_code: int | None, changed: list[str], stderr: str) -> tuple[st
     if exit_code == 0:
         return ("applied", message) if changed else ("unchanged", message)
     if exit_code in (1, 2) and not changed and refusal and "Traceback" not in stderr:
-        return "refused", message
+        return ("engine_error" if ENGINE_FAILURE.search(message) else "refused"), message
     lines = [line for line in stderr.splitlines() if line.strip()]
     return "crashed", (lines[-1] if lines else f"exit {exit_code}")
 

@@ -23,6 +23,9 @@ TOOLCHAINS = {
 }
 
 
+_OUTCOMES = ("applied", "refused", "unchanged", "engine_error", "timeout", "crashed")
+
+
 def _rate(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
@@ -50,9 +53,6 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-_OUTCOMES = ("applied", "refused", "unchanged", "timeout", "crashed")
-
-
 def groups(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The summary over all rows, each language, and single- and multi-file tasks."""
     out = {"all": summarize(rows)}
@@ -72,7 +72,7 @@ def _show(value: Any) -> str:
 
 
 def table(summaries: dict[str, dict[str, Any]]) -> list[str]:
-    head = "| group | tasks | passed | pass % | applied % | well-formed % | refused | unchanged | timeout | crashed | degenerate applied | mean rounds | mean tokens | mean edit s |"
+    head = "| group | tasks | passed | pass % | applied % | well-formed % | refused | unchanged | engine error | timeout | crashed | degenerate applied | mean rounds | mean tokens | mean edit s |"
     lines = [head, "| " + " | ".join(["---"] * (head.count("|") - 1)) + " |"]
     for name, s in summaries.items():
         cells = [
@@ -84,6 +84,7 @@ def table(summaries: dict[str, dict[str, Any]]) -> list[str]:
             s["well_formed_rate"],
             s["refused"],
             s["unchanged"],
+            s["engine_error"],
             s["timeout"],
             s["crashed"],
             s["degenerate_applied"],
@@ -154,7 +155,7 @@ def write(label: str, run: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[
         "",
         "Passed: the hidden tests pass after `fathom edit --apply`. Applied: exit 0 and files "
         "changed. Well-formed: applied, or refused with Fathom's own error and nothing "
-        "written. Degenerate: an added 3-line block repeated 5 or more times. Rounds and "
+        "written (an engine failure is no refusal: it is counted apart). Degenerate: an added 3-line block repeated 5 or more times. Rounds and "
         "tokens: `fathom edit` does not report them (–).",
         "",
         *table(summaries),

@@ -59,6 +59,14 @@ def _model_label(args: argparse.Namespace) -> str:
     return args.model or "default (embedded CPU engine, packaged Qwen2.5-Coder-0.5B-Instruct)"
 
 
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (results travel)."""
+    try:
+        return path.resolve().relative_to(report.REPO).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--suite", type=Path, default=SUITE, help="the suite folder")
@@ -128,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             "--apply",
             *engine_args,
         ],
-        "suite": str(args.suite),
+        "suite": _shown_path(args.suite),
         "edit_timeout_s": args.edit_timeout,
     }
     json_path, md_path = report.write(args.label, run, rows)
