@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.eval import report
 from bench.eval.check import check_references
-from bench.eval.edit_run import fathom_command, run_task
+from bench.eval.edit_run import run_task
 from bench.eval.suite_io import SUITE, TaskFormatError, load_suite
 
 # Engine options of ``fathom edit`` the harness passes through unchanged.
@@ -110,11 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     fathom, engine_args = _fathom(args.fathom), _engine_args(args)
     rows = []
     for n, task in enumerate(tasks, 1):
-        print(
-            f"[{n}/{len(tasks)}] {task.id}: "
-            + " ".join(fathom_command(task, fathom, engine_args)[1:4]),
-            flush=True,
-        )
+        print(f"[{n}/{len(tasks)}] {task.id}: {task.target} {task.start}:{task.end}", flush=True)
         row = run_task(task, fathom, engine_args, args.edit_timeout)
         rows.append(row)
         print(
