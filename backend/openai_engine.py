@@ -10,7 +10,9 @@ request, its server-sent events) and :mod:`backend.token_counting`.
   ``assistant_prefix`` goes to vLLM as a final assistant message with
   ``continue_final_message`` (a vLLM extension), so the model continues it; ``stream`` yields
   only the new text, like :class:`backend.vllm_engine.VllmEngine` (the caller prepends the
-  prefix).
+  prefix). **Completions** of a raw prompt (fill-in-the-middle, no chat template) stream
+  from ``/v1/completions`` the same way (``complete_stream``): same retries, timeouts and
+  cancellation; vLLM also gets the stop token ids.
 * **Cancellation** reaches the server's engine by closing the HTTP stream: vLLM aborts a
   request whose client disconnects and frees its KV-cache slots. That happens when the
   consumer stops iterating, when its task is cancelled, and on :meth:`OpenAIEngine.abort`
@@ -37,34 +39,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import threading
-import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
-from tenacity import AsyncRetrying
 
 from fathom.backend.engine import ChatMessage, ChatRequest, EngineError, GenerationStats
 from fathom.backend.openai_http import (
     API_KEY_ENV,
-    Broken,
     ServerConnection,
     openai_messages,
-    tries_suffix,
 )
-from fathom.backend.openai_sse import (
-    Aborted,
-    Active,
-    Begun,
-    PrefixStripper,
-    attempt,
-    begin,
-    guard,
-)
+from fathom.backend.openai_sse import CHAT, COMPLETIONS, Active, Endpoint
+from fathom.backend.openai_stream import stream_reply
 from fathom.backend.token_counting import (
     ServerCounter,
     TokenCounter,
@@ -139,7 +129,8 @@ class OpenAIEngine:
         self._progress = progress
         # Where token counts come from: "local:<path or id>" or "server" (once resolved).
         self.tokenizer_source: str | None = None
-        # Chat requests sent, retries included (diagnostics; the tests read it).
+        # Chat and completion requests sent, retries included (diagnostics; the tests read
+        # it).
         self.requests_sent = 0
         self._counter: TokenCounter | None = None
         self._counter_lock = threading.Lock()
@@ -265,95 +256,97 @@ class OpenAIEngine:
             self._counter.close()
 
     # -- generation ------------------------------------------------------------------------
-    def _chat_body(self, request: ChatRequest, max_tokens: int) -> dict[str, Any]:
-        messages = openai_messages(request.messages)
+    def _body(
+        self, max_tokens: int, temperature: float, stop: Sequence[str], request_id: str
+    ) -> dict[str, Any]:
+        """What a chat and a completion request both say."""
         body: dict[str, Any] = {
             "model": self._model,
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": request.temperature,
+            "max_tokens": min(max_tokens, self.max_context),
+            "temperature": temperature,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        if request.stop:
-            body["stop"] = list(request.stop)
+        if stop:
+            body["stop"] = list(stop)
+        if self.vllm_extensions:
+            body["request_id"] = request_id
+            # Usage in every chunk: completion_tokens stays right when the stream is cut.
+            body["stream_options"]["continuous_usage_stats"] = True
+        return body
+
+    def _chat_body(self, request: ChatRequest) -> dict[str, Any]:
+        messages = openai_messages(request.messages)
+        body = self._body(request.max_tokens, request.temperature, request.stop, request.request_id)
+        body["messages"] = messages
         if request.json_schema is not None:
             body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "reply", "schema": dict(request.json_schema)},
             }
-        if self.vllm_extensions:
-            body["request_id"] = request.request_id
-            # Usage in every chunk: completion_tokens stays right when the stream is cut.
-            body["stream_options"]["continuous_usage_stats"] = True
-            if request.assistant_prefix:
-                messages.append({"role": "assistant", "content": request.assistant_prefix})
-                body["continue_final_message"] = True
-                body["add_generation_prompt"] = False
+        if self.vllm_extensions and request.assistant_prefix:
+            messages.append({"role": "assistant", "content": request.assistant_prefix})
+            body["continue_final_message"] = True
+            body["add_generation_prompt"] = False
         return body
 
     async def stream(
         self, request: ChatRequest, stats: GenerationStats | None = None
     ) -> AsyncGenerator[str, None]:
         await self.start()
-        stats = stats if stats is not None else GenerationStats()
-        body = self._chat_body(request, min(request.max_tokens, self.max_context))
-        active = Active(closed=asyncio.Event())
-        self._active[request.request_id] = active
-        started = time.perf_counter()
-        tries = 0
+        # Without continue_final_message the model starts afresh and may write the prefix.
+        prefix = "" if self.vllm_extensions else request.assistant_prefix
+        pieces = self._generate(CHAT, self._chat_body(request), request.request_id, stats, prefix)
+        async with contextlib.aclosing(pieces):
+            async for piece in pieces:
+                yield piece
 
-        async def try_once() -> Begun:
-            """One request, read up to its first text: all that tenacity may ask again."""
-            nonlocal tries
-            tries += 1
-            stats.completion_tokens = 0
-            # A retry gets an id of its own: the server may still hold the first request.
-            request_id = request.request_id + (f"-retry{tries - 1}" if tries > 1 else "")
-            if self.vllm_extensions:
-                body["request_id"] = request_id
-            self.requests_sent += 1
-            strip = PrefixStripper("" if self.vllm_extensions else request.assistant_prefix)
-            return await begin(attempt(self.http, body, request_id, stats, active), strip)
+    async def complete_stream(
+        self,
+        prompt: str,
+        max_tokens: int,
+        stop: Sequence[str],
+        request_id: str,
+        *,
+        stop_token_ids: Sequence[int] = (),
+        stats: GenerationStats | None = None,
+    ) -> AsyncGenerator[str, None]:
+        """:class:`pipeline.completion.CompletionEngine`: continue the raw ``prompt`` (no chat
+        template), greedy, ending at any of ``stop`` or (vLLM) ``stop_token_ids``."""
+        await self.start()
+        body = self._body(max_tokens, 0.0, stop, request_id)
+        body["prompt"] = prompt
+        if self.vllm_extensions and stop_token_ids:
+            # vLLM skips special tokens when it detokenizes: a stop string that is one never
+            # shows up in the text, its id does.
+            body["stop_token_ids"] = list(stop_token_ids)
+        pieces = self._generate(COMPLETIONS, body, request_id, stats)
+        async with contextlib.aclosing(pieces):
+            async for piece in pieces:
+                yield piece
 
-        async def backoff(delay: float) -> None:
-            # An abort during the wait ends it at once (Aborted).
-            wait = functools.partial(asyncio.sleep, delay)
-            await guard(self.http, active, wait, delay + 5, "a retry")
+    def _generate(
+        self,
+        endpoint: Endpoint,
+        body: dict[str, Any],
+        request_id: str,
+        stats: GenerationStats | None,
+        prefix: str = "",
+    ) -> AsyncGenerator[str, None]:
+        """The reply to ``body`` at ``endpoint``, abortable by ``request_id`` meanwhile."""
+        return stream_reply(
+            self.http,
+            endpoint,
+            body,
+            request_id,
+            stats if stats is not None else GenerationStats(),
+            self._active,
+            prefix=prefix,
+            on_send=self._count_request,
+        )
 
-        emitted = 0
-        try:
-            try:
-                retrying = AsyncRetrying(sleep=backoff, **self.http.retry_policy())
-                begun: Begun = await retrying(try_once)
-            except Broken as exc:
-                raise EngineError(f"{exc}{tries_suffix(tries)}") from exc
-            # From here on the caller holds text: a failure is an error, never a retry.
-            async with contextlib.AsyncExitStack() as stack:
-                if begun.rest is not None:
-                    await stack.enter_async_context(contextlib.aclosing(begun.rest))
-                if begun.first:
-                    stats.first_token_s = time.perf_counter() - started
-                    emitted += len(begun.first)
-                    yield begun.first
-                if begun.rest is not None:
-                    try:
-                        async for text in begun.rest:
-                            emitted += len(text)
-                            yield text
-                    except Broken as exc:
-                        raise EngineError(
-                            f"The model server at {self.base_url} {exc.verb} after {emitted} "
-                            f"characters of the reply: {exc.detail}. The reply is incomplete; "
-                            "ask again."
-                        ) from exc
-        except Aborted:
-            stats.finish_reason = "abort"
-        finally:
-            stats.total_s = time.perf_counter() - started
-            self._active.pop(request.request_id, None)
-            if active.closed is not None:
-                active.closed.set()
+    def _count_request(self) -> None:
+        self.requests_sent += 1
 
     def running_requests(self) -> list[str]:
         """Requests with an open stream to the server."""

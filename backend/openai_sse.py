@@ -1,5 +1,7 @@
-"""One streamed chat completion from an OpenAI-compatible server: the HTTP request, its
-server-sent events (read with httpx-sse), the text they carry and the usage they report.
+"""One streamed completion from an OpenAI-compatible server, chat (``/v1/chat/completions``)
+or raw prompt (``/v1/completions``): the HTTP request, its server-sent events (read with
+httpx-sse), the text they carry and the usage they report. The two differ only in the URL,
+the body and where a choice holds its text (:class:`Endpoint`).
 
 Every wait on the server (connect, headers, each event) has its own deadline, so nothing
 waits forever, and :meth:`Active.abort` can end that wait at once; closing the response is
@@ -30,6 +32,27 @@ from fathom.backend.openai_http import (
     retry_after,
     retryable_status,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a streamed completion is asked for, under the API root, and how one choice of
+    one event carries its text."""
+
+    path: str
+    text: Callable[[dict[str, Any]], str]
+
+
+def _delta_content(choice: dict[str, Any]) -> str:
+    return (choice.get("delta") or {}).get("content") or ""
+
+
+def _plain_text(choice: dict[str, Any]) -> str:
+    return choice.get("text") or ""
+
+
+CHAT = Endpoint("/chat/completions", _delta_content)
+COMPLETIONS = Endpoint("/completions", _plain_text)
 
 
 class Aborted(Exception):
@@ -121,6 +144,7 @@ class PrefixStripper:
 
 async def attempt(
     server: ServerConnection,
+    endpoint: Endpoint,
     body: dict[str, Any],
     request_id: str,
     stats: GenerationStats,
@@ -130,7 +154,7 @@ async def attempt(
     client = server.client()
     http_request = client.build_request(
         "POST",
-        f"{server.api}/chat/completions",
+        f"{server.api}{endpoint.path}",
         content=orjson.dumps(body),
         headers={
             "Content-Type": "application/json",
@@ -160,7 +184,8 @@ async def attempt(
                 retryable=retryable_status(response.status_code),
                 retry_after=retry_after(response.headers),
             )
-        async with contextlib.aclosing(_read_events(server, response, stats, active)) as text:
+        text = _read_events(server, endpoint, response, stats, active)
+        async with contextlib.aclosing(text):
             async for piece in text:
                 yield piece
     finally:
@@ -172,7 +197,11 @@ async def attempt(
 
 
 async def _read_events(
-    server: ServerConnection, response: httpx.Response, stats: GenerationStats, active: Active
+    server: ServerConnection,
+    endpoint: Endpoint,
+    response: httpx.Response,
+    stats: GenerationStats,
+    active: Active,
 ) -> AsyncGenerator[str, None]:
     got_text = finished = False
     # aiter_sse checks the Content-Type on its first step (SSEError, below).
@@ -209,7 +238,7 @@ async def _read_events(
                 continue  # an event without data (only an id, say) carries no text
             if event.data.strip() == "[DONE]":
                 return
-            for text, reason in _choices(server, event.data, stats):
+            for text, reason in _choices(server, endpoint, event.data, stats):
                 if reason is not None:
                     stats.finish_reason = reason
                     finished = True
@@ -219,7 +248,7 @@ async def _read_events(
 
 
 def _choices(
-    server: ServerConnection, payload: str, stats: GenerationStats
+    server: ServerConnection, endpoint: Endpoint, payload: str, stats: GenerationStats
 ) -> list[tuple[str, str | None]]:
     """One SSE event: its (text, finish_reason) per choice; usage goes into ``stats``."""
     try:
@@ -246,7 +275,7 @@ def _choices(
     for choice in event.get("choices") or ():
         if choice.get("index", 0) != 0:
             continue
-        text = (choice.get("delta") or {}).get("content") or ""
+        text = endpoint.text(choice)
         if text:
             stats.completion_tokens += 1  # until usage says exactly
         out.append((text, choice.get("finish_reason")))

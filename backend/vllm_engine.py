@@ -183,19 +183,71 @@ class VllmEngine:
             llm.shutdown = lambda *_args, **_kwargs: None
 
     # -- generation ----------------------------------------------------------------------
-    async def stream(
+    def stream(
         self, request: ChatRequest, stats: GenerationStats | None = None
     ) -> AsyncGenerator[str, None]:
+        from vllm.sampling_params import StructuredOutputsParams
+
+        schema = request.json_schema
+        return self._generate(
+            lambda: self.render(request.messages, request.assistant_prefix),
+            request.request_id,
+            stats,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stop=list(request.stop) or None,
+            structured_outputs=(
+                None if schema is None else StructuredOutputsParams(json=dict(schema))
+            ),
+        )
+
+    def complete_stream(
+        self,
+        prompt: str,
+        max_tokens: int,
+        stop: Sequence[str],
+        request_id: str,
+        *,
+        stop_token_ids: Sequence[int] = (),
+        stats: GenerationStats | None = None,
+    ) -> AsyncGenerator[str, None]:
+        """:class:`pipeline.completion.CompletionEngine`: continue the raw ``prompt`` (no
+        chat template; special tokens written in it, a FIM format's, are read as such),
+        greedy, ending at any of ``stop`` or ``stop_token_ids``."""
+        return self._generate(
+            lambda: prompt,
+            request_id,
+            stats,
+            max_tokens=max_tokens,
+            temperature=0.0,
+            stop=list(stop) or None,
+            # The ids too: special tokens are skipped when vLLM detokenizes, so a stop
+            # string that is one never shows up in the text.
+            stop_token_ids=list(stop_token_ids) or None,
+        )
+
+    async def _generate(
+        self,
+        prompt_text: Callable[[], str],
+        request_id: str,
+        stats: GenerationStats | None,
+        *,
+        max_tokens: int,
+        **sampling: Any,
+    ) -> AsyncGenerator[str, None]:
+        """Stream the continuation of ``prompt_text()`` (called once the engine runs, since
+        the chat template needs its tokenizer) as request ``request_id``; ``sampling``:
+        the rest of vLLM's ``SamplingParams``. Stops early, when the consumer leaves, abort
+        the request in vLLM."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
-        from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+        from vllm.sampling_params import RequestOutputKind
 
         await self.start()
         stats = stats if stats is not None else GenerationStats()
-        prompt = self.render(request.messages, request.assistant_prefix)
         # Tokenize once and hand vLLM the ids: a 120K-token prompt costs ~0.1 s to encode,
         # and vLLM would encode the text again (visible on a prefix-cache hit).
-        prompt_ids = self.counter.ids(prompt)
+        prompt_ids = self.counter.ids(prompt_text())
         stats.prompt_tokens = len(prompt_ids)
         budget = self.max_context - stats.prompt_tokens
         if budget <= 0:
@@ -204,22 +256,14 @@ class VllmEngine:
                 f"{self.max_context}. Select less or lower the context budget."
             )
         params = SamplingParams(
-            max_tokens=min(request.max_tokens, budget),
-            temperature=request.temperature,
-            stop=list(request.stop) or None,
-            output_kind=RequestOutputKind.DELTA,
-            structured_outputs=(
-                None
-                if request.json_schema is None
-                else StructuredOutputsParams(json=dict(request.json_schema))
-            ),
+            max_tokens=min(max_tokens, budget), output_kind=RequestOutputKind.DELTA, **sampling
         )
         started = time.perf_counter()
         finished = False
-        self._running.add(request.request_id)
+        self._running.add(request_id)
         try:
             async for output in self._llm.generate(
-                TokensPrompt(prompt_token_ids=prompt_ids), params, request.request_id
+                TokensPrompt(prompt_token_ids=prompt_ids), params, request_id
             ):
                 completion = output.outputs[0]
                 stats.completion_tokens += len(completion.token_ids)
@@ -230,6 +274,7 @@ class VllmEngine:
                         stats.first_token_s = time.perf_counter() - started
                     yield completion.text
                 if output.finished:
+                    # "length" when max_tokens ran out: a completion's last line is partial.
                     stats.finish_reason = completion.finish_reason
                     finished = True
         except (asyncio.CancelledError, GeneratorExit):
@@ -242,11 +287,11 @@ class VllmEngine:
             raise EngineError(f"The engine failed during generation: {exc}") from exc
         finally:
             stats.total_s = time.perf_counter() - started
-            self._running.discard(request.request_id)
+            self._running.discard(request_id)
             if not finished and self._llm is not None:
                 # The consumer stopped early (cancelled or closed): free the slot at once.
                 with contextlib.suppress(Exception):
-                    await self._llm.abort(request.request_id)
+                    await self._llm.abort(request_id)
 
     def running_requests(self) -> list[str]:
         """Requests vLLM still holds (its own bookkeeping): an aborted one is gone from it."""

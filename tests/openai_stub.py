@@ -66,6 +66,56 @@ def sse_reply(
     return send
 
 
+COMPLETIONS = "/v1/completions"
+
+
+def _text_chunk(text: str, finish: str | None = None) -> bytes:
+    event = {"id": "cmpl", "object": "text_completion", "choices": [
+        {"index": 0, "text": text, "finish_reason": finish}
+    ]}  # fmt: skip
+    return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+
+def completion_reply(
+    texts: list[str],
+    *,
+    finish: str = "stop",
+    cut: bool = False,
+    hold_s: float = 0.0,
+    gone: threading.Event | None = None,
+) -> Reply:
+    """A streamed ``/v1/completions`` reply (text in ``choices[0].text``) ending with
+    ``finish``; ``cut=True`` ends the body after ``texts``. ``hold_s``: after ``texts`` the
+    stream stays open that long, and ``gone`` is set once the client has closed it."""
+
+    def send(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        handler.end_headers()
+        out = handler.wfile
+        try:
+            for text in texts:
+                out.write(_text_chunk(text))
+                out.flush()
+            until = time.monotonic() + hold_s
+            while time.monotonic() < until:
+                # A write fails once the client has closed the connection.
+                out.write(b": waiting\n\n")
+                out.flush()
+                time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError):
+            if gone is not None:
+                gone.set()
+            return
+        if not cut:
+            out.write(_text_chunk("", finish))
+            tokens = {"prompt_tokens": 9, "completion_tokens": len(texts), "total_tokens": 0}
+            out.write(b"data: " + json.dumps({"choices": [], "usage": tokens}).encode())
+            out.write(b"\n\ndata: [DONE]\n\n")
+
+    return send
+
+
 @dataclass
 class Seen:
     method: str

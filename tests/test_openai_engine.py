@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,13 +27,15 @@ import httpx
 import pytest
 
 from fathom.backend.engine import ChatMessage, ChatRequest, Engine, EngineError, GenerationStats
+from fathom.backend.fim import detect_fim
 from fathom.backend.openai_engine import OpenAIEngine, token_starts_from_strings
 from fathom.context import LineRange, Workspace
 from fathom.context.text import read_text_file
 from fathom.context.tokens import line_token_counts
 from fathom.edits.plan import DocumentSnapshot
+from fathom.pipeline.completion import DEFAULT_BUDGET, CompletionEngine, complete
 from fathom.pipeline.edit_flow import run_edit
-from tests.openai_stub import StubServer, json_reply, sse_reply
+from tests.openai_stub import COMPLETIONS, StubServer, completion_reply, json_reply, sse_reply
 
 SERVER_START_TIMEOUT_S = 300  # two cores shared with other test runs: be patient
 
@@ -618,4 +621,145 @@ async def test_abort_ends_the_wait_before_a_retry(stub):
     assert stats.finish_reason == "abort"
     assert len(stub.requests("/v1/chat/completions")) == 1
     assert engine.running_requests() == []
+    await engine.close()
+
+
+# -- raw-prompt completions (/v1/completions) ------------------------------------------------
+FIM_PROMPT = "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n<|fim_middle|>"
+
+
+async def _complete(engine: OpenAIEngine, request_id: str, stats=None, **kwargs) -> str:
+    stream = engine.complete_stream(
+        FIM_PROMPT, 48, ["<|endoftext|>", "\n"], request_id, stats=stats, **kwargs
+    )
+    return "".join([p async for p in stream])
+
+
+async def test_complete_stream_sends_the_raw_prompt_and_streams_the_text(stub):
+    stub.on(COMPLETIONS, completion_reply(["a ", "+ ", "b"]))
+    engine = _engine(stub)
+    assert isinstance(engine, CompletionEngine)
+    stats = GenerationStats()
+    pieces = [
+        p
+        async for p in engine.complete_stream(
+            FIM_PROMPT, 5000, ["<|endoftext|>", "\n"], "cmpl-1", stop_token_ids=[151643, 151659]
+        )
+    ]
+    assert pieces == ["a ", "+ ", "b"]
+    [seen] = stub.requests(COMPLETIONS)
+    assert seen.body == {
+        "model": "stub-model",
+        "prompt": FIM_PROMPT,  # verbatim: no chat template, FIM tokens as written
+        "max_tokens": 2048,  # no more than the server's max_model_len
+        "temperature": 0.0,
+        "stop": ["<|endoftext|>", "\n"],
+        "stop_token_ids": [151643, 151659],
+        "stream": True,
+        "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+        "request_id": "cmpl-1",
+    }
+    assert seen.headers["X-Request-Id"] == "cmpl-1"
+    assert not stub.requests("/v1/chat/completions")
+    await _complete(engine, "cmpl-2", stats)
+    assert (stats.prompt_tokens, stats.completion_tokens, stats.finish_reason) == (9, 3, "stop")
+    assert stats.first_token_s is not None and engine.running_requests() == []
+    await engine.close()
+
+
+async def test_complete_stream_without_vllm_extensions_sends_the_openai_fields_only(stub):
+    stub.on(COMPLETIONS, completion_reply(["a + b"]))
+    engine = _engine(stub, vllm_extensions=False)
+    assert await _complete(engine, "cmpl-1", stop_token_ids=[151643]) == "a + b"
+    body = stub.requests(COMPLETIONS)[0].body
+    assert not {"stop_token_ids", "request_id"} & body.keys()
+    assert body["stream_options"] == {"include_usage": True}
+    await engine.close()
+
+
+async def test_complete_stream_records_a_reply_cut_by_max_tokens(stub):
+    stub.on(COMPLETIONS, completion_reply(["a + b", " + c"], finish="length"))
+    engine = _engine(stub)
+    stats = GenerationStats()
+    assert await _complete(engine, "cmpl-1", stats) == "a + b + c"
+    assert stats.finish_reason == "length"  # completion_cut drops a partial last line
+    await engine.close()
+
+
+async def test_complete_stream_is_retried_only_before_its_first_text(stub):
+    stub.on(
+        COMPLETIONS,
+        json_reply(503, {"error": {"message": "overloaded"}}),
+        completion_reply([], cut=True),  # ended before any text: asked again
+        completion_reply(["a + b"]),
+        completion_reply(["a ", "+"], cut=True),  # cut after text: an error
+    )
+    engine = _engine(stub)
+    assert await _complete(engine, "cmpl-1") == "a + b"
+    sent = stub.requests(COMPLETIONS)
+    ids = ["cmpl-1", "cmpl-1-retry1", "cmpl-1-retry2"]
+    assert [s.headers["X-Request-Id"] for s in sent] == [s.body["request_id"] for s in sent] == ids
+    assert {s.body["prompt"] for s in sent} == {FIM_PROMPT}
+
+    got: list[str] = []
+    with pytest.raises(EngineError) as failure:
+        async for piece in engine.complete_stream(FIM_PROMPT, 48, ["\n"], "cmpl-2"):
+            got.append(piece)
+    assert got == ["a ", "+"]
+    assert f"The model server at {stub.url} closed the stream after 3 characters" in str(
+        failure.value
+    )
+    assert len(stub.requests(COMPLETIONS)) == 4 == engine.requests_sent  # not asked again
+    await engine.close()
+
+
+async def test_leaving_or_aborting_a_completion_closes_its_stream(stub):
+    closed, aborted = threading.Event(), threading.Event()
+    stub.on(
+        COMPLETIONS,
+        completion_reply(["a"], hold_s=60, gone=closed),
+        completion_reply(["b"], hold_s=60, gone=aborted),
+    )
+    engine = _engine(stub)
+    # The consumer leaves after the first piece (how pipeline/completion.py stops once the
+    # unit is complete): the HTTP stream closes, which makes vLLM abort the request.
+    async with contextlib.aclosing(engine.complete_stream(FIM_PROMPT, 48, [], "one")) as pieces:
+        assert await anext(pieces) == "a"
+    assert await asyncio.to_thread(closed.wait, 30)
+    assert engine.running_requests() == []
+
+    stats = GenerationStats()
+    got: list[str] = []
+
+    async def consume() -> None:
+        async for piece in engine.complete_stream(FIM_PROMPT, 48, [], "two", stats=stats):
+            got.append(piece)
+
+    task = asyncio.create_task(consume())
+    while not got and not task.done():
+        await asyncio.sleep(0.01)
+    assert engine.running_requests() == ["two"]
+    await engine.abort("two")
+    await asyncio.wait_for(task, 30)  # ends normally, long before the stub's 60 s
+    assert got == ["b"] and stats.finish_reason == "abort"
+    assert await asyncio.to_thread(aborted.wait, 30)
+    await engine.close()
+
+
+async def test_a_completion_runs_end_to_end_over_http(stub, tokenizer_dir):
+    """pipeline.completion.complete on OpenAIEngine: the FIM format read from the local
+    tokenizer, the prompt sent raw, the suggestion cut to the line."""
+    stub.on(COMPLETIONS, completion_reply(["a + b", "\n", "print(add(1, 2))"]))
+    engine = _engine(stub, tokenizer=str(tokenizer_dir))
+    fim = detect_fim(engine.tokenizer).format
+    assert fim is not None
+    text = "def add(a, b):\n    return \n"
+    result = await complete(
+        engine, fim, text, 1, 11, language="python", count_tokens=engine.count_tokens
+    )
+    assert result.text == "a + b"
+    body = stub.requests(COMPLETIONS)[0].body
+    assert body["prompt"] == fim.prompt(text[:26], text[26:])
+    assert "\n" in body["stop"] and body["stop_token_ids"] == list(fim.stop_token_ids)
+    assert body["max_tokens"] == DEFAULT_BUDGET.single_line_tokens
     await engine.close()
