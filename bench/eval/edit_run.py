@@ -29,6 +29,19 @@ ENGINE_FAILURE = re.compile(
     re.IGNORECASE,
 )
 
+# Its progress lines (pipeline/headless.py) time the engine's start and the model's writing.
+PHASES = {
+    "engine_start_s": re.compile(r"Starting the engine… done in ([0-9.]+) s"),
+    "writing_s": re.compile(r"The model is writing the edit… done in ([0-9.]+) s"),
+}
+
+
+def phase_seconds(stderr: str) -> dict[str, float | None]:
+    """How long ``fathom edit`` says the engine took to start and the model to write (None
+    where it does not say)."""
+    found = {name: pattern.findall(stderr) for name, pattern in PHASES.items()}
+    return {name: float(hits[-1]) if hits else None for name, hits in found.items()}
+
 
 def fathom_command(task: Task, fathom: list[str], engine_args: list[str]) -> list[str]:
     """The command line a user types to make this task's edit."""
@@ -130,6 +143,7 @@ def run_task(
             "rounds": None,
             "tokens": None,
             "edit_s": round(edit.seconds, 1),
+            **phase_seconds(edit.stderr),
             **diff_figures(diff),
             "diff": diff,
             "stderr_tail": edit.stderr[-2000:],

