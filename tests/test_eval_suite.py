@@ -1,11 +1,16 @@
-"""The edit evaluation's self-check (bench/eval/run_eval.py --check-references) on a few
-tasks: each task's hidden tests fail on the project as given and pass with the reference
-solution; and a task that breaks either rule is named and fails the check. The harness runs
-as a program (tests never import bench/); Rust and Java tasks are left to the full check,
-since a CI machine may lack their toolchains. No model is involved."""
+"""The edit evaluation (bench/eval/run_eval.py), run as a program (tests never import
+bench/), with no model.
+
+The self-check on a few tasks: each task's hidden tests fail on the project as given and pass
+with the reference solution, and a task that breaks either rule is named and fails the check.
+Rust and Java tasks are left to the full check, since a CI machine may lack their toolchains.
+Then the edit run with a stand-in for ``fathom``: the command line it is given, and how an
+edit that solves the task, a refusal, a repetition loop and a crash are counted."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -94,3 +99,109 @@ def test_a_malformed_task_is_named(tmp_path: Path, field: str, value: str, probl
     assert done.returncode == 1
     assert f"FAIL {ROMAN}: " in done.stdout
     assert problem in done.stdout
+
+
+# -- the edit run, with a stand-in for `fathom` (no model) -----------------------------------
+
+FAKE_FATHOM = """#!{python}
+import json, os, shutil, sys
+from pathlib import Path
+
+# What the harness typed, for the test to read.
+Path(os.environ["FAKE_ARGV"]).write_text(json.dumps(sys.argv[1:]))
+mode = os.environ["FAKE_FATHOM"]
+if mode == "reference":
+    shutil.copytree(os.environ["FAKE_REFERENCE"], ".", dirs_exist_ok=True)
+elif mode == "refuse":
+    print("fathom: no edit: the reply holds no hunk", file=sys.stderr)
+    sys.exit(1)
+elif mode == "loop":
+    target = Path(sys.argv[2])
+    target.write_text(target.read_text() + "# again\\nx = 1\\ny = 2\\n" * 8)
+elif mode == "traceback":
+    raise RuntimeError("boom")
+"""
+
+
+def run_with_fake_fathom(tmp_path: Path, mode: str) -> dict:
+    fake = tmp_path / "fathom"
+    fake.write_text(FAKE_FATHOM.format(python=sys.executable))
+    fake.chmod(0o755)
+    env = {
+        **os.environ,
+        "FAKE_FATHOM": mode,
+        "FAKE_ARGV": str(tmp_path / "argv.json"),
+        "FAKE_REFERENCE": str(SUITE / ROMAN / "reference"),
+    }
+    options = ["--fathom", str(fake), "--model", "/models/m", "--label", mode]
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(HARNESS),
+            "--tasks",
+            ROMAN,
+            *options,
+            "--out",
+            str(tmp_path / "results"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads((tmp_path / "results" / f"eval_{mode}.json").read_text())
+    assert (tmp_path / "results" / f"eval_{mode}.md").is_file()
+    argv = json.loads((tmp_path / "argv.json").read_text())
+    assert argv == [
+        "edit",
+        ROMAN_FILE,
+        "--range",
+        "7:13",
+        "--instruction",
+        argv[5],
+        "--apply",
+        "--model",
+        "/models/m",
+    ]
+    assert "subtractive notation" in argv[5]
+    assert [t["id"] for t in record["tasks"]] == [ROMAN]
+    return record
+
+
+def test_an_edit_that_solves_the_task_is_applied_and_passes(tmp_path: Path):
+    record = run_with_fake_fathom(tmp_path, "reference")
+    (task,) = record["tasks"]
+    assert (task["outcome"], task["passed"], task["files_changed"]) == (
+        "applied",
+        True,
+        [ROMAN_FILE],
+    )
+    assert task["all_reference_files_changed"] and not task["degenerate"]
+    summary = record["summary"]["all"]
+    assert (summary["pass_rate"], summary["applied_rate"], summary["well_formed_rate"]) == (
+        100.0,
+        100.0,
+        100.0,
+    )
+
+
+def test_a_refusal_is_well_formed_and_fails(tmp_path: Path):
+    (task,) = run_with_fake_fathom(tmp_path, "refuse")["tasks"]
+    assert (task["outcome"], task["well_formed"], task["passed"]) == ("refused", True, False)
+    assert task["message"] == "the reply holds no hunk"
+    assert task["files_changed"] == []
+
+
+def test_a_repetition_loop_is_marked_degenerate(tmp_path: Path):
+    record = run_with_fake_fathom(tmp_path, "loop")
+    (task,) = record["tasks"]
+    assert (task["outcome"], task["degenerate"], task["passed"]) == ("applied", True, False)
+    assert task["max_block_repeats"] >= 5
+    assert record["summary"]["all"]["degenerate_applied"] == 1
+
+
+def test_a_traceback_is_a_crash_not_well_formed(tmp_path: Path):
+    (task,) = run_with_fake_fathom(tmp_path, "traceback")["tasks"]
+    assert (task["outcome"], task["well_formed"]) == ("crashed", False)
+    assert "RuntimeError: boom" in task["message"]

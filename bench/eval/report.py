@@ -125,8 +125,10 @@ def _git(*args: str) -> str:
     return done.stdout.strip()
 
 
-def write(label: str, run: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[Path, Path]:
-    """Write the record and the Markdown; return their paths."""
+def write(
+    label: str, run: dict[str, Any], rows: list[dict[str, Any]], out: Path = RESULTS
+) -> tuple[Path, Path]:
+    """Write the record and the Markdown into ``out``; return their paths."""
     summaries = groups(rows)
     record = {
         "name": f"eval_{label}",
@@ -143,8 +145,8 @@ def write(label: str, run: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[
         "summary": summaries,
         "tasks": rows,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    json_path = RESULTS / f"eval_{label}.json"
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / f"eval_{label}.json"
     json_path.write_text(json.dumps(record, indent=2) + "\n")
     m = record["machine"]
     shown = ", ".join(
@@ -172,6 +174,6 @@ def write(label: str, run: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[
         *task_table(rows),
         "",
     ]
-    md_path = RESULTS / f"eval_{label}.md"
+    md_path = out / f"eval_{label}.md"
     md_path.write_text("\n".join(md))
     return json_path, md_path

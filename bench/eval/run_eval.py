@@ -74,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--check-references", action="store_true", help="self-check the suite only")
     p.add_argument("--jobs", type=int, default=1, help="tasks checked at once (self-check only)")
     p.add_argument("--label", default="run", help="results go to eval_<label>.json/.md")
+    p.add_argument("--out", type=Path, default=report.RESULTS, help="folder for the results")
     p.add_argument("--edit-timeout", type=float, default=900, help="seconds per fathom edit")
     p.add_argument("--fathom", help="the fathom command (default: the one beside this Python)")
     engine = p.add_argument_group("engine options passed to fathom edit")
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "suite": _shown_path(args.suite),
         "edit_timeout_s": args.edit_timeout,
     }
-    json_path, md_path = report.write(args.label, run, rows)
+    json_path, md_path = report.write(args.label, run, rows, args.out)
     print("\n".join(report.table(report.groups(rows))))
     print(f"wrote {json_path} and {md_path}")
     return 0
