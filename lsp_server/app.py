@@ -37,4 +37,4 @@ def _register_status(server: FathomServer) -> None:
     @server.command(STATUS_COMMAND)
     def status(ls: FathomServer, *_args: object) -> dict[str, object]:
         """What Fathom is doing now: engine state, running jobs, recent cancellations."""
-        return ls.status()
+        return ls.engine_host.status()

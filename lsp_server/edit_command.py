@@ -104,8 +104,8 @@ async def _edit(ls: FathomServer, args: tuple[Any, ...]) -> dict[str, Any]:
     title = f"Fathom: editing {path.name}"
     try:
         async with model_job(ls, "edit", uri, title) as generation:
-            engine = await ls.engine()
-            workspace = ls.context_workspace(root, engine)
+            engine = await ls.engine_host.engine()
+            workspace = ls.indexes.context_workspace(root, engine)
 
             def on_round(number: int, message: str) -> None:
                 first_reason = message.split("\n- ", 1)[-1].split("\n", 1)[0]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from fathom.lsp_server.documents import fs_path
+from fathom.lsp_server.settings_sync import settings_changed
 from fathom.lsp_server.watching import files_changed
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ def register_editor_sync(server: FathomServer) -> None:
     async def configuration_changed(
         ls: FathomServer, params: types.DidChangeConfigurationParams
     ) -> None:
-        await ls.settings_changed(params.settings)
+        await settings_changed(ls, params.settings)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     async def folders_changed(
@@ -30,33 +31,28 @@ def register_editor_sync(server: FathomServer) -> None:
         for folder in params.event.removed:
             path = fs_path(folder.uri)
             if path is not None:
-                ls.forget_root(path)
-        ls.background(ls.index_roots())
+                ls.indexes.forget_root(path)
+        ls.background(ls.indexes.index_roots())
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: FathomServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.mark_dirty(params.text_document.uri)
+        ls.document_sync.mark_dirty(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: FathomServer, params: types.DidChangeTextDocumentParams) -> None:
         # Typing is cheap: the file is re-chunked once, when a request needs it.
-        ls.mark_dirty(params.text_document.uri)
-        ls.move_findings(params)
+        ls.document_sync.mark_dirty(params.text_document.uri)
+        ls.document_sync.move_findings(params)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: FathomServer, params: types.DidSaveTextDocumentParams) -> None:
-        ls.mark_dirty(params.text_document.uri)
-        ls.flush_documents()
-        ls.persist_document(params.text_document.uri)
+        ls.document_sync.mark_dirty(params.text_document.uri)
+        ls.document_sync.flush()
+        ls.document_sync.persist(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: FathomServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.mark_dirty(params.text_document.uri)  # closed: the disk's text counts again
-        ls.flush_documents()
-        uri = params.text_document.uri
-        ls.findings.clear(uri)  # the findings were about the buffer, which is gone
-        ls.finding_texts.pop(uri, None)
-        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))
+        ls.document_sync.close(params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def watched_files(ls: FathomServer, params: types.DidChangeWatchedFilesParams) -> None:

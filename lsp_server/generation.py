@@ -74,12 +74,12 @@ async def model_job(ls: FathomServer, kind: str, uri: str, title: str) -> AsyncI
             async with work_done(ls, title, cancellable=True) as report:
                 job.progress_token = report.token
                 generation = Generation(ls, job, report)
-                ls.publish_status()
+                ls.engine_host.publish_status()
                 try:
                     yield generation
                     generation.flush(done=True)
                 finally:
-                    ls.publish_status(exclude=job)
+                    ls.engine_host.publish_status(exclude=job)
     except asyncio.CancelledError:
         if job is None or job.cancel_reason is None:
             raise  # not a cancel of this job's: let it through

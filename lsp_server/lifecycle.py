@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import psutil
 from lsprotocol import types
 
+from fathom.lsp_server.settings_sync import apply_settings, pull_settings
 from fathom.lsp_server.watching import register_watchers
 
 if TYPE_CHECKING:
@@ -54,15 +55,15 @@ def register_lifecycle(server: FathomServer) -> None:
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: FathomServer, params: types.InitializeParams) -> None:
-        ls.apply_settings(params.initialization_options, "initializationOptions")
+        apply_settings(ls, params.initialization_options, "initializationOptions")
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: FathomServer, _params: types.InitializedParams) -> None:
-        pulled = await ls.pull_settings()
+        pulled = await pull_settings(ls)
         if pulled is not None:
-            ls.apply_settings(pulled, "workspace/configuration")
+            apply_settings(ls, pulled, "workspace/configuration")
         # Load the model and index the roots now: the first edit should not wait for them.
-        ls.background(ls.index_roots())
+        ls.background(ls.indexes.index_roots())
         ls.background(register_watchers(ls))  # files changed outside the editor
 
     @server.feature(types.SHUTDOWN)

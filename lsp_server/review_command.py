@@ -112,8 +112,8 @@ async def _review(ls: FathomServer, args: tuple[Any, ...]) -> dict[str, Any]:
     stats = GenerationStats()
     try:
         async with model_job(ls, "review", uri, f"Fathom: reviewing {path.name}") as gen:
-            engine = await ls.engine()
-            workspace = ls.context_workspace(root, engine)
+            engine = await ls.engine_host.engine()
+            workspace = ls.indexes.context_workspace(root, engine)
             max_output = min(ls.config.max_output_tokens, REVIEW_MAX_OUTPUT)
             window = engine.max_context - max_output - PROMPT_SLACK - 512
             budget = min(ls.config.context_budget or window, window)
@@ -154,7 +154,7 @@ async def _review(ls: FathomServer, args: tuple[Any, ...]) -> dict[str, Any]:
         change = types.TextDocumentContentChangeWholeDocument(text=current.source)
         ls.findings.apply_changes(uri, snapshot.text, [change], encoding)
         ls.finding_texts[uri] = current.source
-    ls.publish_findings(uri)
+    ls.document_sync.publish_findings(uri)
     return {
         "findings": [
             {

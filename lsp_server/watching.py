@@ -92,18 +92,18 @@ class WatchedChanges:
 def files_changed(server: FathomServer, changes: Sequence[types.FileEvent]) -> None:
     """Files changed on disk, not in the editor (``git checkout``, a formatter): read again
     now, before the next request; a changed .gitignore re-indexes its root."""
-    watched = WatchedChanges.of(changes, server.repositories)
+    watched = WatchedChanges.of(changes, server.indexes.repositories)
     for uri in watched.files:
         if uri in server.workspace.text_documents:
             continue  # the editor's text wins
         path = fs_path(uri)
         if path is None:
             continue  # not a file here, or a symlink loop: nothing to index
-        root = next((r for r in server.repositories if path.is_relative_to(r)), None)
+        root = next((r for r in server.indexes.repositories if path.is_relative_to(r)), None)
         if root is not None and not path.exists() and language_of(path) is None:
-            remove_under(server.repositories[root], path.relative_to(root).as_posix())
-        server.mark_dirty(uri)
-    server.flush_documents()
+            remove_under(server.indexes.repositories[root], path.relative_to(root).as_posix())
+        server.document_sync.mark_dirty(uri)
+    server.document_sync.flush()
     for root in watched.ignore_rules:
         server.background(reindex(server, root))
 
@@ -111,5 +111,5 @@ def files_changed(server: FathomServer, changes: Sequence[types.FileEvent]) -> N
 async def reindex(server: FathomServer, root: Path) -> None:
     """Walk ``root`` again under its current ignore rules (unchanged files cost nothing); the
     old index serves requests until the new one is ready."""
-    if root in server.repositories:
-        await server.index_root(root, await server.engine())
+    if root in server.indexes.repositories:
+        await server.indexes.index_root(root, await server.engine_host.engine())

@@ -11,6 +11,7 @@ import pytest
 from fathom.edits.journal import EditJournal, Outcome
 from fathom.lsp_server.config import FathomConfig, merge
 from fathom.lsp_server.server import FathomServer
+from fathom.lsp_server.settings_sync import apply_settings
 
 DAY = 86_400.0
 MIB = 1 << 20
@@ -128,15 +129,15 @@ def test_the_settings_reach_the_journal(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("FATHOM_CACHE_DIR", str(tmp_path))
     shown: list[str] = []
     server = _server(shown)
-    server.apply_settings({"fathom": {"journalMaxDays": 7, "journalMaxMegabytes": 2}}, "init")
+    apply_settings(server, {"fathom": {"journalMaxDays": 7, "journalMaxMegabytes": 2}}, "init")
     journal = server.journal()
     assert journal.path == tmp_path / "journal.sqlite"
     assert (journal.max_days, journal.max_megabytes) == (7, 2)
     _record(journal, "an edit")
-    server.apply_settings({"journalMaxMegabytes": 0}, "settings")  # changed while running
+    apply_settings(server, {"journalMaxMegabytes": 0}, "settings")  # changed while running
     assert server.journal().recent() == [] and not server.journal().enabled
     assert SECRET.encode() not in _on_disk(journal.path)
-    server.apply_settings({"journalMaxDays": -3}, "settings")
+    apply_settings(server, {"journalMaxDays": -3}, "settings")
     assert server.config.journal_max_days == 7
     assert any("journalMaxDays" in m for m in shown)
     journal.close()
@@ -150,5 +151,5 @@ def test_turning_the_journal_off_clears_it_before_any_edit(
     _record(earlier, "from an earlier session")
     earlier.close()
     server = _server([])
-    server.apply_settings({"journalMaxDays": 0}, "initializationOptions")
+    apply_settings(server, {"journalMaxDays": 0}, "initializationOptions")
     assert SECRET.encode() not in _on_disk(tmp_path / "journal.sqlite")
