@@ -1,5 +1,5 @@
-"""Soak: 500 mixed requests against the real ``fathom serve`` over stdio, with recorded engine
-replies (the engine is not what is soaked here: the server is).
+"""Soak: 500 mixed requests against the real ``fathom serve`` over stdio, its model server a
+stub that answers with recorded replies (the model is not what is soaked here: the server is).
 
 The mix, drawn with a fixed seed: edits (the editor applies each workspace edit and sends
 the change back), reviews (findings published as diagnostics), edits cancelled while the
@@ -22,6 +22,7 @@ import platform
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from fathom.edits.prompt import diff_prefix  # noqa: E402
 from tests.raw_client import EDITOR_CAPABILITIES, RawClient  # noqa: E402
+from tests.tiny_tokenizer import make_tokenizer  # noqa: E402
 
 LINES = 400
 SOAK_FILE = "".join(f"value_{i} = 0\n" for i in range(LINES))
@@ -50,6 +52,22 @@ def _rss_mb(proc: psutil.Process) -> float:
         except psutil.NoSuchProcess:
             continue
     return total / 2**20
+
+
+def _model_server(replies_file: Path) -> tuple[subprocess.Popen, str]:
+    """tests/openai_stub.py answering with the recorded replies, in a process of its own as a
+    real model server is: its streaming never competes with this driver's threads for the GIL,
+    so the latencies measured here are the language server's."""
+    stub = subprocess.Popen(
+        [sys.executable, "-m", "tests.openai_stub", str(replies_file)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert stub.stdout is not None
+    url = stub.stdout.readline().strip()
+    if not url:
+        stub.kill()
+        raise SystemExit("the model server stub did not start")
+    return stub, url
 
 
 def _whole(first: int, last: int) -> dict:
@@ -82,9 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         elif kind == "cancel":
             replies.append({"text": diff_prefix("soak.py") + "x\n" * 400,
                             "seconds_per_chunk": 0.02})  # fmt: skip
-    (work / "replies.json").write_text(json.dumps(replies))
-
-    client = RawClient(work, "--replay", str(work / "replies.json"))
+    model = Path(tempfile.mkdtemp(prefix="fathom-soak-model-"))  # outside the workspace
+    (model / "replies.json").write_text(json.dumps(replies))
+    stub, url = _model_server(model / "replies.json")
+    # Token counts are not soaked either: a tiny generated tokenizer counts them.
+    tokenizer = make_tokenizer(model / "tokenizer")
+    client = RawClient(work, "--server-url", url, "--server-tokenizer", str(tokenizer))
     server = psutil.Process(client.proc.pid)
     latencies: dict[str, list[float]] = {k: [] for k in KINDS}
     errors: list[str] = []
@@ -192,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         alive_at_end = client.proc.poll() is None
     finally:
         client.proc.kill()
+        stub.terminate()
+        stub.wait()
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(model, ignore_errors=True)
 
     def pct(values: list[float], q: float) -> float:
         ordered = sorted(values)
@@ -209,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.node()} {platform.machine()}, {psutil.cpu_count()} CPUs, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
         "python": platform.python_version(),
-        "engine": "replay (recorded replies); the server and its context pipeline are real",
+        "engine": "a model server stub answering with recorded replies over HTTP "
+        "(tests/openai_stub.py); the server and its context pipeline are real",
         "seed": args.seed,
         "requests": len(every),
         "errors": len(errors),

@@ -1,6 +1,6 @@
 """Which engine a command runs, from its command line: the same choice for ``fathom serve``,
-``fathom edit`` and ``fathom demo`` — the embedded vLLM (CPU or GPU defaults), an
-OpenAI-compatible server (``--server-url``), or recorded replies (``serve --replay``, tests).
+``fathom edit`` and ``fathom demo`` — the embedded vLLM (CPU or GPU defaults) or an
+OpenAI-compatible server (``--server-url``).
 ``--model`` names one model in every command: the one run, the one whose tokenizer ``index``
 and ``context`` count with, the one ``serve-model`` serves."""
 
@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from fathom.backend.engine import Engine
@@ -73,9 +72,8 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> FathomConfig:
     """The engine the command line asks for (the editor's settings may choose another)."""
-    replay = getattr(args, "replay", None)
     return FathomConfig(
-        engine="replay" if replay else "openai" if args.server_url else "embedded",
+        engine="openai" if args.server_url else "embedded",
         model=args.model,
         server_url=args.server_url,
         server_model=args.server_model,
@@ -89,14 +87,8 @@ def engine_factory(
     ``progress`` hears the embedded engine's start-up steps (the model's first conversion)."""
 
     def make_engine(config: FathomConfig) -> Engine:
-        from fathom.backend.vllm_engine import VllmEngine, resolve_model
+        from fathom.backend.vllm_engine import VllmEngine
 
-        if config.engine == "replay":
-            from fathom.backend.replay_engine import ReplayEngine
-
-            # Counted with the configured model's tokenizer, as the other engines are.
-            tokenizer = resolve_model(config.model or args.model, lambda _m: None)
-            return ReplayEngine.from_file(Path(args.replay), tokenizer)
         if config.engine == "openai":
             from fathom.backend.openai_engine import OpenAIEngine
 

@@ -18,12 +18,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="run the language server (stdio unless --tcp)")
     serve.add_argument("--stdio", action="store_true", help="accepted for clients that pass it")
     serve.add_argument("--tcp", metavar="[HOST:]PORT", help="listen on TCP instead of stdio")
-    serve.add_argument(
-        "--replay",
-        metavar="FILE",
-        help="answer with recorded replies (a JSON list of strings) instead of a model; "
-        "for tests of the edit plumbing",
-    )
     add_engine_options(serve)
     add_server_options(serve)
     serve.set_defaults(run=run)

@@ -25,7 +25,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, override
 from lsprotocol import types
 
-EngineKind = Literal["embedded", "openai", "replay"]
+EngineKind = Literal["embedded", "openai"]
 SEVERITY_NAMES = {
     "error": types.DiagnosticSeverity.Error,
     "warning": types.DiagnosticSeverity.Warning,
@@ -36,8 +36,8 @@ SEVERITY_NAMES = {
 
 @dataclass(frozen=True, slots=True)
 class FathomConfig:
-    # Which engine answers: the embedded vLLM ("embedded"), an OpenAI-compatible server
-    # ("openai", with serverUrl), or recorded replies ("replay", tests only, CLI only).
+    # Which engine answers: the embedded vLLM ("embedded") or an OpenAI-compatible server
+    # ("openai", with serverUrl).
     engine: EngineKind = "embedded"
     model: str | None = None  # embedded: model folder or name; None: the CPU default
     server_url: str | None = None
@@ -119,7 +119,6 @@ def _context_budget(value: Any, _: Any) -> int | None:
 
 
 _RULES: dict[str, Callable[[Any, Any], Any]] = {
-    # "replay" (recorded replies) is for tests, from the command line only.
     "engine": _one_of(("embedded", "openai"), '"embedded" or "openai"'),
     "model": _text_or_null,
     "server_url": _text_or_null,

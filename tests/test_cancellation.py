@@ -1,6 +1,7 @@
-"""Cancellation and the journal, against the real ``fathom serve`` over stdio with recorded,
-slowly streamed replies (``--replay``): every request is answered exactly once, an answer
-never says "cancelled" for an edit the editor received, and the journal keeps what the model
+"""Cancellation and the journal, against the real ``fathom serve`` over stdio whose model
+server (``--server-url``, tests/openai_stub.py) streams recorded replies slowly: every request
+is answered exactly once, an answer never says "cancelled" for an edit the editor received, a
+cancelled edit's stream is closed at the model server, and the journal keeps what the model
 wrote and what was planned, and agrees with the answers.
 
 Issue 18, items 2-4. The random-cancel run sends ``$/cancelRequest`` at random moments of 40
@@ -9,7 +10,6 @@ edits (a fixed seed), the editor taking a random while to answer ``workspace/app
 
 from __future__ import annotations
 
-import json
 import queue
 import random
 import time
@@ -20,6 +20,7 @@ import pytest
 
 from fathom.edits.journal import EditJournal, JournalEntry, Outcome
 from fathom.edits.prompt import diff_prefix
+from tests.openai_stub import CHAT, StubServer
 from tests.raw_client import EDITOR_CAPABILITIES, RawClient
 from tests.tiny_tokenizer import make_tokenizer
 
@@ -116,15 +117,15 @@ def cache(tmp_path: Path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def serve(tmp_path: Path, sample_project: Path, cache: Path):
-    """``fathom serve --replay`` with a tiny generated tokenizer; returns the Editor."""
+def serve(tmp_path: Path, sample_project: Path, cache: Path, stub: StubServer):
+    """``fathom serve --server-url`` on the stub, which answers with ``replies``; counts with
+    a tiny generated tokenizer; returns the Editor."""
     tokenizer_dir = make_tokenizer(tmp_path / "tokenizer")
     started: list[Editor] = []
 
     def start(*replies: dict, capabilities: dict = EDITOR_CAPABILITIES) -> Editor:
-        path = tmp_path / "replies.json"
-        path.write_text(json.dumps(list(replies)))
-        editor = Editor(sample_project, "--replay", str(path), "--model", str(tokenizer_dir))
+        stub.replay(replies)
+        editor = Editor(sample_project, *stub.serve_args(tokenizer_dir))
         started.append(editor)
         editor.initialize(sample_project, capabilities)
         return editor
@@ -144,11 +145,18 @@ def _journal(cache: Path) -> dict[str, JournalEntry]:
         journal.close()
 
 
+def _stream_closed(editor: Editor, stub: StubServer) -> None:
+    """The cancel reached the model server: Fathom closed the reply's stream (vLLM then
+    aborts the request) before the reply ended."""
+    editor.wait_for("the stream closed at the model server", lambda: stub.closed_early())
+    assert len(stub.closed_early()) == 1
+
+
 def _slow(text: str, seconds_per_chunk: float) -> dict:
     return {"text": text, "seconds_per_chunk": seconds_per_chunk}
 
 
-def test_a_superseded_edit_is_answered_cancelled_and_saying_why(serve, sample_project, cache):
+def test_a_superseded_edit_is_answered_cancelled_and_saying_why(serve, sample_project, cache, stub):
     editor = serve(_slow(LONG_REPLY, 0.2), _slow(REPLY, 0.0))
     uri = editor.open(sample_project / "shop" / "report.py")
     older = editor.edit(uri, "Rename, first try")
@@ -160,9 +168,12 @@ def test_a_superseded_edit_is_answered_cancelled_and_saying_why(serve, sample_pr
     assert editor.wait(newer)["result"]["applied"] is True
     assert editor.received == ["Fathom: Rename, second try"]
     assert _journal(cache)["Rename, first try"].outcome is Outcome.CANCELLED
+    _stream_closed(editor, stub)
+    first, second = stub.requests(CHAT)
+    assert first.closed_early and not second.closed_early  # only the superseded one stopped
 
 
-def test_cancel_from_the_progress_is_answered(serve, sample_project, cache):
+def test_cancel_from_the_progress_is_answered(serve, sample_project, cache, stub):
     editor = serve(_slow(LONG_REPLY, 0.2))
     uri = editor.open(sample_project / "shop" / "report.py")
     pending = editor.edit(uri, "Rename")
@@ -179,9 +190,12 @@ def test_cancel_from_the_progress_is_answered(serve, sample_project, cache):
     assert "cancelled from its progress" in answer["error"]["message"]
     assert editor.received == []
     assert _journal(cache)["Rename"].outcome is Outcome.CANCELLED
+    _stream_closed(editor, stub)
 
 
-def test_a_cancelled_edit_keeps_the_partial_reply_in_the_journal(serve, sample_project, cache):
+def test_a_cancelled_edit_keeps_the_partial_reply_in_the_journal(
+    serve, sample_project, cache, stub
+):
     editor = serve(_slow(LONG_REPLY, 0.2))
     uri = editor.open(sample_project / "shop" / "report.py")
     pending = editor.edit(uri, "Rename")
@@ -195,6 +209,7 @@ def test_a_cancelled_edit_keeps_the_partial_reply_in_the_journal(serve, sample_p
     # What the model wrote before the cancel, from Fathom's opening of the answer on.
     assert partial.startswith(diff_prefix("shop/report.py") + "def total_value(items):")
     assert len(partial) < len(LONG_REPLY) and LONG_REPLY.startswith(partial)
+    _stream_closed(editor, stub)
 
 
 def test_a_stale_refusal_journals_the_planned_diff(serve, sample_project, cache):

@@ -7,7 +7,6 @@ lines outside the selection included, without anyone being asked.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from fathom.backend.replay_engine import ReplayEngine
+from fathom.backend.engine import Engine
 from fathom.context import LineRange, Workspace
 from fathom.context.text import read_text_file
 from fathom.edits.diff_parse import parse_diff
@@ -27,6 +26,7 @@ from fathom.lsp_server.workspace_edit import ClientEditSupport, to_workspace_edi
 from fathom.pipeline import headless
 from fathom.pipeline.edit_flow import run_edit
 from tests.lsp_client import edit_arguments, editor_session, open_document
+from tests.openai_stub import StubServer
 from tests.tiny_tokenizer import make_tokenizer
 
 APP = "def helper():\n    return 1\n\n\ndef other():\n    return 3\n"
@@ -82,8 +82,7 @@ def _snapshot(path: Path) -> DocumentSnapshot:
     return DocumentSnapshot(path, read_text_file(path), None)
 
 
-async def _run(root: Path, replies: list[str]):
-    engine = ReplayEngine(replies)
+async def _run(root: Path, engine: Engine):
     return await run_edit(
         engine, Workspace(root, engine), _snapshot(root / "app.py"), LineRange(0, 2),
         "Return 2 instead.", snapshot_of=_snapshot,
@@ -100,10 +99,12 @@ def _untouched(root: Path, created: str | None) -> None:
 
 
 @pytest.mark.parametrize("case", PROTECTED)
-async def test_a_reply_never_writes_where_fathom_shows_nothing(project: Path, case: str):
+async def test_a_reply_never_writes_where_fathom_shows_nothing(
+    project: Path, case: str, stub, tokenizer_dir
+):
     tail, named, created = PROTECTED[case]
     with pytest.raises(EditError) as refused:
-        await _run(project, [_EDIT + tail + "```\n"] * 4)
+        await _run(project, stub.engine(tokenizer_dir, [_EDIT + tail + "```\n"] * 4))
     message = str(refused.value)
     assert f"The diff writes {named}:" in message or f"The diff writes ./{named}:" in message
     assert "nothing was applied" in message
@@ -128,17 +129,17 @@ def test_a_plan_into_git_is_never_built_so_nothing_reaches_the_disk(project: Pat
 # -- headless: `fathom edit --apply` ----------------------------------------------------------
 
 
-async def _edit_file(root: Path, replies: list[str], **options) -> int:
+async def _edit_file(root: Path, engine: Engine, **options) -> int:
     """``fathom edit --apply`` as the CLI runs it (index, edit, write), replies recorded."""
     return await headless.edit_file(
-        root / "app.py", (1, 2), "Return 2 instead.", apply=True, engine=ReplayEngine(replies),
+        root / "app.py", (1, 2), "Return 2 instead.", apply=True, engine=engine,
         root=root, **options,
     )  # fmt: skip
 
 
-async def test_headless_apply_refuses_a_reply_into_git(project, cache, capsys):
+async def test_headless_apply_refuses_a_reply_into_git(project, cache, capsys, stub, tokenizer_dir):
     tail, _named, created = PROTECTED["git-hook"]
-    done = await _edit_file(project, [_EDIT + tail + "```\n"] * 4)
+    done = await _edit_file(project, stub.engine(tokenizer_dir, [_EDIT + tail + "```\n"] * 4))
     assert done == 1
     assert "Fathom never writes" in capsys.readouterr().err
     _untouched(project, created)
@@ -150,19 +151,23 @@ _DELETE = "```diff\n--- a/app.py\n+++ /dev/null\n@@ -1,2 +0,0 @@\n"
 _DELETE += "-def helper():\n-    return 1\n```\n"
 
 
-async def _deleting_plan(root: Path) -> EditPlan:
-    return (await _run(root, [_MISS, _DELETE])).plan
+async def _deleting_plan(root: Path, stub: StubServer, tokenizer_dir: Path) -> EditPlan:
+    return (await _run(root, stub.engine(tokenizer_dir, [_MISS, _DELETE]))).plan
 
 
-async def test_dev_null_for_the_target_is_a_deletion_not_an_emptied_file(project: Path):
-    plan = await _deleting_plan(project)
+async def test_dev_null_for_the_target_is_a_deletion_not_an_emptied_file(
+    project: Path, stub, tokenizer_dir
+):
+    plan = await _deleting_plan(project, stub, tokenizer_dir)
     assert [d.snapshot.path for d in plan.deletes] == [(project / "app.py").resolve()]
     assert plan.files == ()  # no text edit that empties it
     assert plan.final_texts() == {(project / "app.py").resolve(): None}
 
 
-async def test_write_plan_deletes_only_when_allowed_and_otherwise_writes_nothing(project):
-    plan = await _deleting_plan(project)
+async def test_write_plan_deletes_only_when_allowed_and_otherwise_writes_nothing(
+    project, stub, tokenizer_dir
+):
+    plan = await _deleting_plan(project, stub, tokenizer_dir)
     with pytest.raises(EditError, match="--allow-delete"):
         write_plan(plan)
     assert (project / "app.py").read_text() == APP
@@ -171,8 +176,11 @@ async def test_write_plan_deletes_only_when_allowed_and_otherwise_writes_nothing
 
 
 @pytest.mark.parametrize("allow_delete", [False, True])
-async def test_headless_apply_deletes_only_with_allow_delete(project, cache, capsys, allow_delete):
-    done = await _edit_file(project, [_MISS, _DELETE], allow_delete=allow_delete)
+async def test_headless_apply_deletes_only_with_allow_delete(
+    project, cache, capsys, allow_delete, stub, tokenizer_dir
+):
+    engine = stub.engine(tokenizer_dir, [_MISS, _DELETE])
+    done = await _edit_file(project, engine, allow_delete=allow_delete)
     out, err = capsys.readouterr()
     assert "+++ /dev/null" in out  # the diff is shown either way
     if allow_delete:
@@ -193,8 +201,10 @@ def test_the_edit_command_takes_allow_delete():
 # -- LSP: what reaches the editor --------------------------------------------------------------
 
 
-async def test_a_deletion_goes_only_to_an_editor_that_asks_first(project: Path):
-    plan = await _deleting_plan(project)
+async def test_a_deletion_goes_only_to_an_editor_that_asks_first(
+    project: Path, stub, tokenizer_dir
+):
+    plan = await _deleting_plan(project, stub, tokenizer_dir)
     silent = ClientEditSupport(document_changes=True, resource_operations=frozenset({"delete"}))
     with pytest.raises(EditError, match="cannot ask before deleting"):
         to_workspace_edit(plan, lambda p: p.as_uri(), "utf-16", silent, project)
@@ -209,14 +219,14 @@ async def test_a_deletion_goes_only_to_an_editor_that_asks_first(project: Path):
 
 
 @pytest.fixture
-def replay_server(tmp_path: Path, cache: Path):
-    """``fathom serve --replay`` arguments, with a tiny tokenizer and a private cache."""
+def replay_server(tmp_path: Path, cache: Path, stub: StubServer):
+    """``fathom serve`` arguments for a model server stub that answers with ``replies``, with a
+    tiny tokenizer and a private cache."""
     tokenizer_dir = make_tokenizer(tmp_path / "tokenizer")
 
     def server_args(*replies: str) -> list[str]:
-        path = tmp_path / "replies.json"
-        path.write_text(json.dumps(list(replies)))
-        return ["--replay", str(path), "--model", str(tokenizer_dir)]
+        stub.replay(replies)
+        return stub.serve_args(tokenizer_dir)
 
     return server_args
 

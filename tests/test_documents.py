@@ -3,13 +3,13 @@ documents that are not files (``untitled:``, ``http:``, a symlink loop), a 50 MB
 changes to unopened documents or older versions, a 5 MB model reply and a long reply full of
 syntax errors. Each gets a clear refusal, and the next request about a good document works.
 
-The server replays recorded replies, counts tokens with a tiny generated tokenizer and keeps
-its index and journal in a private cache dir.
+The server's model server is a stub that answers with recorded replies (--server-url,
+tests/openai_stub.py); the server counts tokens with a tiny generated tokenizer and keeps its
+index and journal in a private cache dir.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
 
+from tests.openai_stub import StubServer
 from tests.raw_client import EDITOR_CAPABILITIES, RawClient
 from tests.tiny_tokenizer import make_tokenizer
 
@@ -29,25 +30,23 @@ HUGE = "```diff\n--- a/m.py\n+++ b/m.py\n@@ @@\n-def f(x):\n+def g(x):\n" + "+y 
 BROKEN = "```diff\n--- a/m.py\n+++ b/m.py\n@@ @@\n def f(x):\n" + "+)\n" * 60_000 + "```\n"
 
 
-def _serve(tmp: Path, monkeypatch, replies: list[str]) -> tuple[RawClient, Path]:
+def _serve(tmp: Path, monkeypatch, stub: StubServer, replies: list[str]) -> tuple[RawClient, Path]:
     root = tmp / "proj"
     root.mkdir()
     (root / "m.py").write_text(GOOD)
-    (tmp / "replies.json").write_text(json.dumps(replies))
+    stub.replay(replies)
     monkeypatch.setenv("FATHOM_CACHE_DIR", str(tmp / "cache"))
-    client = RawClient(
-        root, "--replay", str(tmp / "replies.json"), "--model", str(make_tokenizer(tmp / "tok"))
-    )
+    client = RawClient(root, *stub.serve_args(make_tokenizer(tmp / "tok")))
     client.initialize(root, EDITOR_CAPABILITIES)
     return client, root
 
 
 @pytest.fixture
-def serve(tmp_path: Path, monkeypatch):
+def serve(tmp_path: Path, monkeypatch, stub: StubServer):
     clients: list[RawClient] = []
 
     def start(*replies: str) -> tuple[RawClient, Path]:
-        client, root = _serve(tmp_path, monkeypatch, list(replies))
+        client, root = _serve(tmp_path, monkeypatch, stub, list(replies))
         clients.append(client)
         return client, root
 
@@ -225,18 +224,17 @@ if os.environ.get("FATHOM_SKIP_BIG_DOCUMENTS"):  # a machine without the memory 
     del test_a_50_mb_document_is_kept_but_never_analysed_and_the_server_answers
 
 
-def test_workspace_folders_that_are_not_files_are_left_out_not_fatal(tmp_path, monkeypatch):
+def test_workspace_folders_that_are_not_files_are_left_out_not_fatal(tmp_path, monkeypatch, stub):
     """A client may name folders on another scheme (a remote, a virtual file system) or one
     looping through symlinks: they have nothing to index, and the file folder still works."""
     root = tmp_path / "proj"
     root.mkdir()
     (root / "m.py").write_text(GOOD)
-    (tmp_path / "replies.json").write_text(json.dumps([RENAME]))
+    stub.replay([RENAME])
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
     monkeypatch.setenv("FATHOM_CACHE_DIR", str(tmp_path / "cache"))
-    model = str(make_tokenizer(tmp_path / "tok"))
-    client = RawClient(root, "--replay", str(tmp_path / "replies.json"), "--model", model)
+    client = RawClient(root, *stub.serve_args(make_tokenizer(tmp_path / "tok")))
     try:
         folders = [{"uri": u, "name": n} for u, n in [
             ("vscode-vfs://github/o/r", "remote"), ((tmp_path / "a").as_uri(), "loop"),

@@ -4,8 +4,9 @@ not JSON or not JSON-RPC, unknown methods, params of the wrong type, positions o
 lone surrogates. Every request gets an answer (a result or a typed error) and the server
 keeps serving.
 
-The engine replays no recorded replies, so an edit that gets through every check ends in a
-clear engine error rather than minutes of CPU. FATHOM_FUZZ_EXAMPLES raises the examples.
+The model server (a stub, tests/openai_stub.py) has no recorded reply to give, so an edit that
+gets through every check ends in a clear engine error rather than minutes of CPU.
+FATHOM_FUZZ_EXAMPLES raises the examples.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.openai_stub import StubServer, serve_stub
 from tests.raw_client import RawClient, TcpRawClient
 from tests.tiny_tokenizer import make_tokenizer
 
@@ -32,18 +34,26 @@ FUZZ = settings(
 )
 
 
-def _project(tmp_path_factory) -> tuple[Path, Path]:
+def _project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("proto")
     (root / "m.py").write_text("def f(x):\n    return x\n")
-    replies = root / "replies.json"
-    replies.write_text("[]")
-    return root, replies
+    return root
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory) -> RawClient:
-    root, replies = _project(tmp_path_factory)
-    c = RawClient(root, "--replay", str(replies))
+def model_server(tmp_path_factory) -> Iterator[list[str]]:
+    """``fathom serve`` options for a model server that has no reply to give."""
+    stubs = serve_stub()
+    stub: StubServer = next(stubs)
+    stub.replay([])
+    yield stub.serve_args(make_tokenizer(tmp_path_factory.mktemp("tokenizer")))
+    next(stubs, None)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, model_server: list[str]) -> RawClient:
+    root = _project(tmp_path_factory)
+    c = RawClient(root, *model_server)
     c.initialize(root, {})
     c.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
         "uri": (root / "m.py").as_uri(), "languageId": "python", "version": 1,
@@ -79,11 +89,10 @@ def test_a_bad_frame_is_answered_and_the_next_one_read(client: RawClient, frame:
 
 
 @pytest.fixture(scope="module")
-def tcp_client(tmp_path_factory) -> Iterator[TcpRawClient]:
-    root, replies = _project(tmp_path_factory)
-    tokenizer = make_tokenizer(tmp_path_factory.mktemp("tokenizer"))
+def tcp_client(tmp_path_factory, model_server: list[str]) -> Iterator[TcpRawClient]:
+    root = _project(tmp_path_factory)
     env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path_factory.mktemp("tcp-cache"))}
-    c = TcpRawClient(root, "--replay", str(replies), "--model", str(tokenizer), env=env)
+    c = TcpRawClient(root, *model_server, env=env)
     c.initialize(root, {})
     yield c
     c.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import json
 import re
 import sqlite3
 from pathlib import Path
@@ -16,11 +15,11 @@ import orjson
 import pytest
 from lsprotocol import types
 
-from fathom.backend.replay_engine import ReplayEngine
 from fathom.backend.tokenizer import HFTokenCounter, engine_fingerprint
 from fathom.edits.prompt import diff_prefix
 from fathom.pipeline.repositories import index_path, index_repository
 from tests.lsp_client import EditorClient, edit_arguments, editor_session, open_document
+from tests.openai_stub import StubServer, json_reply
 from tests.tiny_tokenizer import make_tokenizer
 
 REPORT_EDIT = diff_prefix("shop/report.py") + "def total_value(items):\n+def value(items):\n```\n"
@@ -35,10 +34,10 @@ def cache(tmp_path: Path, monkeypatch) -> Path:
     return tmp_path / "cache"
 
 
-def _replies(tmp_path: Path, *replies: str) -> Path:
-    path = tmp_path / "replies.json"
-    path.write_text(json.dumps(list(replies)))
-    return path
+def _serving(stub: StubServer, tokenizer: Path, *replies: str) -> list[str]:
+    """``fathom serve`` options for the stub as model server, answering with ``replies``."""
+    stub.replay(replies)
+    return stub.serve_args(tokenizer)
 
 
 def _expand(glob: str) -> list[str]:
@@ -63,9 +62,7 @@ def watched(client: EditorClient, root: Path, path: Path) -> bool:
     return False
 
 
-def disk_changed(
-    client: EditorClient, root: Path, path: Path, kind: types.FileChangeType
-) -> None:
+def disk_changed(client: EditorClient, root: Path, path: Path, kind: types.FileChangeType) -> None:
     if watched(client, root, path):
         client.workspace_did_change_watched_files(
             types.DidChangeWatchedFilesParams([types.FileEvent(path.as_uri(), kind)])
@@ -97,12 +94,10 @@ async def _edit(client: EditorClient, uri: str) -> dict:
 
 # -- item 9: files changed outside the editor --------------------------------------------------
 async def test_vscode_is_asked_to_watch_the_indexed_suffixes_and_gitignore(
-    sample_project: Path, tmp_path: Path, cache: Path
+    sample_project: Path, tmp_path: Path, cache: Path, stub: StubServer
 ):
     tokenizer = make_tokenizer(tmp_path / "tok")
-    replies = _replies(tmp_path, REPORT_EDIT)
-    async with editor_session(sample_project, "--replay", str(replies), "--model", str(tokenizer)
-                              ) as client:  # fmt: skip
+    async with editor_session(sample_project, *_serving(stub, tokenizer, REPORT_EDIT)) as client:
         await indexed(client, sample_project)
         (registration,) = client.registrations
         assert registration.method == "workspace/didChangeWatchedFiles"
@@ -112,13 +107,12 @@ async def test_vscode_is_asked_to_watch_the_indexed_suffixes_and_gitignore(
 
 
 async def test_a_file_written_on_disk_reaches_the_next_edits_context(
-    sample_project: Path, tmp_path: Path, cache: Path
+    sample_project: Path, tmp_path: Path, cache: Path, stub: StubServer
 ):
     tokenizer = make_tokenizer(tmp_path / "tok")
-    replies = _replies(tmp_path, COMMENT, RECOMMENT)
+    serving = _serving(stub, tokenizer, COMMENT, RECOMMENT)
     report = sample_project / "shop" / "report.py"
-    async with editor_session(sample_project, "--replay", str(replies), "--model", str(tokenizer)
-                              ) as client:  # fmt: skip
+    async with editor_session(sample_project, *serving) as client:
         await indexed(client, sample_project)
         uri = open_document(client, report)
         before = await _edit(client, uri)
@@ -135,15 +129,13 @@ async def test_a_file_written_on_disk_reaches_the_next_edits_context(
 
 
 async def test_a_gitignore_changed_on_disk_is_applied_to_the_index(
-    sample_project: Path, tmp_path: Path, cache: Path
+    sample_project: Path, tmp_path: Path, cache: Path, stub: StubServer
 ):
     tokenizer = make_tokenizer(tmp_path / "tok")
-    replies = _replies(tmp_path, REPORT_EDIT)
     (sample_project / ".gitignore").write_text("generated/\n")
     (sample_project / "generated").mkdir()
     (sample_project / "generated" / "totals.py").write_text("def total_value(items):\n    pass\n")
-    async with editor_session(sample_project, "--replay", str(replies), "--model", str(tokenizer)
-                              ) as client:  # fmt: skip
+    async with editor_session(sample_project, *_serving(stub, tokenizer, REPORT_EDIT)) as client:
         await indexed(client, sample_project)
         (sample_project / ".gitignore").write_text("")  # generated/ may be shown now
         gitignore = sample_project / ".gitignore"
@@ -164,24 +156,25 @@ def test_two_model_folders_with_one_name_and_different_tokenizers_differ(tmp_pat
     assert fingerprint[words] == fingerprint[same]  # the content counts, not the name
 
 
-async def _indexed_with(root: Path, tokenizer: Path):
-    engine = ReplayEngine([], str(tokenizer))
+async def _indexed_with(root: Path, tokenizer: Path, stub: StubServer):
+    engine = stub.engine(tokenizer)
     await engine.start()
     repository, stats, _notes = await asyncio.to_thread(
         index_repository, root, engine, engine_fingerprint(engine)
     )
     repository.index.close()
+    await engine.close()
     return stats
 
 
 async def test_an_index_is_not_shared_by_two_tokenizers_of_one_folder_name(
-    sample_project: Path, tmp_path: Path, cache: Path
+    sample_project: Path, tmp_path: Path, cache: Path, stub: StubServer
 ):
     words = make_tokenizer(tmp_path / "a" / "model")
     chars = make_tokenizer(tmp_path / "b" / "model", per_character=True)
-    first = await _indexed_with(sample_project, words)
-    again = await _indexed_with(sample_project, words)
-    other = await _indexed_with(sample_project, chars)
+    first = await _indexed_with(sample_project, words, stub)
+    again = await _indexed_with(sample_project, words, stub)
+    other = await _indexed_with(sample_project, chars, stub)
     assert first.cache_hits == 0 and again.cache_hits == again.files  # the same tokenizer reuses
     assert other.cache_hits == 0  # another tokenizer's counts are never reused
 
@@ -193,7 +186,7 @@ def _stored_chunks(root: Path) -> list[tuple[str, int]]:
 
 
 async def test_a_model_change_during_the_first_indexing_indexes_with_the_new_tokenizer(
-    tmp_path: Path, cache: Path
+    tmp_path: Path, cache: Path, stub: StubServer
 ):
     root = tmp_path / "big"
     (root / "pkg").mkdir(parents=True)
@@ -202,15 +195,21 @@ async def test_a_model_change_during_the_first_indexing_indexes_with_the_new_tok
         (root / "pkg" / f"m{n}.py").write_text(f"# module {n}\n{body}")
     words = make_tokenizer(tmp_path / "a" / "model")
     chars = make_tokenizer(tmp_path / "b" / "model", per_character=True)
-    replies = _replies(tmp_path, REPORT_EDIT)
-    async with editor_session(root, "--replay", str(replies), "--model", str(words)) as client:
+    stub.replay([REPORT_EDIT])
+    # Two served models, each with its folder on this machine (vLLM reports it as ``root``):
+    # the engine counts with the served model's own tokenizer.
+    served = [{"id": name, "max_model_len": 32768, "root": str(folder)}
+              for name, folder in (("words", words), ("chars", chars))]  # fmt: skip
+    stub.on("/v1/models", json_reply(200, {"data": served}))
+    serving = ["--server-url", stub.url, "--server-model", "words"]
+    async with editor_session(root, *serving) as client:
         for _ in range(600):  # the first report of the indexing: files counted, none done
             reports = [v for vs in client.progress_reports.values() for v in vs]
             if any("/400 files" in (getattr(r, "message", None) or "") for r in reports):
                 break
             await asyncio.sleep(0.02)
         client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings={"fathom": {"model": str(chars)}})
+            types.DidChangeConfigurationParams(settings={"fathom": {"serverModel": "chars"}})
         )
         await asyncio.sleep(0.2)
         await indexed(client, root)
@@ -226,15 +225,15 @@ async def test_a_model_change_during_the_first_indexing_indexes_with_the_new_tok
 
 # -- item 12: one Workspace per root, as the context benchmark measures -----------------------
 def test_a_roots_workspace_is_kept_across_requests_and_follows_its_repository(
-    sample_project: Path,
+    sample_project: Path, stub: StubServer, tokenizer_dir: Path
 ):
     from fathom.context.files import name_refusal
     from fathom.lsp_server.roots import Workspaces
 
-    engine, other = ReplayEngine([]), ReplayEngine([])
+    engine, other = stub.engine(tokenizer_dir), stub.engine(tokenizer_dir)
     kept = Workspaces()
 
-    def get(engine: ReplayEngine, repository=None):
+    def get(engine, repository=None):
         return kept.get(sample_project, engine, repository, lambda _p: None, list)
 
     first = get(engine)

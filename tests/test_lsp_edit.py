@@ -1,12 +1,12 @@
 """fathom.edit over a real stdio LSP connection.
 
 The first test runs the real CPU model end to end; the others drive the same server with
-recorded model replies (--replay) to prove each bad input leaves the buffer untouched.
+recorded model replies from a model server stub (--server-url, tests/openai_stub.py) to prove
+each bad input leaves the buffer untouched.
 """
 
 import ast
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from tests.lsp_client import (
     open_document,
     type_into,
 )
+from tests.openai_stub import StubServer
 
 RENAME_DIFF = """```diff
 --- a/shop/report.py
@@ -65,11 +66,12 @@ async def test_real_model_edit_arrives_as_a_versioned_workspace_edit(sample_proj
 
 
 @pytest.fixture
-def replay(tmp_path: Path, tokenizer_dir: Path):
+def replay(stub: StubServer, tokenizer_dir: Path):
+    """``fathom serve`` options for a model server that answers with ``replies``."""
+
     def server_args(*replies: str | dict) -> list[str]:
-        path = tmp_path / "replies.json"
-        path.write_text(json.dumps(list(replies)))
-        return ["--replay", str(path), "--model", str(tokenizer_dir)]
+        stub.replay(replies)
+        return stub.serve_args(tokenizer_dir)
 
     return server_args
 

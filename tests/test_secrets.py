@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fathom.backend.engine import ChatMessage, ChatRequest, GenerationStats
-from fathom.backend.replay_engine import RecordedReply, ReplayEngine
+from fathom.backend.engine import ChatMessage, ChatRequest
 from fathom.context import LineRange, Workspace
 from fathom.context.text import read_text_file
 from fathom.edits.errors import EditError
@@ -17,6 +16,7 @@ from fathom.edits.plan import DocumentSnapshot
 from fathom.edits.prompt import diff_prefix
 from fathom.edits.secrets import Redactor
 from fathom.pipeline.edit_flow import run_edit
+from tests.openai_stub import CHAT, RecordedReply, recorded_reply
 
 AWS = "AKIAIOSFODNN7EXAMPLE"
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
@@ -88,21 +88,20 @@ def _snapshot(path: Path) -> DocumentSnapshot:
     return DocumentSnapshot(path, read_text_file(path), None)
 
 
-async def test_an_edit_near_secrets_sends_none_and_keeps_them(project: Path):
+async def test_an_edit_near_secrets_sends_none_and_keeps_them(project: Path, stub, tokenizer_dir):
     target = project / "settings.py"
     # The model repeats the line with the marker it was shown, as a model does.
     shown_url = next(ln for ln in Redactor().redact(SETTINGS).splitlines() if "DATABASE" in ln)
     assert "«secret-" in shown_url
     reply = diff_prefix("settings.py") + f"{shown_url}\n+{shown_url.replace('5432', '6432')}\n```\n"
-    engine = ReplayEngine([reply])
+    engine = stub.engine(tokenizer_dir, [reply])
     lines = SETTINGS.splitlines()
     at = next(n for n, line in enumerate(lines) if line.startswith("DATABASE_URL"))
     outcome = await run_edit(
         engine, Workspace(project, engine), _snapshot(target), LineRange(at, at + 1),
         "Use port 6432.", snapshot_of=_snapshot,
     )  # fmt: skip
-    (request,) = engine.requests
-    sent = "\n".join(m.content for m in request.messages) + request.assistant_prefix
+    sent = _sent(stub)
     for secret in SECRETS:
         assert secret not in sent
     assert "«secret-" in sent
@@ -261,35 +260,37 @@ def test_a_key_in_string_literals_or_a_key_line_alone_is_masked():
     _masks(f"{body}\n    '{body}\\n',\n", body)
 
 
-class _CopyingModel(ReplayEngine):
+def _sent(stub) -> str:
+    """All that the one chat request brought the model server (Fathom's opening of the
+    answer is its last, assistant message)."""
+    (request,) = stub.requests(CHAT)
+    return "\n".join(m["content"] for m in request.body["messages"])
+
+
+def _copying_model(handler) -> None:
     """Replaces the selected lines by themselves and sets the timeout, repeating the
     selection as it was shown (markers included), as a model does."""
-
-    def __init__(self) -> None:
-        super().__init__([])
-
-    async def stream(self, request: ChatRequest, stats: GenerationStats | None = None):
-        task = request.messages[-1].content.split("Selected lines", 1)[1]
-        shown = task.split("```\n")[1].splitlines()
-        body = "\n".join(shown[1:])
-        new = "\n".join([*shown[:-1], "TIMEOUT = 60"])
-        reply = request.assistant_prefix + shown[0] + "\n-" + body.replace("\n", "\n-")
-        reply += "\n+" + new.replace("\n", "\n+") + "\n```\n"
-        self._replies = [RecordedReply(reply)]
-        async for piece in super().stream(request, stats):
-            yield piece
+    *messages, opened = handler.seen.body["messages"]
+    task = messages[-1]["content"].split("Selected lines", 1)[1]
+    shown = task.split("```\n")[1].splitlines()
+    body = "\n".join(shown[1:])
+    new = "\n".join([*shown[:-1], "TIMEOUT = 60"])
+    reply = opened["content"] + shown[0] + "\n-" + body.replace("\n", "\n-")
+    reply += "\n+" + new.replace("\n", "\n+") + "\n```\n"
+    recorded_reply(RecordedReply(reply))(handler)
 
 
-async def test_an_edit_of_lines_inside_a_key_block_sends_no_key_line(project: Path):
+async def test_an_edit_of_lines_inside_a_key_block_sends_no_key_line(
+    project: Path, stub, tokenizer_dir
+):
     target = project / "settings.py"
-    engine = _CopyingModel()
+    engine = stub.engine(tokenizer_dir, [_copying_model])
     at = SETTINGS.splitlines().index(KEY_LINES[0])
     outcome = await run_edit(
         engine, Workspace(project, engine), _snapshot(target), LineRange(at, at + 4),
         "Set the timeout to 60.", snapshot_of=_snapshot,
     )  # fmt: skip
-    (request,) = engine.requests
-    sent = "\n".join(m.content for m in request.messages) + request.assistant_prefix
+    sent = _sent(stub)
     for line in KEY_LINES:
         assert line not in sent
     assert sent.count("«secret-") >= 4  # each key line, in the file and in the selection
@@ -326,12 +327,12 @@ _HELPER = diff_prefix("helpers.py") + "    return 1\n+    return 2\n"
     ],
 )  # fmt: skip
 async def test_a_prompt_injection_cannot_write_outside_the_edit(
-    project: Path, reply: str, refused_because: str
+    project: Path, reply: str, refused_because: str, stub, tokenizer_dir
 ):
     (project / "helpers.py").write_text(INJECTION)
     (project.parent / "outside.py").write_text("x = 1\n")
     target = project / "helpers.py"
-    engine = ReplayEngine([reply] * 4)  # asked again, the model repeats itself
+    engine = stub.engine(tokenizer_dir, [reply] * 4)  # asked again, the model repeats itself
     lines = INJECTION.splitlines()
     at = lines.index("def helper():")
     with pytest.raises(EditError) as refused:

@@ -1,5 +1,6 @@
-"""A tiny generated HF tokenizer folder: what ``fathom serve --replay --model`` needs to count
-tokens when a test is about the plumbing, not the counts (no model, no real vocabulary)."""
+"""A tiny generated HF tokenizer folder: what ``fathom serve --server-tokenizer`` (or
+``--model``) needs to count tokens when a test is about the plumbing, not the counts (no model,
+no real vocabulary)."""
 
 from __future__ import annotations
 
