@@ -5,7 +5,6 @@ Both the language server and the headless CLI run edits through :func:`run_edit`
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import time
@@ -21,7 +20,7 @@ from fathom.edits.errors import EditError, NoDiffError, NotShownError
 from fathom.edits.feedback import MAX_FEEDBACK_ROUNDS, Round, run_rounds
 from fathom.edits.plan import DocumentSnapshot, EditPlan, PlanBuilder, exists_via_snapshot
 from fathom.edits.prompt import OPEN_FENCE, SYSTEM, edit_request, reply_diff
-from fathom.edits.secrets import Redactor
+from fathom.pipeline.streaming import RedactedChat
 
 # Tokens kept for the reply; a whole rewritten block of a few hundred lines fits.
 DEFAULT_MAX_OUTPUT = 2048
@@ -102,12 +101,6 @@ def new_version_twice(reply: str, rel: str, text: str, selection: LineRange) -> 
     return ParsedDiff(files=again.files, repairs=(*parsed.repairs, note))
 
 
-def _add_stats(total: GenerationStats, more: GenerationStats) -> None:
-    total.prompt_tokens += more.prompt_tokens
-    total.completion_tokens += more.completion_tokens
-    total.total_s += more.total_s
-
-
 async def run_edit(
     engine: Engine,
     workspace: Workspace,
@@ -148,28 +141,12 @@ async def run_edit(
     request = edit_request(pack, instruction, max_output)
     if request_id is not None:
         request = dataclasses.replace(request, request_id=request_id)
-    stats = GenerationStats()
-
-    # Secret-looking values go to the engine as markers; the reply gets them back.
-    redactor = Redactor()
+    # One conversation over every round: secrets go to the engine as markers, and back.
+    chat = RedactedChat(engine)
 
     async def generate(req: ChatRequest) -> str:
-        round_stats = GenerationStats()
-        pieces = [req.assistant_prefix]
         on_request(req.request_id)
-        sent = redactor.request(req)
-        # Closed on every way out (an error in on_text included), so the engine request
-        # stops now rather than when the garbage collector finds the stream.
-        try:
-            async with contextlib.aclosing(engine.stream(sent, round_stats)) as stream:
-                async for piece in stream:
-                    pieces.append(piece)
-                    on_text(piece, stats.completion_tokens + round_stats.completion_tokens)
-        except BaseException:  # cancelled included: what the model wrote so far is kept
-            on_partial(redactor.restore("".join(pieces)))
-            raise
-        _add_stats(stats, round_stats)
-        text = redactor.restore("".join(pieces))
+        text = await chat.reply(req, on_text=on_text, on_partial=on_partial)
         on_reply(text)
         return text
 
@@ -217,5 +194,10 @@ async def run_edit(
         raise EditError("The model's diff leaves the code as it was.")
     _check_shown(plan, pack, workspace.root)
     return EditOutcome(
-        plan=plan, reply=reply, pack=pack, stats=stats, rounds=tuple(rounds), context_s=context_s
+        plan=plan,
+        reply=reply,
+        pack=pack,
+        stats=chat.stats,
+        rounds=tuple(rounds),
+        context_s=context_s,
     )
