@@ -24,7 +24,12 @@ def parse_range(text: str) -> tuple[int, int]:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    edit = sub.add_parser("edit", help="edit lines of a file headlessly; prints the diff")
+    edit = sub.add_parser(
+        "edit",
+        help="edit lines of a file headlessly; prints the diff",
+        epilog="Exit status: 0 an edit (applied with --apply), 1 refused (nothing written), "
+        "2 a bad request (no model asked), 3 the engine failed.",
+    )
     edit.add_argument("path")
     edit.add_argument("--range", type=parse_range, required=True, metavar="L1:L2")
     edit.add_argument("--instruction", required=True)
@@ -35,6 +40,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="let --apply delete files the edit deletes (without it, such an edit is refused)",
     )
     edit.add_argument("--root", help="workspace root (default: the git root or the file's folder)")
+    edit.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (diff, files, rounds, tokens, times, error), not the diff",
+    )
     add_engine_options(edit)
     add_server_options(edit)
     edit.set_defaults(run=run)
@@ -55,5 +65,6 @@ def run(args: argparse.Namespace) -> int:
             allow_delete=args.allow_delete,
             engine=headless_engine(args),
             root=Path(args.root) if args.root else None,
+            as_json=args.json,
         )
     )

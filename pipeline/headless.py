@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from fathom.backend.engine import Engine, EngineError
 from fathom.backend.tokenizer import engine_fingerprint
 from fathom.context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
@@ -122,6 +124,35 @@ async def headless_edit(
         await engine.close()
 
 
+# Exit statuses of ``fathom edit`` (and ``fathom apply``): scripts tell a refusal from an engine
+# that could not answer, and from a request that was wrong before any model was asked.
+EXIT_REFUSED = 1
+EXIT_BAD_REQUEST = 2
+EXIT_ENGINE_FAILED = 3
+
+
+def edit_summary(result: HeadlessResult | None, error: str | None, written: list[Path]) -> str:
+    """What ``fathom edit --json`` prints: the figures a script or the eval harness reads."""
+    if result is None:
+        return orjson.dumps({"applied": False, "error": error}).decode()
+    outcome = result.outcome
+    return orjson.dumps(
+        {
+            "applied": bool(written),
+            "error": error,
+            "diff": outcome.unified_diff(result.root),
+            "files": [p.relative_to(result.root).as_posix() for p in outcome.plan.final_texts()],
+            "written": [str(p) for p in written],
+            "rounds": max(1, len(outcome.rounds)),  # one Round per reply, the first included
+            "prompt_tokens": outcome.stats.prompt_tokens,
+            "completion_tokens": outcome.stats.completion_tokens,
+            "generation_s": round(outcome.stats.total_s, 3),
+            "context_s": round(outcome.context_s, 3),
+            "engine_start_s": round(result.engine_start_s, 3),
+        }
+    ).decode()
+
+
 async def edit_file(
     path: Path,
     lines: tuple[int, int],
@@ -131,21 +162,38 @@ async def edit_file(
     engine: Engine,
     root: Path | None = None,
     allow_delete: bool = False,
+    as_json: bool = False,
 ) -> int:
+    def done(
+        status: int,
+        result: HeadlessResult | None,
+        error: str | None,
+        written: list[Path] | None = None,
+    ) -> int:
+        if as_json:
+            print(edit_summary(result, error, written or []))
+        return status
+
     try:
         result = await headless_edit(path, lines, instruction, engine, root)
     except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
         say(f"fathom: {exc}")
-        return 2
-    except (EditError, EngineError) as exc:
+        return done(EXIT_BAD_REQUEST, None, str(exc))
+    except EngineError as exc:
+        say(f"fathom: the engine failed: {exc}")
+        return done(EXIT_ENGINE_FAILED, None, str(exc))
+    except EditError as exc:
         say(f"fathom: no edit: {exc}")
-        return 1
-    print(result.outcome.unified_diff(result.root), end="")
+        return done(EXIT_REFUSED, None, str(exc))
+    if not as_json:
+        print(result.outcome.unified_diff(result.root), end="")
+    written: list[Path] = []
     if apply:
         try:
-            for written in write_plan(result.outcome.plan, allow_delete=allow_delete):
-                say(f"applied to {written}")
+            for path_written in write_plan(result.outcome.plan, allow_delete=allow_delete):
+                say(f"applied to {path_written}")
+                written.append(path_written)
         except (EditError, UnreadableFileError) as exc:
             say(f"fathom: not applied: {exc}")
-            return 1
-    return 0
+            return done(EXIT_REFUSED, result, f"not applied: {exc}")
+    return done(0, result, None, written)
