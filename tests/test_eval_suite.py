@@ -4,8 +4,10 @@ bench/), with no model.
 The self-check on a few tasks: each task's hidden tests fail on the project as given and pass
 with the reference solution, and a task that breaks either rule is named and fails the check.
 Rust and Java tasks are left to the full check, since a CI machine may lack their toolchains.
-Then the edit run with a stand-in for ``fathom``: the command line it is given, and how an
-edit that solves the task, a refusal, a repetition loop and a crash are counted."""
+Then the edit run with a stand-in for ``fathom`` that prints ``fathom edit --json``'s object
+and exits with its statuses: the command line it is given, the cache it runs with, how an
+edit that solves the task, a refusal, an engine failure, a repetition loop and a crash are
+counted, ``--serve`` (one server for the run, stopped after it) and the comparison of runs."""
 
 from __future__ import annotations
 
@@ -104,26 +106,65 @@ def test_a_malformed_task_is_named(tmp_path: Path, field: str, value: str, probl
 # -- the edit run, with a stand-in for `fathom` (no model) -----------------------------------
 
 FAKE_FATHOM = """#!{python}
-import json, os, shutil, sys
+import json, os, shutil, sys, urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-# What the harness typed, for the test to read.
-Path(os.environ["FAKE_ARGV"]).write_text(json.dumps(sys.argv[1:]))
+if sys.argv[1] == "serve-model":
+    # `--dry-run` prints the server's command line, as Fathom's does; the harness runs it.
+    port = sys.argv[sys.argv.index("--port") + 1]
+    assert "--dry-run" in sys.argv
+    print(f"FAKE_SERVER_ENV=set {{sys.executable}} {{sys.argv[0]}} fake-server {{port}}")
+    sys.exit(0)
+if sys.argv[1] == "fake-server":
+    served = {{"data": [{{"id": "fake-model", "root": "/fake/tokenizer", "max_model_len": 4096}}]}}
+    Path(os.environ["FAKE_SERVER"]).write_text(json.dumps({{
+        "pid": os.getpid(), "env": os.environ.get("FAKE_SERVER_ENV"),
+        "cache": os.environ.get("FATHOM_CACHE_DIR")}}))
+
+    class Models(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(served).encode()
+            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.end_headers()
+            self.wfile.write(body)
+
+    HTTPServer(("127.0.0.1", int(sys.argv[2])), Models).serve_forever()
+
+# What the harness typed and the cache it gave, for the test to read.
+cache = Path(os.environ["FATHOM_CACHE_DIR"])
+seen = {{"argv": sys.argv[1:], "cache": str(cache), "models": str((cache / "models").resolve())}}
+if "--server-url" in sys.argv:
+    url = sys.argv[sys.argv.index("--server-url") + 1]
+    seen["served"] = json.loads(urllib.request.urlopen(url + "/models").read())["data"][0]["id"]
+Path(os.environ["FAKE_ARGV"]).write_text(json.dumps(seen))
+figures = {{"rounds": 2, "prompt_tokens": 900, "completion_tokens": 120, "generation_s": 3.5,
+           "context_s": 0.2, "engine_start_s": 0.4}}
 mode = os.environ["FAKE_FATHOM"]
-if mode == "reference":
-    shutil.copytree(os.environ["FAKE_REFERENCE"], ".", dirs_exist_ok=True)
-elif mode == "refuse":
-    print("fathom: no edit: the reply holds no hunk", file=sys.stderr)
-    sys.exit(1)
-elif mode == "loop":
+if mode in ("reference", "loop"):
     target = Path(sys.argv[2])
-    target.write_text(target.read_text() + "# again\\nx = 1\\ny = 2\\n" * 8)
+    if mode == "reference":
+        shutil.copytree(os.environ["FAKE_REFERENCE"], ".", dirs_exist_ok=True)
+    else:
+        target.write_text(target.read_text() + "# again\\nx = 1\\ny = 2\\n" * 8)
+    print(json.dumps({{"applied": True, "error": None, "files": [str(target)], **figures}}))
+elif mode in ("refuse", "bad-request", "engine"):
+    error, status = {{
+        "refuse": ("the reply holds no hunk", 1),
+        "bad-request": ("the selection is empty", 2),
+        "engine": ("The model server at http://x/v1 is not reachable", 3),
+    }}[mode]
+    print(f"fathom: no edit: {{error}}", file=sys.stderr)
+    print(json.dumps({{"applied": False, "error": error}}))
+    sys.exit(status)
 elif mode == "traceback":
-    raise RuntimeError("boom")
+    raise RuntimeError("boom")  # exit 1 and no JSON: no refusal
 """
 
 
-def run_with_fake_fathom(tmp_path: Path, mode: str) -> dict:
+def harness(tmp_path: Path, mode: str, *options: str) -> tuple[dict, dict]:
+    """Run the harness on one task with the stand-in; (the record, what the stand-in saw)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     fake = tmp_path / "fathom"
     fake.write_text(FAKE_FATHOM.format(python=sys.executable))
     fake.chmod(0o755)
@@ -131,18 +172,22 @@ def run_with_fake_fathom(tmp_path: Path, mode: str) -> dict:
         **os.environ,
         "FAKE_FATHOM": mode,
         "FAKE_ARGV": str(tmp_path / "argv.json"),
+        "FAKE_SERVER": str(tmp_path / "server.json"),
         "FAKE_REFERENCE": str(SUITE / ROMAN / "reference"),
     }
-    options = ["--fathom", str(fake), "--model", "/models/m", "--label", mode]
     done = subprocess.run(
         [
             sys.executable,
             str(HARNESS),
             "--tasks",
             ROMAN,
-            *options,
+            "--fathom",
+            str(fake),
+            "--label",
+            mode,
             "--out",
             str(tmp_path / "results"),
+            *options,
         ],
         capture_output=True,
         text=True,
@@ -152,7 +197,13 @@ def run_with_fake_fathom(tmp_path: Path, mode: str) -> dict:
     assert done.returncode == 0, done.stdout + done.stderr
     record = json.loads((tmp_path / "results" / f"eval_{mode}.json").read_text())
     assert (tmp_path / "results" / f"eval_{mode}.md").is_file()
-    argv = json.loads((tmp_path / "argv.json").read_text())
+    assert [t["id"] for t in record["tasks"]] == [ROMAN]
+    return record, json.loads((tmp_path / "argv.json").read_text())
+
+
+def run_with_fake_fathom(tmp_path: Path, mode: str) -> dict:
+    record, seen = harness(tmp_path, mode, "--model", "/models/m")
+    argv = seen["argv"]
     assert argv == [
         "edit",
         ROMAN_FILE,
@@ -161,11 +212,11 @@ def run_with_fake_fathom(tmp_path: Path, mode: str) -> dict:
         "--instruction",
         argv[5],
         "--apply",
+        "--json",
         "--model",
         "/models/m",
     ]
     assert "subtractive notation" in argv[5]
-    assert [t["id"] for t in record["tasks"]] == [ROMAN]
     return record
 
 
@@ -178,19 +229,36 @@ def test_an_edit_that_solves_the_task_is_applied_and_passes(tmp_path: Path):
         [ROMAN_FILE],
     )
     assert task["all_reference_files_changed"] and not task["degenerate"]
+    # The figures come from `fathom edit --json`.
+    assert (task["rounds"], task["prompt_tokens"], task["completion_tokens"]) == (2, 900, 120)
+    assert (task["tokens"], task["generation_s"], task["engine_start_s"]) == (1020, 3.5, 0.4)
     summary = record["summary"]["all"]
     assert (summary["pass_rate"], summary["applied_rate"], summary["well_formed_rate"]) == (
         100.0,
         100.0,
         100.0,
     )
+    assert (summary["mean_rounds"], summary["total_tokens"]) == (2, 1020)
+    assert record["summary"]["python"]["total_tokens"] == 1020
+    assert record["summary"]["single-file"]["tasks"] == 1
 
 
-def test_a_refusal_is_well_formed_and_fails(tmp_path: Path):
-    (task,) = run_with_fake_fathom(tmp_path, "refuse")["tasks"]
+@pytest.mark.parametrize(("mode", "status"), [("refuse", 1), ("bad-request", 2)])
+def test_a_refusal_is_well_formed_and_fails(tmp_path: Path, mode: str, status: int):
+    (task,) = run_with_fake_fathom(tmp_path, mode)["tasks"]
     assert (task["outcome"], task["well_formed"], task["passed"]) == ("refused", True, False)
-    assert task["message"] == "the reply holds no hunk"
+    assert task["fathom_exit"] == status
+    assert task["message"] in ("the reply holds no hunk", "the selection is empty")
     assert task["files_changed"] == []
+    assert task["rounds"] is None and task["tokens"] is None
+
+
+def test_an_engine_failure_is_no_refusal(tmp_path: Path):
+    record = run_with_fake_fathom(tmp_path, "engine")
+    (task,) = record["tasks"]
+    assert (task["outcome"], task["well_formed"]) == ("engine_error", False)
+    assert "not reachable" in task["message"]
+    assert record["summary"]["all"]["well_formed_rate"] == 0.0
 
 
 def test_a_repetition_loop_is_marked_degenerate(tmp_path: Path):
@@ -205,3 +273,58 @@ def test_a_traceback_is_a_crash_not_well_formed(tmp_path: Path):
     (task,) = run_with_fake_fathom(tmp_path, "traceback")["tasks"]
     assert (task["outcome"], task["well_formed"]) == ("crashed", False)
     assert "RuntimeError: boom" in task["message"]
+
+
+def test_edits_get_a_cache_of_their_own_that_reuses_the_models(tmp_path: Path):
+    users = Path(os.environ["FATHOM_CACHE_DIR"])  # the conftest's: the user's, to the harness
+    record, seen = harness(tmp_path, "reference")
+    cache = Path(seen["cache"])
+    assert cache != users and not cache.is_relative_to(users)
+    assert seen["models"] == str((users / "models").resolve())
+    assert not cache.exists()  # the run's cache goes with the run
+    assert (users / "models").is_dir()  # and the models it linked to stay
+    assert "models from" in record["cache_dir"]
+
+
+def test_serve_starts_one_server_for_the_run_and_stops_it(tmp_path: Path):
+    cache = tmp_path / "cache"
+    record, seen = harness(tmp_path, "reference", "--serve", "--cache-dir", str(cache))
+    server = json.loads((tmp_path / "server.json").read_text())
+    url = seen["argv"][seen["argv"].index("--server-url") + 1]
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+    assert seen["argv"][-6:] == [
+        "--server-url",
+        url,
+        "--server-model",
+        "fake-model",
+        "--server-tokenizer",
+        "/fake/tokenizer",
+    ]
+    assert seen["served"] == "fake-model"  # the server answered while the edit ran
+    # The command line `serve-model --dry-run` printed ran, with its environment and the
+    # run's cache; it is gone once the harness is done.
+    assert (server["env"], server["cache"], seen["cache"]) == ("set", str(cache), str(cache))
+    with pytest.raises(ProcessLookupError):
+        os.kill(server["pid"], 0)
+    assert record["server"]["start_s"] >= 0
+    assert record["tasks"][0]["outcome"] == "applied"
+
+
+def test_runs_compare_side_by_side(tmp_path: Path):
+    records = []
+    for mode in ("reference", "refuse"):
+        harness(tmp_path / mode, mode)
+        records.append(str(tmp_path / mode / "results" / f"eval_{mode}.json"))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "eval" / "report.py"), "--compare", *records],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "|  | eval_reference | eval_refuse |" in lines
+    assert "| pass % | 100.0 | 0.0 |" in lines
+    assert "| well-formed % | 100.0 | 100.0 |" in lines
+    assert "| python | 100 / 100 / 100 | 0 / 0 / 100 |" in lines
+    assert f"| {ROMAN} | passed | refused |" in lines

@@ -1,10 +1,15 @@
 """One task through Fathom as a user runs it: the project copied into a fresh git repository,
-``fathom edit TARGET --range L1:L2 --instruction ... --apply`` run there, then the hidden
-tests copied in and run. What comes back is one row of the results."""
+``fathom edit TARGET --range L1:L2 --instruction ... --apply --json`` run there, then the
+hidden tests copied in and run. What comes back is one row of the results.
+
+The outcome is read from ``fathom edit``'s exit status (0 an edit, 1 refused, 2 a bad
+request, 3 the engine failed: cli/edit.py) and what ``git diff`` says was written; rounds,
+tokens and times from the JSON object ``--json`` prints (pipeline/headless.py
+``edit_summary``)."""
 
 from __future__ import annotations
 
-import re
+import json
 import shutil
 import subprocess
 import tempfile
@@ -12,35 +17,48 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.eval.suite_io import Task, add_tests, copy_into, run_command
+from bench.eval.suite_io import Task, add_tests, copy_into, run_command, tool_env
 
 # An added block of this many lines seen this many times over is a repetition loop (issue 21
 # saw one block repeated 20 to 57 times); legitimate edits in this suite repeat nothing thrice.
 LOOP_WINDOW = 3
 LOOP_REPEATS = 5
-# ``fathom edit`` says why it made no edit on a line of its own (pipeline/headless.py).
-REFUSAL = re.compile(r"^fathom: (?:no edit|not applied)?:?\s*(.+)$", re.MULTILINE)
-# ``fathom edit`` ends an engine failure (backend/: the server unreachable, the engine not
-# starting, no such model) as it ends a refused reply, exit 1 and "no edit: ...". Those are no
-# verdict on the model's reply, so they are told apart by their wording and not counted as
-# well-formed refusals (none of the edit errors in edits/ uses these words).
-ENGINE_FAILURE = re.compile(
-    r"model server|vLLM|\bengine\b|model folder|not reachable|chat template|did not answer",
-    re.IGNORECASE,
+# ``fathom edit``'s exit statuses (cli/edit.py).
+EXIT_EDIT, EXIT_REFUSED, EXIT_BAD_REQUEST, EXIT_ENGINE_FAILED = 0, 1, 2, 3
+
+# The figures of ``fathom edit --json`` a row keeps (None where it does not give them: a
+# refusal before any reply, a crash).
+SUMMARY_FIGURES = (
+    "rounds",
+    "prompt_tokens",
+    "completion_tokens",
+    "generation_s",
+    "context_s",
+    "engine_start_s",
 )
 
-# Its progress lines (pipeline/headless.py) time the engine's start and the model's writing.
-PHASES = {
-    "engine_start_s": re.compile(r"Starting the engine… done in ([0-9.]+) s"),
-    "writing_s": re.compile(r"The model is writing the edit… done in ([0-9.]+) s"),
-}
+
+def edit_summary(stdout: str) -> dict[str, Any] | None:
+    """The JSON object ``fathom edit --json`` printed (its last line that is one), or None:
+    a traceback or a usage error prints none."""
+    for line in reversed(stdout.splitlines()):
+        try:
+            found = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            return found
+    return None
 
 
-def phase_seconds(stderr: str) -> dict[str, float | None]:
-    """How long ``fathom edit`` says the engine took to start and the model to write (None
-    where it does not say)."""
-    found = {name: pattern.findall(stderr) for name, pattern in PHASES.items()}
-    return {name: float(hits[-1]) if hits else None for name, hits in found.items()}
+def summary_figures(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """Rounds, tokens and times from the edit's JSON; ``tokens`` is prompt plus completion."""
+    figures = {name: (summary or {}).get(name) for name in SUMMARY_FIGURES}
+    prompt, completion = figures["prompt_tokens"], figures["completion_tokens"]
+    figures["tokens"] = (
+        prompt + completion if prompt is not None and completion is not None else None
+    )
+    return figures
 
 
 def fathom_command(task: Task, fathom: list[str], engine_args: list[str]) -> list[str]:
@@ -54,6 +72,7 @@ def fathom_command(task: Task, fathom: list[str], engine_args: list[str]) -> lis
         "--instruction",
         task.instruction,
         "--apply",
+        "--json",
         *engine_args,
     ]
 
@@ -97,35 +116,47 @@ def diff_figures(diff: str) -> dict[str, Any]:
     }
 
 
-def classify(exit_code: int | None, changed: list[str], stderr: str) -> tuple[str, str]:
+def classify(
+    exit_code: int | None, changed: list[str], summary: dict[str, Any] | None, stderr: str
+) -> tuple[str, str]:
     """(outcome, Fathom's own message). Outcomes: ``applied`` (exit 0, files changed),
-    ``refused`` (a ``fathom:`` error, exit 1 or 2, nothing written: well-formed),
-    ``unchanged`` (exit 0 and nothing changed), ``engine_error`` (the engine failed: no
-    reply to judge), ``timeout``, ``crashed`` (anything else: a traceback, a usage error,
-    files written despite an error)."""
-    refusal = REFUSAL.findall(stderr)
-    message = refusal[-1].strip() if refusal else ""
+    ``refused`` (exit 1 or 2 with its JSON, nothing written: well-formed), ``unchanged``
+    (exit 0 and nothing changed), ``engine_error`` (exit 3: no reply to judge), ``timeout``,
+    ``crashed`` (anything else: a traceback or a usage error, which print no JSON, or files
+    written despite an error)."""
+    message = str((summary or {}).get("error") or "")
     if exit_code is None:
         return "timeout", ""
-    if exit_code == 0:
+    if exit_code == EXIT_EDIT:
         return ("applied", message) if changed else ("unchanged", message)
-    if exit_code in (1, 2) and not changed and refusal and "Traceback" not in stderr:
-        return ("engine_error" if ENGINE_FAILURE.search(message) else "refused"), message
+    if not changed and summary is not None:
+        if exit_code == EXIT_ENGINE_FAILED:
+            return "engine_error", message
+        if exit_code in (EXIT_REFUSED, EXIT_BAD_REQUEST):
+            return "refused", message
     lines = [line for line in stderr.splitlines() if line.strip()]
     return "crashed", (lines[-1] if lines else f"exit {exit_code}")
 
 
 def run_task(
-    task: Task, fathom: list[str], engine_args: list[str], edit_timeout_s: float
+    task: Task,
+    fathom: list[str],
+    engine_args: list[str],
+    edit_timeout_s: float,
+    cache_dir: Path,
 ) -> dict[str, Any]:
-    """Make the task's edit with Fathom and run its hidden tests; the row of results."""
+    """Make the task's edit with Fathom (its cache in ``cache_dir``, never the user's) and
+    run its hidden tests; the row of results."""
     scratch = Path(tempfile.mkdtemp(prefix=f"fathom-eval-{task.id}-"))
     try:
         workspace = scratch / task.id
         make_repository(task, workspace)
-        edit = run_command(fathom_command(task, fathom, engine_args), workspace, edit_timeout_s)
+        env = {**tool_env(), "FATHOM_CACHE_DIR": str(cache_dir)}
+        command = fathom_command(task, fathom, engine_args)
+        edit = run_command(command, workspace, edit_timeout_s, env=env)
         changed, diff = _changes(workspace)
-        outcome, message = classify(edit.exit_code, changed, edit.stderr)
+        summary = edit_summary(edit.stdout)
+        outcome, message = classify(edit.exit_code, changed, summary, edit.stderr)
         row: dict[str, Any] = {
             "id": task.id,
             "language": task.language,
@@ -138,12 +169,8 @@ def run_task(
             "files_changed": changed,
             "reference_files": list(task.changes),
             "all_reference_files_changed": set(task.changes) <= set(changed),
-            # ``fathom edit`` prints the diff and says where it wrote; it does not report
-            # rounds or tokens, so these stay null until it does.
-            "rounds": None,
-            "tokens": None,
             "edit_s": round(edit.seconds, 1),
-            **phase_seconds(edit.stderr),
+            **summary_figures(summary),
             **diff_figures(diff),
             "diff": diff,
             "stderr_tail": edit.stderr[-2000:],

@@ -1,15 +1,22 @@
 """The run's figures: rates per language and single- vs multi-file, a table, and
-``bench/results/eval_<label>.json`` and ``.md``."""
+``bench/results/eval_<label>.json`` and ``.md``. As a program, it compares runs:
+
+    .venv/bin/python bench/eval/report.py --compare bench/results/eval_A.json eval_B.json ...
+"""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from statistics import mean
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import machine, versions
 from bench.eval.suite_io import LANGUAGES
@@ -30,6 +37,11 @@ def _rate(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
+def _figures(rows: list[dict[str, Any]], name: str) -> list[Any]:
+    """``name`` of each row that has it (older records lack the figures of ``--json``)."""
+    return [r[name] for r in rows if r.get(name) is not None]
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts and rates over ``rows``."""
     n = len(rows)
@@ -37,8 +49,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     passed = sum(1 for r in rows if r["passed"])
     applied = count["applied"]
     well_formed = applied + count["refused"]
-    rounds = [r["rounds"] for r in rows if r["rounds"] is not None]
-    tokens = [r["tokens"] for r in rows if r["tokens"] is not None]
+    rounds = _figures(rows, "rounds")
+    generation = _figures(rows, "generation_s")
+    tokens = {k: _figures(rows, k) for k in ("prompt_tokens", "completion_tokens", "tokens")}
     return {
         "tasks": n,
         "passed": passed,
@@ -48,8 +61,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         **count,
         "degenerate_applied": sum(1 for r in rows if r["applied"] and r["degenerate"]),
         "mean_rounds": round(mean(rounds), 2) if rounds else None,
-        "mean_tokens": round(mean(tokens)) if tokens else None,
+        **{f"total_{k}": sum(v) if v else None for k, v in tokens.items()},
         "mean_edit_s": round(mean(r["edit_s"] for r in rows), 1) if rows else None,
+        "mean_generation_s": round(mean(generation), 1) if generation else None,
     }
 
 
@@ -67,50 +81,83 @@ def groups(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     return "–" if value is None else str(value)
 
 
+def markdown_table(head: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] * len(head)) + " |"]
+    return lines + ["| " + " | ".join(show(c) for c in row) + " |" for row in rows]
+
+
+# (column, summary key) of the group table.
+GROUP_COLUMNS = (
+    ("tasks", "tasks"),
+    ("passed", "passed"),
+    ("pass %", "pass_rate"),
+    ("applied %", "applied_rate"),
+    ("well-formed %", "well_formed_rate"),
+    ("refused", "refused"),
+    ("unchanged", "unchanged"),
+    ("engine error", "engine_error"),
+    ("timeout", "timeout"),
+    ("crashed", "crashed"),
+    ("loops applied", "degenerate_applied"),
+    ("mean rounds", "mean_rounds"),
+    ("total tokens", "total_tokens"),
+    ("mean edit s", "mean_edit_s"),
+    ("mean generation s", "mean_generation_s"),
+)
+
+
 def table(summaries: dict[str, dict[str, Any]]) -> list[str]:
-    head = "| group | tasks | passed | pass % | applied % | well-formed % | refused | unchanged | engine error | timeout | crashed | degenerate applied | mean rounds | mean tokens | mean edit s |"
-    lines = [head, "| " + " | ".join(["---"] * (head.count("|") - 1)) + " |"]
-    for name, s in summaries.items():
-        cells = [
-            name,
-            s["tasks"],
-            s["passed"],
-            s["pass_rate"],
-            s["applied_rate"],
-            s["well_formed_rate"],
-            s["refused"],
-            s["unchanged"],
-            s["engine_error"],
-            s["timeout"],
-            s["crashed"],
-            s["degenerate_applied"],
-            s["mean_rounds"],
-            s["mean_tokens"],
-            s["mean_edit_s"],
-        ]
-        lines.append("| " + " | ".join(_show(c) for c in cells) + " |")
-    return lines
+    head = ["group", *(column for column, _ in GROUP_COLUMNS)]
+    rows = [[name, *(s.get(key) for _, key in GROUP_COLUMNS)] for name, s in summaries.items()]
+    return markdown_table(head, rows)
 
 
 def task_table(rows: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "| task | language | multi-file | outcome | passed | files changed | +/- lines | edit s | engine start s | writing s | Fathom's message |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    head = [
+        "task",
+        "language",
+        "multi-file",
+        "outcome",
+        "passed",
+        "files changed",
+        "+/- lines",
+        "rounds",
+        "tokens (prompt+completion)",
+        "edit s",
+        "engine start s",
+        "generation s",
+        "Fathom's message",
     ]
+    cells = []
     for r in rows:
         message = (r["message"] or "").replace("|", "\\|").replace("\n", " ")[:160]
-        lines.append(
-            f"| {r['id']} | {r['language']} | {'yes' if r['multi_file'] else 'no'} | "
-            f"{r['outcome']}{' (loop)' if r['degenerate'] else ''} | "
-            f"{'yes' if r['passed'] else 'no'} | {', '.join(r['files_changed']) or '–'} | "
-            f"+{r['added_lines']}/-{r['removed_lines']} | {r['edit_s']} | "
-            f"{_show(r.get('engine_start_s'))} | {_show(r.get('writing_s'))} | {message} |"
+        tokens = (
+            f"{r['prompt_tokens']}+{r['completion_tokens']}"
+            if r.get("prompt_tokens") is not None
+            else None
         )
-    return lines
+        cells.append(
+            [
+                r["id"],
+                r["language"],
+                "yes" if r["multi_file"] else "no",
+                r["outcome"] + (" (loop)" if r["degenerate"] else ""),
+                "yes" if r["passed"] else "no",
+                ", ".join(r["files_changed"]) or None,
+                f"+{r['added_lines']}/-{r['removed_lines']}",
+                r.get("rounds"),
+                tokens,
+                r["edit_s"],
+                r.get("engine_start_s"),
+                r.get("generation_s"),
+                message,
+            ]
+        )
+    return markdown_table(head, cells)
 
 
 def _tool_version(argv: list[str]) -> str | None:
@@ -123,6 +170,18 @@ def _tool_version(argv: list[str]) -> str | None:
 def _git(*args: str) -> str:
     done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
     return done.stdout.strip()
+
+
+def server_lines(run: dict[str, Any]) -> list[str]:
+    """How the model was run: one server for the run (``--serve``) or an engine per edit."""
+    server = run.get("server")
+    if not server:
+        return []
+    return [
+        f"One model server for the whole run, answering after {server['start_s']} s; every "
+        "edit's engine start is connecting to it.",
+        "",
+    ]
 
 
 def write(
@@ -160,13 +219,16 @@ def write(
         f"{record['date']} · {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB · {shown}",
         "",
         f"Model: {run['model']} · suite: {run['suite']} · {len(rows)} tasks · "
-        f"edit time limit {run['edit_timeout_s']} s",
+        f"edit time limit {run['edit_timeout_s']} s · Fathom's cache: {run.get('cache_dir')}",
         "",
         "Passed: the hidden tests pass after `fathom edit --apply`. Applied: exit 0 and files "
-        "changed. Well-formed: applied, or refused with Fathom's own error and nothing "
-        "written (an engine failure is no refusal: it is counted apart). Degenerate: an added 3-line block repeated 5 or more times. Rounds and "
-        "tokens: `fathom edit` does not report them (–).",
+        "changed. Well-formed: applied, or refused (exit 1 or 2) with nothing written; an "
+        "engine failure (exit 3) is no refusal: it is counted apart. Loops applied: an added "
+        "3-line block repeated 5 or more times. Rounds, tokens and the engine's and the "
+        "model's times are what `fathom edit --json` reports (– where it reports none, as on "
+        "a refusal before any reply).",
         "",
+        *server_lines(run),
         *table(summaries),
         "",
         "## Tasks",
@@ -177,3 +239,24 @@ def write(
     md_path = out / f"eval_{label}.md"
     md_path.write_text("\n".join(md))
     return json_path, md_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Compare eval runs side by side.")
+    parser.add_argument(
+        "--compare", nargs="+", type=Path, required=True, metavar="EVAL.json", help="records"
+    )
+    args = parser.parse_args(argv)
+    from bench.eval.compare import comparison, load
+
+    try:
+        runs = [load(path) for path in args.compare]
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(comparison(runs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,31 +4,43 @@ judged by hidden tests.
     .venv/bin/python bench/eval/run_eval.py --check-references            # the suite's self-check
     .venv/bin/python bench/eval/run_eval.py --label cpu-0.5b               # every task, CPU default
     .venv/bin/python bench/eval/run_eval.py --tasks py-roman,js-paginate --label try
+    .venv/bin/python bench/eval/run_eval.py --serve --model qwen2.5-coder-1.5b --label cpu-1.5b
     .venv/bin/python bench/eval/run_eval.py --server-url http://gpu:8000/v1 --server-model M ...
 
 Each task's project is copied into a fresh git repository and edited by
-``fathom edit TARGET --range L1:L2 --instruction ... --apply`` exactly as a user types it
-(engine options are passed through); then the hidden tests are copied in and run. Results:
-a table, ``bench/results/eval_<label>.json`` and ``.md``. ``--check-references`` instead checks
-that every task's tests fail on ``before/`` and pass with ``reference/`` (exit 1 if not).
+``fathom edit TARGET --range L1:L2 --instruction ... --apply --json`` exactly as a user types
+it (engine options are passed through); then the hidden tests are copied in and run. Results:
+a table, ``bench/results/eval_<label>.json`` and ``.md``. ``--serve`` starts one model server
+for the run and points every edit at it. ``--check-references`` instead checks that every
+task's tests fail on ``before/`` and pass with ``reference/`` (exit 1 if not).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import signal
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.eval import report
 from bench.eval.check import check_references
 from bench.eval.edit_run import run_task
+from bench.eval.model_server import ServedModel, ServerError, serve
 from bench.eval.suite_io import SUITE, TaskFormatError, load_suite
 
-# Engine options of ``fathom edit`` the harness passes through unchanged.
+# Engine options of ``fathom edit`` the harness passes through unchanged (with ``--serve``
+# the harness's own server replaces them).
 ENGINE_OPTIONS = ("model", "max_model_len", "server_url", "server_model", "server_tokenizer")
+DEFAULT_MODEL = "default"
 
 
 def _fathom(explicit: str | None) -> list[str]:
@@ -44,7 +56,16 @@ def _fathom(explicit: str | None) -> list[str]:
     return [found]
 
 
-def _engine_args(args: argparse.Namespace) -> list[str]:
+def _engine_args(args: argparse.Namespace, served: ServedModel | None) -> list[str]:
+    if served is not None:
+        return [
+            "--server-url",
+            served.url,
+            "--server-model",
+            served.name,
+            "--server-tokenizer",
+            served.root,
+        ]
     out: list[str] = []
     for name in ENGINE_OPTIONS:
         value = getattr(args, name)
@@ -53,10 +74,42 @@ def _engine_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def _model_label(args: argparse.Namespace) -> str:
+def user_models() -> Path:
+    """Where the user's Fathom keeps its converted models (backend/default_model.py)."""
+    explicit = os.environ.get("FATHOM_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser() / "models"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "fathom" / "models"
+
+
+@contextmanager
+def eval_cache(explicit: Path | None) -> Iterator[tuple[Path, str]]:
+    """(the ``FATHOM_CACHE_DIR`` every edit runs with, how to describe it). Default: a fresh
+    folder for the run whose ``models`` links to the user's, so the packaged model converted
+    once is reused while the index, journal and logs start empty and the user's stay
+    untouched. The folder goes when the run ends; the user's models stay."""
+    if explicit is not None:
+        explicit.mkdir(parents=True, exist_ok=True)
+        yield explicit.resolve(), str(explicit)
+        return
+    with tempfile.TemporaryDirectory(prefix="fathom-eval-cache-") as scratch:
+        cache, models = Path(scratch), user_models()
+        if models.is_dir():
+            (cache / "models").symlink_to(models.resolve(), target_is_directory=True)
+            yield cache, f"a temporary folder, models from {models}"
+        else:
+            yield cache, "a temporary folder (models converted there)"
+
+
+def _model_label(args: argparse.Namespace, served: ServedModel | None) -> str:
+    if served is not None:
+        return f"{args.model} ({served.name}), served once by vLLM's OpenAI server"
     if args.server_url:
         return f"{args.server_model or 'server default'} at {args.server_url}"
-    return args.model or "default (embedded CPU engine, packaged Qwen2.5-Coder-0.5B-Instruct)"
+    if args.model in (None, DEFAULT_MODEL):
+        return "default (embedded CPU engine, packaged Qwen2.5-Coder-0.5B-Instruct)"
+    return f"{args.model} (embedded engine)"
 
 
 def _shown_path(path: Path) -> str:
@@ -77,8 +130,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=report.RESULTS, help="folder for the results")
     p.add_argument("--edit-timeout", type=float, default=900, help="seconds per fathom edit")
     p.add_argument("--fathom", help="the fathom command (default: the one beside this Python)")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="FATHOM_CACHE_DIR for every edit (default: a temporary folder whose models/ "
+        "links to your cache's, so the converted model is reused and your index is not)",
+    )
+    serving = p.add_argument_group("one model server for the whole run")
+    serving.add_argument(
+        "--serve",
+        action="store_true",
+        help="start one OpenAI-compatible server (fathom serve-model's settings) for --model "
+        "on a free loopback port and point every edit at it",
+    )
+    serving.add_argument(
+        "--serve-timeout", type=float, default=1200, help="seconds for the server to answer"
+    )
+    serving.add_argument(
+        "--server-log", type=Path, help="the server's log (default: in the temp folder)"
+    )
     engine = p.add_argument_group("engine options passed to fathom edit")
-    engine.add_argument("--model")
+    engine.add_argument(
+        "--model", help="the model run or, with --serve, served (default, qwen2.5-coder-1.5b, ...)"
+    )
     engine.add_argument("--max-model-len", type=int)
     engine.add_argument("--server-url")
     engine.add_argument("--server-model")
@@ -86,8 +160,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # As Ctrl-C does: the ``finally`` blocks stop the model server and the edit running.
+    raise KeyboardInterrupt
+
+
+def check_suite(tasks: list[Any], jobs: int) -> int:
+    failed = check_references(tasks, jobs=jobs, say=lambda m: print(m, flush=True))
+    print(
+        f"{len(tasks) - len(failed)} of {len(tasks)} tasks fail before and pass with their reference"
+    )
+    if failed:
+        print("tasks that do not: " + ", ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.serve and (args.server_url or args.server_model or args.server_tokenizer):
+        print("run_eval: --serve starts its own server: leave out --server-*", file=sys.stderr)
+        return 2
     ids = [i.strip() for i in args.tasks.split(",") if i.strip()] if args.tasks else None
     try:
         tasks = load_suite(args.suite.resolve(), ids)
@@ -98,30 +191,50 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run_eval: no tasks in {args.suite}", file=sys.stderr)
         return 2
     if args.check_references:
-        failed = check_references(tasks, jobs=args.jobs, say=lambda m: print(m, flush=True))
-        print(
-            f"{len(tasks) - len(failed)} of {len(tasks)} tasks fail before and pass with "
-            "their reference"
-        )
-        if failed:
-            print("tasks that do not: " + ", ".join(failed), file=sys.stderr)
-            return 1
-        return 0
+        return check_suite(tasks, args.jobs)
 
-    fathom, engine_args = _fathom(args.fathom), _engine_args(args)
-    rows = []
-    for n, task in enumerate(tasks, 1):
-        print(f"[{n}/{len(tasks)}] {task.id}: {task.target} {task.start}:{task.end}", flush=True)
-        row = run_task(task, fathom, engine_args, args.edit_timeout)
-        rows.append(row)
-        print(
-            f"    {row['outcome']}, {'passed' if row['passed'] else 'failed'}, "
-            f"{row['edit_s']} s, changed: {', '.join(row['files_changed']) or 'nothing'}"
-            + (f" ({row['message']})" if row["message"] else ""),
-            flush=True,
-        )
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    fathom = _fathom(args.fathom)
+    with ExitStack() as stack:
+        cache, cache_shown = stack.enter_context(eval_cache(args.cache_dir))
+        served: ServedModel | None = None
+        if args.serve:
+            log = (
+                args.server_log
+                or Path(tempfile.gettempdir()) / f"fathom-eval-{args.label}-server.log"
+            )
+            try:
+                served = stack.enter_context(
+                    serve(
+                        fathom,
+                        args.model or DEFAULT_MODEL,
+                        cache,
+                        log,
+                        max_model_len=args.max_model_len,
+                        start_timeout_s=args.serve_timeout,
+                        say=lambda m: print(m, flush=True),
+                    )
+                )
+            except ServerError as exc:
+                print(f"run_eval: {exc}", file=sys.stderr)
+                return 3
+            print(f"the model server answered after {served.start_s} s", flush=True)
+        engine_args = _engine_args(args, served)
+        rows = []
+        for n, task in enumerate(tasks, 1):
+            print(
+                f"[{n}/{len(tasks)}] {task.id}: {task.target} {task.start}:{task.end}", flush=True
+            )
+            row = run_task(task, fathom, engine_args, args.edit_timeout, cache)
+            rows.append(row)
+            print(
+                f"    {row['outcome']}, {'passed' if row['passed'] else 'failed'}, "
+                f"{row['edit_s']} s, changed: {', '.join(row['files_changed']) or 'nothing'}"
+                + (f" ({row['message']})" if row["message"] else ""),
+                flush=True,
+            )
     run = {
-        "model": _model_label(args),
+        "model": _model_label(args, served),
         "fathom_command": [
             *fathom,
             "edit",
@@ -131,10 +244,15 @@ def main(argv: list[str] | None = None) -> int:
             "--instruction",
             "...",
             "--apply",
+            "--json",
             *engine_args,
         ],
         "suite": _shown_path(args.suite),
         "edit_timeout_s": args.edit_timeout,
+        "cache_dir": cache_shown,
+        "server": None
+        if served is None
+        else {"command": served.command, "start_s": served.start_s, "log": str(served.log)},
     }
     json_path, md_path = report.write(args.label, run, rows, args.out)
     print("\n".join(report.table(report.groups(rows))))

@@ -8,6 +8,7 @@ only to check, so the model never sees them).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -166,8 +167,9 @@ class CommandResult:
 def run_command(
     command: str | list[str], cwd: Path, timeout_s: float, env: dict[str, str] | None = None
 ) -> CommandResult:
-    """Run ``command`` (a shell line, or argv) in ``cwd``; at ``timeout_s`` its whole process
-    group is killed (a test runner or an engine leaves children that would outlive it)."""
+    """Run ``command`` (a shell line, or argv) in ``cwd``; at ``timeout_s``, or when the
+    harness is interrupted, its whole process group is killed (a test runner or an engine
+    leaves children that would outlive it)."""
     started = time.monotonic()
     proc = subprocess.Popen(
         command,
@@ -188,4 +190,11 @@ def run_command(
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
         code = None
+    except BaseException:
+        # Ctrl-C reaches only the harness (the command has its own session): end the
+        # command with it.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     return CommandResult(code, out, err, time.monotonic() - started)
