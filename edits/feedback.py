@@ -54,6 +54,18 @@ def feedback_message(failures: list[HunkFailure], kept: int) -> str:
     return "\n".join(parts)
 
 
+class SuspectReplyError(EditError):
+    """A reply that parsed but must not be applied (a loop, a deleted selection, far too
+    much); asked again while rounds remain, then refused with the reason."""
+
+
+def suspect_message(reason: str) -> str:
+    return (
+        f"Your reply was not applied: {reason}. Reply again with a diff that does exactly "
+        "what the instruction asks, once."
+    )
+
+
 def parse_error_message(error: Exception) -> str:
     return (
         f"Your reply could not be read as a unified diff: {error} Reply with a unified diff: "
@@ -67,11 +79,14 @@ async def run_rounds(
     parse: Callable[[str], ParsedDiff],
     ask_again: Callable[[str], Awaitable[str]],
     max_rounds: int = MAX_FEEDBACK_ROUNDS,
+    judge: Callable[[ParsedDiff, str], str | None] = lambda _p, _r: None,
 ) -> tuple[EditPlan, list[Round]]:
     """Feed failures back until every hunk lands or the rounds run out; then build the plan.
 
     ``ask_again(message)`` sends ``message`` to the model as the next user turn and returns
-    its reply. Raises the plan's EditError (or the last parse error) if the rounds run out.
+    its reply. ``judge(parsed, reply)`` names what makes a readable reply suspect (a loop, a
+    reply out of proportion); such a reply is asked again like an unreadable one. Raises the
+    plan's EditError (or the last parse error or suspicion) if the rounds run out.
     """
     rounds: list[Round] = []
     reply = first_reply
@@ -92,6 +107,13 @@ async def run_rounds(
             rounds.append(Round(reply, tuple(builder.failures), str(exc)))
             message = parse_error_message(exc)
         else:
+            if (reason := judge(parsed, reply)) is not None:
+                last_parse_error = SuspectReplyError(f"Not applied: {reason}.")
+                rounds.append(Round(reply, tuple(builder.failures), reason))
+                if round_number == max_rounds:
+                    break
+                reply = await ask_again(suspect_message(reason))
+                continue
             last_parse_error = None
             failures = await asyncio.to_thread(builder.add, parsed)
             rounds.append(Round(reply, tuple(failures)))

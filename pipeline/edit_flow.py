@@ -15,11 +15,15 @@ from pathlib import Path
 from fathom.backend.engine import ChatMessage, ChatRequest, Engine, GenerationStats
 from fathom.context import ContextPack, LineRange, Workspace
 from fathom.context.text import split_lines, strip_ending
+from fathom.edits.degenerate import RepetitionWatch, disproportion, reply_loop
 from fathom.edits.diff_parse import ParsedDiff, parse_diff
 from fathom.edits.errors import EditError, NoDiffError, NotShownError
 from fathom.edits.feedback import MAX_FEEDBACK_ROUNDS, Round, run_rounds
+from fathom.edits.formats import EditFormat, format_system
 from fathom.edits.plan import DocumentSnapshot, EditPlan, PlanBuilder, exists_via_snapshot
 from fathom.edits.prompt import OPEN_FENCE, SYSTEM, edit_request, reply_diff
+from fathom.edits.search_replace import parse_reply
+from fathom.errors import FathomError
 from fathom.pipeline.streaming import RedactedChat
 
 # Tokens kept for the reply; a whole rewritten block of a few hundred lines fits.
@@ -28,8 +32,12 @@ DEFAULT_MAX_OUTPUT = 2048
 PROMPT_SLACK = 256
 
 
-class InvalidEditRequest(ValueError):
+class InvalidEditRequest(FathomError):
     """The request itself is wrong (empty instruction, bad range); no model was asked."""
+
+
+class _LoopSeen(Exception):
+    """Raised from inside the stream to cut a looping reply off (never leaves run_edit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,7 @@ async def run_edit(
     on_partial: Callable[[str], None] = lambda _r: None,
     on_plan: Callable[[EditPlan], None] = lambda _p: None,
     max_rounds: int = MAX_FEEDBACK_ROUNDS,
+    edit_format: EditFormat = EditFormat.WHOLE_BLOCK,
 ) -> EditOutcome:
     """Ask the model to edit ``selection`` of ``target``; raise an EditError if unusable.
 
@@ -128,34 +137,60 @@ async def run_edit(
     with the output tokens of every round so far; ``on_reply`` each whole reply, and
     ``on_partial`` what a reply cut short (cancelled, engine failure) held. ``on_plan`` gets
     the plan before the last checks, so a refusal can still show what was planned.
+
+    A reply that loops is cut off as soon as the loop shows (its engine request aborted);
+    a reply that is empty, loops, changes nothing or is out of proportion to the selection
+    and the instruction is asked again with the reason, within ``max_rounds``.
     """
     if not instruction.strip():
         raise InvalidEditRequest("The instruction is empty: say what the edit should do.")
     if not target.path.resolve().is_relative_to(workspace.root):
         raise InvalidEditRequest(f"{target.path} is outside the workspace {workspace.root}.")
-    window = engine.max_context - max_output - engine.count_tokens(SYSTEM) - PROMPT_SLACK
+    system = format_system(edit_format, SYSTEM)
+    window = engine.max_context - max_output - engine.count_tokens(system) - PROMPT_SLACK
     budget = window if budget is None else min(budget, window)  # a setting cannot overflow it
     packing = time.perf_counter()
     pack = workspace.pack(target.path, selection, instruction, budget)
     context_s = time.perf_counter() - packing
-    request = edit_request(pack, instruction, max_output)
+    request = edit_request(pack, instruction, max_output, edit_format)
     if request_id is not None:
         request = dataclasses.replace(request, request_id=request_id)
     # One conversation over every round: secrets go to the engine as markers, and back.
     chat = RedactedChat(engine)
 
     async def generate(req: ChatRequest) -> str:
+        """The reply; one that falls into a repetition loop is cut off there (closing the
+        stream aborts the engine request) and returned as far as it went."""
         on_request(req.request_id)
-        text = await chat.reply(req, on_text=on_text, on_partial=on_partial)
-        on_reply(text)
-        return text
+        watch = RepetitionWatch()
+        held: list[str] = []
+
+        def text(piece: str, tokens: int) -> None:
+            on_text(piece, tokens)
+            if watch.feed(piece) is not None:
+                raise _LoopSeen
+
+        try:
+            reply = await chat.reply(req, on_text=text, on_partial=held.append)
+        except _LoopSeen:
+            reply = held[-1]
+        except BaseException:
+            if held:
+                on_partial(held[-1])
+            raise
+        on_reply(reply)
+        return reply
 
     reply = await generate(request)
-    if not reply.removeprefix(request.assistant_prefix).strip():
-        raise NoDiffError(
-            "The model's reply holds no unified diff: it stopped before writing a line."
-        )
     rel = workspace.relative(target.path).as_posix()
+    selected_lines = selection.end - selection.start
+
+    def judge(parsed: ParsedDiff, text: str) -> str | None:
+        hunks = [h for f in parsed.files for h in f.hunks]
+        added = sum(1 for h in hunks for line in h.lines if line.kind == "+")
+        removed = sum(1 for h in hunks for line in h.lines if line.kind == "-")
+        return disproportion(instruction, selected_lines, removed, added, reply_loop(text))
+
     messages = list(request.messages)
     last_reply = reply
     rounds_asked = 0
@@ -168,7 +203,7 @@ async def run_edit(
         retry = dataclasses.replace(
             request,
             messages=tuple(messages),
-            assistant_prefix=OPEN_FENCE,
+            assistant_prefix=OPEN_FENCE if edit_format is EditFormat.WHOLE_BLOCK else "",
             request_id=f"{request.request_id}-retry{rounds_asked}",
         )
         last_reply = await generate(retry)
@@ -179,15 +214,17 @@ async def run_edit(
 
     def parse(text: str) -> ParsedDiff:
         try:
-            return parse_diff(reply_diff(text), default_path=rel)
+            return parse_reply(reply_diff(text), default_path=rel)
         except NoDiffError:
+            if edit_format is not EditFormat.WHOLE_BLOCK:
+                raise
             repaired = new_version_twice(reply_diff(text), rel, target.text, selection)
             if repaired is None:
                 raise
             return repaired
 
     builder = PlanBuilder(workspace.root, snapshot, exists_via_snapshot(snapshot))
-    plan, rounds = await run_rounds(builder, reply, parse, ask_again, max_rounds)
+    plan, rounds = await run_rounds(builder, reply, parse, ask_again, max_rounds, judge)
     on_plan(plan)
     moves_files = plan.creates or plan.renames or plan.deletes
     if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):

@@ -118,8 +118,9 @@ async def test_empty_instruction_is_refused(sample_project, replay):
 
 
 async def test_reply_without_a_diff_is_refused_and_shown(sample_project, replay):
+    # An empty reply is asked again; the model stays silent through every round.
     error, messages = await _refused(
-        sample_project, replay(""), lambda uri: edit_arguments(uri, 3, 7, "Rename")
+        sample_project, replay(*[""] * 4), lambda uri: edit_arguments(uri, 3, 7, "Rename")
     )
     assert error.code == types.LSPErrorCodes.RequestFailed
     assert "no unified diff" in error.message
