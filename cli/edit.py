@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fathom.cli.engines import add_engine_options, add_server_options, headless_engine
 from fathom.cli.logs import quiet_engine_logs
+from fathom.edits.formats import AUTO, FORMAT_NAMES
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -45,6 +46,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="print one JSON object (diff, files, rounds, tokens, times, error), not the diff",
     )
+    edit.add_argument(
+        "--edit-format",
+        choices=FORMAT_NAMES,
+        default=AUTO,
+        help="the edit format asked of the model (default: auto, which follows the model: "
+        "whole-block for small models, search-replace for large and MoE ones)",
+    )
     add_engine_options(edit)
     add_server_options(edit)
     edit.set_defaults(run=run)
@@ -66,5 +74,6 @@ def run(args: argparse.Namespace) -> int:
             engine=headless_engine(args),
             root=Path(args.root) if args.root else None,
             as_json=args.json,
+            edit_format=args.edit_format,
         )
     )

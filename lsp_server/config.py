@@ -25,6 +25,8 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, override
 from lsprotocol import types
 
+from fathom.edits.formats import AUTO, FORMAT_NAMES
+
 EngineKind = Literal["embedded", "openai"]
 SEVERITY_NAMES = {
     "error": types.DiagnosticSeverity.Error,
@@ -50,6 +52,8 @@ class FathomConfig:
     # How long and how much of the edit journal (edits/journal.py) is kept; 0: no journal.
     journal_max_days: int = 30
     journal_max_megabytes: int = 50
+    # The edit format asked of the model (edits/formats.py); "auto" follows the model.
+    edit_format: str = AUTO
 
     def engine_key(self) -> tuple[Any, ...]:
         """What the engine depends on: a change here means a new engine."""
@@ -78,6 +82,7 @@ _KEYS = {
     "reviewSeverity": "review_severity",
     "journalMaxDays": "journal_max_days",
     "journalMaxMegabytes": "journal_max_megabytes",
+    "editFormat": "edit_format",
 }
 
 
@@ -128,6 +133,7 @@ _RULES: dict[str, Callable[[Any, Any], Any]] = {
     "review_severity": _one_of(SEVERITY_NAMES, f"one of {', '.join(SEVERITY_NAMES)}"),
     "journal_max_days": _whole_number(0, 3650, "of days between 0 and 3650 (0: off)"),
     "journal_max_megabytes": _whole_number(0, 100_000, "of MiB between 0 and 100000 (0: off)"),
+    "edit_format": _one_of(FORMAT_NAMES, f"one of {', '.join(FORMAT_NAMES)}"),
 }
 
 

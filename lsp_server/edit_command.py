@@ -24,7 +24,12 @@ from fathom.lsp_server.jobs import RequestCancelled, TooManyJobsError
 from fathom.lsp_server.positions import PositionCodec, PositionError
 from fathom.lsp_server.wire import EDIT_COMMAND, RequestFailed
 from fathom.lsp_server.workspace_edit import to_workspace_edit
-from fathom.pipeline.edit_flow import InvalidEditRequest, plan_diff, run_edit
+from fathom.pipeline.edit_flow import (
+    InvalidEditRequest,
+    engine_edit_format,
+    plan_diff,
+    run_edit,
+)
 
 if TYPE_CHECKING:
     from fathom.lsp_server.server import FathomServer
@@ -128,6 +133,7 @@ async def _edit(ls: FathomServer, args: tuple[Any, ...]) -> dict[str, Any]:
                 on_reply=replies.append,
                 on_partial=replies.append,
                 on_plan=planned.append,
+                edit_format=engine_edit_format(engine, ls.config.edit_format),
             )
             planned.append(outcome.plan)
             plan = current_plan(ls, outcome.plan)

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fathom.backend.engine import ChatMessage, ChatRequest, Engine, GenerationStats
+from fathom.backend.model_info import SettingsError, local_model_info
 from fathom.context import ContextPack, LineRange, Workspace
 from fathom.context.text import split_lines, strip_ending
 from fathom.edits.degenerate import RepetitionWatch, disproportion, reply_loop
 from fathom.edits.diff_parse import ParsedDiff, parse_diff
 from fathom.edits.errors import EditError, NoDiffError, NotShownError
 from fathom.edits.feedback import MAX_FEEDBACK_ROUNDS, Round, run_rounds
-from fathom.edits.formats import EditFormat, format_system
+from fathom.edits.formats import AUTO, EditFormat, default_format, format_system
 from fathom.edits.plan import DocumentSnapshot, EditPlan, PlanBuilder, exists_via_snapshot
 from fathom.edits.prompt import OPEN_FENCE, SYSTEM, edit_request, reply_diff
 from fathom.edits.search_replace import parse_reply
@@ -34,6 +35,21 @@ PROMPT_SLACK = 256
 
 class InvalidEditRequest(FathomError):
     """The request itself is wrong (empty instruction, bad range); no model was asked."""
+
+
+def engine_edit_format(engine: Engine, setting: str = AUTO) -> EditFormat:
+    """The format to ask ``engine``'s model for: the setting, or with ``auto`` the one its
+    shape follows best, read from the model folder's config.json when it is on this machine
+    (a remote model whose shape is unknown gets whole blocks, which every model can write)."""
+    if setting != AUTO:
+        return EditFormat(setting)
+    try:
+        info = local_model_info(engine.model_name)
+    except (SettingsError, OSError):
+        info = None
+    hidden = info.config.get("hidden_size") if info is not None else None
+    is_moe = info is not None and info.is_moe
+    return default_format(hidden if isinstance(hidden, int) else None, is_moe)
 
 
 class _LoopSeen(Exception):

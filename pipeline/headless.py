@@ -18,8 +18,9 @@ from fathom.context import ContextBudgetError, LineRange, UnreadableFileError, W
 from fathom.context.text import read_text_file
 from fathom.edits.disk import write_plan
 from fathom.edits.errors import EditError
+from fathom.edits.formats import AUTO
 from fathom.edits.plan import DocumentSnapshot
-from fathom.pipeline.edit_flow import EditOutcome, InvalidEditRequest, run_edit
+from fathom.pipeline.edit_flow import EditOutcome, InvalidEditRequest, engine_edit_format, run_edit
 from fathom.pipeline.repositories import index_repository
 
 
@@ -82,6 +83,7 @@ async def headless_edit(
     instruction: str,
     engine: Engine,
     root: Path | None = None,
+    edit_format: str = AUTO,
 ) -> HeadlessResult:
     """Start ``engine``, index the workspace as the server does, run one edit of 1-based
     inclusive ``lines`` and return the outcome; the engine is closed on every way out."""
@@ -116,6 +118,7 @@ async def headless_edit(
                     LineRange(lines[0] - 1, lines[1]),
                     instruction,
                     snapshot_of=snapshot_of,
+                    edit_format=engine_edit_format(engine, edit_format),
                 )
         finally:
             repository.index.close()
@@ -163,6 +166,7 @@ async def edit_file(
     root: Path | None = None,
     allow_delete: bool = False,
     as_json: bool = False,
+    edit_format: str = AUTO,
 ) -> int:
     def done(
         status: int,
@@ -175,7 +179,7 @@ async def edit_file(
         return status
 
     try:
-        result = await headless_edit(path, lines, instruction, engine, root)
+        result = await headless_edit(path, lines, instruction, engine, root, edit_format)
     except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
         say(f"fathom: {exc}")
         return done(EXIT_BAD_REQUEST, None, str(exc))

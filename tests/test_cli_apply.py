@@ -115,3 +115,21 @@ def test_edit_json_gives_the_figures_of_an_applied_edit(tree, tokenizer_dir, stu
     assert summary["prompt_tokens"] > 0 and summary["completion_tokens"] > 0
     assert "+    return sum(items)" in summary["diff"]
     assert (tree / "cart.py").read_text() == "def total(items):\n    return sum(items)\n"
+
+
+def test_edit_asks_for_the_chosen_format_and_applies_its_blocks(
+    tree, tokenizer_dir, stub, tmp_path
+):
+    blocks = BLOCKS.replace("t += 2 * i", "t += 3 * i")
+    stub.replay([blocks])
+    done = subprocess.run(
+        [sys.executable, "-m", "fathom.cli", "edit", str(tree / "cart.py"), "--range", "3:4",
+         "--instruction", "triple it", "--edit-format", "search-replace", "--apply",
+         *stub.serve_args(tokenizer_dir)],
+        capture_output=True, text=True, cwd=tree, timeout=300,
+        env={**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "t += 3 * i" in (tree / "cart.py").read_text()
+    system = stub.requests("/v1/chat/completions")[0].body["messages"][0]["content"]
+    assert "SEARCH/REPLACE" in system

@@ -53,3 +53,39 @@ def test_every_format_lets_the_model_change_other_shown_files():
         assert shape in system.content and shape in user.content
         assert "must change with" in user.content
         assert "bill()" in user.content  # the other file is shown
+
+
+class _Engine:
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+
+
+def test_auto_reads_the_served_models_config(tmp_path):
+    import json
+
+    from fathom.pipeline.edit_flow import engine_edit_format
+
+    def model(name: str, config: dict) -> str:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(config))
+        return str(tmp_path / name)
+
+    small = model("small", {"model_type": "qwen2", "hidden_size": 896})
+    dense = model("dense", {"model_type": "qwen2", "hidden_size": 3584})
+    moe = model("moe", {"model_type": "qwen3_moe", "hidden_size": 2048, "num_experts": 128})
+    assert engine_edit_format(_Engine(small)) is EditFormat.WHOLE_BLOCK
+    assert engine_edit_format(_Engine(dense)) is EditFormat.SEARCH_REPLACE
+    assert engine_edit_format(_Engine(moe)) is EditFormat.SEARCH_REPLACE
+    # A remote model's folder is not here: whole blocks, which every model can write.
+    assert engine_edit_format(_Engine("deepseek-ai/DeepSeek-V3")) is EditFormat.WHOLE_BLOCK
+    assert engine_edit_format(_Engine(small), "udiff") is EditFormat.UDIFF
+
+
+def test_the_edit_format_is_a_setting_checked_like_the_others():
+    from fathom.lsp_server.config import FathomConfig, merge
+
+    config, problems = merge(FathomConfig(), {"editFormat": "search-replace"}, "settings")
+    assert config.edit_format == "search-replace" and problems == []
+    config, problems = merge(config, {"editFormat": "patch"}, "settings")
+    assert config.edit_format == "search-replace"
+    assert problems and "fathom.editFormat must be one of auto, whole-block" in problems[0]

@@ -84,7 +84,7 @@ function serverOptions(config: vscode.WorkspaceConfiguration): ServerOptions {
 
 function settings(config: vscode.WorkspaceConfiguration): Record<string, unknown> {
   const keys = ['engine', 'model', 'serverUrl', 'serverModel', 'contextBudget',
-    'maxOutputTokens', 'reviewSeverity', 'journalMaxDays', 'journalMaxMegabytes'];
+    'maxOutputTokens', 'reviewSeverity', 'journalMaxDays', 'journalMaxMegabytes', 'editFormat'];
   const out: Record<string, unknown> = {};
   for (const key of keys) {
     const value = config.get(key);

@@ -16,7 +16,7 @@ local EDIT_WITH_INSTRUCTION = 'fathom.editWithInstruction'
 local defaults = {
   cmd = { 'fathom', 'serve' },
   -- Fathom's settings (engine, model, serverUrl, serverModel, contextBudget,
-  -- maxOutputTokens, reviewSeverity, journalMaxDays, journalMaxMegabytes), sent at start
+  -- maxOutputTokens, reviewSeverity, journalMaxDays, journalMaxMegabytes, editFormat), sent at start
   -- and on workspace/configuration.
   settings = {},
   root_markers = { '.git', 'pyproject.toml', 'package.json', 'Cargo.toml', 'go.mod', '.hg' },
