@@ -310,6 +310,12 @@ def test_serve_starts_one_server_for_the_run_and_stops_it(tmp_path: Path):
     assert record["tasks"][0]["outcome"] == "applied"
 
 
+def test_the_edit_format_is_passed_to_every_edit(tmp_path: Path):
+    record, seen = harness(tmp_path, "reference", "--edit-format", "search-replace")
+    assert seen["argv"][-2:] == ["--edit-format", "search-replace"]
+    assert record["edit_format"] == "search-replace"
+
+
 def test_runs_compare_side_by_side(tmp_path: Path):
     records = []
     for mode in ("reference", "refuse"):

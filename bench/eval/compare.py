@@ -68,7 +68,8 @@ def comparison(runs: list[Run]) -> list[str]:
     for name, record in runs:
         commit = (record.get("versions") or {}).get("fathom_commit") or "?"
         lines.append(
-            f"- {name}: {record.get('model')} · {len(record['tasks'])} tasks · "
+            f"- {name}: {record.get('model')} · edit format "
+            f"{record.get('edit_format', 'not recorded')} · {len(record['tasks'])} tasks · "
             f"{record.get('date')} · Fathom {commit[:10]}"
         )
     task_sets = {frozenset(r["id"] for r in record["tasks"]) for _, record in runs}

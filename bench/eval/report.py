@@ -219,7 +219,8 @@ def write(
         f"{record['date']} · {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB · {shown}",
         "",
         f"Model: {run['model']} · suite: {run['suite']} · {len(rows)} tasks · "
-        f"edit time limit {run['edit_timeout_s']} s · Fathom's cache: {run.get('cache_dir')}",
+        f"edit format: {run.get('edit_format')} · edit time limit {run['edit_timeout_s']} s · "
+        f"Fathom's cache: {run.get('cache_dir')}",
         "",
         "Passed: the hidden tests pass after `fathom edit --apply`. Applied: exit 0 and files "
         "changed. Well-formed: applied, or refused (exit 1 or 2) with nothing written; an "

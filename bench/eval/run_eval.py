@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -35,7 +34,7 @@ from bench.eval import report
 from bench.eval.check import check_references
 from bench.eval.edit_run import run_task
 from bench.eval.model_server import ServedModel, ServerError, serve
-from bench.eval.suite_io import SUITE, TaskFormatError, load_suite
+from bench.eval.suite_io import SUITE, Task, TaskFormatError, load_suite
 
 # Engine options of ``fathom edit`` the harness passes through unchanged (with ``--serve``
 # the harness's own server replaces them).
@@ -57,8 +56,11 @@ def _fathom(explicit: str | None) -> list[str]:
 
 
 def _engine_args(args: argparse.Namespace, served: ServedModel | None) -> list[str]:
+    """The options every ``fathom edit`` gets besides the task's own."""
+    out = ["--edit-format", args.edit_format] if args.edit_format else []
     if served is not None:
         return [
+            *out,
             "--server-url",
             served.url,
             "--server-model",
@@ -66,7 +68,6 @@ def _engine_args(args: argparse.Namespace, served: ServedModel | None) -> list[s
             "--server-tokenizer",
             served.root,
         ]
-    out: list[str] = []
     for name in ENGINE_OPTIONS:
         value = getattr(args, name)
         if value is not None:
@@ -104,7 +105,7 @@ def eval_cache(explicit: Path | None) -> Iterator[tuple[Path, str]]:
 
 def _model_label(args: argparse.Namespace, served: ServedModel | None) -> str:
     if served is not None:
-        return f"{args.model} ({served.name}), served once by vLLM's OpenAI server"
+        return f"{args.model or DEFAULT_MODEL} ({served.name}), served once by vLLM's OpenAI server"
     if args.server_url:
         return f"{args.server_model or 'server default'} at {args.server_url}"
     if args.model in (None, DEFAULT_MODEL):
@@ -149,6 +150,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     serving.add_argument(
         "--server-log", type=Path, help="the server's log (default: in the temp folder)"
     )
+    p.add_argument(
+        "--edit-format",
+        metavar="FORMAT",
+        help="passed to fathom edit: the edit format asked of the model (see its --help)",
+    )
     engine = p.add_argument_group("engine options passed to fathom edit")
     engine.add_argument(
         "--model", help="the model run or, with --serve, served (default, qwen2.5-coder-1.5b, ...)"
@@ -165,11 +171,11 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def check_suite(tasks: list[Any], jobs: int) -> int:
+def check_suite(tasks: list[Task], jobs: int) -> int:
+    """``--check-references``: 0 when every task fails before and passes with its reference."""
     failed = check_references(tasks, jobs=jobs, say=lambda m: print(m, flush=True))
-    print(
-        f"{len(tasks) - len(failed)} of {len(tasks)} tasks fail before and pass with their reference"
-    )
+    passing = len(tasks) - len(failed)
+    print(f"{passing} of {len(tasks)} tasks fail before and pass with their reference")
     if failed:
         print("tasks that do not: " + ", ".join(failed), file=sys.stderr)
         return 1
@@ -249,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
         "suite": _shown_path(args.suite),
         "edit_timeout_s": args.edit_timeout,
+        "edit_format": args.edit_format or "fathom edit's default",
         "cache_dir": cache_shown,
         "server": None
         if served is None
