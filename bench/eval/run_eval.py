@@ -268,4 +268,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # The ``finally`` blocks have run: the model server and the edit running are stopped.
+        print("run_eval: interrupted (no results written)", file=sys.stderr)
+        sys.exit(130)
