@@ -4,6 +4,11 @@ Nothing is lost when an edit is refused or the editor rejects it: the reply and 
 diff stay here, so the user can see why and copy what they need. Replies hold the secrets the
 prompt had masked, so the journal is bounded (``journalMaxDays``, ``journalMaxMegabytes``;
 either 0 keeps none) and deleted entries are zeroed and their pages given back to the disk.
+
+Inline completions are counted here too (``completions``): each one offered to the editor, and
+whether the editor said it was accepted, so acceptance can be measured locally. A row holds
+no code: the file, the kind, the size and the latency of the suggestion. Nothing leaves the
+machine.
 """
 
 from __future__ import annotations
@@ -37,6 +42,24 @@ CREATE TABLE IF NOT EXISTS edits (
 )
 """
 
+# One row per inline completion offered; ``accepted`` is set when the editor runs the item's
+# command (lsp_server/inline_completion.py).
+_COMPLETIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS completions (
+    id INTEGER PRIMARY KEY,
+    offered REAL NOT NULL,
+    accepted REAL,
+    target TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    chars INTEGER NOT NULL,
+    lines INTEGER NOT NULL,
+    seconds REAL NOT NULL
+)
+"""
+# Completions come one per pause in typing: rows beyond this many go, oldest first (a row is
+# under 200 bytes, so the table stays within a few MiB whatever the size limit).
+MAX_COMPLETION_ROWS = 20_000
+
 DEFAULT_MAX_DAYS = 30
 DEFAULT_MAX_MEGABYTES = 50
 # Pruning after an insert scans the table: at most this often, plus at open and on new limits.
@@ -57,6 +80,7 @@ def _prepare(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA auto_vacuum=INCREMENTAL")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(_SCHEMA)
+    db.execute(_COMPLETIONS_SCHEMA)
     if "size" not in {row[1] for row in db.execute("PRAGMA table_info(edits)")}:
         db.execute("ALTER TABLE edits ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
         db.execute(f"UPDATE edits SET size = {_ROW_SIZE}")
@@ -69,6 +93,14 @@ class Outcome(StrEnum):
     REJECTED = "rejected by the editor"  # the client's ApplyWorkspaceEditResult said no
     FAILED = "failed"  # the engine failed
     CANCELLED = "cancelled"  # by the user, or superseded by a newer request
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionCounts:
+    """Inline completions offered to the editor, and how many of them it accepted."""
+
+    offered: int
+    accepted: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +158,7 @@ class EditJournal:
                 self._db = None
                 try:
                     db.execute("DELETE FROM edits")
+                    db.execute("DELETE FROM completions")
                     db.commit()
                     self._reclaim(db)
                 except sqlite3.Error as exc:
@@ -199,6 +232,11 @@ class EditJournal:
         ).fetchone()
         if over is not None:
             deleted += db.execute("DELETE FROM edits WHERE id <= ?", over).rowcount
+        deleted += db.execute(
+            "DELETE FROM completions WHERE offered < ? OR id <= "
+            "(SELECT id FROM completions ORDER BY id DESC LIMIT 1 OFFSET ?)",
+            (now - self.max_days * _DAY_S, MAX_COMPLETION_ROWS),
+        ).rowcount
         db.commit()
         if deleted:
             self._reclaim(db)
@@ -212,6 +250,56 @@ class EditJournal:
         else:
             db.execute("VACUUM")  # a journal from before auto_vacuum, converted once
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    def record_completion(
+        self, *, target: str, mode: str, chars: int, lines: int, seconds: float
+    ) -> int | None:
+        """An inline completion offered to the editor; its id (what the editor sends back
+        when the user accepts it), None when the journal is off or cannot be written (a
+        completion never fails for its count)."""
+        row = (self._clock(), target, mode, chars, lines, round(seconds, 4))
+        with self._lock:
+            if self._db is None:
+                return None
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO completions (offered, target, mode, chars, lines, seconds) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                self._db.commit()
+            except sqlite3.Error:
+                return None
+            if self._clock() - self._last_prune >= PRUNE_EVERY_S:
+                with contextlib.suppress(sqlite3.Error):
+                    self._prune()
+            return cursor.lastrowid
+
+    def completion_accepted(self, entry: int) -> bool:
+        """The editor accepted completion ``entry``: True when it was offered and not counted
+        as accepted already."""
+        with self._lock:
+            if self._db is None:
+                return False
+            try:
+                changed = self._db.execute(
+                    "UPDATE completions SET accepted = ? WHERE id = ? AND accepted IS NULL",
+                    (self._clock(), entry),
+                ).rowcount
+                self._db.commit()
+            except sqlite3.Error:
+                return False
+            return changed == 1
+
+    def completion_counts(self, since: float = 0.0) -> CompletionCounts:
+        """Completions offered since ``since`` (a time.time()), and of those, accepted."""
+        with self._lock:
+            if self._db is None:
+                return CompletionCounts(0, 0)
+            offered, accepted = self._db.execute(
+                "SELECT COUNT(*), COUNT(accepted) FROM completions WHERE offered >= ?", (since,)
+            ).fetchone()
+        return CompletionCounts(offered, accepted)
 
     def recent(self, limit: int = 20) -> list[JournalEntry]:
         with self._lock:

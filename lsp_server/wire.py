@@ -18,6 +18,9 @@ STATUS_COMMAND = "fathom.status"
 EDIT_WITH_INSTRUCTION = "fathom.editWithInstruction"
 STATUS_NOTIFICATION = "fathom/status"
 PREVIEW_NOTIFICATION = "fathom/preview"
+# Run by the editor when the user accepts an inline completion (the item's command carries
+# the completion's id): counted in the local journal, never sent anywhere.
+COMPLETION_ACCEPTED = "fathom.completionAccepted"
 
 
 class RequestFailed(JsonRpcException):

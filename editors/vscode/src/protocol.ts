@@ -18,6 +18,8 @@ export const STATUS_COMMAND = 'fathom.status';
 export const EDIT_WITH_INSTRUCTION = 'fathom.editWithInstruction';
 export const STATUS_NOTIFICATION = 'fathom/status';
 export const PREVIEW_NOTIFICATION = 'fathom/preview';
+/** Run when the user accepts an inline completion; its item's command carries the id. */
+export const COMPLETION_ACCEPTED = 'fathom.completionAccepted';
 
 export interface FathomStatus {
   state: 'idle' | 'loading' | 'ready' | 'busy' | 'error';
