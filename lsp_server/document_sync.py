@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from fathom.lsp_server.documents import fs_path, index_document, open_document
+from fathom.lsp_server.edit_history import EditHistory
 
 if TYPE_CHECKING:
     from fathom.lsp_server.server import FathomServer
@@ -19,6 +20,7 @@ class DocumentSync:
     def __init__(self, ls: FathomServer) -> None:
         self._ls = ls
         self._dirty: set[str] = set()  # documents changed since their last indexing
+        self.history = EditHistory()  # each document's recent changes, for next edits
 
     def mark_dirty(self, uri: str) -> None:
         if fs_path(uri) is not None:  # untitled:, http:, a symlink loop: never indexed
@@ -87,12 +89,19 @@ class DocumentSync:
         if changed:
             self.publish_findings(uri)
 
+    def record_change(self, uri: str) -> None:
+        """The document changed (its text is the new one already): remember what changed."""
+        document = open_document(self._ls.workspace, uri)
+        if document is not None:
+            self.history.changed(uri, document.source)
+
     def close(self, uri: str) -> None:
         """The document is closed: the disk's text counts again, and its findings, which were
         about the buffer, go."""
         ls = self._ls
         self.mark_dirty(uri)
         self.flush()
+        self.history.closed(uri)
         ls.findings.clear(uri)
         ls.finding_texts.pop(uri, None)
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))

@@ -37,12 +37,14 @@ def register_editor_sync(server: FathomServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: FathomServer, params: types.DidOpenTextDocumentParams) -> None:
         ls.document_sync.mark_dirty(params.text_document.uri)
+        ls.document_sync.history.opened(params.text_document.uri, params.text_document.text)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: FathomServer, params: types.DidChangeTextDocumentParams) -> None:
         # Typing is cheap: the file is re-chunked once, when a request needs it.
         ls.document_sync.mark_dirty(params.text_document.uri)
         ls.document_sync.move_findings(params)
+        ls.document_sync.record_change(params.text_document.uri)  # for next-edit suggestions
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: FathomServer, params: types.DidSaveTextDocumentParams) -> None:

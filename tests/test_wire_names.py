@@ -39,7 +39,8 @@ def test_the_server_and_the_extension_use_the_same_names_in_the_same_order():
 
 
 def test_every_wire_name_is_a_fathom_name():
-    # Commands are dotted (workspace/executeCommand), notifications are methods with a slash.
+    # Commands are dotted (workspace/executeCommand), notifications and requests are methods
+    # with a slash.
     for name, value in _python_names():
-        separator = "/" if name.endswith("_NOTIFICATION") else "."
+        separator = "/" if name.endswith(("_NOTIFICATION", "_REQUEST")) else "."
         assert value.startswith("fathom" + separator), (name, value)
