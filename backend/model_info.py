@@ -23,7 +23,7 @@ from fathom.backend.engine import EngineError
 DEEPSEEK_MODEL_TYPES = ("deepseek_v3", "deepseek_v32", "deepseek_v2")
 
 
-class SettingsError(EngineError, ValueError):
+class SettingsError(EngineError):
     """Settings the model or the machine can't run; the message says what to change."""
 
 

@@ -56,9 +56,7 @@ class Loop:
         )
 
 
-def _meaningful(lines: list[str]) -> bool:
-    """At least one line of the block holds a word or number, not only punctuation."""
-    return any(re.search(r"\w", line) for line in lines)
+_WORD = re.compile(r"\w")
 
 
 def _repeats_shorter(block: list[str]) -> bool:
@@ -67,31 +65,14 @@ def _repeats_shorter(block: list[str]) -> bool:
     return any(p % d == 0 and block[d:] == block[:-d] for d in range(1, p))
 
 
-def find_loop(lines: list[str]) -> Loop | None:
-    """A loop ending at the last line of ``lines``, or None."""
-    n = len(lines)
-    for period in range(1, min(MAX_PERIOD, n // MIN_REPEATS) + 1):
-        block = lines[n - period :]
-        if not _meaningful(block) or _repeats_shorter(block):
-            continue
-        repeats = 1
-        while (start := n - (repeats + 1) * period) >= 0 and lines[start : start + period] == block:
-            repeats += 1
-        wanted = MIN_SINGLE_LINE_REPEATS if period == 1 else MIN_REPEATS
-        if repeats >= wanted and repeats * period >= MIN_LOOP_LINES:
-            return Loop(period=period, repeats=repeats, sample="\n".join(block))
-    return None
-
-
-def _line_loop(line: str) -> Loop | None:
-    """A runaway line made of one short piece repeated."""
-    if len(line) < MAX_LINE_CHARS:
+def _line_loop(tail: str, length: int) -> Loop | None:
+    """A runaway line (``length`` characters, ending in ``tail``) of one short piece repeated."""
+    if length < MAX_LINE_CHARS:
         return None
-    tail = line[-1200:]
     for size in range(1, 200):
         piece = tail[-size:]
         if piece.strip() and tail.count(piece) * size >= len(tail) * 0.9:
-            return Loop(period=1, repeats=len(line) // size, sample=piece)
+            return Loop(period=1, repeats=length // size, sample=piece)
     return None
 
 
@@ -99,31 +80,66 @@ def _line_loop(line: str) -> Loop | None:
 class RepetitionWatch:
     """Fed a streaming reply piece by piece; :attr:`loop` is set once a loop shows.
 
-    Checked only when a line ends (and on very long lines), so the cost stays a small multiple
-    of the reply's length."""
+    It runs on the event loop while a reply streams, so each line costs a fixed amount of
+    work: for every period ``p`` up to MAX_PERIOD it keeps how many lines in a row equal the
+    line ``p`` before them; a block is looked at only once that run is long enough to be a
+    loop. A line is joined once, when it ends; a very long line is judged by its tail."""
 
     loop: Loop | None = None
     _lines: list[str] = field(default_factory=list)
-    _partial: str = ""
+    _wordy: list[bool] = field(default_factory=list)
+    _runs: list[int] = field(default_factory=lambda: [0] * (MAX_PERIOD + 1))
+    _pending: list[str] = field(default_factory=list)  # pieces of the line being written
+    _pending_chars: int = 0
+    _tail: str = ""  # the last characters of that line
     _checked_chars: int = 0
+
+    def _line_ended(self, line: str) -> Loop | None:
+        lines, runs = self._lines, self._runs
+        lines.append(line.rstrip())
+        self._wordy.append(_WORD.search(line) is not None)
+        n = len(lines)
+        for period in range(1, min(MAX_PERIOD, n - 1) + 1):
+            runs[period] = runs[period] + 1 if lines[-1] == lines[-1 - period] else 0
+            repeats = runs[period] // period + 1
+            wanted = MIN_SINGLE_LINE_REPEATS if period == 1 else MIN_REPEATS
+            if repeats < wanted or repeats * period < MIN_LOOP_LINES:
+                continue
+            block = lines[n - period :]
+            if any(self._wordy[n - period :]) and not _repeats_shorter(block):
+                return Loop(period=period, repeats=repeats, sample="\n".join(block))
+        return None
 
     def feed(self, piece: str) -> Loop | None:
         if self.loop is not None:
             return self.loop
-        text = self._partial + piece
-        *done, self._partial = text.split("\n")
-        if done:
+        *ends, rest = piece.split("\n")
+        for end in ends:
+            self._pending.append(end)
+            line = "".join(self._pending)
+            self._pending, self._pending_chars, self._tail = [], 0, ""
             self._checked_chars = 0
-        for line in done:
-            self._lines.append(line.rstrip())
-            if (found := find_loop(self._lines)) is not None:
+            if (found := self._line_ended(line)) is not None:
                 self.loop = found
                 return found
+        if rest:
+            self._pending.append(rest)
+            self._pending_chars += len(rest)
+            self._tail = (self._tail + rest)[-1200:]
         # A long line is looked at again only after another thousand characters.
-        if len(self._partial) - self._checked_chars >= 1000:
-            self._checked_chars = len(self._partial)
-            self.loop = _line_loop(self._partial)
+        if self._pending_chars - self._checked_chars >= 1000:
+            self._checked_chars = self._pending_chars
+            self.loop = _line_loop(self._tail, self._pending_chars)
         return self.loop
+
+
+def find_loop(lines: list[str]) -> Loop | None:
+    """The first loop in ``lines``, or None."""
+    watch = RepetitionWatch()
+    for line in lines:
+        if (found := watch.feed(line + "\n")) is not None:
+            return found
+    return None
 
 
 def reply_loop(text: str) -> Loop | None:

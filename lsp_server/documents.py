@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from cattrs.errors import BaseValidationError
 from lsprotocol import types
+from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
@@ -75,6 +77,17 @@ def too_large(text: str) -> str | None:
         f"it holds over {size // (1 << 20) or 1} MiB, more than the "
         f"{MAX_DOCUMENT_BYTES // (1 << 20)} MiB Fathom analyses or edits"
     )
+
+
+_CONVERTER = get_converter()
+
+
+def command_range(raw: object, command: str) -> types.Range:
+    """A command's ``range`` argument as an LSP Range, or Invalid params saying so."""
+    try:
+        return _CONVERTER.structure(raw, types.Range)
+    except BaseValidationError as exc:  # what lsprotocol's converter raises on any bad shape
+        raise JsonRpcInvalidParams(f"{command}: 'range' is not an LSP Range: {exc}") from exc
 
 
 def command_document(workspace: Workspace, uri: str, command: str) -> tuple[TextDocument, Path]:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from fathom.backend.engine import EngineError
@@ -18,7 +17,7 @@ from fathom.edits.feedback import MAX_FEEDBACK_ROUNDS
 from fathom.edits.journal import Outcome
 from fathom.edits.plan import DocumentSnapshot, EditPlan
 from fathom.edits.relocate import relocate
-from fathom.lsp_server.documents import command_document, open_document
+from fathom.lsp_server.documents import command_document, command_range, open_document
 from fathom.lsp_server.generation import model_job
 from fathom.lsp_server.jobs import RequestCancelled, TooManyJobsError
 from fathom.lsp_server.positions import PositionCodec, PositionError
@@ -33,8 +32,6 @@ from fathom.pipeline.edit_flow import (
 
 if TYPE_CHECKING:
     from fathom.lsp_server.server import FathomServer
-
-_CONVERTER = get_converter()
 
 
 def _parse_arguments(args: tuple[Any, ...]) -> tuple[str, types.Range, str]:
@@ -52,11 +49,7 @@ def _parse_arguments(args: tuple[Any, ...]) -> tuple[str, types.Range, str]:
         raise JsonRpcInvalidParams(f"{EDIT_COMMAND}: 'uri' must be a string")
     if not isinstance(instruction, str) or not instruction.strip():
         raise JsonRpcInvalidParams(f"{EDIT_COMMAND}: the instruction is empty; say what to change")
-    try:
-        parsed = _CONVERTER.structure(rng, types.Range)
-    except Exception as exc:
-        raise JsonRpcInvalidParams(f"{EDIT_COMMAND}: 'range' is not an LSP Range: {exc}") from exc
-    return uri, parsed, instruction
+    return uri, command_range(rng, EDIT_COMMAND), instruction
 
 
 def selected_lines(codec: PositionCodec, rng: types.Range) -> LineRange:

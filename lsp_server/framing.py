@@ -21,6 +21,8 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from cattrs.errors import BaseValidationError
+from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdoutWriter
 
 if TYPE_CHECKING:
@@ -102,7 +104,7 @@ async def run_async(
             continue
         try:
             message = json.loads(body, object_hook=protocol.structure_message)
-        except Exception as exc:
+        except (JsonRpcException, BaseValidationError, ValueError, TypeError, KeyError) as exc:
             # Params of the wrong shape for a known method: pygls cannot even build the
             # message, so it would never answer. A request gets Invalid params.
             first = str(exc).splitlines()[0][:300]

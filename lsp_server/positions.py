@@ -11,9 +11,10 @@ from __future__ import annotations
 from lsprotocol.types import Position, PositionEncodingKind
 
 from fathom.context.text import line_starts, strip_ending
+from fathom.errors import FathomError
 
 
-class PositionError(ValueError):
+class PositionError(FathomError):
     """A position that is not in the document."""
 
 

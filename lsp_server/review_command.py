@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcInvalidParams
 
 from fathom.backend.engine import EngineError
@@ -19,7 +18,7 @@ from fathom.context import ContextBudgetError, LineRange, UnreadableFileError
 from fathom.edits.plan import DocumentSnapshot
 from fathom.edits.review import ReviewFormatError
 from fathom.lsp_server.config import SEVERITY_NAMES
-from fathom.lsp_server.documents import command_document, open_document
+from fathom.lsp_server.documents import command_document, command_range, open_document
 from fathom.lsp_server.edit_command import selected_lines
 from fathom.lsp_server.findings import Finding
 from fathom.lsp_server.generation import model_job
@@ -30,8 +29,6 @@ from fathom.pipeline.review import PlannedFinding, run_review
 
 if TYPE_CHECKING:
     from fathom.lsp_server.server import FathomServer
-
-_CONVERTER = get_converter()
 
 
 def _parse_arguments(args: tuple[Any, ...]) -> tuple[str, types.Range | None]:
@@ -46,10 +43,7 @@ def _parse_arguments(args: tuple[Any, ...]) -> tuple[str, types.Range | None]:
         raise JsonRpcInvalidParams(f"{REVIEW_COMMAND}: 'uri' must be a string")
     if rng is None:
         return uri, None
-    try:
-        return uri, _CONVERTER.structure(rng, types.Range)
-    except Exception as exc:
-        raise JsonRpcInvalidParams(f"{REVIEW_COMMAND}: 'range' is not an LSP Range: {exc}") from exc
+    return uri, command_range(rng, REVIEW_COMMAND)
 
 
 def _to_finding(planned: PlannedFinding, codec: PositionCodec) -> Finding:

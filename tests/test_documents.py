@@ -26,8 +26,15 @@ GOOD = "def f(x):\n    return x\n"
 RENAME = "```diff\n--- a/m.py\n+++ b/m.py\n@@ @@\n-def f(x):\n+def g(x):\n```\n"
 # A reply over the size Fathom reads, and a long one (under it) that breaks the syntax on
 # every line it adds: its check takes seconds of CPU.
-HUGE = "```diff\n--- a/m.py\n+++ b/m.py\n@@ @@\n-def f(x):\n+def g(x):\n" + "+y = 1\n" * 750_000
+# Its lines differ, so it is refused for its size, not as a repetition loop.
+HUGE = "```diff\n--- a/m.py\n+++ b/m.py\n@@ @@\n-def f(x):\n+def g(x):\n" + "".join(
+    f"+y{i} = {i}\n" for i in range(300_000)
+)
 BROKEN = "```diff\n--- a/m.py\n+++ b/m.py\n@@ @@\n def f(x):\n" + "+)\n" * 60_000 + "```\n"
+# A long function, selected whole: BROKEN's 60,000 lines stay in proportion to it (a reply
+# far larger than its selection is asked again before any syntax check).
+LONG = "def f(x):\n" + "    x += 1\n" * 8_000 + "    return x\n"
+WHOLE_LONG = {"start": {"line": 0, "character": 0}, "end": {"line": 8_002, "character": 0}}
 
 
 def _serve(tmp: Path, monkeypatch, stub: StubServer, replies: list[str]) -> tuple[RawClient, Path]:
@@ -74,8 +81,10 @@ def _change(client: RawClient, uri: str, version: int, line: int, text: str) -> 
 LINE_0 = {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}
 
 
-def _start(client: RawClient, command: str, uri: str, instruction: str = "Rename f to g.") -> int:
-    arguments = [{"uri": uri, "instruction": instruction, "range": LINE_0}]
+def _start(
+    client: RawClient, command: str, uri: str, instruction: str = "Rename f to g.", rng=LINE_0
+) -> int:
+    arguments = [{"uri": uri, "instruction": instruction, "range": rng}]
     return client.start("workspace/executeCommand", {"command": command, "arguments": arguments})
 
 
@@ -187,8 +196,9 @@ def test_status_answers_while_a_long_reply_is_checked(serve):
     engine request streaming, which is while the reply is parsed and checked."""
     client, root = serve(*[BROKEN] * 4)
     uri = (root / "m.py").as_uri()
-    _open(client, uri, GOOD)
-    pending = _start(client, "fathom.edit", uri, "Break it.")
+    (root / "m.py").write_text(LONG)
+    _open(client, uri, LONG)
+    pending = _start(client, "fathom.edit", uri, "Break it.", WHOLE_LONG)
     answered_while_checking = 0
     while pending not in client.responses:
         streamed = any(n["method"] == "fathom/preview" for n in client.notifications)

@@ -266,11 +266,15 @@ def test_settings_the_model_or_gpus_cannot_run_are_refused(dsv3, gpus, overrides
         gpu_settings_for(dsv3, gpus, 141, **overrides)
 
 
-def test_settings_errors_are_value_errors_and_engine_errors(dsv3):
+def test_settings_errors_are_fathom_errors_and_engine_errors(dsv3):
+    # Fathom's errors derive from FathomError and never from ValueError (issue "One house"),
+    # so an ``except ValueError`` written for int() cannot swallow one.
     from fathom.backend.engine import EngineError
+    from fathom.errors import FathomError
 
-    with pytest.raises(ValueError):
+    with pytest.raises(FathomError) as bad_fraction:
         VllmSettings(gpu_memory_utilization=2.0)
+    assert not isinstance(bad_fraction.value, ValueError)
     with pytest.raises(EngineError):
         VllmSettings(kv_cache_dtype="nope")
 
