@@ -57,19 +57,34 @@ def _deepseek(name: str) -> str:
 
 _KNOWN = (
     _Known(
-        "qwen", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", pad="<|fim_pad|>",
-        repo_name="<|repo_name|>", file_sep="<|file_sep|>", ends=("<|endoftext|>",),
+        "qwen",
+        "<|fim_prefix|>",
+        "<|fim_suffix|>",
+        "<|fim_middle|>",
+        pad="<|fim_pad|>",
+        repo_name="<|repo_name|>",
+        file_sep="<|file_sep|>",
+        ends=("<|endoftext|>",),
     ),
     _Known(
-        "deepseek", _deepseek("fim▁begin"), _deepseek("fim▁hole"), _deepseek("fim▁end"),
+        "deepseek",
+        _deepseek("fim▁begin"),
+        _deepseek("fim▁hole"),
+        _deepseek("fim▁end"),
         ends=(_deepseek("end▁of▁sentence"), "<|EOT|>"),
     ),
     _Known(
-        "starcoder", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", pad="<fim_pad>",
-        repo_name="<repo_name>", file_sep="<file_sep>", filename="<filename>",
+        "starcoder",
+        "<fim_prefix>",
+        "<fim_suffix>",
+        "<fim_middle>",
+        pad="<fim_pad>",
+        repo_name="<repo_name>",
+        file_sep="<file_sep>",
+        filename="<filename>",
         ends=("<|endoftext|>",),
     ),
-)  # fmt: skip
+)
 
 # Line-comment openers for the path header of a related file in formats without file tokens.
 _HASH_COMMENT = {".py", ".pyi", ".rb", ".sh", ".bash", ".pl", ".r", ".toml", ".yaml", ".yml"}
@@ -105,9 +120,15 @@ class FimFormat:
     def special_tokens(self) -> tuple[str, ...]:
         """Every token of this format: none may appear inside the code shown."""
         tokens = (
-            self.prefix_token, self.suffix_token, self.middle_token, self.pad_token,
-            self.repo_name_token, self.file_sep_token, self.filename_token, *self.stop,
-        )  # fmt: skip
+            self.prefix_token,
+            self.suffix_token,
+            self.middle_token,
+            self.pad_token,
+            self.repo_name_token,
+            self.file_sep_token,
+            self.filename_token,
+            *self.stop,
+        )
         return tuple(dict.fromkeys(t for t in tokens if t))
 
     def _clean(self, text: str) -> str:
@@ -154,9 +175,17 @@ class FimFormat:
             # StarCoder2: "<file_sep><fim_prefix>path\n" + code before the hole.
             named = f"{current}\n" if current else ""
             return "".join(
-                [*head, self.file_sep_token, self.prefix_token, named, prefix,
-                 self.suffix_token, suffix, self.middle_token]
-            )  # fmt: skip
+                [
+                    *head,
+                    self.file_sep_token,
+                    self.prefix_token,
+                    named,
+                    prefix,
+                    self.suffix_token,
+                    suffix,
+                    self.middle_token,
+                ]
+            )
         if current and (related or self.family != "deepseek"):
             head.append(self._file_header(current))
         if self.family == "deepseek":

@@ -294,12 +294,39 @@ class PrefixTokenCache:
         heads += [*specials[:2], ""]
         separators = ["\n", "\r\n", "\n\n", " \n", "\t\n", "\n \n", "\n\r\n", ":\n", "\n\t\n"]
         tails = [
-            "foo bar", "Foo", "123456", "'s x", "'re", "_x", "#x", "@decorator", "(x)",
-            '"str"', "/path", "$x", "\\n", "{", ".x", "…", "\u0301a", "e\u0301",
+            "foo bar",
+            "Foo",
+            "123456",
+            "'s x",
+            "'re",
+            "_x",
+            "#x",
+            "@decorator",
+            "(x)",
+            '"str"',
+            "/path",
+            "$x",
+            "\\n",
+            "{",
+            ".x",
+            "…",
+            "\u0301a",
+            "e\u0301",
             "\uff46\uff55\uff4c\uff4c",  # fullwidth "full"
-            "你好世界", "こんにちは", "😀😀", "\x00x", "\u200bx", "-1", "«x»", "\ufeffx",
-            "\u00adx", "٣٤", "ǅx", "ß", *specials,
-        ]  # fmt: skip
+            "你好世界",
+            "こんにちは",
+            "😀😀",
+            "\x00x",
+            "\u200bx",
+            "-1",
+            "«x»",
+            "\ufeffx",
+            "\u00adx",
+            "٣٤",
+            "ǅx",
+            "ß",
+            *specials,
+        ]
         probes = []
         for i, head in enumerate(heads):
             for j, sep in enumerate(separators):

@@ -18,9 +18,15 @@ PREFIX_CACHE_MIN_CHARS = 8000
 
 # The files a Hugging Face tokenizer is loaded from (whichever a model folder has).
 TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt",
-    "merges.txt", "special_tokens_map.json", "added_tokens.json",
-)  # fmt: skip
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "special_tokens_map.json",
+    "added_tokens.json",
+)
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:

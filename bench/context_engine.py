@@ -46,10 +46,21 @@ def django_tree() -> Path:
         return found[-1].parent
     home.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-         "django>=5.2,<5.3", "-d", str(home)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "django>=5.2,<5.3",
+            "-d",
+            str(home),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     archive = sorted(home.glob("django-*.tar.gz"))[-1]
     with tarfile.open(archive) as tar:
         tar.extractall(home, filter="data")
@@ -91,11 +102,19 @@ async def server_contexts(
 
     stub.on("/v1/chat/completions", reply)
     config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "fathom.cli", "serve", "--server-url", stub.url,
-                        "--server-tokenizer", str(model_dir)],
+        server_command=[
+            sys.executable,
+            "-m",
+            "fathom.cli",
+            "serve",
+            "--server-url",
+            stub.url,
+            "--server-tokenizer",
+            str(model_dir),
+        ],
         client_factory=_factory,
         server_env={**os.environ, "FATHOM_CACHE_DIR": str(scratch / "server-cache")},
-    )  # fmt: skip
+    )
     client = await config.start()
     figures: dict[str, object] = {}
     try:
@@ -224,10 +243,16 @@ def main() -> None:
 
     if args.aider_python:
         done = subprocess.run(
-            [args.aider_python, str(Path(__file__).with_name("aider_repomap.py")), str(root),
-             str(root / figures["pack_target"])],
-            capture_output=True, text=True, timeout=3600,
-        )  # fmt: skip
+            [
+                args.aider_python,
+                str(Path(__file__).with_name("aider_repomap.py")),
+                str(root),
+                str(root / figures["pack_target"]),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
         if done.returncode == 0:
             aider = json.loads(done.stdout.strip().splitlines()[-1])
             figures["aider_repomap_cold_s"] = aider["cold_s"]
@@ -247,26 +272,52 @@ def main() -> None:
     f = figures
     rows = [
         ("tree", f"{f['tree']}: {f['files']} files, {f['chunks']} chunks, {f['symbols']} symbols"),
-        ("cold index (chunks, symbols, SQLite, graph)", f"{f['cold_index_s']} s ({f['files_per_s']} files/s)"),
+        (
+            "cold index (chunks, symbols, SQLite, graph)",
+            f"{f['cold_index_s']} s ({f['files_per_s']} files/s)",
+        ),
         ("warm restart from the SQLite cache", f"{f['warm_restart_s']} s"),
-        (f"open a document for editing (parse, tokenise, chunk, symbols): {f['incremental_file']}", f"{f['open_document_ms']} ms"),
-        (f"incremental update, 1-char edit in an identifier, {f['incremental_file']} ({f['incremental_file_lines']} lines)",
-         f"p50 {f['incremental_valid_ms_p50']} ms, p99 {f['incremental_valid_ms_p99']} ms (goal p99 ≤ 5 ms)"),
-        ("incremental update, 1-char edit that breaks the syntax (same file)",
-         f"p50 {f['incremental_broken_ms_p50']} ms, p99 {f['incremental_broken_ms_p99']} ms (goal p99 ≤ 5 ms)"),
-        ("`fathom serve` over LSP: initialize until the index is ready (tokenizer load and the server's own cold index)", f"{f['server_index_s']} s"),
-        (f"context of an edit request in `fathom serve` (contextSeconds), 128K budget, first request per target ({f['pack_requests']} targets)",
-         f"p50 {f['pack_first_ms_p50']} ms, p95 {f['pack_first_ms_p95']} ms"),
-        ("context of an edit request in `fathom serve`, repeated request", f"p50 {f['pack_ms_p50']} ms, p95 {f['pack_ms_p95']} ms (goal p95 ≤ 50 ms)"),
-        ("whole edit request over LSP (context, stub reply, plan, applyEdit), first / repeated, p50", f"{f['pack_first_request_ms_p50']} ms / {f['pack_request_ms_p50']} ms"),
-    ]  # fmt: skip
+        (
+            f"open a document for editing (parse, tokenise, chunk, symbols): {f['incremental_file']}",
+            f"{f['open_document_ms']} ms",
+        ),
+        (
+            f"incremental update, 1-char edit in an identifier, {f['incremental_file']} ({f['incremental_file_lines']} lines)",
+            f"p50 {f['incremental_valid_ms_p50']} ms, p99 {f['incremental_valid_ms_p99']} ms (goal p99 ≤ 5 ms)",
+        ),
+        (
+            "incremental update, 1-char edit that breaks the syntax (same file)",
+            f"p50 {f['incremental_broken_ms_p50']} ms, p99 {f['incremental_broken_ms_p99']} ms (goal p99 ≤ 5 ms)",
+        ),
+        (
+            "`fathom serve` over LSP: initialize until the index is ready (tokenizer load and the server's own cold index)",
+            f"{f['server_index_s']} s",
+        ),
+        (
+            f"context of an edit request in `fathom serve` (contextSeconds), 128K budget, first request per target ({f['pack_requests']} targets)",
+            f"p50 {f['pack_first_ms_p50']} ms, p95 {f['pack_first_ms_p95']} ms",
+        ),
+        (
+            "context of an edit request in `fathom serve`, repeated request",
+            f"p50 {f['pack_ms_p50']} ms, p95 {f['pack_ms_p95']} ms (goal p95 ≤ 50 ms)",
+        ),
+        (
+            "whole edit request over LSP (context, stub reply, plan, applyEdit), first / repeated, p50",
+            f"{f['pack_first_request_ms_p50']} ms / {f['pack_request_ms_p50']} ms",
+        ),
+    ]
     if "aider_repomap_cold_s" in f:
         rows += [
-            ("Aider RepoMap, same tree and target, cold / warm", f"{f['aider_repomap_cold_s']} s / {f['aider_repomap_warm_s']} s"),
+            (
+                "Aider RepoMap, same tree and target, cold / warm",
+                f"{f['aider_repomap_cold_s']} s / {f['aider_repomap_warm_s']} s",
+            ),
             ("Aider cold map ÷ Fathom cold index", f"{f['speedup_vs_aider_cold']}×"),
-            ("Aider warm map ÷ Fathom pack p50 (per request: first / repeated)",
-             f"{f['speedup_vs_aider_request_first']}× / {f['speedup_vs_aider_request']}× (goal ≥ 10×)"),
-        ]  # fmt: skip
+            (
+                "Aider warm map ÷ Fathom pack p50 (per request: first / repeated)",
+                f"{f['speedup_vs_aider_request_first']}× / {f['speedup_vs_aider_request']}× (goal ≥ 10×)",
+            ),
+        ]
     notes = (
         "Measured on a machine of 2 cores shared with other engineers' work (load average "
         f"{f['load_average']} when the run started): figures may vary run to run. The context "

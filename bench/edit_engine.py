@@ -99,10 +99,17 @@ def run_fathom(cases: list[dict], repeats: int) -> dict[str, dict]:
 
 def run_aider(python: str, repeats: int) -> tuple[str, dict[str, dict]]:
     done = subprocess.run(
-        [python, str(Path(__file__).with_name("aider_udiff.py")), str(corpus_io.CORPUS),
-         "--repeats", str(repeats)],
-        capture_output=True, text=True, timeout=3600,
-    )  # fmt: skip
+        [
+            python,
+            str(Path(__file__).with_name("aider_udiff.py")),
+            str(corpus_io.CORPUS),
+            "--repeats",
+            str(repeats),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"aider_udiff.py failed:\n{done.stderr[-2000:]}")
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
@@ -124,8 +131,11 @@ def summary(rows: list[dict], who: str) -> dict:
 
 
 def table(groups: dict[str, list[dict]], title: str) -> str:
-    out = [f"| {title} | cases | Fathom correct | Aider correct | Fathom refused / wrong "
-           "| Aider refused / wrong |", "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    out = [
+        f"| {title} | cases | Fathom correct | Aider correct | Fathom refused / wrong "
+        "| Aider refused / wrong |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for name, rows in groups.items():
         f, a = Counter(r["fathom"] for r in rows), Counter(r["aider"] for r in rows)
         out.append(
@@ -211,14 +221,26 @@ def main() -> None:
     n = len(rows)
     table_rows = [
         ("cases", f"{n} ({len(by_lang)} languages, {len(by_kind)} kinds)"),
-        ("success rate, Fathom / Aider udiff", f"{fs['correct']}/{n} = {fs['success_rate']:.1%} / {ag['correct']}/{n} = {ag['success_rate']:.1%}"),
-        ("refused (workspace unchanged where an edit was expected), Fathom / Aider", f"{fs['refused']} / {ag['refused']}"),
-        ("wrong (wrong text or place, partial, or applied where it should refuse), Fathom / Aider", f"{fs['wrong']} / {ag['wrong']}"),
+        (
+            "success rate, Fathom / Aider udiff",
+            f"{fs['correct']}/{n} = {fs['success_rate']:.1%} / {ag['correct']}/{n} = {ag['success_rate']:.1%}",
+        ),
+        (
+            "refused (workspace unchanged where an edit was expected), Fathom / Aider",
+            f"{fs['refused']} / {ag['refused']}",
+        ),
+        (
+            "wrong (wrong text or place, partial, or applied where it should refuse), Fathom / Aider",
+            f"{fs['wrong']} / {ag['wrong']}",
+        ),
         ("apply time per case, Fathom", f"p50 {fs['ms_p50']} ms, p99 {fs['ms_p99']} ms"),
-        (f"apply time per case, Aider {aider_version} udiff", f"p50 {ag['ms_p50']} ms, p99 {ag['ms_p99']} ms"),
+        (
+            f"apply time per case, Aider {aider_version} udiff",
+            f"p50 {ag['ms_p50']} ms, p99 {ag['ms_p99']} ms",
+        ),
         ("Fathom success ÷ Aider success", f"{figures['success_ratio_fathom_over_aider']}×"),
         ("Aider p50 ÷ Fathom p50", f"{figures['p50_ratio_aider_over_fathom']}×"),
-    ]  # fmt: skip
+    ]
     notes = "\n\n".join(
         [
             "Run: `.venv/bin/python bench/edit_engine.py` (Aider's venv is made at "

@@ -82,18 +82,25 @@ def main() -> int:
         one_gpu = fixed + FULL_MOE_LAYERS * per
         comm = _comm_s(b["prompt_tokens"], prefill=True)
         eight = one_gpu / GPUS / eff + comm
-        ttft_rows.append({
-            "prompt_tokens": b["prompt_tokens"], "slice5_s": a["ttft_s"],
-            "slice9_s": b["ttft_s"], "per_moe_layer_s": round(per, 4),
-            "fixed_s": round(fixed, 4), "one_gpu_61_layers_s": round(one_gpu, 2),
-            "all_to_all_and_all_reduce_s": round(comm, 3), "eight_h200_s": round(eight, 2),
-        })  # fmt: skip
+        ttft_rows.append(
+            {
+                "prompt_tokens": b["prompt_tokens"],
+                "slice5_s": a["ttft_s"],
+                "slice9_s": b["ttft_s"],
+                "per_moe_layer_s": round(per, 4),
+                "fixed_s": round(fixed, 4),
+                "one_gpu_61_layers_s": round(one_gpu, 2),
+                "all_to_all_and_all_reduce_s": round(comm, 3),
+                "eight_h200_s": round(eight, 2),
+            }
+        )
 
     decode_rows = []
     for a, b in zip(small["decode"], large["decode"], strict=True):
         fixed, per = _split(a["tpot_ms"], b["tpot_ms"], m_small, m_large)
-        bytes_fixed, bytes_per = _split(a["bytes_per_step_GB"], b["bytes_per_step_GB"],
-                                        m_small, m_large)  # fmt: skip
+        bytes_fixed, bytes_per = _split(
+            a["bytes_per_step_GB"], b["bytes_per_step_GB"], m_small, m_large
+        )
         # A MoE layer cannot take less than reading its bytes: where the two-point slope is
         # below that (the small slice was launch-bound), the layer is charged its roofline.
         floor = bytes_per / bandwidth * 1000
@@ -105,16 +112,23 @@ def main() -> int:
         comm_ms = 1000 * _comm_s(b["batch"], prefill=False)
         eight = one_gpu / GPUS / eff + comm_ms
         roofline = full_bytes / (GPUS * bandwidth) * 1000
-        decode_rows.append({
-            "batch": b["batch"], "slice5_ms": a["tpot_ms"], "slice9_ms": b["tpot_ms"],
-            "per_moe_layer_ms": round(per, 4), "slope_clamped_to_roofline": clamped,
-            "fixed_ms": round(fixed, 3),
-            "one_gpu_61_layers_ms": round(one_gpu, 2), "bytes_per_step_GB": round(full_bytes, 1),
-            "communication_ms": round(comm_ms, 3), "eight_h200_ms": round(eight, 2),
-            "roofline_8gpu_ms": round(roofline, 3),
-            "of_roofline_pct": round(100 * roofline / eight, 1),
-            "tokens_per_s_per_sequence": round(1000 / eight, 1),
-        })  # fmt: skip
+        decode_rows.append(
+            {
+                "batch": b["batch"],
+                "slice5_ms": a["tpot_ms"],
+                "slice9_ms": b["tpot_ms"],
+                "per_moe_layer_ms": round(per, 4),
+                "slope_clamped_to_roofline": clamped,
+                "fixed_ms": round(fixed, 3),
+                "one_gpu_61_layers_ms": round(one_gpu, 2),
+                "bytes_per_step_GB": round(full_bytes, 1),
+                "communication_ms": round(comm_ms, 3),
+                "eight_h200_ms": round(eight, 2),
+                "roofline_8gpu_ms": round(roofline, 3),
+                "of_roofline_pct": round(100 * roofline / eight, 1),
+                "tokens_per_s_per_sequence": round(1000 / eight, 1),
+            }
+        )
 
     hit_small = small["prefix_cache"]["hit"]["ttft_s"]
     hit_large = large["prefix_cache"]["hit"]["ttft_s"]
@@ -126,18 +140,27 @@ def main() -> int:
         "measured_on": small["gpus"],
         "vllm": small["vllm"],
         "torch": small["torch"],
-        "slices": {"small": {"file": SMALL, "layers": small["layers"], "moe_layers": m_small},
-                   "large": {"file": LARGE, "layers": large["layers"], "moe_layers": m_large}},
-        "target": {"gpus": f"{GPUS} x H200", "layers": FULL_DENSE_LAYERS + FULL_MOE_LAYERS,
-                   "moe_layers": FULL_MOE_LAYERS, "parallelism": "TP8 attention + EP8 experts"},
+        "slices": {
+            "small": {"file": SMALL, "layers": small["layers"], "moe_layers": m_small},
+            "large": {"file": LARGE, "layers": large["layers"], "moe_layers": m_large},
+        },
+        "target": {
+            "gpus": f"{GPUS} x H200",
+            "layers": FULL_DENSE_LAYERS + FULL_MOE_LAYERS,
+            "moe_layers": FULL_MOE_LAYERS,
+            "parallelism": "TP8 attention + EP8 experts",
+        },
         "copy_bandwidth_GBps_per_gpu": bandwidth,
         "assumptions": ASSUMPTIONS,
         "ttft": ttft_rows,
         "decode": decode_rows,
-        "prefix_cache_hit": {"slice5_s": hit_small, "slice9_s": hit_large,
-                             "one_gpu_61_layers_s": round(hit_one, 3),
-                             "eight_h200_s": round(hit_eight, 3)},
-    }  # fmt: skip
+        "prefix_cache_hit": {
+            "slice5_s": hit_small,
+            "slice9_s": hit_large,
+            "one_gpu_61_layers_s": round(hit_one, 3),
+            "eight_h200_s": round(hit_eight, 3),
+        },
+    }
     (RESULTS / "full_size_extrapolation.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         f"# Full DeepSeek-V3 (61 layers, FP8) on 8x H200: extrapolated ({result['date']})",
@@ -145,28 +168,37 @@ def main() -> int:
         f"From one-GPU slices measured on {small['gpus'][0]} (vLLM {small['vllm']}, torch "
         f"{small['torch']}): {small['layers']} layers ({m_small} MoE) and {large['layers']} "
         f"layers ({m_large} MoE). No 8-GPU machine was lent; these are not measurements of "
-        "8 GPUs. Assumptions: " + ", ".join(f"{k}={v if not isinstance(v, float) else round(v, 3)}"
-                                            for k, v in ASSUMPTIONS.items()) + ".",
+        "8 GPUs. Assumptions: "
+        + ", ".join(
+            f"{k}={v if not isinstance(v, float) else round(v, 3)}" for k, v in ASSUMPTIONS.items()
+        )
+        + ".",
         "",
         "## TTFT (prefill)",
         "",
         "| prompt tokens | 5-layer s | 9-layer s | per MoE layer s | one GPU, 61 layers s "
         "| comm s | **8x H200 s** |",
         "|---:|---:|---:|---:|---:|---:|---:|",
-        *[f"| {r['prompt_tokens']} | {r['slice5_s']} | {r['slice9_s']} | {r['per_moe_layer_s']} "
-          f"| {r['one_gpu_61_layers_s']} | {r['all_to_all_and_all_reduce_s']} "
-          f"| **{r['eight_h200_s']}** |" for r in ttft_rows],
+        *[
+            f"| {r['prompt_tokens']} | {r['slice5_s']} | {r['slice9_s']} | {r['per_moe_layer_s']} "
+            f"| {r['one_gpu_61_layers_s']} | {r['all_to_all_and_all_reduce_s']} "
+            f"| **{r['eight_h200_s']}** |"
+            for r in ttft_rows
+        ],
         "",
         "## Decode (time per output token)",
         "",
         "| batch | 5-layer ms | 9-layer ms | per MoE layer ms | one GPU, 61 layers ms "
         "| comm ms | **8x H200 ms** | roofline ms | of roofline | tok/s per sequence |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        *[f"| {r['batch']} | {r['slice5_ms']} | {r['slice9_ms']} | {r['per_moe_layer_ms']}"
-          f"{'*' if r['slope_clamped_to_roofline'] else ''} "
-          f"| {r['one_gpu_61_layers_ms']} | {r['communication_ms']} | **{r['eight_h200_ms']}** "
-          f"| {r['roofline_8gpu_ms']} | {r['of_roofline_pct']}% "
-          f"| {r['tokens_per_s_per_sequence']} |" for r in decode_rows],
+        *[
+            f"| {r['batch']} | {r['slice5_ms']} | {r['slice9_ms']} | {r['per_moe_layer_ms']}"
+            f"{'*' if r['slope_clamped_to_roofline'] else ''} "
+            f"| {r['one_gpu_61_layers_ms']} | {r['communication_ms']} | **{r['eight_h200_ms']}** "
+            f"| {r['roofline_8gpu_ms']} | {r['of_roofline_pct']}% "
+            f"| {r['tokens_per_s_per_sequence']} |"
+            for r in decode_rows
+        ],
         "",
         "\\* the two-point slope was below the layer's own roofline (the 5-layer slice was "
         "launch-bound at that batch); the layer is charged its roofline instead.",
@@ -178,7 +210,7 @@ def main() -> int:
         "all-reduces per token are latency, not bytes, and rival the divided compute; at "
         "batch 128 and in prefill they are bytes (FP8 dispatch, BF16 combine) and half of "
         "prefill's is assumed hidden behind compute.",
-    ]  # fmt: skip
+    ]
     (RESULTS / "full_size_extrapolation.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

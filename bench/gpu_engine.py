@@ -179,9 +179,11 @@ async def overhead(engine: VllmEngine, prompts: Prompts, ctx: int, out: int, rep
         raw_req = request(prompts.nonce() + prompts.text(ctx, 123), out)
         ids = engine.tokenizer.encode(engine.render(raw_req.messages), add_special_tokens=False)
         params = SamplingParams(
-            max_tokens=stats.completion_tokens, min_tokens=stats.completion_tokens,
-            temperature=0.0, output_kind=RequestOutputKind.DELTA,
-        )  # fmt: skip
+            max_tokens=stats.completion_tokens,
+            min_tokens=stats.completion_tokens,
+            temperature=0.0,
+            output_kind=RequestOutputKind.DELTA,
+        )
         start = time.perf_counter()
         async for _ in engine._llm.generate(
             TokensPrompt(prompt_token_ids=ids), params, uuid.uuid4().hex

@@ -43,8 +43,12 @@ def _run_table(runs: list[tuple[str, dict]]) -> list[str]:
         rows.append(f"| {label} | " + " | ".join(cell(r) for _, r in runs) + " |")
 
     row("GPU", lambda r: ", ".join(r["gpus"]))
-    row("layers (dense + MoE)", lambda r: f"{r.get('layers', 5)} "
-        f"({r['weights']['dense_layers']} + {r['weights']['moe_layers']})")  # fmt: skip
+    row(
+        "layers (dense + MoE)",
+        lambda r: (
+            f"{r.get('layers', 5)} ({r['weights']['dense_layers']} + {r['weights']['moe_layers']})"
+        ),
+    )
     row("settings", lambda r: _settings(r))
     row("engine start", lambda r: f"{r['engine_start_s']} s")
     row("copy bandwidth (read + write)", lambda r: f"{r['copy_bandwidth_GBps']} GB/s")

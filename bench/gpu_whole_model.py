@@ -72,9 +72,11 @@ class Bench:
         from vllm.sampling_params import RequestOutputKind
 
         params = SamplingParams(
-            max_tokens=max_tokens, temperature=0.0, ignore_eos=True,
+            max_tokens=max_tokens,
+            temperature=0.0,
+            ignore_eos=True,
             output_kind=RequestOutputKind.DELTA,
-        )  # fmt: skip
+        )
         marks, done = [], 0
         async for out in self.llm.generate(
             TokensPrompt(prompt_token_ids=ids), params, uuid.uuid4().hex
@@ -180,9 +182,11 @@ async def start(args: argparse.Namespace, folder: Path, trace_dir: Path) -> tupl
         from vllm.config import ProfilerConfig
 
         extra["profiler_config"] = ProfilerConfig(
-            profiler="torch", torch_profiler_dir=str(trace_dir),
-            torch_profiler_with_stack=False, ignore_frontend=True,
-        )  # fmt: skip
+            profiler="torch",
+            torch_profiler_dir=str(trace_dir),
+            torch_profiler_with_stack=False,
+            ignore_frontend=True,
+        )
     overrides = {k: v for k, v in variant.items() if k not in ("extra", "env")}
     if args.max_model_len:
         overrides["max_model_len"] = args.max_model_len
@@ -264,8 +268,11 @@ async def run(args: argparse.Namespace, result: dict[str, Any], save: Callable[[
             result["trace"] = await profile_b1(bench, trace_dir, tpot)
         else:
             continue
-        print(f"[bench] {phase} done in {time.perf_counter() - t0:.1f} s: "
-              f"{json.dumps(result.get(KEYS.get(phase, phase), ''))[:1500]}", flush=True)  # fmt: skip
+        print(
+            f"[bench] {phase} done in {time.perf_counter() - t0:.1f} s: "
+            f"{json.dumps(result.get(KEYS.get(phase, phase), ''))[:1500]}",
+            flush=True,
+        )
         save()
     if bench.engine:
         await bench.engine.close()

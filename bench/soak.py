@@ -60,8 +60,10 @@ def _model_server(replies_file: Path) -> tuple[subprocess.Popen, str]:
     so the latencies measured here are the language server's."""
     stub = subprocess.Popen(
         [sys.executable, "-m", "tests.openai_stub", str(replies_file)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert stub.stdout is not None
     url = stub.stdout.readline().strip()
     if not url:
@@ -90,16 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     replies, next_line = [], 0
     for kind in schedule:
         if kind == "edit":
-            replies.append(diff_prefix("soak.py") + f"value_{next_line} = 0\n"
-                           f"+value_{next_line} = 1\n```\n")  # fmt: skip
+            replies.append(
+                diff_prefix("soak.py") + f"value_{next_line} = 0\n+value_{next_line} = 1\n```\n"
+            )
             next_line += 1
         elif kind == "review":
-            finding = {"code": "value_1 = 0", "problem": "A magic number.",
-                       "severity": "hint", "fixed_code": "value_1 = 0  # start"}  # fmt: skip
+            finding = {
+                "code": "value_1 = 0",
+                "problem": "A magic number.",
+                "severity": "hint",
+                "fixed_code": "value_1 = 0  # start",
+            }
             replies.append(json.dumps({"findings": [finding]}))
         elif kind == "cancel":
-            replies.append({"text": diff_prefix("soak.py") + "x\n" * 400,
-                            "seconds_per_chunk": 0.02})  # fmt: skip
+            replies.append(
+                {"text": diff_prefix("soak.py") + "x\n" * 400, "seconds_per_chunk": 0.02}
+            )
     model = Path(tempfile.mkdtemp(prefix="fathom-soak-model-"))  # outside the workspace
     (model / "replies.json").write_text(json.dumps(replies))
     stub, url = _model_server(model / "replies.json")
@@ -135,27 +143,48 @@ def main(argv: list[str] | None = None) -> int:
                 edited += 1
                 line = text.splitlines().index(target)
                 applied_before = len(client.edits)
-                answer = client.request("workspace/executeCommand", {
-                    "command": "fathom.edit", "arguments": [{
-                        "uri": uri, "range": _whole(line, line + 1),
-                        "instruction": "Set it to 1."}]}, 60)  # fmt: skip
+                answer = client.request(
+                    "workspace/executeCommand",
+                    {
+                        "command": "fathom.edit",
+                        "arguments": [
+                            {
+                                "uri": uri,
+                                "range": _whole(line, line + 1),
+                                "instruction": "Set it to 1.",
+                            }
+                        ],
+                    },
+                    60,
+                )
                 if answer.get("result", {}).get("applied") is not True:
                     errors.append(f"{n} edit: {answer}")
                 elif len(client.edits) == applied_before + 1:
                     # Apply what the server sent, as the editor does, and send it back.
                     (change,) = client.edits[-1]["edit"]["documentChanges"]
                     lines = text.splitlines(keepends=True)
-                    for e in sorted(change["edits"], key=lambda e: e["range"]["start"]["line"],
-                                    reverse=True):  # fmt: skip
+                    for e in sorted(
+                        change["edits"], key=lambda e: e["range"]["start"]["line"], reverse=True
+                    ):
                         a, b = e["range"]["start"]["line"], e["range"]["end"]["line"]
                         lines[a:b] = [e["newText"]]
                     text, version = "".join(lines), version + 1
-                    client.send({"jsonrpc": "2.0", "method": "textDocument/didChange",
-                                 "params": {"textDocument": {"uri": uri, "version": version},
-                                            "contentChanges": [{"text": text}]}})  # fmt: skip
+                    client.send(
+                        {
+                            "jsonrpc": "2.0",
+                            "method": "textDocument/didChange",
+                            "params": {
+                                "textDocument": {"uri": uri, "version": version},
+                                "contentChanges": [{"text": text}],
+                            },
+                        }
+                    )
             elif kind == "review":
-                answer = client.request("workspace/executeCommand", {
-                    "command": "fathom.review", "arguments": [{"uri": uri}]}, 60)  # fmt: skip
+                answer = client.request(
+                    "workspace/executeCommand",
+                    {"command": "fathom.review", "arguments": [{"uri": uri}]},
+                    60,
+                )
                 if "result" not in answer:
                     errors.append(f"{n} review: {answer}")
             elif kind == "cancel":
@@ -175,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                         sum(1 for m in client.notifications if m["method"] == "fathom/preview") > s
                     ),
                 )
-                client.send({"jsonrpc": "2.0", "method": "$/cancelRequest",
-                             "params": {"id": ident}})  # fmt: skip
+                client.send(
+                    {"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": ident}}
+                )
                 answer = client.wait(ident, 30)
                 if answer.get("error", {}).get("code") != -32800:  # RequestCancelled
                     errors.append(f"{n} cancel: {answer}")
@@ -184,24 +214,43 @@ def main(argv: list[str] | None = None) -> int:
                 # A new comment line somewhere: the lines edits are recorded for stay intact.
                 line = rng.randrange(len(text.splitlines()))
                 version += 1
-                client.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
-                    "textDocument": {"uri": uri, "version": version},
-                    "contentChanges": [{"range": {"start": {"line": line, "character": 0},
-                                                  "end": {"line": line, "character": 0}},
-                                        "text": f"# note {n}\n"}]}})  # fmt: skip
+                client.send(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "textDocument/didChange",
+                        "params": {
+                            "textDocument": {"uri": uri, "version": version},
+                            "contentChanges": [
+                                {
+                                    "range": {
+                                        "start": {"line": line, "character": 0},
+                                        "end": {"line": line, "character": 0},
+                                    },
+                                    "text": f"# note {n}\n",
+                                }
+                            ],
+                        },
+                    }
+                )
                 lines = text.splitlines(keepends=True)
                 lines.insert(line, f"# note {n}\n")
                 text = "".join(lines)
                 client.alive()  # the round trip after the change is what typing waits on
             elif kind == "codeAction":
-                answer = client.request("textDocument/codeAction", {
-                    "textDocument": {"uri": uri}, "range": _whole(3, 5),
-                    "context": {"diagnostics": []}})  # fmt: skip
+                answer = client.request(
+                    "textDocument/codeAction",
+                    {
+                        "textDocument": {"uri": uri},
+                        "range": _whole(3, 5),
+                        "context": {"diagnostics": []},
+                    },
+                )
                 if not answer.get("result"):
                     errors.append(f"{n} codeAction: {answer}")
             else:
-                answer = client.request("workspace/executeCommand",
-                                        {"command": "fathom.status", "arguments": []})  # fmt: skip
+                answer = client.request(
+                    "workspace/executeCommand", {"command": "fathom.status", "arguments": []}
+                )
                 if answer.get("result", {}).get("state") not in ("ready", "busy"):
                     errors.append(f"{n} status: {answer}")
             latencies[kind].append((time.perf_counter() - started) * 1000)
@@ -223,10 +272,15 @@ def main(argv: list[str] | None = None) -> int:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2) if values else 0.0
 
     rows = [
-        {"kind": k, "requests": len(v), "p50_ms": round(statistics.median(v), 2) if v else 0.0,
-         "p99_ms": pct(v, 0.99), "max_ms": round(max(v), 2) if v else 0.0}
+        {
+            "kind": k,
+            "requests": len(v),
+            "p50_ms": round(statistics.median(v), 2) if v else 0.0,
+            "p99_ms": pct(v, 0.99),
+            "max_ms": round(max(v), 2) if v else 0.0,
+        }
         for k, v in latencies.items()
-    ]  # fmt: skip
+    ]
     every = [x for v in latencies.values() for x in v]
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -180,10 +180,16 @@ class _Chunker:
 
     def finish(self, pieces: list[_Piece]) -> list[Chunk]:
         return [
-            Chunk(p.start, p.end, p.kind, p.signature, "".join(self.lines[p.start : p.end]),
-                  self.size(p.start, p.end, p.signature))
+            Chunk(
+                p.start,
+                p.end,
+                p.kind,
+                p.signature,
+                "".join(self.lines[p.start : p.end]),
+                self.size(p.start, p.end, p.signature),
+            )
             for p in pieces
-        ]  # fmt: skip
+        ]
 
 
 def chunk_text(

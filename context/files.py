@@ -27,10 +27,28 @@ from fathom.context.text import UnreadableFileError
 MAX_FILE_BYTES = 1 << 20
 ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".tox"}
 SECRET_PATTERNS = (
-    ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore",
-    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".pgpass", ".npmrc", ".pypirc",
-    "*credentials*", "*secret*", "*.tfstate", "*.tfvars",
-)  # fmt: skip
+    ".env",
+    ".env.*",
+    "*.env",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".netrc",
+    ".pgpass",
+    ".npmrc",
+    ".pypirc",
+    "*credentials*",
+    "*secret*",
+    "*.tfstate",
+    "*.tfvars",
+)
 
 
 class PromptRefusedError(UnreadableFileError):
@@ -173,11 +191,12 @@ def walk_sources(root: Path) -> Iterator[SourceFile]:
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
         dirs[:] = sorted(
-            d for d in dirs
+            d
+            for d in dirs
             if d not in ALWAYS_SKIPPED_DIRS
             and not (here / d).is_symlink()  # a link may leave the workspace
             and not rules.ignored(here / d, is_dir=True)
-        )  # fmt: skip
+        )
         for name in sorted(files):
             path = here / name
             if path.is_symlink() or (language := language_of(path)) is None:

@@ -140,8 +140,9 @@ class RepoIndex:
             have = {}
         if have != want:
             with db:
-                tables = [t for (t,) in db.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'")]  # fmt: skip
+                tables = [
+                    t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                ]
                 for table in tables:
                     db.execute(f"DROP TABLE {table}")
                 db.executescript(_SCHEMA)
@@ -156,14 +157,22 @@ class RepoIndex:
         return row is not None
 
     def _store(self, digest: str, analysis: Analysis) -> None:
-        chunks = [[c.start_line, c.end_line, c.kind, c.signature, c.text, c.tokens]
-                  for c in analysis.chunks]  # fmt: skip
+        chunks = [
+            [c.start_line, c.end_line, c.kind, c.signature, c.text, c.tokens]
+            for c in analysis.chunks
+        ]
         symbols = analysis.symbols
         self.db.execute(
             "INSERT OR REPLACE INTO analyses VALUES (?, ?, ?, ?, ?, ?)",
-            (digest, len(chunks), len(symbols.defs) + len(symbols.refs),
-             orjson.dumps(chunks), orjson.dumps(symbols.defs), orjson.dumps(symbols.refs)),
-        )  # fmt: skip
+            (
+                digest,
+                len(chunks),
+                len(symbols.defs) + len(symbols.refs),
+                orjson.dumps(chunks),
+                orjson.dumps(symbols.defs),
+                orjson.dumps(symbols.refs),
+            ),
+        )
 
     def _record(self, relative: str, digest: str, language: str, size: int, mtime: int) -> None:
         self.db.execute(
@@ -237,8 +246,9 @@ class RepoIndex:
             if self._known(digest):
                 hits += 1
                 with self.db:
-                    self._record(source.relative, digest, source.language, source.size,
-                                 source.mtime_ns)  # fmt: skip
+                    self._record(
+                        source.relative, digest, source.language, source.size, source.mtime_ns
+                    )
             else:
                 pending.append((source, text))
         done = hits
@@ -266,8 +276,9 @@ class RepoIndex:
                                 text, source.language, self.counter, self.chunk_tokens, tokens
                             )
                             self._store(digest, analysis)
-                        self._record(source.relative, digest, source.language, source.size,
-                                     source.mtime_ns)  # fmt: skip
+                        self._record(
+                            source.relative, digest, source.language, source.size, source.mtime_ns
+                        )
                 done += len(batch)
                 progress(done, len(sources))
         present = {s.relative for s in sources}
@@ -277,9 +288,15 @@ class RepoIndex:
             self._collect_garbage()
         files, chunks, symbols = self.counts()
         return IndexStats(
-            files, chunks, symbols, time.perf_counter() - started, hits, len(seen), len(gone),
+            files,
+            chunks,
+            symbols,
+            time.perf_counter() - started,
+            hits,
+            len(seen),
+            len(gone),
             over_limit,
-        )  # fmt: skip
+        )
 
     def _collect_garbage(self) -> None:
         self.db.execute("DELETE FROM analyses WHERE hash NOT IN (SELECT hash FROM files)")

@@ -81,10 +81,15 @@ class LiveDocument:
 
     def _chunk(self) -> list[Chunk]:
         return chunk_text(
-            self.text, self.language, self.counter, self.chunk_tokens,
-            tree=self.tree, tokens=LineTokens(self.per_line), lines=self.lines,
+            self.text,
+            self.language,
+            self.counter,
+            self.chunk_tokens,
+            tree=self.tree,
+            tokens=LineTokens(self.per_line),
+            lines=self.lines,
             signature_tokens=self.signature_tokens,
-        )  # fmt: skip
+        )
 
     def _point(self, offset: int) -> Point:
         row = bisect.bisect_right(self.starts, offset) - 1

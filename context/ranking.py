@@ -188,8 +188,11 @@ class SymbolGraph:
                 dst.append(row_dst)
                 weight.append(row_weight)
             empty = [np.zeros(0, np.int64)]
-            self._arrays = (np.concatenate(src or empty), np.concatenate(dst or empty),
-                            np.concatenate(weight or [np.zeros(0)]))  # fmt: skip
+            self._arrays = (
+                np.concatenate(src or empty),
+                np.concatenate(dst or empty),
+                np.concatenate(weight or [np.zeros(0)]),
+            )
         return self._arrays
 
     def pagerank(

@@ -21,9 +21,21 @@ from tree_sitter import Language, Query, QueryCursor, QueryError, Tree
 from fathom.context.languages import language_for
 
 _DEFINITION_HINTS = (
-    "function", "method", "class", "struct", "interface", "enum", "trait",
-    "impl", "module", "type", "constructor", "object", "protocol", "namespace",
-)  # fmt: skip
+    "function",
+    "method",
+    "class",
+    "struct",
+    "interface",
+    "enum",
+    "trait",
+    "impl",
+    "module",
+    "type",
+    "constructor",
+    "object",
+    "protocol",
+    "namespace",
+)
 _COMPOSITE = ("qualified", "scoped", "namespaced")  # identifier kinds that hold identifiers
 _MIN_NAME = 2  # i, x, _ connect everything to everything
 
@@ -49,8 +61,11 @@ class _Queries:
 
 
 def _kinds(language: Language) -> list[str]:
-    kinds = (language.node_kind_for_id(i) for i in range(language.node_kind_count)
-             if language.node_kind_is_named(i) and language.node_kind_is_visible(i))  # fmt: skip
+    kinds = (
+        language.node_kind_for_id(i)
+        for i in range(language.node_kind_count)
+        if language.node_kind_is_named(i) and language.node_kind_is_visible(i)
+    )
     return sorted({kind for kind in kinds if kind is not None})
 
 

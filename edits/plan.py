@@ -235,10 +235,12 @@ class PlanBuilder:
                 return self._add_create(dataclasses.replace(diff, source=None))
             return [
                 HunkFailure(
-                    diff.source, None, f"{diff.source} does not exist; edit an existing file "
+                    diff.source,
+                    None,
+                    f"{diff.source} does not exist; edit an existing file "
                     "or create it with '--- /dev/null'.",
                 )
-            ]  # fmt: skip
+            ]
         try:
             state = self._state(source, diff.source)
         except (EditError, UnreadableFileError) as exc:  # binary, unreadable, too large
@@ -260,10 +262,12 @@ class PlanBuilder:
         if self._exists(target):
             return [
                 HunkFailure(
-                    diff.target, None, f"{diff.target} already exists; to change it, send a diff "
+                    diff.target,
+                    None,
+                    f"{diff.target} already exists; to change it, send a diff "
                     "of the existing file instead of creating it.",
                 )
-            ]  # fmt: skip
+            ]
         if any(h.old_lines for h in diff.hunks):
             return [HunkFailure(diff.target, None, "A created file cannot remove lines.")]
         lines = [line for h in diff.hunks for line in h.new_lines]

@@ -104,15 +104,59 @@ _CLEAN_LIMIT = 500_000
 
 _PASSWORD_WORDS = {"pwd", "pw", "pass", "secret", "credential", "credentials", "creds"}
 _STRONG_KEYS = {
-    "api", "secret", "private", "access", "client", "master", "encryption", "signing", "sign",
-    "app", "consumer", "account", "storage", "service", "subscription", "license", "auth",
-    "session", "hmac", "jwt", "webhook", "shared", "crypto", "aes", "deploy", "ssh", "admin",
-}  # fmt: skip
+    "api",
+    "secret",
+    "private",
+    "access",
+    "client",
+    "master",
+    "encryption",
+    "signing",
+    "sign",
+    "app",
+    "consumer",
+    "account",
+    "storage",
+    "service",
+    "subscription",
+    "license",
+    "auth",
+    "session",
+    "hmac",
+    "jwt",
+    "webhook",
+    "shared",
+    "crypto",
+    "aes",
+    "deploy",
+    "ssh",
+    "admin",
+}
 # `pad_token = "<pad>"` and friends are a tokenizer's, not a credential.
 _PLAIN_TOKENS = {
-    "pad", "eos", "bos", "unk", "sep", "cls", "mask", "start", "end", "stop", "next", "prev",
-    "special", "first", "last", "current", "cur", "page", "continuation", "eot", "split", "fim",
-}  # fmt: skip
+    "pad",
+    "eos",
+    "bos",
+    "unk",
+    "sep",
+    "cls",
+    "mask",
+    "start",
+    "end",
+    "stop",
+    "next",
+    "prev",
+    "special",
+    "first",
+    "last",
+    "current",
+    "cur",
+    "page",
+    "continuation",
+    "eot",
+    "split",
+    "fim",
+}
 _SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 _PLACEHOLDER = re.compile(
     r"\$.*|\{\{.*\}\}|\{[\w.]*\}|%\(\w+\)s|<[^>]*>|#\{.*\}|(.)\1*|\.\.\.|\*+|«secret-.*|"
@@ -120,9 +164,29 @@ _PLACEHOLDER = re.compile(
     re.S,
 )
 _CODE_WORDS = {
-    "none", "null", "nil", "true", "false", "undefined", "str", "string", "int", "bytes", "bool",
-    "boolean", "any", "secretstr", "object", "number", "text", "optional", "~", "|", ">", "|-",
-}  # fmt: skip
+    "none",
+    "null",
+    "nil",
+    "true",
+    "false",
+    "undefined",
+    "str",
+    "string",
+    "int",
+    "bytes",
+    "bool",
+    "boolean",
+    "any",
+    "secretstr",
+    "object",
+    "number",
+    "text",
+    "optional",
+    "~",
+    "|",
+    ">",
+    "|-",
+}
 _PROSE = {"the", "a", "an", "to", "of", "for", "is", "if", "or", "and", "with", "be", "in"}
 
 
@@ -269,8 +333,13 @@ class Redactor:
             lambda m: m.group(0) if m.group("marker") else self._marker(m.group(0)), text
         )
 
-    def _sub(self, pattern: re.Pattern[str], line: str, ok: Callable[[re.Match[str]], bool],
-             group: str | int = "value") -> str:  # fmt: skip
+    def _sub(
+        self,
+        pattern: re.Pattern[str],
+        line: str,
+        ok: Callable[[re.Match[str]], bool],
+        group: str | int = "value",
+    ) -> str:
         """``line`` with ``group`` of each match of ``pattern`` that ``ok`` passes masked."""
 
         def mask(match: re.Match[str]) -> str:

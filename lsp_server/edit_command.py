@@ -95,9 +95,16 @@ async def _edit(ls: FathomServer, args: tuple[Any, ...]) -> dict[str, Any]:
         if planned:
             diff, repairs = diff or plan_diff(planned[-1], root), repairs or planned[-1].repairs
         ls.journal().record(
-            started=started_at, root=root, target=path, instruction=instruction,
-            outcome=outcome, reason=reason, diff=diff, replies=replies, repairs=repairs,
-        )  # fmt: skip
+            started=started_at,
+            root=root,
+            target=path,
+            instruction=instruction,
+            outcome=outcome,
+            reason=reason,
+            diff=diff,
+            replies=replies,
+            repairs=repairs,
+        )
 
     title = f"Fathom: editing {path.name}"
     try:

@@ -88,8 +88,9 @@ async def run_async(
         length, content_length = content_length, None
         if length > MAX_MESSAGE_BYTES:
             # Not read: what follows is treated as garbage until the next header.
-            _error(protocol, -32600, f"Message of {length} bytes refused (limit "
-                   f"{MAX_MESSAGE_BYTES}).")  # fmt: skip
+            _error(
+                protocol, -32600, f"Message of {length} bytes refused (limit {MAX_MESSAGE_BYTES})."
+            )
             continue
         body = await reader.readexactly(length)
         if len(body) < length:
@@ -179,8 +180,14 @@ def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> Non
 
     server.protocol.set_writer(StdoutWriter(stdout))
     try:
-        asyncio.run(run_async(threading.Event(), Lines(read_some), server.protocol,
-                              error_handler=server.report_server_error))  # fmt: skip
+        asyncio.run(
+            run_async(
+                threading.Event(),
+                Lines(read_some),
+                server.protocol,
+                error_handler=server.report_server_error,
+            )
+        )
     except BrokenPipeError:
         pass  # the editor went away: nothing to answer
     except (KeyboardInterrupt, SystemExit):
@@ -206,8 +213,12 @@ def serve_tcp(server: JsonRPCServer, host: str, port: int) -> None:
             busy = True
             server.protocol.set_writer(writer)  # write() is sync
             try:
-                await run_async(threading.Event(), Lines(reader.read), server.protocol,
-                                error_handler=server.report_server_error)  # fmt: skip
+                await run_async(
+                    threading.Event(),
+                    Lines(reader.read),
+                    server.protocol,
+                    error_handler=server.report_server_error,
+                )
             finally:
                 done.set()
 

@@ -123,10 +123,13 @@ class Jobs:
             if job.cancelled_at is not None:
                 self.cancelled.append(
                     Cancelled(
-                        kind, uri, tuple(job.request_ids), job.cancel_reason or "cancelled",
+                        kind,
+                        uri,
+                        tuple(job.request_ids),
+                        job.cancel_reason or "cancelled",
                         round(time.monotonic() - job.cancelled_at, 4),
                     )
-                )  # fmt: skip
+                )
             raise
         finally:
             job.committed = True  # what follows (sending the edit) is not cancelled any more

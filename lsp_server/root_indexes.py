@@ -67,9 +67,12 @@ class RootIndexes:
         ls = self._ls
         ls.document_sync.flush()
         return self.workspaces.get(
-            root, engine, self.repositories.get(root), ls.document_sync.open_text,
+            root,
+            engine,
+            self.repositories.get(root),
+            ls.document_sync.open_text,
             lambda: ls.document_sync.open_files(root),
-        )  # fmt: skip
+        )
 
     async def _index_root(self, root: Path, engine: Engine, stop: threading.Event) -> None:
         ls = self._ls

@@ -160,9 +160,18 @@ def completion_site(text: str, line: int, character: int, language: str | None) 
 PROBE = "__fathom_completion_probe__"
 
 _BLOCK_TYPES = frozenset(
-    {"block", "statement_block", "compound_statement", "declaration_list", "body_statement",
-     "field_declaration_list", "statement_list", "do_block", "suite"}
-)  # fmt: skip
+    {
+        "block",
+        "statement_block",
+        "compound_statement",
+        "declaration_list",
+        "body_statement",
+        "field_declaration_list",
+        "statement_list",
+        "do_block",
+        "suite",
+    }
+)
 
 
 def _is_block(node: Node) -> bool:

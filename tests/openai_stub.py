@@ -38,9 +38,11 @@ def json_reply(status: int, body: object, headers: dict[str, str] | None = None)
 
 
 def _chunk(delta: dict, finish: str | None = None) -> bytes:
-    event = {"id": "c", "object": "chat.completion.chunk", "choices": [
-        {"index": 0, "delta": delta, "finish_reason": finish}
-    ]}  # fmt: skip
+    event = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return b"data: " + json.dumps(event).encode() + b"\n\n"
 
 
@@ -79,9 +81,11 @@ COMPLETIONS = "/v1/completions"
 
 
 def _text_chunk(text: str, finish: str | None = None) -> bytes:
-    event = {"id": "cmpl", "object": "text_completion", "choices": [
-        {"index": 0, "text": text, "finish_reason": finish}
-    ]}  # fmt: skip
+    event = {
+        "id": "cmpl",
+        "object": "text_completion",
+        "choices": [{"index": 0, "text": text, "finish_reason": finish}],
+    }
     return b"data: " + json.dumps(event).encode() + b"\n\n"
 
 

@@ -29,8 +29,11 @@ class RawClient:
         fathom = Path(sys.executable).with_name("fathom")
         self.proc = subprocess.Popen(
             [str(fathom), "serve", *args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=root,
+        )
         self.out = self.proc.stdout
         self._listen()
 
@@ -140,8 +143,9 @@ class RawClient:
                 return
 
     def alive(self) -> None:
-        answer = self.request("workspace/executeCommand",
-                              {"command": "fathom.status", "arguments": []})  # fmt: skip
+        answer = self.request(
+            "workspace/executeCommand", {"command": "fathom.status", "arguments": []}
+        )
         assert "result" in answer, answer
         assert self.proc.poll() is None
 
@@ -159,9 +163,12 @@ class TcpRawClient(RawClient):
         fathom = Path(sys.executable).with_name("fathom")
         self.proc = subprocess.Popen(
             [str(fathom), "serve", "--tcp", f"127.0.0.1:{port}", *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            cwd=root, env=env,
-        )  # fmt: skip
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=root,
+            env=env,
+        )
         deadline = time.monotonic() + 120
         while True:
             try:

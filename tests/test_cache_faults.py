@@ -86,9 +86,13 @@ def test_a_full_disk_while_indexing_falls_back_to_memory(project: Path, counter,
 
 def _record(journal: EditJournal) -> int:
     return journal.record(
-        started=time.time(), root=Path("/r"), target=Path("/r/a.py"), instruction="x",
-        outcome=Outcome.APPLIED, diff="--- a/a.py\n",
-    )  # fmt: skip
+        started=time.time(),
+        root=Path("/r"),
+        target=Path("/r/a.py"),
+        instruction="x",
+        outcome=Outcome.APPLIED,
+        diff="--- a/a.py\n",
+    )
 
 
 def test_a_corrupt_journal_is_moved_aside(tmp_path: Path):
@@ -105,8 +109,14 @@ def test_a_journal_that_cannot_be_written_keeps_the_edit_going(tmp_path: Path):
     _record(journal)
     journal._db.execute("PRAGMA max_page_count = 1")  # the disk fills up
     big = EditJournal.record  # the edit flow calls record; it must not raise
-    entry = big(journal, started=time.time(), root=Path("/r"), target=Path("/r/a.py"),
-                instruction="y" * 100_000, outcome=Outcome.APPLIED)  # fmt: skip
+    entry = big(
+        journal,
+        started=time.time(),
+        root=Path("/r"),
+        target=Path("/r/a.py"),
+        instruction="y" * 100_000,
+        outcome=Outcome.APPLIED,
+    )
     assert entry >= 1
     assert journal.cache.in_memory and "memory" in journal.cache.notes[-1]
     assert journal.recent(1)[0].instruction == "y" * 100_000

@@ -87,16 +87,39 @@ class Editor(RawClient):
 
     def open(self, path: Path, version: int = 1) -> str:
         uri = path.as_uri()
-        self.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-            "textDocument": {"uri": uri, "languageId": "python", "version": version,
-                             "text": path.read_text()}}})  # fmt: skip
+        self.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {
+                    "textDocument": {
+                        "uri": uri,
+                        "languageId": "python",
+                        "version": version,
+                        "text": path.read_text(),
+                    }
+                },
+            }
+        )
         return uri
 
     def edit(self, uri: str, instruction: str) -> int:
-        return self.start("workspace/executeCommand", {"command": "fathom.edit", "arguments": [{
-            "uri": uri, "instruction": instruction,
-            "range": {"start": {"line": 3, "character": 0}, "end": {"line": 8, "character": 0}},
-        }]})  # fmt: skip
+        return self.start(
+            "workspace/executeCommand",
+            {
+                "command": "fathom.edit",
+                "arguments": [
+                    {
+                        "uri": uri,
+                        "instruction": instruction,
+                        "range": {
+                            "start": {"line": 3, "character": 0},
+                            "end": {"line": 8, "character": 0},
+                        },
+                    }
+                ],
+            },
+        )
 
     def cancel(self, ident: int) -> None:
         self.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": ident}})
@@ -178,13 +201,20 @@ def test_cancel_from_the_progress_is_answered(serve, sample_project, cache, stub
     uri = editor.open(sample_project / "shop" / "report.py")
     pending = editor.edit(uri, "Rename")
     begun = lambda: [  # noqa: E731
-        n["params"]["token"] for n in editor.notifications
-        if n["method"] == "$/progress" and n["params"]["value"].get("kind") == "begin"
+        n["params"]["token"]
+        for n in editor.notifications
+        if n["method"] == "$/progress"
+        and n["params"]["value"].get("kind") == "begin"
         and n["params"]["value"].get("title") == "Fathom: editing report.py"
-    ]  # fmt: skip
+    ]
     editor.wait_for("the edit's progress", lambda: begun() and editor.previews())
-    editor.send({"jsonrpc": "2.0", "method": "window/workDoneProgress/cancel",
-                 "params": {"token": begun()[0]}})  # fmt: skip
+    editor.send(
+        {
+            "jsonrpc": "2.0",
+            "method": "window/workDoneProgress/cancel",
+            "params": {"token": begun()[0]},
+        }
+    )
     answer = editor.wait(pending, 15)
     assert answer["error"]["code"] == REQUEST_CANCELLED, answer
     assert "cancelled from its progress" in answer["error"]["message"]

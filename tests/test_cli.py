@@ -84,9 +84,19 @@ def test_index_prints_counts_and_reuses_its_cache_on_the_next_run(
 def test_context_prints_sections_with_token_counts(sample_project, tmp_path, tokenizer_dir):
     env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")}
     run = [
-        sys.executable, "-m", "fathom.cli", "context", f"{sample_project / 'shop/report.py'}:5",
-        "use sum", "--root", str(sample_project), "--model", str(tokenizer_dir), "--budget", "3000",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "fathom.cli",
+        "context",
+        f"{sample_project / 'shop/report.py'}:5",
+        "use sum",
+        "--root",
+        str(sample_project),
+        "--model",
+        str(tokenizer_dir),
+        "--budget",
+        "3000",
+    ]
     done = subprocess.run(run, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -40,8 +40,13 @@ BLOCKS = """cart.py
 def fathom(*args: str, stdin: str = "", cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fathom.cli", *args],
-        input=stdin, capture_output=True, text=True, cwd=cwd, env=os.environ, timeout=120,
-    )  # fmt: skip
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=os.environ,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -87,10 +92,19 @@ def test_no_reply_exits_2(tree):
 
 def test_edit_json_says_the_engine_failed_with_its_own_status(tree, tokenizer_dir):
     done = fathom(
-        "edit", str(tree / "cart.py"), "--range", "1:5", "--instruction", "use sum", "--json",
-        "--server-url", "http://127.0.0.1:9/v1", "--server-tokenizer", str(tokenizer_dir),
+        "edit",
+        str(tree / "cart.py"),
+        "--range",
+        "1:5",
+        "--instruction",
+        "use sum",
+        "--json",
+        "--server-url",
+        "http://127.0.0.1:9/v1",
+        "--server-tokenizer",
+        str(tokenizer_dir),
         cwd=tree,
-    )  # fmt: skip
+    )
     assert done.returncode == 3, done.stderr
     summary = json.loads(done.stdout)
     assert summary["applied"] is False and summary["error"]
@@ -99,15 +113,34 @@ def test_edit_json_says_the_engine_failed_with_its_own_status(tree, tokenizer_di
 
 def test_edit_json_gives_the_figures_of_an_applied_edit(tree, tokenizer_dir, stub, tmp_path):
     # The model server answers the whole-block reply Fathom begins for it.
-    stub.replay(["def total(items):\n-    t = 0\n-    for i in items:\n-        t += i\n"
-                 "-    return t\n+def total(items):\n+    return sum(items)\n```\n"])  # fmt: skip
+    stub.replay(
+        [
+            "def total(items):\n-    t = 0\n-    for i in items:\n-        t += i\n"
+            "-    return t\n+def total(items):\n+    return sum(items)\n```\n"
+        ]
+    )
     env_cache = str(tmp_path / "cache")
     done = subprocess.run(
-        [sys.executable, "-m", "fathom.cli", "edit", str(tree / "cart.py"), "--range", "1:5",
-         "--instruction", "use sum", "--json", "--apply", *stub.serve_args(tokenizer_dir)],
-        capture_output=True, text=True, cwd=tree, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "fathom.cli",
+            "edit",
+            str(tree / "cart.py"),
+            "--range",
+            "1:5",
+            "--instruction",
+            "use sum",
+            "--json",
+            "--apply",
+            *stub.serve_args(tokenizer_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tree,
+        timeout=300,
         env={**os.environ, "FATHOM_CACHE_DIR": env_cache},
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["applied"] is True and summary["error"] is None
@@ -123,12 +156,27 @@ def test_edit_asks_for_the_chosen_format_and_applies_its_blocks(
     blocks = BLOCKS.replace("t += 2 * i", "t += 3 * i")
     stub.replay([blocks])
     done = subprocess.run(
-        [sys.executable, "-m", "fathom.cli", "edit", str(tree / "cart.py"), "--range", "3:4",
-         "--instruction", "triple it", "--edit-format", "search-replace", "--apply",
-         *stub.serve_args(tokenizer_dir)],
-        capture_output=True, text=True, cwd=tree, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "fathom.cli",
+            "edit",
+            str(tree / "cart.py"),
+            "--range",
+            "3:4",
+            "--instruction",
+            "triple it",
+            "--edit-format",
+            "search-replace",
+            "--apply",
+            *stub.serve_args(tokenizer_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tree,
+        timeout=300,
         env={**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")},
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     assert "t += 3 * i" in (tree / "cart.py").read_text()
     system = stub.requests("/v1/chat/completions")[0].body["messages"][0]["content"]

@@ -225,9 +225,14 @@ class FakeEngine:
         stats: GenerationStats | None = None,
     ) -> AsyncGenerator[str, None]:
         self.calls.append(
-            {"prompt": prompt, "max_tokens": max_tokens, "stop": list(stop),
-             "request_id": request_id, "stop_token_ids": list(stop_token_ids)}
-        )  # fmt: skip
+            {
+                "prompt": prompt,
+                "max_tokens": max_tokens,
+                "stop": list(stop),
+                "request_id": request_id,
+                "stop_token_ids": list(stop_token_ids),
+            }
+        )
         try:
             for piece in self.pieces:
                 if self.hold and self.yielded:
@@ -258,9 +263,16 @@ async def test_complete_single_line_stops_the_stream_at_the_line_end(
     engine = FakeEngine(["comp", "ute(1, ", "2)\n", "y = 3\n", "z = 4\n"])
     text, line, character = position("import os\n\nx = |\n")
     got = await complete(
-        engine, qwen, text, line, character, language="python",
-        count_tokens=counter.count_tokens, path="main.py", request_id="r1",
-    )  # fmt: skip
+        engine,
+        qwen,
+        text,
+        line,
+        character,
+        language="python",
+        count_tokens=counter.count_tokens,
+        path="main.py",
+        request_id="r1",
+    )
     assert (got.text, got.mode, got.reason) == ("compute(1, 2)", "single", "")
     call = engine.calls[0]
     assert call["prompt"] == (
@@ -279,10 +291,17 @@ async def test_complete_multi_line_with_repository_context(qwen: FimFormat, coun
     engine = FakeEngine(["if x < 0:\n", "        return -x\n", "    return x\n", "\ndef g", "():"])
     text, line, character = position("def absolute(x):\n    |\n")
     got = await complete(
-        engine, qwen, text, line, character, language="python",
-        count_tokens=counter.count_tokens, path="m.py", repo_name="demo",
+        engine,
+        qwen,
+        text,
+        line,
+        character,
+        language="python",
+        count_tokens=counter.count_tokens,
+        path="m.py",
+        repo_name="demo",
         related=[("util.py", "def sign(x):\n    return x > 0\n")],
-    )  # fmt: skip
+    )
     assert got.mode == "multi"
     assert got.text == "if x < 0:\n        return -x\n    return x"
     prompt = engine.calls[0]["prompt"]

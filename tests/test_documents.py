@@ -68,14 +68,23 @@ def _notify(client: RawClient, method: str, params: dict) -> None:
 
 
 def _open(client: RawClient, uri: str, text: str, version: int = 1) -> None:
-    _notify(client, "textDocument/didOpen", {"textDocument": {
-        "uri": uri, "languageId": "python", "version": version, "text": text}})  # fmt: skip
+    _notify(
+        client,
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "python", "version": version, "text": text}},
+    )
 
 
 def _change(client: RawClient, uri: str, version: int, line: int, text: str) -> None:
     at = {"line": line, "character": 0}
-    _notify(client, "textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
-            "contentChanges": [{"range": {"start": at, "end": at}, "text": text}]})  # fmt: skip
+    _notify(
+        client,
+        "textDocument/didChange",
+        {
+            "textDocument": {"uri": uri, "version": version},
+            "contentChanges": [{"range": {"start": at, "end": at}, "text": text}],
+        },
+    )
 
 
 LINE_0 = {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}
@@ -93,13 +102,15 @@ def _command(client: RawClient, command: str, uri: str, timeout: float = 60) -> 
 
 
 def _popups(client: RawClient) -> list[str]:
-    return [n["params"]["message"] for n in client.notifications
-            if n["method"] == "window/showMessage"]  # fmt: skip
+    return [
+        n["params"]["message"] for n in client.notifications if n["method"] == "window/showMessage"
+    ]
 
 
 def _logs(client: RawClient) -> list[str]:
-    return [n["params"]["message"] for n in client.notifications
-            if n["method"] == "window/logMessage"]  # fmt: skip
+    return [
+        n["params"]["message"] for n in client.notifications if n["method"] == "window/logMessage"
+    ]
 
 
 def test_documents_that_are_not_files_are_refused_and_never_wedge_later_edits(serve, tmp_path):
@@ -216,9 +227,15 @@ TEXTS = st.text(alphabet="ab\r\n\x0c\u2028𝄞é", max_size=30)
 
 
 @settings(max_examples=200, deadline=None)
-@given(TEXTS, st.integers(0, 8), st.integers(0, 12), st.integers(0, 8), st.integers(0, 12),
-       st.text(alphabet="x\n𝄞", max_size=4),
-       st.sampled_from(["utf-16", "utf-8", "utf-32"]))  # fmt: skip
+@given(
+    TEXTS,
+    st.integers(0, 8),
+    st.integers(0, 12),
+    st.integers(0, 8),
+    st.integers(0, 12),
+    st.text(alphabet="x\n𝄞", max_size=4),
+    st.sampled_from(["utf-16", "utf-8", "utf-32"]),
+)
 def test_incremental_changes_agree_with_the_position_codec(text, l1, c1, l2, c2, new, encoding):
     from fathom.lsp_server.documents import applied
     from fathom.lsp_server.positions import PositionCodec
@@ -246,16 +263,30 @@ def test_workspace_folders_that_are_not_files_are_left_out_not_fatal(tmp_path, m
     monkeypatch.setenv("FATHOM_CACHE_DIR", str(tmp_path / "cache"))
     client = RawClient(root, *stub.serve_args(make_tokenizer(tmp_path / "tok")))
     try:
-        folders = [{"uri": u, "name": n} for u, n in [
-            ("vscode-vfs://github/o/r", "remote"), ((tmp_path / "a").as_uri(), "loop"),
-            (root.as_uri(), "proj")]]  # fmt: skip
-        init = client.request("initialize", {
-            "processId": None, "rootUri": root.as_uri(), "capabilities": EDITOR_CAPABILITIES,
-            "workspaceFolders": folders})  # fmt: skip
+        folders = [
+            {"uri": u, "name": n}
+            for u, n in [
+                ("vscode-vfs://github/o/r", "remote"),
+                ((tmp_path / "a").as_uri(), "loop"),
+                (root.as_uri(), "proj"),
+            ]
+        ]
+        init = client.request(
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": root.as_uri(),
+                "capabilities": EDITOR_CAPABILITIES,
+                "workspaceFolders": folders,
+            },
+        )
         assert "result" in init, init
         client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        _notify(client, "workspace/didChangeWorkspaceFolders", {"event": {
-            "added": [], "removed": [folders[0]]}})  # fmt: skip
+        _notify(
+            client,
+            "workspace/didChangeWorkspaceFolders",
+            {"event": {"added": [], "removed": [folders[0]]}},
+        )
         good = (root / "m.py").as_uri()
         _open(client, good, GOOD)
         result = _command(client, "fathom.edit", good)

@@ -48,10 +48,15 @@ async def _edit(
     notes: list[str] = []
     lines = LineRange(0, 5) if target == "cart.py" else LineRange(3, 5)
     outcome = await run_edit(
-        engine, Workspace(root, engine), _snapshot(root / target), lines,
-        instruction, snapshot_of=_snapshot, on_round=lambda _n, m: notes.append(m),
+        engine,
+        Workspace(root, engine),
+        _snapshot(root / target),
+        lines,
+        instruction,
+        snapshot_of=_snapshot,
+        on_round=lambda _n, m: notes.append(m),
         edit_format=fmt,
-    )  # fmt: skip
+    )
     return outcome, notes
 
 

@@ -122,8 +122,10 @@ def test_an_invented_context_line_is_not_written_into_the_file():
 
 def test_fuzzy_candidates_of_equal_weight_are_refused_as_ambiguous():
     # Both functions hold the quoted lines; the misquoted one ('y = 3') cannot say which.
-    text = "def a():\n    x = compute(1)\n    y = 2\n    return x\n\n\ndef b():\n" \
-        "    x = compute(1)\n    y = 2\n    return x\n"  # fmt: skip
+    text = (
+        "def a():\n    x = compute(1)\n    y = 2\n    return x\n\n\ndef b():\n"
+        "    x = compute(1)\n    y = 2\n    return x\n"
+    )
     body = "     x = compute(1)\n-    y = 3\n+    y = 4\n     return x\n"
     with pytest.raises(HunkLocationError, match="matches 2 places"):
         apply_to_texts(_diff(body, "m.py"), {"m.py": text})
@@ -175,8 +177,10 @@ def test_a_bare_ellipsis_line_is_read_as_elided_context_and_recorded():
 
 
 def test_an_omitted_hunk_count_is_standard_not_a_repair():
-    reply = "--- a/service.py\n+++ b/service.py\n@@ -20 +20 @@\n-    return f\"file {path}\"\n" \
-        "+    return str(path)\n"  # fmt: skip
+    reply = (
+        '--- a/service.py\n+++ b/service.py\n@@ -20 +20 @@\n-    return f"file {path}"\n'
+        "+    return str(path)\n"
+    )
     assert apply_to_texts(reply, {"service.py": SERVICE}).repairs == ()
 
 

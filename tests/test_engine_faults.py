@@ -28,10 +28,22 @@ def _engine_processes(server: psutil.Process) -> list[psutil.Process]:
 
 
 def _edit(client: RawClient, uri: str, last_line: int, instruction: str) -> int:
-    return client.start("workspace/executeCommand", {"command": "fathom.edit", "arguments": [{
-        "uri": uri, "instruction": instruction,
-        "range": {"start": {"line": 0, "character": 0}, "end": {"line": last_line, "character": 0}},
-    }]})  # fmt: skip
+    return client.start(
+        "workspace/executeCommand",
+        {
+            "command": "fathom.edit",
+            "arguments": [
+                {
+                    "uri": uri,
+                    "instruction": instruction,
+                    "range": {
+                        "start": {"line": 0, "character": 0},
+                        "end": {"line": last_line, "character": 0},
+                    },
+                }
+            ],
+        },
+    )
 
 
 def _previews(client: RawClient) -> int:
@@ -73,12 +85,25 @@ def test_engine_death_and_editor_disconnect(sample_project: Path):
         client.alive()  # the server still answers
 
         # -- the next edit restarts the engine and works -----------------------------------
-        at = text.splitlines().index(next(ln for ln in text.splitlines()
-                                          if ln.startswith("def describe(")))  # fmt: skip
-        rename = client.start("workspace/executeCommand", {"command": "fathom.edit", "arguments": [{
-            "uri": uri, "instruction": "Rename the function describe to describe_item.",
-            "range": {"start": {"line": at, "character": 0},
-                      "end": {"line": at + 2, "character": 0}}}]})  # fmt: skip
+        at = text.splitlines().index(
+            next(ln for ln in text.splitlines() if ln.startswith("def describe("))
+        )
+        rename = client.start(
+            "workspace/executeCommand",
+            {
+                "command": "fathom.edit",
+                "arguments": [
+                    {
+                        "uri": uri,
+                        "instruction": "Rename the function describe to describe_item.",
+                        "range": {
+                            "start": {"line": at, "character": 0},
+                            "end": {"line": at + 2, "character": 0},
+                        },
+                    }
+                ],
+            },
+        )
         answer = client.wait(rename, 400)
         assert answer.get("result", {}).get("applied") is True, answer
         assert len(client.edits) == 1

@@ -77,11 +77,19 @@ def _reference(old: str, diff: str) -> str | None:
         target = Path(tmp) / NAME
         target.write_text(old, encoding="utf-8", newline="")
         done = subprocess.run(
-            ["patch", "--silent", "--force", "--fuzz=0", "--no-backup-if-mismatch",
-             "-p1", "-d", tmp],
+            [
+                "patch",
+                "--silent",
+                "--force",
+                "--fuzz=0",
+                "--no-backup-if-mismatch",
+                "-p1",
+                "-d",
+                tmp,
+            ],
             input=diff.encode(),
             capture_output=True,
-        )  # fmt: skip
+        )
         if done.returncode != 0 or (Path(tmp) / f"{NAME}.rej").exists():
             return None
         return target.read_text(encoding="utf-8")
@@ -122,8 +130,11 @@ def damaged(draw):
     lines = _unified(old, new, draw(st.integers(1, 3)))
     if not lines:
         return old, new, ""
-    damage = draw(st.sampled_from(["numbers", "counts", "no header", "drop context",
-                                   "whitespace", "swap hunks"]))  # fmt: skip
+    damage = draw(
+        st.sampled_from(
+            ["numbers", "counts", "no header", "drop context", "whitespace", "swap hunks"]
+        )
+    )
     heads = [i for i, line in enumerate(lines) if line.startswith("@@")]
     if damage == "numbers":
         shift = draw(st.integers(-20, 20))

@@ -26,17 +26,40 @@ EXAMPLES = int(os.environ.get("FATHOM_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.function_scoped_fixture],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
     derandomize=os.environ.get("CI") == "true",
-)  # fmt: skip
-SNIPPETS = st.sampled_from([
-    "x", "def f(a):\n", "    return a\n", "\r\n", "\n", "𝄞", "é", "漢字", '"', "'''", "(", ")",
-    "class C:\n    pass\n", "\t", "# 🙂 comment\n", "", "import os\n",
-])  # fmt: skip
+)
+SNIPPETS = st.sampled_from(
+    [
+        "x",
+        "def f(a):\n",
+        "    return a\n",
+        "\r\n",
+        "\n",
+        "𝄞",
+        "é",
+        "漢字",
+        '"',
+        "'''",
+        "(",
+        ")",
+        "class C:\n    pass\n",
+        "\t",
+        "# 🙂 comment\n",
+        "",
+        "import os\n",
+    ]
+)
 START = 'import os\n\n\ndef total(items):\n    """Sum 𝄞 prices."""\n    return sum(items)\r\n'
-ENCODINGS = [types.PositionEncodingKind.Utf16, types.PositionEncodingKind.Utf8,
-             types.PositionEncodingKind.Utf32]  # fmt: skip
+ENCODINGS = [
+    types.PositionEncodingKind.Utf16,
+    types.PositionEncodingKind.Utf8,
+    types.PositionEncodingKind.Utf32,
+]
 
 
 @st.composite
@@ -60,8 +83,9 @@ def _fresh_equal(live: LiveDocument, text: str, counter) -> None:
     (fresh,) = line_token_counts(counter, [text])
     assert live.per_line == fresh
     assert live.symbols == extract_symbols(tree, "python")
-    assert live.chunks == chunk_text(text, "python", counter, 80, tree=tree,
-                                     tokens=LineTokens(fresh))  # fmt: skip
+    assert live.chunks == chunk_text(
+        text, "python", counter, 80, tree=tree, tokens=LineTokens(fresh)
+    )
 
 
 @FUZZ
@@ -88,8 +112,12 @@ def test_incremental_changes_keep_server_text_and_live_index_equal(counter, case
 
 
 @FUZZ
-@given(st.text(alphabet=st.sampled_from("ab\n\r𝄞é漢"), max_size=40), st.integers(0, 60),
-       st.integers(0, 60), st.sampled_from(ENCODINGS))  # fmt: skip
+@given(
+    st.text(alphabet=st.sampled_from("ab\n\r𝄞é漢"), max_size=40),
+    st.integers(0, 60),
+    st.integers(0, 60),
+    st.sampled_from(ENCODINGS),
+)
 def test_positions_map_to_character_boundaries_or_are_refused(text, line, character, encoding):
     """Any position a client sends maps to an offset on a character boundary of that line:
     exactly there when it is one, the line's end past it (as LSP says), the next boundary
@@ -109,9 +137,11 @@ def test_positions_map_to_character_boundaries_or_are_refused(text, line, charac
         return
     content = codec._line(line)
     width = {"utf-8": 1, "utf-16": 2, "utf-32": 4}[str(getattr(encoding, "value", encoding))]
-    boundaries = [len(content[:i].encode(f"utf-{8 * width}-le" if width > 1 else "utf-8",
-                                         "surrogatepass")) // width
-                  for i in range(len(content) + 1)]  # fmt: skip
+    boundaries = [
+        len(content[:i].encode(f"utf-{8 * width}-le" if width > 1 else "utf-8", "surrogatepass"))
+        // width
+        for i in range(len(content) + 1)
+    ]
     expected = next((b for b in boundaries if b >= character), boundaries[-1])
     assert (back.line, back.character) == (line, expected)
     lenient = codec.offset(position)  # never raises

@@ -55,9 +55,20 @@ def client(tmp_path_factory, model_server: list[str]) -> RawClient:
     root = _project(tmp_path_factory)
     c = RawClient(root, *model_server)
     c.initialize(root, {})
-    c.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-        "uri": (root / "m.py").as_uri(), "languageId": "python", "version": 1,
-        "text": "def f(x):\n    return x\n"}}})  # fmt: skip
+    c.send(
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didOpen",
+            "params": {
+                "textDocument": {
+                    "uri": (root / "m.py").as_uri(),
+                    "languageId": "python",
+                    "version": 1,
+                    "text": "def f(x):\n    return x\n",
+                }
+            },
+        }
+    )
     c.uri = (root / "m.py").as_uri()
     yield c
     c.proc.kill()
@@ -108,11 +119,13 @@ def _over_the_limit() -> bytes:
 ANSWERED_FRAMES = {
     "length not a number": (lambda: b"Content-Length: abc\r\n\r\n{}", -32700),
     "length shorter than the body": (
-        lambda: b'Content-Length: 3\r\n\r\n{"jsonrpc": "2.0"}', -32700),
+        lambda: b'Content-Length: 3\r\n\r\n{"jsonrpc": "2.0"}',
+        -32700,
+    ),
     "a huge length": (lambda: b"Content-Length: 999999999999\r\n\r\n" + b"x" * 64, -32600),
     "a 100 MB frame": (_over_the_limit, -32600),
     "body not JSON": (lambda: _frame(b"{abc}"), -32700),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("transport", ["stdio", "tcp"])
@@ -169,35 +182,51 @@ def test_unknown_methods_and_wrong_params_get_typed_errors(client: RawClient):
     client.alive()
 
 
-POSITION = st.fixed_dictionaries({
-    "line": st.integers(-5, 10**6), "character": st.integers(-5, 10**6)})  # fmt: skip
+POSITION = st.fixed_dictionaries(
+    {"line": st.integers(-5, 10**6), "character": st.integers(-5, 10**6)}
+)
 
 
 @FUZZ
 @given(POSITION, POSITION)
 def test_out_of_range_positions_get_answers(client: RawClient, start, end):
     rng = {"start": start, "end": end}
-    answer = client.request("textDocument/codeAction", {
-        "textDocument": {"uri": client.uri}, "range": rng,
-        "context": {"diagnostics": []}})  # fmt: skip
+    answer = client.request(
+        "textDocument/codeAction",
+        {"textDocument": {"uri": client.uri}, "range": rng, "context": {"diagnostics": []}},
+    )
     assert "result" in answer or "error" in answer
-    answer = client.request("workspace/executeCommand", {"command": "fathom.edit", "arguments": [
-        {"uri": client.uri, "range": rng, "instruction": "Rename f to g."}]})  # fmt: skip
+    answer = client.request(
+        "workspace/executeCommand",
+        {
+            "command": "fathom.edit",
+            "arguments": [{"uri": client.uri, "range": rng, "instruction": "Rename f to g."}],
+        },
+    )
     # Either refused (position, engine) with a message, or nothing: never a hang or a crash.
     assert "error" in answer and answer["error"]["message"]
 
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
-)  # fmt: skip
-METHODS = st.sampled_from([
-    "textDocument/codeAction", "workspace/executeCommand", "textDocument/didChange",
-    "textDocument/didOpen", "workspace/didChangeConfiguration", "$/cancelRequest",
-    "workspace/didChangeWorkspaceFolders", "textDocument/hover", "shutdownX",
-])  # fmt: skip
+)
+METHODS = st.sampled_from(
+    [
+        "textDocument/codeAction",
+        "workspace/executeCommand",
+        "textDocument/didChange",
+        "textDocument/didOpen",
+        "workspace/didChangeConfiguration",
+        "$/cancelRequest",
+        "workspace/didChangeWorkspaceFolders",
+        "textDocument/hover",
+        "shutdownX",
+    ]
+)
 
 
 @FUZZ
@@ -248,5 +277,10 @@ def test_any_document_text_is_taken_and_positions_still_answered(client: RawClie
         },
     )
     assert "result" in answer or "error" in answer
-    client.send({"jsonrpc": "2.0", "method": "textDocument/didClose", "params": {
-        "textDocument": {"uri": uri}}})  # fmt: skip
+    client.send(
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didClose",
+            "params": {"textDocument": {"uri": uri}},
+        }
+    )

@@ -198,8 +198,10 @@ async def test_a_model_change_during_the_first_indexing_indexes_with_the_new_tok
     stub.replay([REPORT_EDIT])
     # Two served models, each with its folder on this machine (vLLM reports it as ``root``):
     # the engine counts with the served model's own tokenizer.
-    served = [{"id": name, "max_model_len": 32768, "root": str(folder)}
-              for name, folder in (("words", words), ("chars", chars))]  # fmt: skip
+    served = [
+        {"id": name, "max_model_len": 32768, "root": str(folder)}
+        for name, folder in (("words", words), ("chars", chars))
+    ]
     stub.on("/v1/models", json_reply(200, {"data": served}))
     serving = ["--server-url", stub.url, "--server-model", "words"]
     async with editor_session(root, *serving) as client:

@@ -28,9 +28,13 @@ class Clock:
 
 def _record(journal: EditJournal, instruction: str, reply: str = "") -> int | None:
     return journal.record(
-        started=0.0, root=Path("/r"), target=Path("/r/a.py"), instruction=instruction,
-        outcome=Outcome.APPLIED, replies=[reply or f"reply with {SECRET}"],
-    )  # fmt: skip
+        started=0.0,
+        root=Path("/r"),
+        target=Path("/r/a.py"),
+        instruction=instruction,
+        outcome=Outcome.APPLIED,
+        replies=[reply or f"reply with {SECRET}"],
+    )
 
 
 def _on_disk(path: Path) -> bytes:

@@ -63,8 +63,9 @@ def test_each_edit_gives_what_analysing_from_scratch_gives(counter):
         assert live.symbols == extract_symbols(tree, "python"), name
         (fresh_counts,) = line_token_counts(counter, [text])
         assert live.per_line == fresh_counts, name  # re-tokenising the changed lines suffices
-        expected = chunk_text(text, "python", counter, BUDGET, tree=tree,
-                              tokens=LineTokens(live.per_line))  # fmt: skip
+        expected = chunk_text(
+            text, "python", counter, BUDGET, tree=tree, tokens=LineTokens(live.per_line)
+        )
         assert live.chunks == expected, name
 
 

@@ -284,9 +284,13 @@ async def test_multi_file_edit_arrives_as_one_versioned_annotated_workspace_edit
         assert edit.changes is None
         kinds = [type(c).__name__ for c in edit.document_changes]
         assert kinds == [
-            "TextDocumentEdit", "TextDocumentEdit", "RenameFile",
-            "CreateFile", "TextDocumentEdit", "DeleteFile",
-        ]  # fmt: skip
+            "TextDocumentEdit",
+            "TextDocumentEdit",
+            "RenameFile",
+            "CreateFile",
+            "TextDocumentEdit",
+            "DeleteFile",
+        ]
         report_edit, models_edit = edit.document_changes[:2]
         assert (report_edit.text_document.uri, report_edit.text_document.version) == (
             report_uri,
@@ -364,8 +368,10 @@ async def test_code_action_on_a_selection_triggers_fathom_edit(sample_project, r
         for named in ("Extract function", "Inline", "Rename by intent", "Add type hints"):
             assert f"Fathom: {named}" in titles
         assert {c.command for c in commands} == {
-            "fathom.edit", "fathom.editWithInstruction", "fathom.review"
-        }  # fmt: skip
+            "fathom.edit",
+            "fathom.editWithInstruction",
+            "fathom.review",
+        }
         command = commands[0]
         assert command.command == "fathom.edit"
         result = await client.workspace_execute_command_async(

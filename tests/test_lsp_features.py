@@ -41,9 +41,10 @@ def _progress(client: EditorClient, title_part: str) -> list[list[object]]:
     return [
         values
         for values in client.progress_reports.values()
-        if values and isinstance(values[0], types.WorkDoneProgressBegin)
+        if values
+        and isinstance(values[0], types.WorkDoneProgressBegin)
         and title_part in values[0].title
-    ]  # fmt: skip
+    ]
 
 
 def _ended(client: EditorClient, title_part: str) -> bool:
@@ -100,8 +101,10 @@ async def test_features_with_the_real_model(editor: str, sample_project: Path, t
             "indexing to end",
         )
         (indexing,) = _progress(client, "indexing sample")
-        assert any(isinstance(v, types.WorkDoneProgressReport) and "files" in (v.message or "")
-                   for v in indexing)  # fmt: skip
+        assert any(
+            isinstance(v, types.WorkDoneProgressReport) and "files" in (v.message or "")
+            for v in indexing
+        )
 
         # -- review: diagnostics from fathom, then a quick fix applied -----------------------
         uri = open_document(client, stats_path)
@@ -164,8 +167,10 @@ async def test_features_with_the_real_model(editor: str, sample_project: Path, t
         # Generation progress: begin, token counts while writing, end; and previews.
         editing = _progress(client, "editing report.py")
         assert editing and isinstance(editing[-1][-1], types.WorkDoneProgressEnd)
-        assert any(isinstance(v, types.WorkDoneProgressReport) and "tokens" in (v.message or "")
-                   for v in editing[-1])  # fmt: skip
+        assert any(
+            isinstance(v, types.WorkDoneProgressReport) and "tokens" in (v.message or "")
+            for v in editing[-1]
+        )
         assert editing[-1][0].cancellable is True
         previews = [p for p in client.previews if p["uri"] == report_uri]
         assert previews and previews[-1]["done"] is True and previews[-1]["text"]
@@ -219,11 +224,13 @@ async def test_features_with_the_real_model(editor: str, sample_project: Path, t
             )
         )
         await _until(
-            lambda: any(p["uri"] == uri and p["tokens"] > 0 and not p["done"]
-                        for p in client.previews[seen:]),
+            lambda: any(
+                p["uri"] == uri and p["tokens"] > 0 and not p["done"]
+                for p in client.previews[seen:]
+            ),
             120,
             "the model to start writing",
-        )  # fmt: skip
+        )
         type_into(client, uri, 0, "# typed while the model writes\n")
         status = await _command(client, "fathom.status")  # answered while generating
         assert not pending.done()

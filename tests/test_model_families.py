@@ -113,8 +113,10 @@ def _dummy_model(*args: str) -> dict:
     """What bench/dummy_models.py prints for a model it writes nothing for (run as a program)."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "dummy_models.py"), *args],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 

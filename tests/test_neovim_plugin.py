@@ -96,10 +96,18 @@ def session(
         "XDG_CONFIG_HOME": str(tmp / "config"),
     }
     command = [
-        nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n",
-        "--cmd", f"set runtimepath^={PLUGIN}",
-        "-c", f"luafile {SCENARIO}",
-    ]  # fmt: skip
+        nvim,
+        "--headless",
+        "-u",
+        "NONE",
+        "-i",
+        "NONE",
+        "-n",
+        "--cmd",
+        f"set runtimepath^={PLUGIN}",
+        "-c",
+        f"luafile {SCENARIO}",
+    ]
     started = time.monotonic()
     try:
         done = subprocess.run(
@@ -118,9 +126,11 @@ def session(
             done.stderr[-3000:],
         )
         report.update(
-            version=version, project=str(project), left_running=left,
+            version=version,
+            project=str(project),
+            left_running=left,
             seconds=time.monotonic() - started,
-        )  # fmt: skip
+        )
         yield report
     finally:
         for pid in _processes_with(str(cache)):

@@ -19,8 +19,6 @@ PLUGIN = REPO / "editors" / "neovim"
 PROBE = REPO / "tests" / "nvim" / "settings_probe.py"
 
 
-
-
 def _sent(version: str, settings_lua: str, tmp_path: Path) -> dict:
     out = tmp_path / "seen.json"
     (tmp_path / "a.py").write_text("x = 1\n")
@@ -30,10 +28,24 @@ def _sent(version: str, settings_lua: str, tmp_path: Path) -> dict:
     )
     wait = f"vim.wait(20000, function() return vim.loop.fs_stat({json.dumps(str(out))}) end, 50)"
     command = [
-        _binary(version), "--headless", "-u", "NONE", "-i", "NONE", "-n",
-        "--cmd", f"set runtimepath^={PLUGIN}", "-c", f"lua {setup}", "-c", "edit a.py",
-        "-c", f"lua {wait}", "-c", "qall!",
-    ]  # fmt: skip
+        _binary(version),
+        "--headless",
+        "-u",
+        "NONE",
+        "-i",
+        "NONE",
+        "-n",
+        "--cmd",
+        f"set runtimepath^={PLUGIN}",
+        "-c",
+        f"lua {setup}",
+        "-c",
+        "edit a.py",
+        "-c",
+        f"lua {wait}",
+        "-c",
+        "qall!",
+    ]
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
     subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, timeout=60)
     assert out.exists(), "the stand-in server got no answer to workspace/configuration"

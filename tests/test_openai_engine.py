@@ -67,19 +67,26 @@ class VllmServer:
             "TOKENIZERS_PARALLELISM": "false",
         }
         command = [
-            sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-            "--model", str(model_dir),
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--max-model-len", "4096",
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            str(model_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--max-model-len",
+            "4096",
             "--enforce-eager",
             # The CPU build sizes its KV cache from a fraction of RAM unless told; see
             # backend/settings.py.
-            "--kv-cache-memory-bytes", str(kv_cache_bytes),
+            "--kv-cache-memory-bytes",
+            str(kv_cache_bytes),
             # Usage then carries prompt_tokens_details.cached_tokens (off by default).
             "--enable-prompt-tokens-details",
             "--disable-uvicorn-access-log",
-        ]  # fmt: skip
+        ]
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True

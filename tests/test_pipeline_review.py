@@ -28,11 +28,15 @@ def _reviewer(handler) -> None:
     flags the timeout without a fix, and quotes a line that is not in the file."""
     shown = next(q for q in _schema_quotes(handler) if q.startswith("DATABASE_URL"))
     findings = [
-        {"code": shown, "problem": f"credentials in code: {shown}", "severity": "error",
-         "fixed_code": 'DATABASE_URL = os.environ["DATABASE_URL"]'},
+        {
+            "code": shown,
+            "problem": f"credentials in code: {shown}",
+            "severity": "error",
+            "fixed_code": 'DATABASE_URL = os.environ["DATABASE_URL"]',
+        },
         {"code": "TIMEOUT = 30", "problem": "no unit", "severity": "hint", "fixed_code": ""},
         {"code": "nowhere()", "problem": "invented", "severity": "warning", "fixed_code": ""},
-    ]  # fmt: skip
+    ]
     recorded_reply(RecordedReply(json.dumps({"findings": findings})))(handler)
 
 
@@ -54,9 +58,13 @@ async def test_a_review_sends_no_secret_and_places_its_findings(target, stub, to
     requests: list[str] = []
     streamed: list[str] = []
     outcome = await run_review(
-        engine, Workspace(target.path.parent, engine), target, _whole(SETTINGS),
-        on_request=requests.append, on_text=lambda piece, _tokens: streamed.append(piece),
-    )  # fmt: skip
+        engine,
+        Workspace(target.path.parent, engine),
+        target,
+        _whole(SETTINGS),
+        on_request=requests.append,
+        on_text=lambda piece, _tokens: streamed.append(piece),
+    )
     (request,) = stub.requests(CHAT)
     sent = json.dumps(request.body, ensure_ascii=False)
     for secret in SECRETS:

@@ -309,13 +309,37 @@ def test_threads_share_the_cache(tokenizer):
 
 
 JUNCTION_HEADS = [
-    "foo  \n", "):\n", "x = 1\r\n", "caf\u00e9\n", "cafe\u0301\n", "<|im_end|>\n", "\n\n\n",
-    "\t\n", "123\n", "你好\n", "😀\n", "end.\n  \n",
-]  # fmt: skip
+    "foo  \n",
+    "):\n",
+    "x = 1\r\n",
+    "caf\u00e9\n",
+    "cafe\u0301\n",
+    "<|im_end|>\n",
+    "\n\n\n",
+    "\t\n",
+    "123\n",
+    "你好\n",
+    "😀\n",
+    "end.\n  \n",
+]
 JUNCTION_TAILS = [
-    "x", "'s", "\u0301x", "<|im_start|>", "123456", "你好", "😀", "\ufeff", "_", "#", "\u00e9",
-    "\uff26", "\x00", ")", "<|endoftext|>x", "'re",
-]  # fmt: skip
+    "x",
+    "'s",
+    "\u0301x",
+    "<|im_start|>",
+    "123456",
+    "你好",
+    "😀",
+    "\ufeff",
+    "_",
+    "#",
+    "\u00e9",
+    "\uff26",
+    "\x00",
+    ")",
+    "<|endoftext|>x",
+    "'re",
+]
 
 
 def _junction_prompts() -> list[str]:

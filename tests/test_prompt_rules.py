@@ -62,9 +62,13 @@ AGAIN = _reply("return sum(values, 0)", "return 0 + sum(values)")
 
 
 MARKERS = [
-    "local-settings-text", "private-package-text", "private-keys-text",
-    "vendored-through-a-symlink-text", "env-file-secret-text", "git-config-text",
-]  # fmt: skip
+    "local-settings-text",
+    "private-package-text",
+    "private-keys-text",
+    "vendored-through-a-symlink-text",
+    "env-file-secret-text",
+    "git-config-text",
+]
 
 
 @pytest.fixture
@@ -213,14 +217,36 @@ def test_the_embedded_engine_turns_off_usage_reports_and_hub_downloads(monkeypat
     assert os.environ["HF_HUB_OFFLINE"] == "1"
 
 
-def _fathom_edit(project: Path, stub: StubServer, tokenizer_dir: Path, target: str, lines: str,
-                 tmp_path: Path, *more: str) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def _fathom_edit(
+    project: Path,
+    stub: StubServer,
+    tokenizer_dir: Path,
+    target: str,
+    lines: str,
+    tmp_path: Path,
+    *more: str,
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")}
     return subprocess.run(
-        [sys.executable, "-m", "fathom.cli", "edit", str(project / target), "--range", lines,
-         "--instruction", "Start the sum at 0.", *_server_args(stub, tokenizer_dir), *more],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "fathom.cli",
+            "edit",
+            str(project / target),
+            "--range",
+            lines,
+            "--instruction",
+            "Start the sum at 0.",
+            *_server_args(stub, tokenizer_dir),
+            *more,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_the_command_line_sends_no_ignored_secret_or_linked_text(

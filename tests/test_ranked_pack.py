@@ -77,8 +77,14 @@ def test_pack_never_exceeds_its_budget_and_names_what_it_left_out(workspace, rep
 def test_ignored_secret_binary_and_huge_files_never_appear_in_a_pack(workspace, repo):
     pack = workspace.pack(repo / "shop/cart.py", LineRange(3, 6), "cart_total token key", 100_000)
     text = "".join(s.text for s in pack.sections)
-    leaks = ("cart_total_generated", "sk_live", "CART_TOTAL_TOKEN", "generated/leak.py",
-             "cart_total_binary", "cart_total_huge")  # fmt: skip
+    leaks = (
+        "cart_total_generated",
+        "sk_live",
+        "CART_TOTAL_TOKEN",
+        "generated/leak.py",
+        "cart_total_binary",
+        "cart_total_huge",
+    )
     for leaked in leaks:
         assert leaked not in text
 

@@ -60,9 +60,11 @@ def test_terms_split_identifiers():
 
 
 def test_bm25_prefers_the_document_about_the_query():
-    docs = [terms("def total(items): return sum(i.price for i in items)"),
-            terms("def parse_csv(path): return open(path).read().split(',')"),
-            terms("class Item: price: float; quantity: int")]  # fmt: skip
+    docs = [
+        terms("def total(items): return sum(i.price for i in items)"),
+        terms("def parse_csv(path): return open(path).read().split(',')"),
+        terms("class Item: price: float; quantity: int"),
+    ]
     scores = BM25(docs).scores(terms("price of items"))
     assert scores[0] == max(scores) and scores[1] == 0.0
 

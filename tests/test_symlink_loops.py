@@ -48,18 +48,31 @@ def _fathom(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FATHOM_CACHE_DIR": str(tmp_path / "cache")}
     return subprocess.run(
         [sys.executable, "-m", "fathom.cli", *args],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_fathom_edit_of_a_file_importing_a_looped_module_edits_it(
     looped: Path, model_server: StubServer, tokenizer_dir: Path, tmp_path: Path
 ):
     done = _fathom(
-        tmp_path, "edit", str(looped / "main.py"), "--range", "6:6",
-        "--instruction", "Start the sum at 0.", "--apply",
-        "--server-url", model_server.url, "--server-tokenizer", str(tokenizer_dir),
-    )  # fmt: skip
+        tmp_path,
+        "edit",
+        str(looped / "main.py"),
+        "--range",
+        "6:6",
+        "--instruction",
+        "Start the sum at 0.",
+        "--apply",
+        "--server-url",
+        model_server.url,
+        "--server-tokenizer",
+        str(tokenizer_dir),
+    )
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr
     assert "sum(values, 0)" in (looped / "main.py").read_text()
@@ -93,9 +106,18 @@ def test_fathom_edit_of_a_looped_path_says_why_it_cannot(
     looped: Path, model_server: StubServer, tokenizer_dir: Path, tmp_path: Path
 ):
     done = _fathom(
-        tmp_path, "edit", str(looped / "loop.py"), "--range", "1:1", "--instruction", "x",
-        "--server-url", model_server.url, "--server-tokenizer", str(tokenizer_dir),
-    )  # fmt: skip
+        tmp_path,
+        "edit",
+        str(looped / "loop.py"),
+        "--range",
+        "1:1",
+        "--instruction",
+        "x",
+        "--server-url",
+        model_server.url,
+        "--server-tokenizer",
+        str(tokenizer_dir),
+    )
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 2
     assert "symlink loop" in done.stderr.lower()

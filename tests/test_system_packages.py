@@ -11,8 +11,12 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "system-packages.sh"
 
 
 # What each checked command stands for, as the script installs it.
-PACKAGES = {"nvim": "neovim", "chromium": "chromium", "krb5-config": "libkrb5-dev",
-            "g++": "build-essential"}  # fmt: skip
+PACKAGES = {
+    "nvim": "neovim",
+    "chromium": "chromium",
+    "krb5-config": "libkrb5-dev",
+    "g++": "build-essential",
+}
 ALL = " ".join(PACKAGES.values())
 
 

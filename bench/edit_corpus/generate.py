@@ -42,33 +42,77 @@ LANGS = {
 
 # Kinds in the order they are generated, per language; the extra ones get a third case.
 KINDS = [
-    "clean", "whole_block", "wrong_counts", "wrong_line_numbers", "no_line_numbers",
-    "missing_context", "misquoted_context", "extra_context", "indent_drift",
-    "trailing_whitespace", "missing_prefixes", "fenced_prose", "elided", "out_of_order",
-    "multi_file", "create_file", "delete_file", "rename_file", "crlf", "no_final_newline",
-    "ambiguous", "hallucinated", "missing_file",
-]  # fmt: skip
+    "clean",
+    "whole_block",
+    "wrong_counts",
+    "wrong_line_numbers",
+    "no_line_numbers",
+    "missing_context",
+    "misquoted_context",
+    "extra_context",
+    "indent_drift",
+    "trailing_whitespace",
+    "missing_prefixes",
+    "fenced_prose",
+    "elided",
+    "out_of_order",
+    "multi_file",
+    "create_file",
+    "delete_file",
+    "rename_file",
+    "crlf",
+    "no_final_newline",
+    "ambiguous",
+    "hallucinated",
+    "missing_file",
+]
 EXTRA = [
-    "clean", "whole_block", "wrong_line_numbers", "no_line_numbers", "missing_context",
-    "misquoted_context", "extra_context", "indent_drift", "trailing_whitespace",
-    "fenced_prose", "elided", "multi_file", "ambiguous", "hallucinated",
-]  # fmt: skip
+    "clean",
+    "whole_block",
+    "wrong_line_numbers",
+    "no_line_numbers",
+    "missing_context",
+    "misquoted_context",
+    "extra_context",
+    "indent_drift",
+    "trailing_whitespace",
+    "fenced_prose",
+    "elided",
+    "multi_file",
+    "ambiguous",
+    "hallucinated",
+]
 REFUSAL_KINDS = {"ambiguous", "hallucinated", "missing_file"}
 
 BLOCK_TYPES = {
     "python": {"function_definition", "class_definition"},
-    "javascript": {"function_declaration", "method_definition", "function_expression",
-                   "arrow_function", "class_declaration"},
-    "typescript": {"function_declaration", "method_definition", "function_expression",
-                   "arrow_function", "class_declaration"},
+    "javascript": {
+        "function_declaration",
+        "method_definition",
+        "function_expression",
+        "arrow_function",
+        "class_declaration",
+    },
+    "typescript": {
+        "function_declaration",
+        "method_definition",
+        "function_expression",
+        "arrow_function",
+        "class_declaration",
+    },
     "c": {"function_definition"},
     "rust": {"function_item", "impl_item", "struct_item", "enum_item"},
     "go": {"function_declaration", "method_declaration"},
-}  # fmt: skip
+}
 FUNCTION_TYPES = {
-    "function_definition", "function_declaration", "method_definition", "function_expression",
-    "arrow_function", "function_item", "method_declaration",
-}  # fmt: skip
+    "function_definition",
+    "function_declaration",
+    "method_definition",
+    "function_expression",
+    "arrow_function",
+    "function_item",
+    "method_declaration",
+}
 # Nodes that sit on whole lines among their siblings: they can be deleted or followed by a
 # new function.
 STATEMENT_LEVEL = {
@@ -80,16 +124,30 @@ STATEMENT_LEVEL = {
     "go": {"function_declaration", "method_declaration"},
 }
 BODY_TYPES = {
-    "block", "statement_block", "compound_statement", "statement_list", "class_body",
+    "block",
+    "statement_block",
+    "compound_statement",
+    "statement_list",
+    "class_body",
     "declaration_list",
-}  # fmt: skip
+}
 TOP_LEVEL = {"module", "program", "translation_unit", "source_file"}
 NUMBER_TYPES = {"integer", "float", "number", "number_literal", "integer_literal", "int_literal"}
 CONDITION_PARENTS = {"comparison_operator", "boolean_operator", "binary_expression"}
 SWAP = {
-    "==": "!=", "!=": "==", "<": "<=", "<=": "<", ">": ">=", ">=": ">", "===": "!==",
-    "!==": "===", "&&": "||", "||": "&&", "and": "or", "or": "and",
-}  # fmt: skip
+    "==": "!=",
+    "!=": "==",
+    "<": "<=",
+    "<=": "<",
+    ">": ">=",
+    ">=": ">",
+    "===": "!==",
+    "!==": "===",
+    "&&": "||",
+    "||": "&&",
+    "and": "or",
+    "or": "and",
+}
 COMMENTS = [
     "Keep the fast path first.",
     "Guard against empty input before doing any work.",
@@ -100,8 +158,20 @@ COMMENTS = [
     "Validate early so errors point at the caller.",
     "Fall back to the default when nothing matches.",
 ]
-SHORT_NAMES = {"i": "idx", "j": "jdx", "n": "count", "s": "text", "c": "ch", "k": "key",
-               "v": "val", "x": "item", "b": "buf", "r": "res", "e": "exc", "p": "ptr"}  # fmt: skip
+SHORT_NAMES = {
+    "i": "idx",
+    "j": "jdx",
+    "n": "count",
+    "s": "text",
+    "c": "ch",
+    "k": "key",
+    "v": "val",
+    "x": "item",
+    "b": "buf",
+    "r": "res",
+    "e": "exc",
+    "p": "ptr",
+}
 INTENT_PROSE = [
     "Here is the change{where}:",
     "Sure! This diff {what}{where}.",
@@ -251,8 +321,10 @@ def block_name(node) -> str:
         for field_name in ("name", "key", "left"):
             found = parent.child_by_field_name(field_name)
             if found is not None and found.type in (
-                "identifier", "property_identifier", "member_expression"
-            ):  # fmt: skip
+                "identifier",
+                "property_identifier",
+                "member_expression",
+            ):
                 return node_text(found).split(".")[-1]
     return "callback"
 
@@ -279,8 +351,9 @@ def _blocks_of(src: Source) -> list[Block]:
             continue
         outer = node
         if node.parent is not None and node.parent.type in (
-            "decorated_definition", "export_statement"
-        ):  # fmt: skip
+            "decorated_definition",
+            "export_statement",
+        ):
             outer = node.parent
         start, end = outer.start_point.row, outer.end_point.row
         if end - start < 3 or end - start > 70:
@@ -292,9 +365,11 @@ def _blocks_of(src: Source) -> list[Block]:
 
 def body_of(node):
     body = node.child_by_field_name("body")
-    if body is not None and body.named_children and body.named_children[0].type == (
-        "statement_list"
-    ):  # fmt: skip
+    if (
+        body is not None
+        and body.named_children
+        and body.named_children[0].type == ("statement_list")
+    ):
         return body.named_children[0]
     return body
 
@@ -312,7 +387,7 @@ def statement_rows(block: Block, lo: int | None = None, hi: int | None = None) -
         line = src.lines[row]
         if len(line.encode("utf-8")) - len(line.lstrip(" \t").encode("utf-8")) != (
             n.start_point.column
-        ):  # fmt: skip
+        ):
             continue
         if block.start < row < block.end:
             rows.add(row)
@@ -579,41 +654,74 @@ def new_function(block: Block) -> tuple[str, list[str]] | None:
     if lang == "python":
         if node.type == "class_definition":
             snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-            body = [f"def make_{snake}(*args, **kwargs):",
-                    f'{u}"""Build a {name} from the same arguments."""',
-                    f"{u}return {name}(*args, **kwargs)"]  # fmt: skip
+            body = [
+                f"def make_{snake}(*args, **kwargs):",
+                f'{u}"""Build a {name} from the same arguments."""',
+                f"{u}return {name}(*args, **kwargs)",
+            ]
         elif in_class:
-            body = [f"def {name}_or_none(self, *args, **kwargs):",
-                    f"{u}try:", f"{u}{u}return self.{name}(*args, **kwargs)",
-                    f"{u}except (TypeError, ValueError):", f"{u}{u}return None"]  # fmt: skip
+            body = [
+                f"def {name}_or_none(self, *args, **kwargs):",
+                f"{u}try:",
+                f"{u}{u}return self.{name}(*args, **kwargs)",
+                f"{u}except (TypeError, ValueError):",
+                f"{u}{u}return None",
+            ]
         else:
-            body = [f"def {name}_or_none(*args, **kwargs):",
-                    f'{u}"""Like {name}(), but None where it raises TypeError or ValueError."""',
-                    f"{u}try:", f"{u}{u}return {name}(*args, **kwargs)",
-                    f"{u}except (TypeError, ValueError):", f"{u}{u}return None"]  # fmt: skip
+            body = [
+                f"def {name}_or_none(*args, **kwargs):",
+                f'{u}"""Like {name}(), but None where it raises TypeError or ValueError."""',
+                f"{u}try:",
+                f"{u}{u}return {name}(*args, **kwargs)",
+                f"{u}except (TypeError, ValueError):",
+                f"{u}{u}return None",
+            ]
     elif lang in ("javascript", "typescript"):
         ts = lang == "typescript"
         new = camel(name) + ("OrUndefined" if ts else "OrNull")
         empty = "undefined" if ts else "null"
         if node.type == "class_declaration":
             sig = f"function create{name}(...args{': unknown[]' if ts else ''})"
-            body = [f"{sig} {{", f"{u}return new {name}(...(args as []));" if ts
-                    else f"{u}return new {name}(...args);", "}"]  # fmt: skip
+            body = [
+                f"{sig} {{",
+                f"{u}return new {name}(...(args as []));"
+                if ts
+                else f"{u}return new {name}(...args);",
+                "}",
+            ]
         elif node.type == "method_definition":
             if ts:
-                body = [f"has{name[:1].upper() + name[1:]}(): boolean {{",
-                        f'{u}return typeof this.{name} === "function";', "}"]  # fmt: skip
+                body = [
+                    f"has{name[:1].upper() + name[1:]}(): boolean {{",
+                    f'{u}return typeof this.{name} === "function";',
+                    "}",
+                ]
             else:
-                body = [f"{new}(...args) {{", f"{u}try {{",
-                        f"{u}{u}return this.{name}(...args);", f"{u}}} catch (error) {{",
-                        f"{u}{u}return null;", f"{u}}}", "}"]  # fmt: skip
+                body = [
+                    f"{new}(...args) {{",
+                    f"{u}try {{",
+                    f"{u}{u}return this.{name}(...args);",
+                    f"{u}}} catch (error) {{",
+                    f"{u}{u}return null;",
+                    f"{u}}}",
+                    "}",
+                ]
         else:
-            sig = (f"function {new}(...args: Parameters<typeof {name}>): "
-                   f"ReturnType<typeof {name}> | undefined" if ts
-                   else f"function {new}(...args)")  # fmt: skip
-            body = [f"{sig} {{", f"{u}try {{", f"{u}{u}return {name}(...args);",
-                    f"{u}}} catch {{" if ts else f"{u}}} catch (error) {{",
-                    f"{u}{u}return {empty};", f"{u}}}", "}"]  # fmt: skip
+            sig = (
+                f"function {new}(...args: Parameters<typeof {name}>): "
+                f"ReturnType<typeof {name}> | undefined"
+                if ts
+                else f"function {new}(...args)"
+            )
+            body = [
+                f"{sig} {{",
+                f"{u}try {{",
+                f"{u}{u}return {name}(...args);",
+                f"{u}}} catch {{" if ts else f"{u}}} catch (error) {{",
+                f"{u}{u}return {empty};",
+                f"{u}}}",
+                "}",
+            ]
     elif lang == "c":
         body = ["static int", f"{name}_available(void)", "{", f"{u}return 1;", "}"]
     elif lang == "rust":
@@ -625,8 +733,12 @@ def new_function(block: Block) -> tuple[str, list[str]] | None:
         body = [f"fn {name}_is_supported() -> bool {{", f"{u}true", "}"]
     else:  # go
         fname = camel(name) + "Available"
-        body = [f"// {fname} reports whether {name} can be used.",
-                f"func {fname}() bool {{", f"{u}return true", "}"]  # fmt: skip
+        body = [
+            f"// {fname} reports whether {name} can be used.",
+            f"func {fname}() bool {{",
+            f"{u}return true",
+            "}",
+        ]
     found = re.findall(r"([A-Za-z_]\w*)\(", "\n".join(body))
     return found[0], [ind + ln if ln else ln for ln in body]
 
@@ -684,8 +796,15 @@ OPS = {
     "delete_block": op_delete_block,
     "edit_middle": op_edit_middle,
 }
-SMALL_OPS = ["add_comment", "add_log", "change_constant", "change_condition", "add_parameter",
-             "edit_middle", "rename_local"]  # fmt: skip
+SMALL_OPS = [
+    "add_comment",
+    "add_log",
+    "change_constant",
+    "change_condition",
+    "add_parameter",
+    "edit_middle",
+    "rename_local",
+]
 
 
 def valid(edit: Edit) -> bool:
@@ -1171,8 +1290,10 @@ class Generator:
                 continue
             block = rng.choice(blocks)
             ind = block.indent
-            body = [ln[len(ind) :] if ln.startswith(ind) else ln for ln in
-                    src.lines[block.start : block.end + 1]]  # fmt: skip
+            body = [
+                ln[len(ind) :] if ln.startswith(ind) else ln
+                for ln in src.lines[block.start : block.end + 1]
+            ]
             stem, ext = src.rel.rsplit(".", 1)
             slug = re.sub(r"\W+", "_", block.name).strip("_").lower() or "helpers"
             new_path = f"{stem}_{slug}.{ext}"
@@ -1238,8 +1359,12 @@ class Generator:
             new_text = edit.new_text() if edit else src.text
             sim = 100 if edit is None else max(50, 100 - len(edit_hunks(edit)[0].lines))
             fp = FilePatch(src.rel, new_rel, edit_hunks(edit) if edit else [])
-            fp.git = [f"diff --git a/{src.rel} b/{new_rel}", f"similarity index {sim}%",
-                      f"rename from {src.rel}", f"rename to {new_rel}"]  # fmt: skip
+            fp.git = [
+                f"diff --git a/{src.rel} b/{new_rel}",
+                f"similarity index {sim}%",
+                f"rename from {src.rel}",
+                f"rename to {new_rel}",
+            ]
             note = f"renames {src.rel} to {new_rel}" + (f" and {edit.what}" if edit else "")
             return (
                 files_spec(src),
@@ -1331,8 +1456,11 @@ class Generator:
             if nums and rng.random() < 0.5:
                 m = nums[0]
                 changed = run[i - 1][: m.start()] + new_number(m.group()) + run[i - 1][m.end() :]
-                hunk_lines = ([(" ", x) for x in run[: i - 1]] + [("-", run[i - 1]), ("+", changed)]
-                              + [(" ", x) for x in run[i:]])  # fmt: skip
+                hunk_lines = (
+                    [(" ", x) for x in run[: i - 1]]
+                    + [("-", run[i - 1]), ("+", changed)]
+                    + [(" ", x) for x in run[i:]]
+                )
             old = [t for k, t in hunk_lines if k != "+"]
             at = [j for j in range(len(lines)) if lines[j : j + len(old)] == old]
             if len(at) < 2:
@@ -1378,9 +1506,19 @@ class Generator:
         return files_spec(edit.src), fp.render(), {"refuse": True}, note
 
     def build(self, lang: str, kind: str) -> tuple[dict, str, dict, str]:
-        if kind in ("clean", "wrong_counts", "wrong_line_numbers", "no_line_numbers",
-                    "missing_context", "misquoted_context", "extra_context", "indent_drift",
-                    "trailing_whitespace", "missing_prefixes", "fenced_prose"):  # fmt: skip
+        if kind in (
+            "clean",
+            "wrong_counts",
+            "wrong_line_numbers",
+            "no_line_numbers",
+            "missing_context",
+            "misquoted_context",
+            "extra_context",
+            "indent_drift",
+            "trailing_whitespace",
+            "missing_prefixes",
+            "fenced_prose",
+        ):
             return self.single(lang, kind)
         return getattr(self, kind)(lang)
 

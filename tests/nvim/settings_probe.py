@@ -37,8 +37,13 @@ def main(out: str) -> None:
             seen["initializationOptions"] = message["params"].get("initializationOptions")
             send({"id": message["id"], "result": {"capabilities": {}}})
         elif method == "initialized":
-            send({"id": "probe", "method": "workspace/configuration",
-                  "params": {"items": [{"section": "fathom"}]}})  # fmt: skip
+            send(
+                {
+                    "id": "probe",
+                    "method": "workspace/configuration",
+                    "params": {"items": [{"section": "fathom"}]},
+                }
+            )
         elif message.get("id") == "probe":
             seen["configuration"] = message.get("result")
             with open(out, "w") as f:
