@@ -8,10 +8,10 @@ import sys
 
 from fathom.backend.engine import ModelUnavailableError
 from fathom.backend.settings import SettingsError
-from fathom.cli import apply, context_cmd, demo, edit, index, serve, serve_model
+from fathom.cli import apply, complete, context_cmd, demo, edit, index, serve, serve_model
 
 # In the order ``fathom --help`` lists them; each module adds its options and its handler.
-SUBCOMMANDS = (serve, edit, apply, index, context_cmd, demo, serve_model)
+SUBCOMMANDS = (serve, edit, complete, apply, index, context_cmd, demo, serve_model)
 
 
 def build_parser() -> argparse.ArgumentParser:
