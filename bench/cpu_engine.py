@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import write_results
 from fathom.backend.engine import ChatMessage, ChatRequest, GenerationStats
-from fathom.backend.settings import VllmSettings
 from fathom.backend.vllm_engine import VllmEngine
+from fathom.backend.vllm_settings import VllmSettings
 
 LONG_ANSWER = (
     "Write a Python module with ten small utility functions for strings, each with a docstring."

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.edit_corpus.corpus_io import sources_dir
 from fathom.backend.gpu_defaults import deepseek_weight_parts, kv_bytes_per_token
 from fathom.backend.model_families import qwen3_moe_weight_parts
-from fathom.backend.settings import inspect_model
+from fathom.backend.model_info import inspect_model
 
 # deepseek-ai/DeepSeek-V3's published config.json, minus auto_map (vLLM implements
 # deepseek_v3), kept with the tests' data so that tests need not import bench/.

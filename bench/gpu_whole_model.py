@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import dummy_models, gpu_decode_profile, gpu_engine, ngram_speculation
 from fathom.backend.engine import GenerationStats
 from fathom.backend.gpu_defaults import detect_gpus, estimate_weight_bytes, gpu_settings_for
-from fathom.backend.settings import inspect_model
+from fathom.backend.model_info import inspect_model
 from fathom.backend.vllm_engine import VllmEngine
 
 # (prompt tokens, output tokens, [(time, output tokens so far)]) of one request.

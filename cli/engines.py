@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fathom.backend.engine import Engine
-from fathom.backend.settings import DEFAULT_MODEL, VllmSettings
+from fathom.backend.vllm_settings import DEFAULT_MODEL, VllmSettings
 from fathom.lsp_server.config import FathomConfig
 
 CPU_MAX_MODEL_LEN = 32768

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from fathom.backend.settings import KV_CACHE_DTYPES, SPECULATIVE_MODES
+from fathom.backend.vllm_settings import KV_CACHE_DTYPES, SPECULATIVE_MODES
 from fathom.cli.engines import add_model_option
 
 
@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fathom.backend.gpu_defaults import GpuInfo, detect_gpus, gpu_settings_for
-    from fathom.backend.settings import format_command, serve_command
+    from fathom.backend.serve_command import format_command, serve_command
     from fathom.backend.vllm_engine import resolve_model
 
     model_path = resolve_model(args.model, lambda m: print(m, file=sys.stderr))

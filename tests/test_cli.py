@@ -45,7 +45,7 @@ def test_edit_with_a_missing_model_folder_says_what_to_do(sample_project):
         "--model",
         str(sample_project / "no-model"),
     )
-    assert done.returncode == 1
+    assert done.returncode == 3  # the engine failed (1 is a refused edit; see fathom edit -h)
     assert "does not exist" in done.stderr
 
 

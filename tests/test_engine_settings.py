@@ -22,13 +22,9 @@ from fathom.backend.gpu_defaults import (
     gpu_settings_for,
     memory_class,
 )
-from fathom.backend.settings import (
-    VLLM_SERVE_MODULE,
-    SettingsError,
-    VllmSettings,
-    inspect_model,
-    serve_command,
-)
+from fathom.backend.model_info import SettingsError, inspect_model
+from fathom.backend.serve_command import VLLM_SERVE_MODULE, serve_command
+from fathom.backend.vllm_settings import VllmSettings
 from fathom.cli.main import build_parser, main
 
 # deepseek-ai/DeepSeek-V3's published config.json, minus auto_map (the GPU benchmark loads it too).

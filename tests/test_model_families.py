@@ -16,7 +16,7 @@ import pytest
 
 from fathom.backend.gpu_defaults import estimate_weight_bytes, gpu_settings_for, kv_bytes_per_token
 from fathom.backend.model_families import family, gpu_max_model_len
-from fathom.backend.settings import SettingsError, inspect_model
+from fathom.backend.model_info import SettingsError, inspect_model
 from fathom.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]

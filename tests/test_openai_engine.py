@@ -80,7 +80,7 @@ class VllmServer:
             "4096",
             "--enforce-eager",
             # The CPU build sizes its KV cache from a fraction of RAM unless told; see
-            # backend/settings.py.
+            # backend/vllm_settings.py.
             "--kv-cache-memory-bytes",
             str(kv_cache_bytes),
             # Usage then carries prompt_tokens_details.cached_tokens (off by default).

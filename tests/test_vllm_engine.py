@@ -17,8 +17,8 @@ from fathom.backend.engine import (
     ModelUnavailableError,
 )
 from fathom.backend.fim import detect_fim
-from fathom.backend.settings import VllmSettings
 from fathom.backend.vllm_engine import VllmEngine, resolve_model
+from fathom.backend.vllm_settings import VllmSettings
 from fathom.pipeline.completion import CompletionEngine, complete
 
 
