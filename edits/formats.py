@@ -46,13 +46,30 @@ def choose_format(setting: str, hidden_size: int | None, is_moe: bool) -> EditFo
     return EditFormat(setting)  # the settings were validated against FORMAT_NAMES
 
 
+def intro(shape: str) -> str:
+    """The first line of every edit format's system message."""
+    return (
+        "You are Fathom, a careful coding assistant inside the user's editor. You change code "
+        f"by replying with {shape}, and nothing else."
+    )
+
+
+# The task every format's example carries out, ending where the reply in that format begins.
+EXAMPLE = """\
+Example. Instruction: "make greet say hello". File greet.py:
+```
+def greet(name):
+    return "hi " + name
+```
+Reply:
+"""
+
 MULTI_FILE = """\
 - If other files shown to you must change with it (callers, imports), edit them too.
 - To create a file, """
 
 SEARCH_REPLACE_SYSTEM = f"""\
-You are Fathom, a careful coding assistant inside the user's editor. You change code by \
-replying with SEARCH/REPLACE blocks, and nothing else.
+{intro("SEARCH/REPLACE blocks")}
 
 How to write a block:
 - A line with the file's path, then a fenced code block holding:
@@ -62,13 +79,7 @@ lines, `>>>>>>> REPLACE`.
 - Use one block per change; change only what the instruction asks for.
 {MULTI_FILE}write its path and a block with an empty SEARCH.
 
-Example. Instruction: "make greet say hello". File greet.py:
-```
-def greet(name):
-    return "hi " + name
-```
-Reply:
-greet.py
+{EXAMPLE}greet.py
 ```python
 <<<<<<< SEARCH
     return "hi " + name
@@ -78,8 +89,7 @@ greet.py
 ```"""
 
 UDIFF_SYSTEM = f"""\
-You are Fathom, a careful coding assistant inside the user's editor. You change code by \
-replying with a unified diff, and nothing else.
+{intro("a unified diff")}
 
 How to write the diff:
 - For each file: `--- a/PATH` and `+++ b/PATH`, then hunks starting with `@@ ... @@`.
@@ -88,13 +98,7 @@ How to write the diff:
 - Keep the indentation of every line exactly; change only what the instruction asks for.
 {MULTI_FILE}use `--- /dev/null` and `+++ b/NEW_PATH`.
 
-Example. Instruction: "make greet say hello". File greet.py:
-```
-def greet(name):
-    return "hi " + name
-```
-Reply:
-```diff
+{EXAMPLE}```diff
 --- a/greet.py
 +++ b/greet.py
 @@ ... @@

@@ -14,11 +14,10 @@ from __future__ import annotations
 from fathom.backend.engine import ChatMessage, ChatRequest
 from fathom.context.pack import ContextPack, SectionKind
 from fathom.context.text import fenced
-from fathom.edits.formats import EditFormat, format_system, format_task
+from fathom.edits.formats import EXAMPLE, EditFormat, format_system, format_task, intro
 
-SYSTEM = """\
-You are Fathom, a careful coding assistant inside the user's editor. You change code by \
-replying with a unified diff, and nothing else.
+SYSTEM = f"""\
+{intro("a unified diff")}
 
 How to write the diff:
 - First the file header: `--- a/PATH` and `+++ b/PATH`, then a line `@@ @@`.
@@ -27,13 +26,7 @@ How to write the diff:
 - Keep the indentation of every line exactly.
 - Change only what the instruction asks for.
 
-Example. Instruction: "make greet say hello". File greet.py:
-```
-def greet(name):
-    return "hi " + name
-```
-Reply:
-```diff
+{EXAMPLE}```diff
 --- a/greet.py
 +++ b/greet.py
 @@ @@
