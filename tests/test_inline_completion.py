@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from fathom.edits.journal import CompletionCounts, EditJournal
+from fathom.lsp_server.completion_context import RedactedCompletions, completion_query
 from tests.openai_stub import COMPLETIONS, Reply, StubServer, completion_reply
 from tests.raw_client import EDITOR_CAPABILITIES, RawClient
 from tests.tiny_tokenizer import make_tokenizer
@@ -37,16 +38,31 @@ class Editor(RawClient):
 
     def open(self, path: Path, text: str | None = None, version: int = 1) -> str:
         uri = path.as_uri()
-        self.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-            "textDocument": {"uri": uri, "languageId": "python", "version": version,
-                             "text": path.read_text() if text is None else text}}})  # fmt: skip
+        self.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {
+                    "textDocument": {
+                        "uri": uri,
+                        "languageId": "python",
+                        "version": version,
+                        "text": path.read_text() if text is None else text,
+                    }
+                },
+            }
+        )
         return uri
 
     def complete(self, uri: str, line: int = LINE, character: int = COLUMN) -> int:
-        return self.start("textDocument/inlineCompletion", {
-            "textDocument": {"uri": uri}, "position": {"line": line, "character": character},
-            "context": {"triggerKind": 2},
-        })  # fmt: skip
+        return self.start(
+            "textDocument/inlineCompletion",
+            {
+                "textDocument": {"uri": uri},
+                "position": {"line": line, "character": character},
+                "context": {"triggerKind": 2},
+            },
+        )
 
     def items(self, ident: int) -> list[dict]:
         answer = self.wait(ident)
@@ -232,8 +248,13 @@ def test_bad_input_is_answered_empty_or_refused_and_the_server_goes_on(serve, sa
     # Closed while the model writes: the late answer is dropped.
     pending = editor.complete(uri)
     editor.wait_for("the request at the model", lambda: len(stub.requests(COMPLETIONS)) == 1)
-    editor.send({"jsonrpc": "2.0", "method": "textDocument/didClose",
-                 "params": {"textDocument": {"uri": uri}}})  # fmt: skip
+    editor.send(
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didClose",
+            "params": {"textDocument": {"uri": uri}},
+        }
+    )
     editor.alive()  # the close is handled (messages are handled in order)
     closing.set()
     assert editor.items(pending) == []
@@ -243,8 +264,10 @@ def test_bad_input_is_answered_empty_or_refused_and_the_server_goes_on(serve, sa
     uri = editor.open(report, _report(sample_project))
     pending = editor.complete(uri)
     editor.wait_for("the request at the model", lambda: len(stub.requests(COMPLETIONS)) == 2)
-    change = {"textDocument": {"uri": uri, "version": 2},
-              "contentChanges": [{"text": _report(sample_project) + "# more\n"}]}  # fmt: skip
+    change = {
+        "textDocument": {"uri": uri, "version": 2},
+        "contentChanges": [{"text": _report(sample_project) + "# more\n"}],
+    }
     editor.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": change})
     editor.alive()
     typing.set()
@@ -267,3 +290,91 @@ def test_a_model_without_fim_tokens_completes_nothing_and_says_why(
         for m in editor.logs()
     ), editor.logs()
     assert stub.requests(COMPLETIONS) == []  # no format guessed, nothing asked
+
+
+# -- the pieces, in process ------------------------------------------------------------------
+SECRET = "ghp_" + "S3cr3tT0k3n" * 4
+
+
+class Recording:
+    """A CompletionEngine that writes ``pieces`` and keeps the prompts it was given."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+        self.prompts: list[str] = []
+        self.closed = False
+
+    async def complete_stream(
+        self, prompt, max_tokens, stop, request_id, *, stop_token_ids=(), stats=None
+    ):
+        self.prompts.append(prompt)
+        try:
+            for piece in self.pieces:
+                yield piece
+        finally:
+            self.closed = True
+
+
+async def test_secrets_go_to_the_model_as_markers_and_come_back_as_they_stream():
+    engine = Recording(["x = «sec", "ret-1»", "\n"])
+    completer = RedactedCompletions(engine)
+    prompt = f'<|fim_prefix|>token = "{SECRET}"\n<|fim_suffix|><|fim_middle|>'
+    pieces = [p async for p in completer.complete_stream(prompt, 48, ["\n"], "r1")]
+    assert SECRET not in engine.prompts[0] and "«secret-1»" in engine.prompts[0]
+    # A marker cut between two pieces is held back until it is whole.
+    assert pieces == ["x = ", SECRET, "\n"]
+
+    plain = Recording(["a", "b"])
+    stream = RedactedCompletions(plain).complete_stream("<|fim_prefix|>x = 1", 48, [], "r2")
+    assert await anext(stream) == "a"
+    await stream.aclose()  # the consumer leaves: the engine's stream is closed, now
+    assert plain.closed and plain.prompts == ["<|fim_prefix|>x = 1"]
+
+
+def test_typing_on_the_cursor_line_ranks_for_the_same_query():
+    lines = [f"line_{n} = {n}\n" for n in range(60)]
+    text = "".join(lines)
+    query = completion_query(text, 40)
+    typed = "".join([*lines[:40], "line_40 = some_new_name(\n", *lines[41:]])
+    assert completion_query(typed, 40) == query
+    assert "line_40" not in query and "line_16" in query and "line_47" in query
+    assert "line_15" not in query and "line_48" not in query  # the block above, and this one
+    assert completion_query(text, 50) != query  # another block
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _offer(journal: EditJournal) -> int | None:
+    return journal.record_completion(target="a.py", mode="single", chars=5, lines=1, seconds=0.1)
+
+
+def test_the_journal_counts_completions_within_its_limits(tmp_path, monkeypatch):
+    clock = Clock()
+    journal = EditJournal(tmp_path / "journal.sqlite", max_days=2, clock=clock)
+    first, second = _offer(journal), _offer(journal)
+    assert first is not None and second is not None
+    assert journal.completion_accepted(second) and not journal.completion_accepted(second)
+    assert not journal.completion_accepted(999)  # never offered
+    assert journal.completion_counts() == CompletionCounts(offered=2, accepted=1)
+    assert journal.completion_counts(since=clock.now + 1) == CompletionCounts(0, 0)
+
+    clock.now += 3 * 86_400  # both older than two days: pruned with the edits
+    monkeypatch.setattr("fathom.edits.journal.MAX_COMPLETION_ROWS", 2)
+    for _ in range(3):
+        _offer(journal)
+    journal.set_limits(2, 50)  # prunes now
+    assert journal.completion_counts() == CompletionCounts(offered=2, accepted=0)
+
+    journal.set_limits(0, 50)  # off: nothing kept, nothing recorded
+    assert _offer(journal) is None
+    assert journal.completion_counts() == CompletionCounts(0, 0)
+    journal.close()
+    reopened = EditJournal(tmp_path / "journal.sqlite", clock=clock)
+    assert reopened.completion_counts() == CompletionCounts(0, 0)
+    reopened.close()
