@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fathom.context.text import split_lines, strip_ending
-from fathom.pipeline.next_edit import RecentEdit
+from fathom.pipeline.next_edit_prompt import RecentEdit
 
 MAX_EDITS = 10
 MAX_DOCUMENTS = 64
@@ -138,10 +138,14 @@ class EditHistory:
         """``uri``'s recent edits, with the latest ``others`` of other documents, oldest first;
         ``path_of`` names a document in the prompt (None: leave its edits out)."""
         own = [(h, uri) for h in self._documents[uri].edits] if uri in self._documents else []
-        elsewhere = sorted(
-            ((h, u) for u, d in self._documents.items() if u != uri for h in d.edits),
-            key=lambda pair: pair[0].seq,
-        )[-others:] if others > 0 else []  # fmt: skip
+        elsewhere = (
+            sorted(
+                ((h, u) for u, d in self._documents.items() if u != uri for h in d.edits),
+                key=lambda pair: pair[0].seq,
+            )[-others:]
+            if others > 0
+            else []
+        )
         out = []
         for hunk, source in sorted([*own, *elsewhere], key=lambda pair: pair[0].seq):
             path = path_of(source)

@@ -2,32 +2,30 @@
 just made and the code around the cursor.
 
 The model is shown the recent edits (small diffs, oldest first) and a window of lines around
-the cursor, and rewrites the window with the next edit made: whole lines copied, which every
-model follows, even the 0.5B CPU default, and which prompt-lookup (n-gram) speculation
-decodes fast, since the rewrite copies the window. Fathom, not the model, turns the rewrite
-into hunks (a line diff against the window, with its line numbers), so the hunks' original
-lines are Fathom's own copy of the text. A reply in a diff or SEARCH/REPLACE shape is read
-by the edit parser instead.
+the cursor (pipeline/next_edit_prompt.py), and rewrites the window with the next edit made:
+whole lines copied, a shape every model keeps to, the 0.5B CPU default included, and which
+prompt-lookup (n-gram) speculation decodes fast, since the rewrite copies the window. Fathom,
+not the model, turns the rewrite into hunks (a line diff against the window, with its line
+numbers), so the hunks' original lines are Fathom's own copy of the text. A reply in a diff
+or SEARCH/REPLACE shape is read by the edit parser instead.
 
 Then the same machinery as an edit: the hunks are located and syntax-checked (a plan, all or
 nothing), carried over to the document's current text (edits/relocate.py: refused when the
 user has since typed in the lines an edit replaces), and cut down to the lines that change.
 A reply that loops, was cut off by the token limit, rewrites most of the window, drops the
-window's last lines (a rewrite that stopped early), undoes one of the recent edits or changes
-nothing gives no suggestion: a next edit is shown unasked, so a doubtful one is worse than
-none.
+window's last lines (a rewrite that stopped early), undoes one of the recent edits, only
+moves blank lines or spaces, or changes nothing gives no suggestion: a next edit is shown
+unasked, so a doubtful one is worse than none.
 """
 
 from __future__ import annotations
 
 import difflib
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fathom.backend.engine import ChatMessage, ChatRequest, Engine, GenerationStats
-from fathom.context.languages import language_of
+from fathom.backend.engine import Engine, GenerationStats
 from fathom.context.text import split_lines, strip_ending
 from fathom.edits.degenerate import RepetitionWatch, reply_loop
 from fathom.edits.diff_parse import FileDiff, Hunk, HunkLine, ParsedDiff
@@ -36,6 +34,7 @@ from fathom.edits.locate import OffsetEdit, Strategy
 from fathom.edits.plan import DocumentSnapshot, FileEdit, build_plan
 from fathom.edits.relocate import relocate
 from fathom.edits.search_replace import has_blocks, parse_reply
+from fathom.pipeline.next_edit_prompt import RecentEdit, next_edit_request
 from fathom.pipeline.streaming import RedactedChat
 
 # The window: lines above and below the cursor's line (clamped to the document).
@@ -47,51 +46,6 @@ CONTEXT_LINES = 2
 MAX_RECENT = 10
 # The rewrite's tokens: the window's, and room for the edit to add some.
 REPLY_SLACK_TOKENS = 64
-
-SYSTEM = """\
-You are Fathom, inside a programmer's editor. You predict the edit they will make next.
-
-You are shown their recent edits, as diffs, and the code around their cursor. Find the edit \
-that follows from the recent ones: the same change made to the next place that needs it (a \
-renamed name still used under its old name, a new parameter not yet passed, a change made to \
-one line and not yet to the similar lines).
-
-Reply with the code around the cursor rewritten with that edit: every line of it, in one \
-fenced code block, each line you do not change copied exactly. If no edit follows from the \
-recent ones, copy the code unchanged.
-
-Example. Recent edit:
-```diff
--def area(w, h):
-+def area(width, height):
-```
-Code around the cursor:
-```
-def area(width, height):
-    return w * h
-```
-Reply:
-```
-def area(width, height):
-    return width * height
-```"""
-
-
-@dataclass(frozen=True, slots=True)
-class RecentEdit:
-    """One recent change: ``before`` lines became ``after`` lines (without line endings) at
-    0-based ``line``, in ``path`` (as the prompt names it)."""
-
-    path: str
-    line: int
-    before: tuple[str, ...]
-    after: tuple[str, ...]
-
-    def as_diff(self) -> str:
-        old, new = len(self.before), len(self.after)
-        header = f"@@ -{self.line + 1},{old} +{self.line + 1},{new} @@"
-        body = [*(f"-{t}" for t in self.before), *(f"+{t}" for t in self.after)]
-        return "\n".join([header, *body])
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,42 +67,6 @@ def cursor_window(
     count = len(split_lines(text))
     line = min(max(cursor_line, 0), max(count - 1, 0))
     return range(max(0, line - above), min(count, line + below + 1))
-
-
-def next_edit_request(
-    rel: str,
-    window_lines: Sequence[str],
-    window: range,
-    cursor_line: int,
-    recent: Sequence[RecentEdit],
-    max_tokens: int,
-    request_id: str | None = None,
-) -> ChatRequest:
-    """The chat request: recent edits first, then the window; the reply opens its fence."""
-    fence = f"```{language_of(Path(rel)) or ''}"
-    by_path: dict[str, list[RecentEdit]] = {}
-    for edit in recent:  # oldest first; grouped by file in the order files were first edited
-        by_path.setdefault(edit.path, []).append(edit)
-    parts = [
-        f"Recent edits in {path}, oldest first:\n```diff\n"
-        + "\n".join(e.as_diff() for e in edits)
-        + "\n```\n"
-        for path, edits in by_path.items()
-    ] or ["No recent edits.\n"]
-    code = "\n".join(window_lines)
-    parts.append(
-        f"The code around the cursor, lines {window.start + 1}-{window.stop} of {rel} "
-        f"(the cursor is on line {cursor_line + 1}):\n{fence}\n{code}\n```\n\n"
-        "Rewrite this code with the next edit."
-    )
-    return ChatRequest(
-        messages=(ChatMessage("system", SYSTEM), ChatMessage("user", "\n".join(parts))),
-        max_tokens=max_tokens,
-        temperature=0.0,
-        stop=("\n```",),
-        assistant_prefix=fence + "\n",
-        request_id=request_id or uuid.uuid4().hex,
-    )
 
 
 def rewritten_lines(reply: str) -> list[str]:
@@ -244,10 +162,13 @@ def _changed_lines(text: str, edit: OffsetEdit) -> OffsetEdit | None:
     return OffsetEdit(start, end, "".join(new[head : len(new) - tail]))
 
 
-def _undoes(text: str, edit: OffsetEdit, recent: Sequence[RecentEdit]) -> bool:
-    """The edit turns a recent edit's new lines back into its old ones."""
+def _unwanted(text: str, edit: OffsetEdit, recent: Sequence[RecentEdit]) -> bool:
+    """The edit only adds or drops blank lines or spaces (a slip in copying the window, not an
+    edit anyone asked for), or turns a recent edit's new lines back into its old ones."""
     old = tuple(strip_ending(x) for x in split_lines(text[edit.start : edit.end]))
     new = tuple(strip_ending(x) for x in split_lines(edit.new_text))
+    if [x.split() for x in old if x.strip()] == [x.split() for x in new if x.strip()]:
+        return True
     return any(r.after == old and r.before == new for r in recent)
 
 
@@ -376,7 +297,7 @@ def _placed(
     edits = []
     for located in moved.located:
         edit = _changed_lines(now.text, located.edit)
-        if edit is not None and not _undoes(now.text, edit, recent):
+        if edit is not None and not _unwanted(now.text, edit, recent):
             edits.append(edit)
     if not edits:
         return NextEdit(now, reason="the reply changes nothing", reply=reply, stats=stats)

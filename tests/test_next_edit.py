@@ -1,6 +1,6 @@
-"""Next-edit suggestions (issue 22): the edit history the server keeps from didChange, the
-protocol-free pipeline (pipeline/next_edit.py) with a scripted engine, and ``fathom/nextEdit``
-over a real stdio connection to ``fathom serve`` on a model server stub."""
+"""Next-edit suggestions (issue 22): the protocol-free pipeline (pipeline/next_edit.py) with a
+scripted engine, and ``fathom/nextEdit`` over a real stdio connection to ``fathom serve`` on a
+model server stub (the edit history it reads: tests/test_edit_history.py)."""
 
 from __future__ import annotations
 
@@ -14,84 +14,10 @@ from pygls.exceptions import JsonRpcException
 
 from fathom.backend.engine import ChatMessage, ChatRequest, GenerationStats
 from fathom.edits.plan import DocumentSnapshot, apply_edits
-from fathom.lsp_server.edit_history import MAX_DOCUMENTS, MAX_EDITS, EditHistory, line_change
-from fathom.pipeline.next_edit import RecentEdit, cursor_window, next_edit
+from fathom.pipeline.next_edit import cursor_window, next_edit
+from fathom.pipeline.next_edit_prompt import RecentEdit
 from tests.lsp_client import editor_session, open_document
 from tests.openai_stub import CHAT, StubServer
-
-# -- the edit history -------------------------------------------------------------------------
-
-
-def _typed(history: EditHistory, uri: str, texts: Sequence[str]) -> None:
-    for text in texts:
-        history.changed(uri, text)
-
-
-def _recent(history: EditHistory, uri: str) -> list[RecentEdit]:
-    return history.recent(uri, lambda u: u.rsplit("/", 1)[-1])
-
-
-def test_line_change_names_the_lines_that_differ():
-    assert line_change("a\nb\nc\n", "a\nB\nc\n") == (1, ["b"], ["B"])
-    assert line_change("a\nc\n", "a\nb\nc\n") == (1, [], ["b"])
-    assert line_change("a\nb\n", "a\nb\r\n") is None  # only a line ending
-    assert line_change("same", "same") is None
-
-
-def test_keystrokes_on_one_line_fold_into_one_edit():
-    history = EditHistory()
-    history.opened("file:///a.py", "x = 1\ndef f():\n    pass\n")
-    _typed(history, "file:///a.py", ["x = 1\ndef g():\n    pass\n", "x = 1\ndef go():\n    pass\n"])
-    _typed(history, "file:///a.py", ["x = 1\ndef go(n):\n    pass\n"])
-    assert _recent(history, "file:///a.py") == [
-        RecentEdit("a.py", 1, ("def f():",), ("def go(n):",))
-    ]
-    # A new line typed under it (Enter, then text) folds in too: one edit of the function.
-    _typed(history, "file:///a.py", ["x = 1\ndef go(n):\n\n    pass\n"])
-    _typed(history, "file:///a.py", ["x = 1\ndef go(n):\n    n += 1\n    pass\n"])
-    (edit,) = _recent(history, "file:///a.py")
-    assert edit.before == ("def f():",) and edit.after == ("def go(n):", "    n += 1")
-
-
-def test_a_change_typed_and_taken_back_leaves_nothing():
-    history = EditHistory()
-    history.opened("file:///a.py", "x = 1\n")
-    _typed(history, "file:///a.py", ["x = 12\n", "x = 1\n"])
-    assert _recent(history, "file:///a.py") == []
-
-
-def test_older_edits_move_with_their_lines_and_the_ring_is_bounded():
-    history = EditHistory()
-    lines = [f"v{n} = {n}" for n in range(60)]
-    history.opened("file:///a.py", "\n".join(lines) + "\n")
-    lines[30] = "v30 = 300"
-    history.changed("file:///a.py", "\n".join(lines) + "\n")
-    lines[2:2] = ["# one", "# two"]  # two lines above the first edit
-    history.changed("file:///a.py", "\n".join(lines) + "\n")
-    first, second = _recent(history, "file:///a.py")
-    assert (first.line, first.after) == (32, ("v30 = 300",))  # moved down two lines
-    assert (second.line, second.after) == (2, ("# one", "# two"))
-    for n in range(2 * MAX_EDITS):  # far-apart changes: one edit each, the oldest go
-        lines[n * 2 + 4] = f"changed {n}"
-        history.changed("file:///a.py", "\n".join(lines) + "\n")
-    recent = _recent(history, "file:///a.py")
-    assert len(recent) == MAX_EDITS
-    assert recent[-1].after == (f"changed {2 * MAX_EDITS - 1}",)
-
-
-def test_documents_are_bounded_closed_ones_forgotten_and_others_shown():
-    history = EditHistory()
-    for n in range(MAX_DOCUMENTS + 5):
-        history.opened(f"file:///d{n}.py", "a\n")
-        history.changed(f"file:///d{n}.py", f"a{n}\n")
-    # The least recent documents went, their edits with them.
-    assert history.recent("file:///d0.py", str, others=0) == []
-    assert history.recent("file:///d5.py", str, others=0) != []
-    history.closed(f"file:///d{MAX_DOCUMENTS + 4}.py")
-    # A document's own edits, with the latest few of the others.
-    shown = _recent(history, f"file:///d{MAX_DOCUMENTS + 3}.py")
-    assert [e.path for e in shown] == [f"d{MAX_DOCUMENTS + n}.py" for n in range(4)]
-
 
 # -- the pipeline, with a scripted engine ------------------------------------------------------
 
@@ -185,6 +111,7 @@ async def test_a_rename_is_proposed_on_the_next_use_versioned_and_located(report
     (request,) = engine.requests
     prompt = request.messages[-1].content
     assert "-def total_value(items):\n+def inventory_value(items):" in prompt
+    assert "`total_value` became `inventory_value`" in prompt
     assert CALLER in prompt and "the cursor is on line 4" in prompt
     assert request.temperature == 0.0 and request.assistant_prefix == "```python\n"
 
@@ -222,6 +149,7 @@ async def test_a_looping_reply_is_cut_off_and_gives_nothing(report):
     [
         (RENAMED + "```", "leaves the window as it is"),  # a no-op
         (RENAMED.replace("inventory_value", "total_value") + "```", "changes nothing"),  # undo
+        (RENAMED.replace("\n\n\ndef", "\n\ndef", 1) + "```", "changes nothing"),  # a blank line
         ("".join(RENAMED.splitlines(keepends=True)[:6]), "stopped before"),  # cut short
         ("Sure! Here is the code.\n```", "rewrote"),  # prose, no code
     ],
@@ -389,8 +317,11 @@ async def test_bad_requests_get_clear_errors_and_the_server_stays_up(served, stu
         with pytest.raises(JsonRpcException) as cancelled:
             await pending
         await _until(lambda: stub.closed_early(), "the stream closing")
-        status = _plain(await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command="fathom.status")))  # fmt: skip
+        status = _plain(
+            await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="fathom.status")
+            )
+        )
     assert past_the_end.value.code == types.ErrorCodes.InvalidParams
     assert "past the end" in past_the_end.value.message
     assert not_open.value.code == types.ErrorCodes.InvalidParams
