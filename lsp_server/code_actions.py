@@ -89,33 +89,31 @@ def _edit_action(
     )
 
 
+def _command_action(
+    title: str, kind: str, command: str, uri: str, rng: types.Range
+) -> types.CodeAction:
+    arguments = [{"uri": uri, "range": _CONVERTER.unstructure(rng)}]
+    return types.CodeAction(
+        title=title,
+        kind=kind,
+        command=types.Command(title=title, command=command, arguments=arguments),
+    )
+
+
 def _refactors(uri: str, rng: types.Range) -> list[types.CodeAction]:
-    actions = [_edit_action(t, k, uri, rng, i) for t, k, i in REFACTORS]
-    title = "Fathom: Edit with instruction…"
-    actions.append(
-        types.CodeAction(
-            title=title,
-            kind=types.CodeActionKind.RefactorRewrite,
-            command=types.Command(
-                title=title,
-                command=EDIT_WITH_INSTRUCTION,
-                arguments=[{"uri": uri, "range": _CONVERTER.unstructure(rng)}],
-            ),
-        )
-    )
-    title = "Fathom: Review selection"
-    actions.append(
-        types.CodeAction(
-            title=title,
-            kind=types.CodeActionKind.Source,
-            command=types.Command(
-                title=title,
-                command=REVIEW_COMMAND,
-                arguments=[{"uri": uri, "range": _CONVERTER.unstructure(rng)}],
-            ),
-        )
-    )
-    return actions
+    return [
+        *(_edit_action(t, k, uri, rng, i) for t, k, i in REFACTORS),
+        _command_action(
+            "Fathom: Edit with instruction…",
+            types.CodeActionKind.RefactorRewrite,
+            EDIT_WITH_INSTRUCTION,
+            uri,
+            rng,
+        ),
+        _command_action(
+            "Fathom: Review selection", types.CodeActionKind.Source, REVIEW_COMMAND, uri, rng
+        ),
+    ]
 
 
 def _block_end(lines: Sequence[str], line: int) -> int:
