@@ -184,9 +184,18 @@ class EditJournal:
         texts = (str(root), str(target), instruction, reason, diff)
         size = sum(len(t.encode()) for t in texts) + len(replies_json) + len(repairs_json)
         row = (
-            started, self._clock(), str(root), str(target), instruction, outcome.value, reason,
-            diff, replies_json, repairs_json, size,
-        )  # fmt: skip
+            started,
+            self._clock(),
+            str(root),
+            str(target),
+            instruction,
+            outcome.value,
+            reason,
+            diff,
+            replies_json,
+            repairs_json,
+            size,
+        )
         with self._lock:
             if self._db is None:
                 return None
