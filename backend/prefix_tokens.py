@@ -4,8 +4,8 @@ Consecutive chat prompts share a long stable prefix (system message, repository 
 files: up to ~120K tokens). :class:`PrefixTokenCache` keeps the last few encoded texts with
 their ids and token offsets; a new text reuses the ids of its longest common prefix with one
 of them, up to a safe cut, and encodes only the rest. The ids are identical to encoding the
-whole text; where that cannot be argued for the tokenizer at hand (``_why_not_reusable``), it
-encodes the whole text.
+whole text; where that cannot be argued for the tokenizer at hand
+(``tokenizer_reuse.why_not_reusable``), it encodes the whole text.
 
 Measured on the development machine (2 CPU cores, shared), Qwen2.5-Coder's tokenizer, a
 prompt of 128K chars / ~31K tokens (the repository's own sources) whose last ~2,100 chars
@@ -64,45 +64,13 @@ any differs.
 
 from __future__ import annotations
 
-import json
 import threading
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
-# The Split regexes whose pre-tokens never run from a newline into a following non-space
-# char, as the module docstring argues, by family (as in tokenizer.json; a literal CR or LF
-# counts as its escape). Any other regex turns reuse off.
-_CONTRACTIONS = "(?i:'s|'t|'re|'ve|'m|'ll|'d)"
-_QWEN2_TAIL = r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-_O200K_UPPER = r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]"
-_O200K_LOWER = r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]"
-KNOWN_SPLIT_REGEXES = {
-    "gpt2": r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+",
-    "qwen2": _CONTRACTIONS + r"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|" + _QWEN2_TAIL,
-    "llama3": _CONTRACTIONS + r"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|" + _QWEN2_TAIL,
-    "o200k": (
-        rf"[^\r\n\p{{L}}\p{{N}}]?{_O200K_UPPER}*{_O200K_LOWER}+{_CONTRACTIONS}?"
-        rf"|[^\r\n\p{{L}}\p{{N}}]?{_O200K_UPPER}+{_O200K_LOWER}*{_CONTRACTIONS}?"
-        r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-    ),
-    "deepseek-v3 digits": r"\p{N}{1,3}",
-    "deepseek-v3 cjk": "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
-    "deepseek-v3": (
-        "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+"
-        r"|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+"
-        r"|\s+(?!\S)|\s+"
-    ),
-}
-_KNOWN_BY_PATTERN = {pattern: name for name, pattern in KNOWN_SPLIT_REGEXES.items()}
-_ALLOWED_NORMALIZERS = {"NFC"}
-_ALLOWED_POST_PROCESSORS = {
-    "TemplateProcessing",
-    "ByteLevel",
-    "RobertaProcessing",
-    "BertProcessing",
-}
+from fathom.backend.tokenizer_reuse import why_not_reusable
 
 
 @dataclass
@@ -185,7 +153,7 @@ class PrefixTokenCache:
         if tok.truncation is not None or tok.padding is not None:
             self.not_reusable = "truncation or padding is on"
         else:
-            self.not_reusable = _why_not_reusable(tok) or self._self_check()
+            self.not_reusable = why_not_reusable(tok) or self._self_check()
         self._entries = []
         self._state = state
 
@@ -347,62 +315,3 @@ class PrefixTokenCache:
             if heads_seen.setdefault(head, whole.ids[:k]) != whole.ids[:k]:
                 return f"self-check: the tokens of {head!r} depend on what follows it"
         return None
-
-
-def _component(obj: Any) -> dict[str, Any] | None:
-    """A tokenizers component (normalizer, pre-tokenizer, ...) as its JSON, or None."""
-    if obj is None:
-        return None
-    return json.loads(obj.__getstate__())
-
-
-def _flatten(spec: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
-    if spec is None:
-        return []
-    if spec.get("type") == "Sequence":
-        return [leaf for part in spec.get(key, []) for leaf in _flatten(part, key)]
-    return [spec]
-
-
-def _why_not_reusable(tokenizer: Any) -> str | None:
-    """Why cutting at a newline might change this tokenizer's output (None: it cannot)."""
-    model = tokenizer.model
-    if type(model).__name__ != "BPE":
-        return f"model {type(model).__name__} (only BPE is known)"
-    if getattr(model, "dropout", None):
-        return "BPE dropout"
-    for norm in _flatten(_component(tokenizer.normalizer), "normalizers"):
-        if norm.get("type") not in _ALLOWED_NORMALIZERS:
-            return f"normalizer {norm.get('type')}"
-    pre = _flatten(_component(tokenizer.pre_tokenizer), "pretokenizers")
-    for p in pre:
-        kind = p.get("type")
-        if kind == "ByteLevel":
-            if p.get("add_prefix_space"):
-                return "ByteLevel adds a prefix space"
-        elif kind == "Split":
-            pattern = p.get("pattern", {})
-            if "Regex" not in pattern:
-                return "Split on a string"
-            if p.get("behavior") != "Isolated" or p.get("invert"):
-                return f"Split behaviour {p.get('behavior')} (invert={p.get('invert')})"
-            if known_regex(pattern["Regex"]) is None:
-                return f"unknown Split regex {pattern['Regex']!r}"
-        elif kind != "Digits":
-            return f"pre-tokenizer {kind}"
-    if not any(p.get("type") == "ByteLevel" for p in pre):
-        return "no ByteLevel pre-tokenizer"
-    for post in _flatten(_component(tokenizer.post_processor), "processors"):
-        if post.get("type") not in _ALLOWED_POST_PROCESSORS:
-            return f"post-processor {post.get('type')}"
-    for token in tokenizer.get_added_tokens_decoder().values():
-        if token.lstrip or token.rstrip or token.single_word:
-            return f"added token {token.content!r} strips or matches single words"
-        if not token.content:
-            return "an empty added token"
-    return None
-
-
-def known_regex(pattern: str) -> str | None:
-    """The family of a Split regex the cut is argued for (module docstring), or None."""
-    return _KNOWN_BY_PATTERN.get(pattern.replace("\r", "\\r").replace("\n", "\\n"))

@@ -21,8 +21,9 @@ from tokenizers import (
     trainers,
 )
 
-from fathom.backend.prefix_tokens import PrefixTokenCache, common_prefix_length, known_regex
+from fathom.backend.prefix_tokens import PrefixTokenCache, common_prefix_length
 from fathom.backend.tokenizer import PREFIX_CACHE_MIN_CHARS, HFTokenCounter
+from fathom.backend.tokenizer_reuse import known_regex
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
