@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fathom.context.files import IgnoreRules, name_refusal
+from fathom.edits.errors import PathOutsideWorkspaceError, ProtectedPathError
 
 
 def write_refusal(root: Path, relative: Path) -> str | None:
@@ -31,3 +32,24 @@ def write_refusal(root: Path, relative: Path) -> str | None:
     """
     reason = name_refusal(relative, IgnoreRules(root))
     return None if reason is None else f"{reason}, and Fathom never writes there"
+
+
+def resolve_in_workspace(root: Path, relative: str, resolve: bool = True) -> Path:
+    """``relative`` as an absolute path inside ``root``; refuse anything that leaves it, or
+    that lands where Fathom never writes (edits/confine.py)."""
+    candidate = Path(relative)
+    if candidate.is_absolute() or ".." in candidate.parts or relative.startswith("~"):
+        raise PathOutsideWorkspaceError(f"The diff names {relative!r}, outside the workspace.")
+    reasons = [write_refusal(root, candidate)]
+    resolved = root / candidate
+    if resolve:
+        resolved = (root / candidate).resolve()
+        if not resolved.is_relative_to(root.resolve()):
+            raise PathOutsideWorkspaceError(
+                f"The diff names {relative!r}, which resolves outside the workspace ({resolved})."
+            )
+        reasons.append(write_refusal(root.resolve(), resolved.relative_to(root.resolve())))
+    reason = next((r for r in reasons if r is not None), None)
+    if reason is not None:
+        raise ProtectedPathError(f"The diff writes {relative}: {reason}; nothing was applied.")
+    return resolved

@@ -18,13 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from fathom.context.text import UnreadableFileError, split_lines, strip_ending
-from fathom.edits.confine import write_refusal
+from fathom.edits.confine import resolve_in_workspace
 from fathom.edits.diff_parse import FileDiff, Hunk, ParsedDiff
 from fathom.edits.errors import (
     EditError,
     HunkLocationError,
-    PathOutsideWorkspaceError,
-    ProtectedPathError,
 )
 from fathom.edits.locate import LocatedHunk, OffsetEdit, check_overlaps, locate_hunk
 from fathom.edits.syntax_check import SyntaxProblem, check_syntax
@@ -121,27 +119,6 @@ def apply_edits(text: str, edits: tuple[OffsetEdit, ...] | list[OffsetEdit]) -> 
         cursor = edit.end
     out.append(text[cursor:])
     return "".join(out)
-
-
-def resolve_in_workspace(root: Path, relative: str, resolve: bool = True) -> Path:
-    """``relative`` as an absolute path inside ``root``; refuse anything that leaves it, or
-    that lands where Fathom never writes (edits/confine.py)."""
-    candidate = Path(relative)
-    if candidate.is_absolute() or ".." in candidate.parts or relative.startswith("~"):
-        raise PathOutsideWorkspaceError(f"The diff names {relative!r}, outside the workspace.")
-    reasons = [write_refusal(root, candidate)]
-    resolved = root / candidate
-    if resolve:
-        resolved = (root / candidate).resolve()
-        if not resolved.is_relative_to(root.resolve()):
-            raise PathOutsideWorkspaceError(
-                f"The diff names {relative!r}, which resolves outside the workspace ({resolved})."
-            )
-        reasons.append(write_refusal(root.resolve(), resolved.relative_to(root.resolve())))
-    reason = next((r for r in reasons if r is not None), None)
-    if reason is not None:
-        raise ProtectedPathError(f"The diff writes {relative}: {reason}; nothing was applied.")
-    return resolved
 
 
 @lru_cache(maxsize=4)

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from fathom.edits.confine import resolve_in_workspace
 from fathom.edits.diff_parse import parse_diff
 from fathom.edits.errors import HunkLocationError, PathOutsideWorkspaceError
 from fathom.edits.locate import Strategy, locate_all
-from fathom.edits.plan import DocumentSnapshot, apply_edits, build_plan, resolve_in_workspace
+from fathom.edits.plan import DocumentSnapshot, apply_edits, build_plan
 
 SOURCE = "def f():\n    total = 0\n    return total\n\n\ndef g():\n    return 2\n"
 
