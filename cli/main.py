@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from fathom.backend.engine import ModelUnavailableError
-from fathom.backend.settings import SettingsError
+from fathom.backend.model_info import SettingsError
 from fathom.cli import apply, complete, context_cmd, demo, edit, index, serve, serve_model
 
 # In the order ``fathom --help`` lists them; each module adds its options and its handler.
