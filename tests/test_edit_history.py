@@ -3,6 +3,7 @@ next-edit suggestions are made from."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 from fathom.lsp_server.edit_history import MAX_DOCUMENTS, MAX_EDITS, EditHistory, line_change
@@ -78,3 +79,43 @@ def test_documents_are_bounded_closed_ones_forgotten_and_others_shown():
     # A document's own edits, with the latest few of the others.
     shown = _recent(history, f"file:///d{MAX_DOCUMENTS + 3}.py")
     assert [e.path for e in shown] == [f"d{MAX_DOCUMENTS + n}.py" for n in range(4)]
+
+
+def _reference_change(old: str, new: str):
+    """line_change the slow, obvious way: every line of both texts compared."""
+    from fathom.context.text import split_lines, strip_ending
+
+    a, b = split_lines(old), split_lines(new)
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    before = [strip_ending(x) for x in a[head : len(a) - tail]]
+    after = [strip_ending(x) for x in b[head : len(b) - tail]]
+    return None if before == after else (head, before, after)
+
+
+def test_line_change_agrees_with_comparing_every_line():
+    # Random texts of short lines with every LSP line ending, edited at random places (a
+    # fixed seed): the fast comparison finds the same lines as the whole-text one.
+    rng = random.Random(22)
+    pieces = ["a", "b", "x = 1", "", " ", "\n", "\r\n", "\r", "\n\n", "é", "😀"]
+    for _ in range(3000):
+        old = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        start = rng.randint(0, len(old))
+        end = rng.randint(start, min(len(old), start + 6))
+        new = (
+            old[:start] + "".join(rng.choice(pieces) for _ in range(rng.randint(0, 3))) + old[end:]
+        )
+        assert line_change(old, new) == _reference_change(old, new), (old, new)
+
+
+def test_line_change_in_a_large_text_reads_only_the_lines_around():
+    lines = [f"value_{n} = compute({n})" for n in range(30000)]
+    old = "\n".join(lines) + "\n"
+    lines[15000] += "  # typed"
+    assert line_change(old, "\n".join(lines) + "\n") == (
+        15000, ["value_15000 = compute(15000)"], ["value_15000 = compute(15000)  # typed"]
+    )  # fmt: skip
