@@ -242,8 +242,12 @@ def _accepted(ls: FathomServer, state: NextEdits, args: tuple[Any, ...]) -> dict
     if offer is not None:
         state.counts["accepted"] += 1
         ls.journal().record(
-            started=offer.started, root=offer.root, target=offer.path,
-            instruction=INSTRUCTION, outcome=Outcome.APPLIED, diff=offer.diff,
+            started=offer.started,
+            root=offer.root,
+            target=offer.path,
+            instruction=INSTRUCTION,
+            outcome=Outcome.APPLIED,
+            diff=offer.diff,
             replies=[offer.reply],
-        )  # fmt: skip
+        )
     return {"recorded": offer is not None, **state.counts}
