@@ -16,6 +16,7 @@ from fathom.lsp_server.edit_command import register_edit
 from fathom.lsp_server.editor_sync import register_editor_sync
 from fathom.lsp_server.inline_completion import register_inline_completion
 from fathom.lsp_server.lifecycle import register_lifecycle
+from fathom.lsp_server.next_edit import register_next_edit
 from fathom.lsp_server.review_command import register_review
 from fathom.lsp_server.server import FathomServer
 from fathom.lsp_server.wire import STATUS_COMMAND
@@ -31,6 +32,7 @@ def build_server(
     register_edit(server)
     register_review(server)
     register_code_actions(server)
+    register_next_edit(server)  # fathom/nextEdit, fathom.nextEditAccepted
     register_inline_completion(server)  # textDocument/inlineCompletion, accepted counts
     return server
 

@@ -39,8 +39,11 @@ class DocumentSync:
                 if path is not None:
                     index_document(ls.indexes.repositories, path, text)
             except Exception as exc:  # one document's failure must not reach another request
-                ls.window_log_message(types.LogMessageParams(
-                    types.MessageType.Warning, f"Fathom did not index {uri}: {exc!r}"))  # fmt: skip
+                ls.window_log_message(
+                    types.LogMessageParams(
+                        types.MessageType.Warning, f"Fathom did not index {uri}: {exc!r}"
+                    )
+                )
 
     def persist(self, uri: str) -> None:
         """A saved document's analysis goes to the SQLite cache (the disk holds its text now),

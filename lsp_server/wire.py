@@ -18,6 +18,9 @@ STATUS_COMMAND = "fathom.status"
 EDIT_WITH_INSTRUCTION = "fathom.editWithInstruction"
 STATUS_NOTIFICATION = "fathom/status"
 PREVIEW_NOTIFICATION = "fathom/preview"
+# A request (lsp_server/next_edit.py), and the command its suggestions carry for the journal.
+NEXT_EDIT_REQUEST = "fathom/nextEdit"
+NEXT_EDIT_ACCEPTED_COMMAND = "fathom.nextEditAccepted"
 # Run by the editor when the user accepts an inline completion (the item's command carries
 # the completion's id): counted in the local journal, never sent anywhere.
 COMPLETION_ACCEPTED = "fathom.completionAccepted"

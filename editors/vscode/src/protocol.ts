@@ -18,6 +18,10 @@ export const STATUS_COMMAND = 'fathom.status';
 export const EDIT_WITH_INSTRUCTION = 'fathom.editWithInstruction';
 export const STATUS_NOTIFICATION = 'fathom/status';
 export const PREVIEW_NOTIFICATION = 'fathom/preview';
+/** A request: `{textDocument: {uri, version}, position}` -> `NextEditResult`. */
+export const NEXT_EDIT_REQUEST = 'fathom/nextEdit';
+/** Run with a suggestion's own arguments when the user accepts it (the journal counts it). */
+export const NEXT_EDIT_ACCEPTED_COMMAND = 'fathom.nextEditAccepted';
 /** Run when the user accepts an inline completion; its item's command carries the id. */
 export const COMPLETION_ACCEPTED = 'fathom.completionAccepted';
 
@@ -38,6 +42,20 @@ export interface FathomPreview {
   tokens: number;
   elapsed: number;
   done: boolean;
+}
+
+/** One next-edit suggestion: replace `range` (whole lines of that version) with `text`. */
+export interface NextEdit {
+  text: string;
+  textDocument: { uri: string; version: number };
+  range: Range;
+  command?: { title: string; command: string; arguments?: unknown[] };
+}
+
+/** `fathom/nextEdit`'s answer (the Copilot language server's next-edit shape); empty when the
+ * document changed meanwhile or nothing follows from the recent edits. */
+export interface NextEditResult {
+  edits: NextEdit[];
 }
 
 export interface EditResult {
