@@ -9,6 +9,7 @@ import asyncio
 import fnmatch
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import orjson
@@ -21,6 +22,8 @@ from fathom.pipeline.repositories import index_path, index_repository
 from tests.lsp_client import EditorClient, edit_arguments, editor_session, open_document
 from tests.openai_stub import StubServer, json_reply
 from tests.tiny_tokenizer import make_tokenizer
+
+INDEXING_GUARD_S = 600.0
 
 REPORT_EDIT = diff_prefix("shop/report.py") + "def total_value(items):\n+def value(items):\n```\n"
 # Two edits in a row that keep the selection's names (the second edits the first's result).
@@ -76,7 +79,10 @@ async def _status(client: EditorClient) -> dict:
 
 
 async def indexed(client: EditorClient, root: Path) -> None:
-    for _ in range(600):
+    # A guard against a hang, not a speed limit: a loaded CI machine indexes 400 files twice
+    # in well over the half minute a shorter loop allowed.
+    deadline = time.monotonic() + INDEXING_GUARD_S
+    while time.monotonic() < deadline:
         status = await _status(client)
         if str(root) in status["roots"] and not status["indexing"]:
             return
@@ -205,7 +211,8 @@ async def test_a_model_change_during_the_first_indexing_indexes_with_the_new_tok
     stub.on("/v1/models", json_reply(200, {"data": served}))
     serving = ["--server-url", stub.url, "--server-model", "words"]
     async with editor_session(root, *serving) as client:
-        for _ in range(600):  # the first report of the indexing: files counted, none done
+        deadline = time.monotonic() + INDEXING_GUARD_S
+        while time.monotonic() < deadline:  # the first report: files counted, none done
             reports = [v for vs in client.progress_reports.values() for v in vs]
             if any("/400 files" in (getattr(r, "message", None) or "") for r in reports):
                 break
