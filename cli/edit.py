@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
 from fathom.cli.engines import add_engine_options, add_server_options, headless_engine
 from fathom.cli.logs import quiet_engine_logs
 from fathom.edits.formats import AUTO, FORMAT_NAMES
+from fathom.pipeline.check_loop import (
+    DEFAULT_CHECK_ROUNDS,
+    DEFAULT_CHECK_TIMEOUT_S,
+    CheckSettings,
+)
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -28,7 +34,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     edit = sub.add_parser(
         "edit",
         help="edit lines of a file headlessly; prints the diff",
-        epilog="Exit status: 0 an edit (applied with --apply), 1 refused (nothing written), "
+        epilog="Exit status: 0 an edit (applied with --apply), 1 refused or the check still "
+        "failing (nothing written), "
         "2 a bad request (no model asked), 3 the engine failed.",
     )
     edit.add_argument("path")
@@ -53,6 +60,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the edit format asked of the model (default: auto, which follows the model: "
         "whole-block for small models, search-replace for large and MoE ones)",
     )
+    checking = edit.add_argument_group(
+        "checking the edit",
+        "Run your own check (tests, a linter) on a scratch copy of the workspace (without "
+        ".git) with the edit laid over it; while it fails, the model is asked again with its "
+        "output. Nothing is written unless the check passes.",
+    )
+    checking.add_argument("--check", metavar="CMD", help="a shell command; exit 0 means pass")
+    checking.add_argument(
+        "--check-rounds",
+        type=int,
+        default=DEFAULT_CHECK_ROUNDS,
+        metavar="N",
+        help=f"edits asked again after a failed check (default {DEFAULT_CHECK_ROUNDS})",
+    )
+    checking.add_argument(
+        "--check-timeout",
+        type=float,
+        default=DEFAULT_CHECK_TIMEOUT_S,
+        metavar="S",
+        help=f"seconds a check may run (default {DEFAULT_CHECK_TIMEOUT_S:.0f}); past it, it fails",
+    )
     add_engine_options(edit)
     add_server_options(edit)
     edit.set_defaults(run=run)
@@ -63,6 +91,12 @@ def run(args: argparse.Namespace) -> int:
 
     quiet_engine_logs(args.verbose)
     if resolved(args.path, "edit") is None or (args.root and resolved(args.root, "edit") is None):
+        return 2
+    if args.check is not None and (args.check_rounds < 0 or args.check_timeout <= 0):
+        print(
+            "fathom edit: --check-rounds takes 0 or more, --check-timeout more than 0",
+            file=sys.stderr,
+        )
         return 2
     return asyncio.run(
         edit_file(
@@ -75,5 +109,10 @@ def run(args: argparse.Namespace) -> int:
             root=Path(args.root) if args.root else None,
             as_json=args.json,
             edit_format=args.edit_format,
+            check=(
+                CheckSettings(args.check, args.check_rounds, args.check_timeout)
+                if args.check is not None
+                else None
+            ),
         )
     )

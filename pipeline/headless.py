@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from fathom.edits.disk import write_plan
 from fathom.edits.errors import EditError
 from fathom.edits.formats import AUTO
 from fathom.edits.plan import DocumentSnapshot
+from fathom.pipeline.check_loop import CheckResult, CheckSettings, check_plan, retry_instruction
 from fathom.pipeline.edit_flow import EditOutcome, InvalidEditRequest, engine_edit_format, run_edit
 from fathom.pipeline.repositories import index_repository
 
@@ -75,6 +76,12 @@ class HeadlessResult:
     outcome: EditOutcome
     root: Path
     engine_start_s: float
+    checks: tuple[CheckResult, ...] = ()  # one per attempt when --check ran, the last decides
+    attempts: int = 1  # edits asked for: the first and those asked again after a failed check
+
+    @property
+    def check_failed(self) -> bool:
+        return bool(self.checks) and not self.checks[-1].passed
 
 
 async def headless_edit(
@@ -84,9 +91,13 @@ async def headless_edit(
     engine: Engine,
     root: Path | None = None,
     edit_format: str = AUTO,
+    check: CheckSettings | None = None,
 ) -> HeadlessResult:
     """Start ``engine``, index the workspace as the server does, run one edit of 1-based
-    inclusive ``lines`` and return the outcome; the engine is closed on every way out."""
+    inclusive ``lines`` and return the outcome; the engine is closed on every way out.
+
+    With ``check``, each edit is checked on a scratch copy and asked again with the check's
+    output while it fails, at most ``check.rounds`` times (see check_loop)."""
     path = path.resolve()
     root = (root or find_root(path)).resolve()
     try:
@@ -110,21 +121,57 @@ async def headless_edit(
             def snapshot_of(p: Path) -> DocumentSnapshot:
                 return DocumentSnapshot(p, read_text_file(p), None)
 
-            async with ticking("The model is writing the edit…"):
-                outcome = await run_edit(
-                    engine,
-                    workspace,
-                    snapshot,
-                    LineRange(lines[0] - 1, lines[1]),
-                    instruction,
-                    snapshot_of=snapshot_of,
-                    edit_format=engine_edit_format(engine, edit_format),
-                )
+            async def attempt(words: str) -> EditOutcome:
+                async with ticking("The model is writing the edit…"):
+                    return await run_edit(
+                        engine,
+                        workspace,
+                        snapshot,
+                        LineRange(lines[0] - 1, lines[1]),
+                        words,
+                        snapshot_of=snapshot_of,
+                        edit_format=engine_edit_format(engine, edit_format),
+                    )
+
+            outcome = await attempt(instruction)
+            if check is None:
+                return HeadlessResult(outcome, root, engine_start_s)
+            return await _checked(outcome, attempt, instruction, root, engine_start_s, check)
         finally:
             repository.index.close()
-        return HeadlessResult(outcome, root, engine_start_s)
     finally:
         await engine.close()
+
+
+async def _checked(
+    outcome: EditOutcome,
+    attempt: Callable[[str], Awaitable[EditOutcome]],
+    instruction: str,
+    root: Path,
+    engine_start_s: float,
+    check: CheckSettings,
+) -> HeadlessResult:
+    """Check ``outcome``; while the check fails and rounds remain, ask for the edit again with
+    what the check printed. An attempt the model botches (refused) leaves the last checked
+    one standing, and its round is spent."""
+    checks: list[CheckResult] = []
+    attempts = 1
+    while True:
+        async with ticking(f"Checking the edit with `{check.command}`…"):
+            result = await check_plan(outcome.plan, root, check)
+        checks.append(result)
+        say(f"fathom: {result.describe(check.command)}" if not result.passed else "check passed")
+        while not result.passed and attempts <= check.rounds:
+            attempts += 1
+            say(f"fathom: asking for the edit again ({attempts - 1} of {check.rounds})")
+            diff = outcome.unified_diff(root)
+            try:
+                outcome = await attempt(retry_instruction(instruction, diff, check.command, result))
+                break
+            except EditError as exc:
+                say(f"fathom: that attempt was refused: {exc}")
+        else:  # passed, or no round left: the last checked attempt is the answer
+            return HeadlessResult(outcome, root, engine_start_s, tuple(checks), attempts)
 
 
 # Exit statuses of ``fathom edit`` (and ``fathom apply``): scripts tell a refusal from an engine
@@ -152,6 +199,8 @@ def edit_summary(result: HeadlessResult | None, error: str | None, written: list
             "generation_s": round(outcome.stats.total_s, 3),
             "context_s": round(outcome.context_s, 3),
             "engine_start_s": round(result.engine_start_s, 3),
+            "attempts": result.attempts,
+            "checks": [c.as_json() for c in result.checks],
         }
     ).decode()
 
@@ -167,6 +216,7 @@ async def edit_file(
     allow_delete: bool = False,
     as_json: bool = False,
     edit_format: str = AUTO,
+    check: CheckSettings | None = None,
 ) -> int:
     def done(
         status: int,
@@ -179,7 +229,7 @@ async def edit_file(
         return status
 
     try:
-        result = await headless_edit(path, lines, instruction, engine, root, edit_format)
+        result = await headless_edit(path, lines, instruction, engine, root, edit_format, check)
     except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
         say(f"fathom: {exc}")
         return done(EXIT_BAD_REQUEST, None, str(exc))
@@ -191,6 +241,14 @@ async def edit_file(
         return done(EXIT_REFUSED, None, str(exc))
     if not as_json:
         print(result.outcome.unified_diff(result.root), end="")
+    if result.check_failed:
+        assert check is not None
+        reason = (
+            f"{result.checks[-1].describe(check.command)} after {result.attempts} attempt(s); "
+            "nothing was written"
+        )
+        say(f"fathom: {reason}. Its output ends with:\n{result.checks[-1].output}")
+        return done(EXIT_REFUSED, result, reason)
     written: list[Path] = []
     if apply:
         try:
