@@ -2,6 +2,7 @@
 bad models. The model tests share one engine (a start costs about a minute)."""
 
 import asyncio
+import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,9 +18,17 @@ from fathom.backend.engine import (
     ModelUnavailableError,
 )
 from fathom.backend.fim import detect_fim
+from fathom.backend.tokenizer import engine_fingerprint
 from fathom.backend.vllm_engine import VllmEngine, resolve_model
 from fathom.backend.vllm_settings import VllmSettings
+from fathom.context import LineRange, Workspace
+from fathom.edits.degenerate import reply_loop
+from fathom.edits.errors import EditError
+from fathom.edits.plan import DocumentSnapshot
+from fathom.edits.prompt import edit_messages
 from fathom.pipeline.completion import CompletionEngine, complete
+from fathom.pipeline.edit_flow import run_edit
+from fathom.pipeline.repositories import index_repository
 
 
 def _ask(text: str, max_tokens: int) -> ChatRequest:
@@ -107,6 +116,63 @@ async def test_completion_fills_in_the_middle(engine):
     assert stats.finish_reason in ("stop", "length")
     assert stats.prompt_tokens > 10 and stats.completion_tokens > 0
     assert engine.running_requests() == []
+
+
+RENAME_TASK = Path(__file__).resolve().parents[1] / "bench/eval/suite/py-rename-quantity/before"
+
+
+@pytest.mark.model
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_real_model_is_asked_for_every_file_and_its_edit_is_well_formed(engine, tmp_path):
+    """The multi-file prompt and the guards with the real model, on an eval task that needs
+    its caller changed: the model is shown the caller and told it may change it; whatever it
+    writes ends as a plan that changes only shown files and holds no loop, or as Fathom's own
+    refusal. Nothing else (a crash, an unguarded reply) may come out."""
+    root = tmp_path / "task"
+    shutil.copytree(RENAME_TASK, root)
+    (root / ".git").mkdir()
+    repository, _stats, _notes = index_repository(root, engine, engine_fingerprint(engine))
+    target = root / "inventory" / "stock.py"
+    selection = LineRange(15, 18)
+    instruction = "rename get_qty to quantity_of and update everything that calls it"
+    try:
+        workspace = Workspace(root, engine, repository=repository)
+        snapshot = DocumentSnapshot(target, target.read_text(), None)
+        pack = workspace.pack(target, selection, instruction, 2000)
+        shown = {s.path.as_posix() for s in pack.sections}
+        assert "inventory/report.py" in shown  # the caller is in the prompt
+        (_system, user) = edit_messages(pack, instruction)
+        assert "other files shown above must change with it" in user.content
+        replies: list[str] = []
+        try:
+            outcome = await run_edit(
+                engine,
+                workspace,
+                snapshot,
+                selection,
+                instruction,
+                snapshot_of=lambda p: DocumentSnapshot(p, p.read_text(), None),
+                on_reply=replies.append,
+                max_output=768,
+            )
+        except EditError as refused:
+            assert str(refused)  # Fathom says why
+            return
+        finally:
+            assert replies  # the model was asked and answered
+        changed = {p.relative_to(root).as_posix() for p in outcome.plan.final_texts()}
+        assert changed and changed <= shown
+        assert reply_loop(outcome.unified_diff(root)) is None
+        for text in outcome.plan.final_texts().values():
+            assert text is not None and check_syntax_ok(text)
+    finally:
+        repository.index.close()
+
+
+def check_syntax_ok(text: str) -> bool:
+    """The edited module still compiles (the plan's syntax check promised it)."""
+    compile(text, "edited.py", "exec")
+    return True
 
 
 def test_missing_model_folder_is_a_clear_error(tmp_path):
