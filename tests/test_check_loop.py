@@ -4,15 +4,15 @@ edit is asked again with the check's output and never written."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from fathom.cli.main import main
 from fathom.edits.plan import CreateFile, DeleteFile, DocumentSnapshot, EditPlan
 from fathom.pipeline.check_loop import lay_over
 from tests.openai_stub import CHAT
@@ -39,12 +39,17 @@ def tree(tmp_path: Path) -> Path:
     return root
 
 
-def edit(tree: Path, stub, tokenizer_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+@dataclass(frozen=True)
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def edit(tree: Path, stub, tokenizer_dir: Path, capsys, *extra: str) -> Done:
+    """``fathom edit`` as a script runs it, in this process (its own cache: conftest)."""
+    code = main(
         [
-            sys.executable,
-            "-m",
-            "fathom.cli",
             "edit",
             str(tree / "cart.py"),
             "--range",
@@ -55,13 +60,10 @@ def edit(tree: Path, stub, tokenizer_dir: Path, *extra: str) -> subprocess.Compl
             "--apply",
             *extra,
             *stub.serve_args(tokenizer_dir),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tree,
-        timeout=300,
-        env={**os.environ, "FATHOM_CACHE_DIR": str(tree.parent / "cache")},
+        ]
     )
+    out, err = capsys.readouterr()
+    return Done(code, out, err)
 
 
 def user_turn(body: dict) -> str:
@@ -70,10 +72,10 @@ def user_turn(body: dict) -> str:
 
 
 def test_a_failed_check_asks_again_with_its_output_and_writes_the_edit_that_passes(
-    tree, stub, tokenizer_dir
+    tree, stub, tokenizer_dir, capsys
 ):
     stub.replay([WRONG, RIGHT])
-    done = edit(tree, stub, tokenizer_dir, "--check", CHECK)
+    done = edit(tree, stub, tokenizer_dir, capsys, "--check", CHECK)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["attempts"] == 2
@@ -88,9 +90,11 @@ def test_a_failed_check_asks_again_with_its_output_and_writes_the_edit_that_pass
     assert "total gave" not in user_turn(first.body)
 
 
-def test_an_edit_that_never_passes_is_refused_and_nothing_is_written(tree, stub, tokenizer_dir):
+def test_an_edit_that_never_passes_is_refused_and_nothing_is_written(
+    tree, stub, tokenizer_dir, capsys
+):
     stub.replay([WRONG, WRONG])
-    done = edit(tree, stub, tokenizer_dir, "--check", CHECK, "--check-rounds", "1")
+    done = edit(tree, stub, tokenizer_dir, capsys, "--check", CHECK, "--check-rounds", "1")
     assert done.returncode == 1, done.stderr
     summary = json.loads(done.stdout)
     assert summary["applied"] is False and summary["written"] == []
@@ -101,27 +105,33 @@ def test_an_edit_that_never_passes_is_refused_and_nothing_is_written(tree, stub,
     assert len(stub.requests(CHAT)) == 2
 
 
-def test_the_check_runs_on_a_copy_without_git_and_leaves_the_tree_alone(tree, stub, tokenizer_dir):
+def test_the_check_runs_on_a_copy_without_git_and_leaves_the_tree_alone(
+    tree, stub, tokenizer_dir, capsys
+):
     stub.replay([RIGHT])
     # Passes only where the edit is laid over a copy: not in the tree, no .git, cart.py edited.
     check = (
         f'test "$(pwd -P)" != "{tree.resolve()}" && test ! -e .git && grep -q sum cart.py '
         f"&& ! grep -q sum {shlex.quote(str(tree / 'cart.py'))}"
     )
-    done = edit(tree, stub, tokenizer_dir, "--check", check, "--check-rounds", "0")
+    done = edit(tree, stub, tokenizer_dir, capsys, "--check", check, "--check-rounds", "0")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["checks"][0]["passed"] is True
     assert "sum(items)" in (tree / "cart.py").read_text()
 
 
 def test_a_check_past_its_time_limit_fails_and_its_processes_are_stopped(
-    tree, stub, tokenizer_dir, tmp_path
+    tree, stub, tokenizer_dir, tmp_path, capsys
 ):
     stub.replay([RIGHT])
     pid_file = tmp_path / "sleeper.pid"
     check = f"sleep 300 & echo $! > {shlex.quote(str(pid_file))}; wait"
     done = edit(
-        tree, stub, tokenizer_dir, "--check", check, "--check-rounds", "0", "--check-timeout", "2"
+        tree,
+        stub,
+        tokenizer_dir,
+        capsys,
+        *("--check", check, "--check-rounds", "0", "--check-timeout", "2"),
     )
     assert done.returncode == 1, done.stderr
     summary = json.loads(done.stdout)
@@ -137,9 +147,9 @@ def test_a_check_past_its_time_limit_fails_and_its_processes_are_stopped(
 
 
 @pytest.mark.parametrize("bad", [["--check-rounds", "-1"], ["--check-timeout", "0"]])
-def test_bad_check_settings_are_a_bad_request(tree, stub, tokenizer_dir, bad):
+def test_bad_check_settings_are_a_bad_request(tree, stub, tokenizer_dir, bad, capsys):
     stub.replay([RIGHT])
-    done = edit(tree, stub, tokenizer_dir, "--check", "true", *bad)
+    done = edit(tree, stub, tokenizer_dir, capsys, "--check", "true", *bad)
     assert done.returncode == 2
     assert "--check-rounds takes 0 or more" in done.stderr
     assert stub.requests(CHAT) == []
