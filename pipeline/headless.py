@@ -92,6 +92,7 @@ async def headless_edit(
     root: Path | None = None,
     edit_format: str = AUTO,
     check: CheckSettings | None = None,
+    on_reply: Callable[[str], None] = lambda _r: None,
 ) -> HeadlessResult:
     """Start ``engine``, index the workspace as the server does, run one edit of 1-based
     inclusive ``lines`` and return the outcome; the engine is closed on every way out.
@@ -131,6 +132,7 @@ async def headless_edit(
                         words,
                         snapshot_of=snapshot_of,
                         edit_format=engine_edit_format(engine, edit_format),
+                        on_reply=on_reply,
                     )
 
             outcome = await attempt(instruction)
@@ -181,10 +183,13 @@ EXIT_BAD_REQUEST = 2
 EXIT_ENGINE_FAILED = 3
 
 
-def edit_summary(result: HeadlessResult | None, error: str | None, written: list[Path]) -> str:
-    """What ``fathom edit --json`` prints: the figures a script or the eval harness reads."""
+def edit_summary(
+    result: HeadlessResult | None, error: str | None, written: list[Path], replies: list[str]
+) -> str:
+    """What ``fathom edit --json`` prints: the figures a script or the eval harness reads,
+    and every reply the model wrote, in order (refused ones too: what a refusal refused)."""
     if result is None:
-        return orjson.dumps({"applied": False, "error": error}).decode()
+        return orjson.dumps({"applied": False, "error": error, "replies": replies}).decode()
     outcome = result.outcome
     return orjson.dumps(
         {
@@ -201,6 +206,7 @@ def edit_summary(result: HeadlessResult | None, error: str | None, written: list
             "engine_start_s": round(result.engine_start_s, 3),
             "attempts": result.attempts,
             "checks": [c.as_json() for c in result.checks],
+            "replies": replies,
         }
     ).decode()
 
@@ -218,6 +224,8 @@ async def edit_file(
     edit_format: str = AUTO,
     check: CheckSettings | None = None,
 ) -> int:
+    replies: list[str] = []  # each whole, with the opening Fathom wrote for the model
+
     def done(
         status: int,
         result: HeadlessResult | None,
@@ -225,11 +233,13 @@ async def edit_file(
         written: list[Path] | None = None,
     ) -> int:
         if as_json:
-            print(edit_summary(result, error, written or []))
+            print(edit_summary(result, error, written or [], replies))
         return status
 
     try:
-        result = await headless_edit(path, lines, instruction, engine, root, edit_format, check)
+        result = await headless_edit(
+            path, lines, instruction, engine, root, edit_format, check, replies.append
+        )
     except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
         say(f"fathom: {exc}")
         return done(EXIT_BAD_REQUEST, None, str(exc))

@@ -79,6 +79,7 @@ def test_a_failed_check_asks_again_with_its_output_and_writes_the_edit_that_pass
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["attempts"] == 2
+    assert ["return 0" in r for r in summary["replies"]] == [True, False]
     assert [c["passed"] for c in summary["checks"]] == [False, True]
     assert summary["checks"][0]["exit_code"] == 1
     assert "total gave 0" in summary["checks"][0]["output"]
@@ -98,6 +99,7 @@ def test_an_edit_that_never_passes_is_refused_and_nothing_is_written(
     assert done.returncode == 1, done.stderr
     summary = json.loads(done.stdout)
     assert summary["applied"] is False and summary["written"] == []
+    assert len(summary["replies"]) == 2  # a refusal still says what the model wrote
     assert "failed (exit 1) after 2 attempt(s)" in summary["error"]
     assert [c["passed"] for c in summary["checks"]] == [False, False]
     assert "+    return 0" in summary["diff"]  # the last attempt is shown, not written

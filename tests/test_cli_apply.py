@@ -147,6 +147,8 @@ def test_edit_json_gives_the_figures_of_an_applied_edit(tree, tokenizer_dir, stu
     assert summary["files"] == ["cart.py"] and summary["rounds"] == 1
     assert summary["prompt_tokens"] > 0 and summary["completion_tokens"] > 0
     assert "+    return sum(items)" in summary["diff"]
+    (reply,) = summary["replies"]  # what the model wrote, after the opening Fathom wrote
+    assert reply.startswith("```diff\n--- a/cart.py\n") and "+    return sum(items)" in reply
     assert (tree / "cart.py").read_text() == "def total(items):\n    return sum(items)\n"
 
 

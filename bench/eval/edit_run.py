@@ -174,6 +174,9 @@ def run_task(
             **summary_figures(summary),
             **diff_figures(diff),
             "diff": diff,
+            # What the model wrote, every round (fathom edit --json): the apply benchmark's
+            # real replies. None from a Fathom that does not give them.
+            "replies": (summary or {}).get("replies"),
             "stderr_tail": edit.stderr[-2000:],
             "passed": False,
             "test_s": None,
