@@ -4,8 +4,10 @@ buf_get_clients, client.request) and 0.12 from PyPI (scripts/neovim-wheel.txt, i
 .editors/ by `scripts/setup.sh --test`: vim.lsp.start, get_clients, client:request, and
 Neovim's own handling of annotated edits).
 
-tests/nvim/scenario.lua runs :FathomEdit, then :FathomReview in a second buffer, in one Neovim
-(one engine start per version) and writes what it saw as JSON; the tests read that report.
+tests/nvim/scenario.lua runs :FathomEdit, then :FathomReview in a second buffer, then types in
+a third (ghost text, taken with <Tab>) and asks for a next edit in a fourth (previewed, taken
+with <Tab>), in one Neovim (one engine start per version), and writes what it saw as JSON; the
+tests read that report and the server's journal.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -35,6 +38,18 @@ def total_price(items):
     total = 0
     for item in items:
         total += item.price * item.quantity
+"""
+
+GHOST = '''\
+def area(width, height):
+    """The area of a width by height rectangle."""
+    return '''
+NEXT = """\
+def total(items):
+    total = 0
+    for item in items:
+        total += item.price
+    return total
 """
 
 # Which of Neovim's APIs the plugin must call on each version, and which it must not.
@@ -67,6 +82,21 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
+def _journal(cache: Path) -> dict:
+    """What the server journaled: completions offered and accepted, next edits taken."""
+    path = cache / "journal.sqlite"
+    if not path.exists():
+        return {"completions": 0, "accepted": 0, "next_edits": 0}
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        offered, accepted = db.execute(
+            "SELECT count(*), count(accepted) FROM completions"
+        ).fetchone()
+        (taken,) = db.execute(
+            "SELECT count(*) FROM edits WHERE instruction = 'next-edit suggestion'"
+        ).fetchone()
+    return {"completions": offered, "accepted": accepted, "next_edits": taken}
+
+
 @pytest.fixture(scope="module", params=["0.7", "0.12"], ids=lambda v: f"nvim-{v}")
 def session(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -78,6 +108,8 @@ def session(
     project = tmp / "sample"
     shutil.copytree(REPO / "cli" / "demo_project", project)
     (project / "shop" / "stats.py").write_text(STATS)
+    (project / "shop" / "geometry.py").write_text(GHOST)
+    (project / "shop" / "shapes.py").write_text(NEXT)
     # A cache of its own (the autouse one is per test), sharing the converted model.
     cache = tmp / "fathom-cache"
     cache.mkdir()
@@ -90,6 +122,8 @@ def session(
         "FATHOM_BIN": str(Path(sys.executable).with_name("fathom")),
         "FATHOM_EDIT_FILE": str(project / "shop" / "report.py"),
         "FATHOM_REVIEW_FILE": str(project / "shop" / "stats.py"),
+        "FATHOM_GHOST_FILE": str(project / "shop" / "geometry.py"),
+        "FATHOM_NEXT_FILE": str(project / "shop" / "shapes.py"),
         "FATHOM_OUT": str(out),
         "XDG_STATE_HOME": str(tmp / "state"),  # Neovim's LSP log stays in the test
         "XDG_DATA_HOME": str(tmp / "data"),
@@ -114,7 +148,8 @@ def session(
             command, cwd=project, env=env, capture_output=True, text=True, timeout=1200
         )
         # Neovim stops its clients as it quits; the server has a moment to end its engine.
-        for _ in range(300):
+        # A guard, not a limit: a loaded machine may take a minute or more to stop the engine.
+        for _ in range(1500):
             left = _processes_with(str(cache))
             if not left:
                 break
@@ -125,9 +160,17 @@ def session(
             report.get("error"),
             done.stderr[-3000:],
         )
+        left_commands = {}
+        for pid in left:
+            with contextlib.suppress(OSError):
+                left_commands[pid] = (Path("/proc") / str(pid) / "cmdline").read_bytes()
         report.update(
+            left_commands={
+                k: v.replace(b"\0", b" ").decode()[:300] for k, v in left_commands.items()
+            },
             version=version,
             project=str(project),
+            journal=_journal(cache),
             left_running=left,
             seconds=time.monotonic() - started,
         )
@@ -217,4 +260,43 @@ def test_fathom_review_publishes_diagnostics(session: dict):
 
 
 def test_nothing_is_left_running_after_neovim_quits(session: dict):
-    assert session["left_running"] == []
+    assert session["left_running"] == [], session["left_commands"]
+
+
+def test_ghost_text_is_shown_as_you_type_and_tab_takes_it(session: dict):
+    """Typing at the end of a line brings a suggestion from the real model: shown by
+    Neovim's own vim.lsp.inline_completion on 0.12, by the plugin's virtual text on 0.7. The
+    plugin's <Tab> inserts exactly what was shown (no tab character), and the server's
+    journal counts it accepted."""
+    job = session["jobs"]["ghost"]
+    assert not job.get("timed_out"), job
+    shown = job["shown"]
+    native = session["version"] == "0.12"
+    assert shown["namespace"] == ("nvim.lsp.inline_completion" if native else "fathom_ghost")
+    assert shown["text"].strip(), shown
+    before, after = job["before"], job["after"]
+    assert after[: len(before) - 1] == before[:-1]
+    assert after[len(before) - 1] == job["line_shown"] + shown["text"]
+    assert after[len(before) :] == shown["more"]
+    assert job["tab_typed"] is False
+    assert session["journal"]["completions"] >= 1
+    assert session["journal"]["accepted"] >= 1
+
+
+def test_a_next_edit_is_previewed_and_tab_applies_it(session: dict):
+    """After the user renames a variable where it is set, fathom/nextEdit proposes the next
+    edit (its other uses, from the real model): the lines it replaces are marked, its new
+    lines shown below with the keys; <Tab> applies exactly that to the buffer and the journal
+    records the suggestion taken."""
+    job = session["jobs"]["next_edit"]
+    assert job["answer"] == {"shown": True}, job["answer"]
+    edited, after = job["edited"], job["after"]
+    removed, added = job["removed_rows"], job["added"]
+    assert removed and removed == list(range(removed[0], removed[-1] + 1))
+    hint = added.pop()
+    assert hint == "Fathom next edit: <Tab> accept, <Esc> dismiss"
+    expected = edited[: removed[0]] + added + edited[removed[-1] + 1 :]
+    assert after == expected
+    assert after != edited
+    assert job["still_shown"] is False
+    assert session["journal"]["next_edits"] == 1

@@ -1,5 +1,6 @@
 -- Fathom for Neovim: attaches `fathom serve` to buffers, adds :FathomEdit, :FathomReview,
--- :FathomRefactor, :FathomStatus and :FathomCancel, keeps the server's status and progress
+-- :FathomRefactor, :FathomNextEdit, :FathomStatus and :FathomCancel, shows ghost text as you
+-- type (fathom/ghost.lua) and next-edit suggestions (fathom/next_edit.lua), keeps the server's status and progress
 -- for the statusline, and shows a proposed change before applying it when the edit asks
 -- for confirmation. Edits go through Neovim's own LSP utilities (undo works as usual).
 --
@@ -26,6 +27,16 @@ local defaults = {
   -- and a question), false (apply at once), or function(preview) -> boolean.
   confirm = true,
   notify = true,
+  -- Ghost text as you type (textDocument/inlineCompletion; Neovim 0.12+ shows it itself).
+  inline_completion = true,
+  completion_delay_ms = 150, -- the pause after a keystroke before asking (0.7-0.11)
+  -- Suggestions of the next edit after a change (fathom/nextEdit); false: only on
+  -- :FathomNextEdit.
+  next_edit = true,
+  next_edit_delay_ms = 500,
+  -- Keys: accept_completion in insert mode; the next-edit keys in normal mode, mapped only
+  -- while a suggestion is shown. A key set to false is not mapped.
+  keys = { accept_completion = '<Tab>', accept_next_edit = '<Tab>', dismiss_next_edit = '<Esc>' },
 }
 
 M.config = vim.deepcopy(defaults)
@@ -34,6 +45,9 @@ M.state = { status = nil, progress = nil, preview = nil, last_result = nil, last
 M.pending = {} -- request id -> { client, method } of running edits and reviews
 
 local uv = vim.uv or vim.loop
+local ghost = require('fathom.ghost')
+local next_edit = require('fathom.next_edit')
+local rpc = require('fathom.rpc')
 
 local function notify(message, level)
   if M.config.notify then
@@ -52,6 +66,14 @@ local function request(client, method, params, handler, bufnr)
     return client:request(method, params, handler, bufnr)
   end
   return client.request(method, params, handler, bufnr)
+end
+
+-- Ghost text and next edits for a buffer the client has just attached to.
+local function on_attach(client, bufnr)
+  if M.config.inline_completion then
+    ghost.attach(client, bufnr, M.config)
+  end
+  next_edit.attach(client, bufnr, M.config)
 end
 
 local function get_clients(bufnr)
@@ -349,6 +371,7 @@ function M.attach(bufnr)
     handlers = handlers(),
     init_options = settings,
     settings = { fathom = settings },
+    on_attach = on_attach,
     on_exit = function(code)
       clients_by_root[root] = nil
       if code ~= 0 then
@@ -515,11 +538,7 @@ end
 function M.cancel()
   local n = 0
   for id, pending in pairs(M.pending) do
-    if vim.fn.has('nvim-0.11') == 1 then
-      pending.client:cancel_request(id)
-    else
-      pending.client.cancel_request(id)
-    end
+    rpc.cancel(pending.client, id)
     M.pending[id] = nil
     n = n + 1
   end
@@ -601,12 +620,22 @@ local function create_commands()
   command('FathomStatus', function()
     M.status()
   end, { desc = 'Fathom: engine, jobs and recent cancellations' })
+  command('FathomNextEdit', function()
+    next_edit.request(nil, function(err, shown)
+      if err and err ~= 'superseded' then
+        notify('next edit: ' .. err, vim.log.levels.WARN)
+      elseif not err and not shown then
+        notify('no next edit to suggest here')
+      end
+    end)
+  end, { desc = 'Fathom: suggest the next edit at the cursor' })
   command('FathomCancel', function()
     M.cancel()
   end, { desc = 'Fathom: cancel running edits and reviews' })
 end
 
---- setup{cmd=, settings=, filetypes=, confirm=, root_markers=, notify=}
+--- setup{cmd=, settings=, filetypes=, confirm=, root_markers=, notify=, inline_completion=,
+--- next_edit=, keys=, completion_delay_ms=, next_edit_delay_ms=}
 function M.setup(opts)
   M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
   if opts and opts.cmd then
@@ -631,5 +660,9 @@ function M.setup(opts)
     end,
   })
 end
+
+-- For statuslines and tests: whether a suggestion is shown (ghost.shown, next_edit.shown).
+M.ghost = ghost
+M.next_edit = next_edit
 
 return M
