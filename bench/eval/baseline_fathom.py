@@ -10,7 +10,8 @@ the JSON object the harness reads (applied, and Fathom's last ``fathom:`` messag
     FATHOM_BASELINE=/tmp/fathom-base .venv/bin/python bench/eval/run_eval.py --serve \\
         --fathom bench/eval/baseline_fathom.py --label cpu-0.5b-baseline
 
-It runs with this Python (the checkout's dependencies are a subset of today's) and checks
+It runs with the repository's .venv Python (the checkout's dependencies are a subset of
+today's) and checks
 that ``fathom`` is imported from the checkout, not from the installed tree. Rounds and tokens
 are not reported (that Fathom did not count them): the tables show a dash.
 That Fathom exits 1 for an engine failure too, so one would count as a refusal here: the
@@ -49,8 +50,11 @@ def main(argv: list[str]) -> int:
         "assert Path(fathom.__file__).resolve().is_relative_to(tree), fathom.__file__; "
         "from fathom.cli.main import main; sys.exit(main(sys.argv[1:]))"
     )
+    # The repository's own environment (this script may be started by any `python3`).
+    venv = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python"
+    python = str(venv) if venv.exists() else sys.executable
     done = subprocess.run(
-        [sys.executable, "-c", start, str(tree), *args],
+        [python, "-c", start, str(tree), *args],
         capture_output=True,
         text=True,
     )
