@@ -46,7 +46,8 @@ DEFAULT_MODEL = "default"
 def _fathom(explicit: str | None) -> list[str]:
     """How to start Fathom: ``--fathom``, else the ``fathom`` beside this Python, else PATH."""
     if explicit:
-        return [explicit]
+        # Edits run in their task's folder: a relative path is the caller's.
+        return [str(Path(explicit).resolve()) if Path(explicit).exists() else explicit]
     beside = Path(sys.executable).parent / "fathom"
     if beside.is_file():
         return [str(beside)]
