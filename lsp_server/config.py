@@ -70,7 +70,7 @@ class FathomConfig:
 
 # Settings in the same "fathom" section that only the editor's client reads (how to start
 # the server, how to preview edits): VS Code sends the whole section, so they arrive here.
-EDITOR_ONLY_KEYS = frozenset({"serverPath", "pythonPath", "previewEdits", "trace"})
+EDITOR_ONLY_KEYS = frozenset({"serverPath", "pythonPath", "previewEdits", "nextEdits", "trace"})
 
 _KEYS = {
     "engine": "engine",

@@ -24,12 +24,20 @@ from fathom.backend.default_model import cache_root
 ENGINE_LOG_MAX_BYTES = 10 * 2**20  # started afresh beyond this
 
 
+# pygls warns of a ``$/cancelRequest`` for a request already answered; editors send one
+# whenever the user types on while a suggestion is on its way back (LSP: it is to be ignored).
+LATE_CANCEL = "Cancel notification for unknown message id"
+
+
 class AnsweredErrors(logging.Filter):
     """A request answered with a typed error that says why (cancelled, invalid params, failed)
-    is the protocol at work, not a server error; pygls logs each with a traceback. Internal
-    errors (an exception Fathom did not expect) still are."""
+    is the protocol at work, not a server error; pygls logs each with a traceback. So is a
+    cancel that comes after the answer. Internal errors (an exception Fathom did not expect)
+    still are."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith(LATE_CANCEL):
+            return False
         exc = record.exc_info[1] if record.exc_info else None
         args = record.args if isinstance(record.args, tuple) else ()
         return not any(

@@ -271,3 +271,22 @@ async def test_features_with_the_real_model(editor: str, sample_project: Path, t
         assert str(sample_project.resolve()) in status["roots"]
         states = [s["state"] for s in client.statuses]
         assert "loading" in states and "ready" in states and "busy" in states
+
+
+def test_protocol_errors_and_late_cancels_are_not_logged_as_server_errors():
+    """What an editor shows as errors from stderr: not a typed protocol answer, not a cancel
+    that raced the answer (editors send them as the user types), but every other warning."""
+    import logging
+
+    from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+
+    from fathom.lsp_server.streams import AnsweredErrors
+
+    def record(message: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("pygls", logging.WARNING, __file__, 1, message, args, None)
+
+    keep = AnsweredErrors().filter
+    assert not keep(record('Cancel notification for unknown message id "29"'))
+    assert not keep(record("Failed to handle request %s", JsonRpcInvalidParams("bad")))
+    assert keep(record("Failed to handle request %s", JsonRpcInternalError("boom")))
+    assert keep(record("Cancel notification for message id 3 failed"))

@@ -57,6 +57,20 @@ STATS = """def total_price(items):
 """
 
 
+# Ends where the user types on: "    return" and a space.
+GHOST = 'def area(width, height):\n    """The area of a width by height rectangle."""\n    return'
+
+
+NEXT = """def total(items):
+    total = 0
+    for item in items:
+        total += item.price
+    return total
+"""
+# What the user types in: line 2 renamed where it is set.
+NEXT_EDITED = NEXT.replace("    total = 0", "    subtotal = 0")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -198,6 +212,10 @@ def session(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         "out": str(out),
         "instruction": INSTRUCTION,
         "cancelInstruction": CANCEL_INSTRUCTION,
+        # Written by the driver just before their scenarios, so the context of the edits and
+        # the review before them is the sample project's alone.
+        "ghostText": GHOST,
+        "nextText": NEXT,
     }
     t0 = time.monotonic()
     with _code_server(serve, env, root / "code-server.log") as server:
@@ -215,6 +233,7 @@ def session(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     logs = sorted(profile["user"].rglob("*Fathom.log"))
     journal = EditJournal(cache / "journal.sqlite")
     entries = journal.recent(50)
+    completions = journal.completion_counts()
     journal.close()
     results = {r["name"]: r for r in report["results"]}
     timings.update({name: r["seconds"] for name, r in results.items()})
@@ -226,6 +245,7 @@ def session(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         "log": "\n".join(p.read_text(errors="replace") for p in logs),
         "log_paths": logs,
         "journal": entries,
+        "completions": completions,
         "out": out,
     }
 
@@ -337,3 +357,37 @@ def test_fathom_output_shows_no_engine_noise_as_errors(session):
     assert session["log_paths"], "no Fathom output channel log"
     errors = [line for line in session["log"].splitlines() if "[error]" in line]
     assert errors == [], "\n".join(errors[:40])
+
+
+def test_ghost_text_appears_as_you_type_and_tab_accepts_it(session):
+    """The language client's own inline completion shows the server's suggestion from the
+    real model as ghost text; Tab inserts it and runs the item's command, so the server's
+    journal counts it accepted."""
+    result = _passed(session, "ghost_text_then_tab")
+    shown = result["shown"].replace("\u00a0", " ")  # the editor renders spaces as nbsp
+    assert shown.strip(), result
+    more = [line.replace("\u00a0", " ") for line in result["more"]]
+    assert result["text"] == GHOST + " " + "\n".join([shown, *more])
+    counts = session["completions"]
+    assert counts.offered >= 1 and counts.accepted >= 1, counts
+
+
+def _apply_hunk(text: str, hunk: str) -> str:
+    """``text`` with one ``@@ -a,b +a,c @@`` hunk of whole lines applied."""
+    header, *body = hunk.splitlines()
+    first, count = (int(x) for x in re.match(r"@@ -(\d+),(\d+) ", header).groups())
+    old = [line[1:] for line in body if line.startswith("-")]
+    new = [line[1:] for line in body if line.startswith("+")]
+    lines = text.splitlines()
+    assert [x.rstrip() for x in lines[first - 1 : first - 1 + count]] == old
+    return "\n".join([*lines[: first - 1], *new, *lines[first - 1 + count :]]) + "\n"
+
+
+def test_a_next_edit_is_shown_after_a_change_and_tab_applies_it(session):
+    """After the user renames a variable where it is set, the extension asks fathom/nextEdit
+    and shows the real model's suggestion in place; Tab applies exactly the suggestion the
+    server journaled as taken."""
+    result = _passed(session, "next_edit_then_tab")
+    taken = [e for e in session["journal"] if e.instruction == "next-edit suggestion"]
+    assert len(taken) == 1, taken
+    assert result["text"] == _apply_hunk(NEXT_EDITED, taken[0].diff) != NEXT_EDITED

@@ -5,7 +5,7 @@
 // per scenario, and saves a PNG of the workbench for every scenario that fails.
 //
 // argv[2]: JSON {url, workspace, playwright, chromium, out, instruction, cancelInstruction}
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -231,6 +231,62 @@ await scenario('review_then_quick_fix', async () => {
   await page.waitForTimeout(2000);
   await saveAll();
   return { findings, fixTitle, text: disk('shop/stats.py') };
+});
+
+await scenario('ghost_text_then_tab', async () => {
+  // Typing brings Fathom's inline completion as ghost text; Tab takes it. The file is
+  // written now, so the edit and the review before saw the project as it was.
+  writeFileSync(join(config.workspace, 'shop/geometry.py'), config.ghostText);
+  await openFile('shop/geometry.py');
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type(' ');
+  const ghost = page.locator('.monaco-editor .ghost-text-decoration').first();
+  await ghost.waitFor({ state: 'visible', timeout: 5 * MINUTE });
+  await page.waitForTimeout(500); // the rest of the line's parts are drawn with it
+  // The first line can be drawn in several parts.
+  const shown = (await page.locator('.monaco-editor .ghost-text-decoration').allInnerTexts())
+    .join('');
+  const more = await page.locator('.monaco-editor .ghost-text .view-line').allInnerTexts();
+  await page.keyboard.press('Tab');
+  await ghost.waitFor({ state: 'hidden', timeout: 10_000 });
+  await saveAll();
+  return { shown, more, text: disk('shop/geometry.py') };
+});
+
+/** Whether a decoration whose text holds `text` has been drawn (VS Code puts a decoration's
+ * `after` text into a CSS rule, not into the DOM's text). */
+async function decorationDrawn(text) {
+  return page.evaluate((wanted) => [...document.styleSheets].some((sheet) => {
+    try {
+      return [...sheet.cssRules].some((rule) => rule.cssText.includes(wanted));
+    } catch {
+      return false;
+    }
+  }), text);
+}
+
+await scenario('next_edit_then_tab', async () => {
+  // The user renames a variable where it is set; Fathom proposes its other uses; Tab takes it.
+  writeFileSync(join(config.workspace, 'shop/cart_total.py'), config.nextText);
+  await openFile('shop/cart_total.py');
+  await page.keyboard.press('Control+G');
+  await page.locator('.quick-input-widget input').waitFor({ state: 'visible' });
+  await page.keyboard.type('2');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('End');
+  await page.keyboard.press('Shift+Home');
+  await page.keyboard.type('subtotal = 0');
+  await page.keyboard.press('Escape'); // no ghost text in the way of Tab
+  const deadline = Date.now() + 5 * MINUTE;
+  while (!(await decorationDrawn('Fathom next edit: Tab accepts'))) {
+    if (Date.now() > deadline) throw new Error('no next edit was shown');
+    await page.waitForTimeout(250);
+  }
+  await page.screenshot({ path: join(config.out, 'next-edit.png') });
+  await page.keyboard.press('Tab');
+  await page.waitForTimeout(1000);
+  await saveAll();
+  return { text: disk('shop/cart_total.py') };
 });
 
 await scenario('restart_then_commands_work', async () => {

@@ -39,6 +39,7 @@ import {
   statusText,
   statusTooltip,
 } from './protocol';
+import { NextEdits } from './nextEdit';
 import { showProgressWhereItCanBeCancelled } from './progress';
 
 const PROPOSED_SCHEME = 'fathom-proposed';
@@ -182,6 +183,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       status.accessibilityInformation = { label: 'Fathom status: loading' };
     }
   });
+  context.subscriptions.push(new NextEdits(() => client));
   const start = async (): Promise<void> => {
     await client!.start();
     showProgressWhereItCanBeCancelled(client!);
