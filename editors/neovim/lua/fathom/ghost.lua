@@ -7,25 +7,18 @@
 -- (`keys.accept_completion`, <Tab> by default) inserts it and tells the server it was taken
 -- (the item's command: the journal counts acceptance); without a suggestion the key does
 -- what it did before.
+local buffers = require('fathom.buffers')
 local rpc = require('fathom.rpc')
 
 local M = {}
 
 local api = vim.api
 local ns = api.nvim_create_namespace('fathom_ghost')
-local uv = vim.uv or vim.loop
 local state = {} -- bufnr -> { client, timer, request_id, tick, item }
 
 --- Whether Neovim itself shows inline completions (0.12+).
 M.native = vim.lsp.inline_completion ~= nil
 
-local function stop_timer(s)
-  if s.timer then
-    s.timer:stop()
-    s.timer:close()
-    s.timer = nil
-  end
-end
 
 --- Hide the suggestion and drop the request that was to bring one.
 function M.clear(bufnr)
@@ -35,11 +28,7 @@ function M.clear(bufnr)
   end
   pcall(api.nvim_buf_clear_namespace, bufnr, ns, 0, -1)
   s.item = nil
-  stop_timer(s)
-  if s.request_id then
-    rpc.cancel(s.client, s.request_id)
-    s.request_id = nil
-  end
+  buffers.quiet(s)
 end
 
 local function item_text(item)
@@ -123,13 +112,10 @@ function M.request(bufnr)
 end
 
 local function schedule(bufnr, delay_ms)
-  local s = state[bufnr]
   M.clear(bufnr)
-  s.timer = uv.new_timer()
-  s.timer:start(delay_ms, 0, vim.schedule_wrap(function()
-    stop_timer(s)
+  buffers.restart_timer(state[bufnr], delay_ms, function()
     M.request(bufnr)
-  end))
+  end)
 end
 
 --- Insert the suggestion shown in the current buffer. Returns false when there is none.
@@ -184,29 +170,18 @@ function M.attach(client, bufnr, config)
     return
   end
   state[bufnr] = { client = client }
-  local group = api.nvim_create_augroup('fathom_ghost_' .. bufnr, { clear = true })
-  api.nvim_create_autocmd({ 'TextChangedI', 'CursorMovedI', 'InsertEnter' }, {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      schedule(bufnr, config.completion_delay_ms)
-    end,
-  })
-  api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave' }, {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      M.clear(bufnr)
-    end,
-  })
-  api.nvim_create_autocmd('BufWipeout', {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      M.clear(bufnr)
-      state[bufnr] = nil
-    end,
-  })
+  buffers.watch('fathom_ghost', bufnr, {
+    {
+      { 'TextChangedI', 'CursorMovedI', 'InsertEnter' },
+      function()
+        schedule(bufnr, config.completion_delay_ms)
+      end,
+    },
+    { { 'InsertLeave', 'BufLeave' }, function() M.clear(bufnr) end },
+  }, function()
+    M.clear(bufnr)
+    state[bufnr] = nil
+  end)
 end
 
 return M

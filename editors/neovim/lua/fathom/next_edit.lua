@@ -7,22 +7,15 @@
 -- A suggestion is for one version of the buffer: one made stale by a later change is dropped,
 -- never applied. Requests follow a pause after a change in normal mode or leaving insert mode
 -- (a newer request cancels the older); :FathomNextEdit asks at once.
+local buffers = require('fathom.buffers')
 local rpc = require('fathom.rpc')
 
 local M = {}
 
 local api = vim.api
 local ns = api.nvim_create_namespace('fathom_next_edit')
-local uv = vim.uv or vim.loop
 local state = {} -- bufnr -> { client, config, timer, request_id, shown }
 
-local function stop_timer(s)
-  if s.timer then
-    s.timer:stop()
-    s.timer:close()
-    s.timer = nil
-  end
-end
 
 local function unmap(bufnr, s)
   for _, key in ipairs(s.mapped or {}) do
@@ -41,11 +34,7 @@ function M.dismiss(bufnr)
   pcall(api.nvim_buf_clear_namespace, bufnr, ns, 0, -1)
   unmap(bufnr, s)
   s.shown = nil
-  stop_timer(s)
-  if s.request_id then
-    rpc.cancel(s.client, s.request_id)
-    s.request_id = nil
-  end
+  buffers.quiet(s)
 end
 
 -- The rows [first, last] (0-based, inclusive) an edit of whole lines replaces.
@@ -166,13 +155,11 @@ end
 local function schedule(bufnr)
   local s = state[bufnr]
   M.dismiss(bufnr)
-  s.timer = uv.new_timer()
-  s.timer:start(s.config.next_edit_delay_ms, 0, vim.schedule_wrap(function()
-    stop_timer(s)
+  buffers.restart_timer(s, s.config.next_edit_delay_ms, function()
     if api.nvim_get_current_buf() == bufnr and api.nvim_get_mode().mode == 'n' then
       M.request(bufnr)
     end
-  end))
+  end)
 end
 
 --- Offer next edits in `bufnr` for `client`. With `config.next_edit` false, only on request.
@@ -182,31 +169,16 @@ function M.attach(client, bufnr, config)
     return
   end
   state[bufnr] = { client = client, config = config }
-  local group = api.nvim_create_augroup('fathom_next_edit_' .. bufnr, { clear = true })
+  local handlers = {
+    { { 'TextChangedI', 'InsertEnter', 'BufLeave' }, function() M.dismiss(bufnr) end },
+  }
   if config.next_edit then
-    api.nvim_create_autocmd({ 'TextChanged', 'InsertLeave' }, {
-      group = group,
-      buffer = bufnr,
-      callback = function()
-        schedule(bufnr)
-      end,
-    })
+    table.insert(handlers, { { 'TextChanged', 'InsertLeave' }, function() schedule(bufnr) end })
   end
-  api.nvim_create_autocmd({ 'TextChangedI', 'InsertEnter', 'BufLeave' }, {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      M.dismiss(bufnr)
-    end,
-  })
-  api.nvim_create_autocmd('BufWipeout', {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      M.dismiss(bufnr)
-      state[bufnr] = nil
-    end,
-  })
+  buffers.watch('fathom_next_edit', bufnr, handlers, function()
+    M.dismiss(bufnr)
+    state[bufnr] = nil
+  end)
 end
 
 return M
