@@ -98,7 +98,9 @@ async function openFile(relative) {
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
   await row.waitFor({ state: 'visible', timeout: 10_000 });
   await row.click();
-  await page.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: 10_000 });
+  // The file's own tab in front (not a diff view whose title holds the name too).
+  const tab = `.editor-group-container.active .tab.active[aria-label*="${name}"]`;
+  await page.locator(`${tab}:not([aria-label*="proposed"])`).first().waitFor({ timeout: 10_000 });
   await focusEditor();
 }
 
