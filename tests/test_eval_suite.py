@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -141,6 +143,12 @@ Path(os.environ["FAKE_ARGV"]).write_text(json.dumps(seen))
 figures = {{"rounds": 2, "prompt_tokens": 900, "completion_tokens": 120, "generation_s": 3.5,
            "context_s": 0.2, "engine_start_s": 0.4}}
 mode = os.environ["FAKE_FATHOM"]
+if mode == "hang-after-first":
+    # The first task's edit is the reference; the next never ends (the run is stopped).
+    mode = "reference" if Path(os.environ["FAKE_REFERENCE"]).parent.name in os.getcwd() else "hang"
+if mode == "hang":
+    import time
+    time.sleep(600)
 if mode in ("reference", "loop"):
     target = Path(sys.argv[2])
     if mode == "reference":
@@ -355,3 +363,53 @@ def test_the_check_loop_gives_fathom_the_hidden_tests_as_its_check(tmp_path: Pat
         for folder in (before, solved)
     ]
     assert [r.returncode != 0 for r in ran] == [True, False]
+
+
+def test_a_stopped_run_keeps_the_tasks_it_finished(tmp_path: Path):
+    """Results are written after every task: SIGTERM during the second task leaves the first
+    task's row, marked partial."""
+    fake = tmp_path / "fathom"
+    fake.write_text(FAKE_FATHOM.format(python=sys.executable))
+    fake.chmod(0o755)
+    results = tmp_path / "results"
+    env = {
+        **os.environ,
+        "FAKE_FATHOM": "hang-after-first",
+        "FAKE_ARGV": str(tmp_path / "argv.json"),
+        "FAKE_SERVER": str(tmp_path / "server.json"),
+        "FAKE_REFERENCE": str(SUITE / ROMAN / "reference"),
+    }
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            str(HARNESS),
+            "--tasks",
+            f"{ROMAN},py-withdraw-overdraft",
+            "--fathom",
+            str(fake),
+            "--label",
+            "stopped",
+            "--out",
+            str(results),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    record_path = results / "eval_stopped.json"
+    try:
+        for _ in range(1200):  # a guard against a hang, not a limit
+            if record_path.exists():
+                break
+            time.sleep(0.1)
+        run.send_signal(signal.SIGTERM)
+        _out, err = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 130, err
+    assert "complete: false" in err
+    record = json.loads(record_path.read_text())
+    assert [t["id"] for t in record["tasks"]] == [ROMAN]
+    assert (record["complete"], record["tasks_planned"]) == (False, 2)
+    assert "Partial: 1 of 2 tasks" in (results / "eval_stopped.md").read_text()

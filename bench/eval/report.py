@@ -232,6 +232,11 @@ def write(
         "",
         f"{record['date']} · {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB · {shown}",
         "",
+        *(
+            [f"**Partial: {len(rows)} of {run['tasks_planned']} tasks (the run was stopped).**", ""]
+            if run.get("complete") is False
+            else []
+        ),
         f"Model: {run['model']} · suite: {run['suite']} · {len(rows)} tasks · "
         f"edit format: {run.get('edit_format')} · edit time limit {run['edit_timeout_s']} s · "
         f"Fathom's cache: {run.get('cache_dir')}"

@@ -253,7 +253,34 @@ def main(argv: list[str] | None = None) -> int:
                 return 3
             print(f"the model server answered after {served.start_s} s", flush=True)
         engine_args = _engine_args(args, served)
-        rows = []
+        run = {
+            "model": _model_label(args, served),
+            "fathom_command": [
+                *fathom,
+                "edit",
+                "TARGET",
+                "--range",
+                "L1:L2",
+                "--instruction",
+                "...",
+                "--apply",
+                "--json",
+                *engine_args,
+            ],
+            "suite": _shown_path(args.suite),
+            "edit_timeout_s": args.edit_timeout,
+            "edit_format": args.edit_format or "fathom edit's default",
+            "check_loop": (
+                f"the hidden tests, at most {args.check_rounds} more attempt(s)"
+                if args.check_loop
+                else None
+            ),
+            "cache_dir": cache_shown,
+            "server": None
+            if served is None
+            else {"command": served.command, "start_s": served.start_s, "log": str(served.log)},
+        }
+        rows: list[dict] = []
         for n, task in enumerate(tasks, 1):
             print(
                 f"[{n}/{len(tasks)}] {task.id}: {task.target} {task.start}:{task.end}", flush=True
@@ -266,40 +293,23 @@ def main(argv: list[str] | None = None) -> int:
                 cache,
             )
             rows.append(row)
+            # Written after every task: an interrupted run keeps what it measured.
+            progress = {"tasks_planned": len(tasks), "complete": n == len(tasks)}
+            report.write(args.label, run | progress, rows, args.out, commit, dirty)
             print(
                 f"    {row['outcome']}, {'passed' if row['passed'] else 'failed'}, "
                 f"{row['edit_s']} s, changed: {', '.join(row['files_changed']) or 'nothing'}"
                 + (f" ({row['message']})" if row["message"] else ""),
                 flush=True,
             )
-    run = {
-        "model": _model_label(args, served),
-        "fathom_command": [
-            *fathom,
-            "edit",
-            "TARGET",
-            "--range",
-            "L1:L2",
-            "--instruction",
-            "...",
-            "--apply",
-            "--json",
-            *engine_args,
-        ],
-        "suite": _shown_path(args.suite),
-        "edit_timeout_s": args.edit_timeout,
-        "edit_format": args.edit_format or "fathom edit's default",
-        "check_loop": (
-            f"the hidden tests, at most {args.check_rounds} more attempt(s)"
-            if args.check_loop
-            else None
-        ),
-        "cache_dir": cache_shown,
-        "server": None
-        if served is None
-        else {"command": served.command, "start_s": served.start_s, "log": str(served.log)},
-    }
-    json_path, md_path = report.write(args.label, run, rows, args.out, commit, dirty)
+    json_path, md_path = report.write(
+        args.label,
+        run | {"tasks_planned": len(tasks), "complete": True},
+        rows,
+        args.out,
+        commit,
+        dirty,
+    )
     print("\n".join(report.table(report.groups(rows))))
     print(f"wrote {json_path} and {md_path}")
     return 0
@@ -310,5 +320,8 @@ if __name__ == "__main__":
         sys.exit(main())
     except KeyboardInterrupt:
         # The ``finally`` blocks have run: the model server and the edit running are stopped.
-        print("run_eval: interrupted (no results written)", file=sys.stderr)
+        print(
+            "run_eval: interrupted; the tasks done so far are in its results (complete: false)",
+            file=sys.stderr,
+        )
         sys.exit(130)
