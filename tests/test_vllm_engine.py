@@ -153,7 +153,7 @@ async def test_the_real_model_is_asked_for_every_file_and_its_edit_is_well_forme
                 instruction,
                 snapshot_of=lambda p: DocumentSnapshot(p, p.read_text(), None),
                 on_reply=replies.append,
-                max_output=768,
+                max_output=512,
             )
         except EditError as refused:
             assert str(refused)  # Fathom says why
