@@ -170,8 +170,8 @@ elif mode == "traceback":
 """
 
 
-def harness(tmp_path: Path, mode: str, *options: str) -> tuple[dict, dict]:
-    """Run the harness on one task with the stand-in; (the record, what the stand-in saw)."""
+def stand_in(tmp_path: Path, mode: str) -> tuple[Path, dict[str, str]]:
+    """The stand-in ``fathom`` in ``tmp_path`` and the environment that sets its ``mode``."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     fake = tmp_path / "fathom"
     fake.write_text(FAKE_FATHOM.format(python=sys.executable))
@@ -183,20 +183,30 @@ def harness(tmp_path: Path, mode: str, *options: str) -> tuple[dict, dict]:
         "FAKE_SERVER": str(tmp_path / "server.json"),
         "FAKE_REFERENCE": str(SUITE / ROMAN / "reference"),
     }
+    return fake, env
+
+
+def harness_command(fake: Path, tasks: str, label: str, out: Path, *options: str) -> list[str]:
+    return [
+        sys.executable,
+        str(HARNESS),
+        "--tasks",
+        tasks,
+        "--fathom",
+        str(fake),
+        "--label",
+        label,
+        "--out",
+        str(out),
+        *options,
+    ]
+
+
+def harness(tmp_path: Path, mode: str, *options: str) -> tuple[dict, dict]:
+    """Run the harness on one task with the stand-in; (the record, what the stand-in saw)."""
+    fake, env = stand_in(tmp_path, mode)
     done = subprocess.run(
-        [
-            sys.executable,
-            str(HARNESS),
-            "--tasks",
-            ROMAN,
-            "--fathom",
-            str(fake),
-            "--label",
-            mode,
-            "--out",
-            str(tmp_path / "results"),
-            *options,
-        ],
+        harness_command(fake, ROMAN, mode, tmp_path / "results", *options),
         capture_output=True,
         text=True,
         timeout=300,
@@ -368,30 +378,10 @@ def test_the_check_loop_gives_fathom_the_hidden_tests_as_its_check(tmp_path: Pat
 def test_a_stopped_run_keeps_the_tasks_it_finished(tmp_path: Path):
     """Results are written after every task: SIGTERM during the second task leaves the first
     task's row, marked partial."""
-    fake = tmp_path / "fathom"
-    fake.write_text(FAKE_FATHOM.format(python=sys.executable))
-    fake.chmod(0o755)
+    fake, env = stand_in(tmp_path, "hang-after-first")
     results = tmp_path / "results"
-    env = {
-        **os.environ,
-        "FAKE_FATHOM": "hang-after-first",
-        "FAKE_ARGV": str(tmp_path / "argv.json"),
-        "FAKE_SERVER": str(tmp_path / "server.json"),
-        "FAKE_REFERENCE": str(SUITE / ROMAN / "reference"),
-    }
     run = subprocess.Popen(
-        [
-            sys.executable,
-            str(HARNESS),
-            "--tasks",
-            f"{ROMAN},py-withdraw-overdraft",
-            "--fathom",
-            str(fake),
-            "--label",
-            "stopped",
-            "--out",
-            str(results),
-        ],
+        harness_command(fake, f"{ROMAN},py-withdraw-overdraft", "stopped", results),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
