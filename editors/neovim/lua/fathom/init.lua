@@ -1,7 +1,7 @@
 -- Fathom for Neovim: attaches `fathom serve` to buffers, adds :FathomEdit, :FathomReview,
 -- :FathomRefactor, :FathomNextEdit, :FathomStatus and :FathomCancel, shows ghost text as you
--- type (fathom/ghost.lua) and next-edit suggestions (fathom/next_edit.lua), keeps the server's status and progress
--- for the statusline, and shows a proposed change before applying it when the edit asks
+-- type (fathom/ghost.lua) and next-edit suggestions (fathom/next_edit.lua), keeps the server's
+-- status and progress for the statusline, and shows a proposed change before applying it when the edit asks
 -- for confirmation. Edits go through Neovim's own LSP utilities (undo works as usual).
 --
 -- Neovim 0.10+ is the target (vim.lsp.start, vim.lsp.get_clients; client:request on 0.11+);
