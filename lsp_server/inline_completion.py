@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +50,7 @@ from fathom.lsp_server.completion_context import (
     RedactedCompletions,
     Related,
     RelatedCache,
+    cached_counter,
     completion_query,
     model_fim,
     ranked_related,
@@ -93,6 +94,7 @@ class _Model:
     fim: FimFormat | None
     reason: str
     completer: RedactedCompletions | None
+    count_tokens: Callable[[str], int]  # the engine's, cached (completion_context.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +177,8 @@ class InlineCompletions:
             completer = None
             if found.format is not None and isinstance(engine, CompletionEngine):
                 completer = RedactedCompletions(engine)
-            self._model = _Model(engine, found.format, found.reason, completer)
+            count = cached_counter(engine.count_tokens)
+            self._model = _Model(engine, found.format, found.reason, completer, count)
         return self._model
 
     def _where(self, uri: str, text: str, line: int) -> _Where | str:
@@ -260,7 +263,7 @@ class InlineCompletions:
                 cursor.line,
                 cursor.character,
                 language=where.language,
-                count_tokens=model.engine.count_tokens,
+                count_tokens=model.count_tokens,
                 path=where.path,
                 related=where.related,
                 repo_name=where.root.name if where.root is not None else None,

@@ -24,7 +24,13 @@ from fathom.backend.fim import FimFormat
 from fathom.context.languages import parser_for, source_bytes
 from fathom.context.text import split_lines, strip_ending
 from fathom.errors import FathomError
-from fathom.pipeline.completion_cut import Mode, Suggestion, cut_block, postprocess
+from fathom.pipeline.completion_cut import (
+    Mode,
+    Suggestion,
+    cut_block,
+    heal_indentation,
+    postprocess,
+)
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -331,13 +337,17 @@ async def complete(
     site = completion_site(text, line, character, language)
     prefix, suffix = prompt_window(site, count_tokens, budget)
     chosen = select_related(related, count_tokens, budget.context_tokens, exclude=path)
-    prompt = fim.prompt(prefix, suffix, chosen, path=path, repo_name=repo_name)
+    # The cursor after indentation only: the prompt stops at the line's start and the model
+    # writes the indentation itself (completion_cut.heal_indentation says why).
+    indent = "" if site.line_before.strip() else site.line_before
+    head = prefix[: len(prefix) - len(indent)]
+    prompt = fim.prompt(head, suffix, chosen, path=path, repo_name=repo_name)
     single = site.mode == "single"
     max_tokens = budget.single_line_tokens if single else budget.multi_line_tokens
     # A single line ends at the first line break: the engine need not write the next one.
     stop = [*fim.stop, "\n"] if single else list(fim.stop)
     stats = stats if stats is not None else GenerationStats()
-    raw = ""
+    written = ""
     stream = engine.complete_stream(
         prompt,
         max_tokens,
@@ -348,12 +358,16 @@ async def complete(
     )
     async with contextlib.aclosing(stream):
         async for piece in stream:
-            raw += piece
-            if _unit_complete(raw, site, fim.stop):
+            written += piece
+            healed = heal_indentation(written, indent)
+            if healed is not None and _unit_complete(healed, site, fim.stop):
                 break  # closing the stream aborts the rest of the request
+    raw = heal_indentation(written, indent, final=True) or ""
     truncated = stats.finish_reason == "length"
     shaped = postprocess(raw, site.text, site.offset, site.mode, language, fim.stop, truncated)
-    return Completion(shaped.text, site.mode, site.line, site.character, shaped.reason, raw, stats)
+    return Completion(
+        shaped.text, site.mode, site.line, site.character, shaped.reason, written, stats
+    )
 
 
 def _unit_complete(raw: str, site: Site, stop: Sequence[str]) -> bool:

@@ -13,6 +13,7 @@ import pytest
 
 from fathom.backend.engine import GenerationStats
 from fathom.backend.fim import FimFormat, detect_fim
+from fathom.lsp_server.completion_context import cached_counter
 from fathom.pipeline.completion import (
     WINDOW_STEP,
     CompletionBudget,
@@ -24,7 +25,13 @@ from fathom.pipeline.completion import (
     prompt_window,
     select_related,
 )
-from fathom.pipeline.completion_cut import BREAKS, EMPTY, REPEATS, postprocess
+from fathom.pipeline.completion_cut import (
+    BREAKS,
+    EMPTY,
+    REPEATS,
+    heal_indentation,
+    postprocess,
+)
 
 
 def at_cursor(marked: str) -> tuple[str, int]:
@@ -306,6 +313,8 @@ async def test_complete_multi_line_with_repository_context(qwen: FimFormat, coun
     assert got.text == "if x < 0:\n        return -x\n    return x"
     prompt = engine.calls[0]["prompt"]
     assert prompt.startswith("<|repo_name|>demo\n<|file_sep|>util.py\ndef sign(x):")
+    # The cursor sits after indentation only: the prompt stops at the line's start.
+    assert "<|fim_prefix|>def absolute(x):\n<|fim_suffix|>" in prompt
     assert prompt.index("<|file_sep|>m.py\n") < prompt.index("<|fim_prefix|>def absolute")
     assert engine.calls[0]["max_tokens"] == CompletionBudget().multi_line_tokens
     assert engine.yielded == 4  # the dedented "def g" ended the block
@@ -358,3 +367,63 @@ async def test_a_position_outside_the_document_is_an_error(qwen: FimFormat, coun
             engine, qwen, "x = 1\n", 5, 0, language="python", count_tokens=counter.count_tokens
         )
     assert engine.calls == []
+
+
+async def test_typing_on_counts_the_same_related_chunks_once(qwen: FimFormat, counter: Any) -> None:
+    counted: list[str] = []
+
+    def count(text: str) -> int:
+        counted.append(text)
+        return int(counter.count_tokens(text))
+
+    cached = cached_counter(count)
+    related = [
+        ("util.py", "def sign(x):\n    return x > 0\n"),
+        ("io.py", "def read():\n    pass\n"),
+    ]
+    prompts = []
+    for typed in ("x = ", "x = s"):
+        engine = FakeEngine(["ign(1)\n"])
+        text, line, character = position(f"import util\n\n{typed}|\n")
+        await complete(
+            engine, qwen, text, line, character, language="python", count_tokens=cached,
+            path="m.py", related=related,
+        )  # fmt: skip
+        prompts.append(engine.calls[0]["prompt"])
+    chunk_counts = [text for text in counted if text.startswith(("util.py\n", "io.py\n"))]
+    assert sorted(chunk_counts) == [
+        "io.py\ndef read():\n    pass\n",
+        "util.py\ndef sign(x):\n    return x > 0\n",
+    ]
+    assert all("def sign" in prompt and "def read" in prompt for prompt in prompts)
+
+
+@pytest.mark.parametrize(
+    ("written", "indent", "final", "healed"),
+    [
+        ("    if x:\n        y", "    ", False, "if x:\n        y"),  # the cursor's indentation
+        ("        y", "    ", False, "    y"),  # deeper: the extra stays
+        ("  y", "    ", False, "y"),  # shallower: the cursor's stands
+        ("\tif x {", "\t", False, "if x {"),
+        ("if x:", "    ", False, "if x:"),  # no indentation written: nothing taken
+        ("\n    y", "    ", False, "\n    y"),  # a line break first: nothing taken
+        ("    ", "    ", False, None),  # only whitespace so far: wait for more
+        ("    ", "    ", True, ""),  # ... and at the end it is nothing
+        ("  x", "", False, "  x"),  # code before the cursor: untouched
+    ],
+)
+def test_indentation_the_model_writes_is_taken_off_once(written, indent, final, healed) -> None:
+    assert heal_indentation(written, indent, final=final) == healed
+
+
+async def test_a_completion_after_indentation_has_no_second_indentation(
+    qwen: FimFormat, counter: Any
+) -> None:
+    engine = FakeEngine(["   ", " if x < 0:\n", "        return -x\n", "    return x\n", "def g"])
+    text, line, character = position("def absolute(x):\n    |\n")
+    got = await complete(
+        engine, qwen, text, line, character, language="python", count_tokens=counter.count_tokens
+    )
+    assert (got.mode, got.text) == ("multi", "if x < 0:\n        return -x\n    return x")
+    assert got.raw.startswith("    if x < 0:")  # what the model wrote, as it wrote it
+    assert engine.calls[0]["prompt"].startswith("<|fim_prefix|>def absolute(x):\n<|fim_suffix|>")

@@ -146,17 +146,6 @@ def vllm_server(model_dir: Path, tmp_path_factory) -> Iterator[VllmServer]:
         server.stop()
 
 
-@pytest.fixture
-def doomed_server(model_dir: Path, tmp_path: Path) -> Iterator[VllmServer]:
-    """A server of its own for the test that kills it."""
-    server = VllmServer(model_dir, tmp_path / "server.log", kv_cache_bytes=256 << 20)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.model
 async def test_streams_a_reply_that_continues_the_prefix(vllm_server, model_dir):
     engine = OpenAIEngine(vllm_server.url)
@@ -346,8 +335,14 @@ async def test_an_edit_runs_end_to_end_over_http(vllm_server, sample_project):
     assert outcome.stats.prompt_tokens > 0 and outcome.stats.completion_tokens > 0
 
 
+# Kills the module's server (a server of its own cost CI an 80-second start), so it must run
+# after every other test that uses it: checked first.
 @pytest.mark.model
-async def test_server_killed_mid_stream_is_a_clear_error(doomed_server):
+async def test_server_killed_mid_stream_is_a_clear_error(vllm_server, request):
+    items = request.session.items
+    later = items[items.index(request.node) + 1 :]
+    assert not [item.name for item in later if "vllm_server" in getattr(item, "fixturenames", ())]
+    doomed_server = vllm_server
     engine = OpenAIEngine(doomed_server.url, read_timeout=30, backoff_s=1.0)
     try:
         await engine.start()
