@@ -337,9 +337,10 @@ async def complete(
     site = completion_site(text, line, character, language)
     prefix, suffix = prompt_window(site, count_tokens, budget)
     chosen = select_related(related, count_tokens, budget.context_tokens, exclude=path)
-    # The cursor after indentation only: the prompt stops at the line's start and the model
-    # writes the indentation itself (completion_cut.heal_indentation says why).
-    indent = "" if site.line_before.strip() else site.line_before
+    # The cursor after spaces only: the prompt stops at the line's start and the model writes
+    # the indentation itself (completion_cut.heal_indentation says why; a tab is a token of
+    # its own, and Go's completions after tabs were no better for it).
+    indent = "" if site.line_before.strip(" ") else site.line_before
     head = prefix[: len(prefix) - len(indent)]
     prompt = fim.prompt(head, suffix, chosen, path=path, repo_name=repo_name)
     single = site.mode == "single"

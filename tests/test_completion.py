@@ -427,3 +427,13 @@ async def test_a_completion_after_indentation_has_no_second_indentation(
     assert (got.mode, got.text) == ("multi", "if x < 0:\n        return -x\n    return x")
     assert got.raw.startswith("    if x < 0:")  # what the model wrote, as it wrote it
     assert engine.calls[0]["prompt"].startswith("<|fim_prefix|>def absolute(x):\n<|fim_suffix|>")
+
+
+async def test_a_completion_after_tabs_is_prompted_with_them(qwen: FimFormat, counter: Any) -> None:
+    engine = FakeEngine(["return x\n", "}\n"])
+    text, line, character = position("func f(x int) int {\n\t|\n}\n")
+    got = await complete(
+        engine, qwen, text, line, character, language="go", count_tokens=counter.count_tokens
+    )
+    assert got.text == "return x"
+    assert "<|fim_prefix|>func f(x int) int {\n\t<|fim_suffix|>" in engine.calls[0]["prompt"]
