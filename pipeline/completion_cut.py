@@ -49,7 +49,7 @@ def _leading(line: str) -> str:
 
 def heal_indentation(written: str, indent: str, *, final: bool = False) -> str | None:
     """What the model wrote, as text to insert after the cursor's ``indent`` (the cursor's
-    line up to it, whitespace only), or None while it is only that whitespace so far.
+    line up to it, when that is whitespace only), or None while it is only whitespace so far.
 
     A prompt that ends in a run of spaces splits the model's usual indentation token: small
     models then write a further indentation level (Qwen2.5-Coder-0.5B did in 4 of 40
