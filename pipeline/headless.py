@@ -102,6 +102,9 @@ async def headless_edit(
     path = path.resolve()
     root = (root or find_root(path)).resolve()
     try:
+        # A file that cannot be edited (missing, binary, unreadable) is said before the engine
+        # starts, which takes half a minute or more on a CPU.
+        read_text_file(path)
         started = time.monotonic()
         async with ticking("Starting the engine…"):
             await engine.start()

@@ -32,6 +32,7 @@ def test_edit_of_a_missing_file_says_so(tmp_path):
     done = _fathom("edit", str(tmp_path / "nope.py"), "--range", "1:2", "--instruction", "x")
     assert done.returncode == 2
     assert "cannot be read" in done.stderr
+    assert "Starting the engine" not in done.stderr  # said before any engine was started
 
 
 def test_edit_with_a_missing_model_folder_says_what_to_do(sample_project):
