@@ -13,7 +13,7 @@ keystroke (the first ``--keys`` characters); then ``--blocks`` function bodies o
 are emptied and completed once each (multi-line). Every request runs the server's own steps
 (lsp_server/inline_completion.py): related chunks by query through the same cache, secrets
 masked, pipeline/completion.py's prompt, stream and cut; the latency is from the start of
-those steps to the finished suggestion (JSON-RPC framing, ~1 ms, is not in it).
+those steps to the finished suggestion (the JSON-RPC round trip to the editor is not in it).
 
 **On a GPU** (``--lengths``): no real weights can reach the GPU machine, so the model is its
 real config and tokenizer with dummy weights, and every request runs the same steps as on
