@@ -39,6 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import common
+from bench.common import percentile
 from fathom.backend.engine import GenerationStats
 from fathom.backend.vllm_engine import VllmEngine
 from fathom.backend.vllm_settings import VllmSettings
@@ -228,11 +229,6 @@ def _engine(args: argparse.Namespace) -> RecordingEngine | ForcedLengthEngine:
     return ForcedLengthEngine(settings, lengths)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Latency by mode (the one Fathom chose: single- or multi-line), and the prefix cache."""
     figures: dict[str, Any] = {}
@@ -246,9 +242,9 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[tuple[st
         out = [row["completion_tokens"] for row in of_mode]
         figures[mode] = {
             "requests": len(of_mode),
-            "p50_ms": round(_percentile(ms, 0.5), 1),
-            "p95_ms": round(_percentile(ms, 0.95), 1),
-            "first_token_p50_ms": round(_percentile(first, 0.5), 1) if first else None,
+            "p50_ms": round(percentile(ms, 50), 1),
+            "p95_ms": round(percentile(ms, 95), 1),
+            "first_token_p50_ms": round(percentile(first, 50), 1) if first else None,
             "mean_output_tokens": round(sum(out) / len(out), 1),
             "mean_prompt_tokens": round(sum(r["prompt_tokens"] for r in of_mode) / len(of_mode)),
         }
@@ -262,7 +258,7 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[tuple[st
             f"{f['first_token_p50_ms']} ms; {f['mean_prompt_tokens']} / {f['mean_output_tokens']}",
         ))  # fmt: skip
         outside = [(row["latency_s"] - row["engine_s"]) * 1000 for row in of_mode]
-        f["fathom_steps_p50_ms"] = round(_percentile(outside, 0.5), 1)
+        f["fathom_steps_p50_ms"] = round(percentile(outside, 50), 1)
         table.append((f"{mode}-line time outside the engine p50", f"{f['fathom_steps_p50_ms']} ms"))
     typing = [row for row in rows if row["kind"] == "typing"]
     prompt = sum(row["prompt_tokens"] for row in typing)

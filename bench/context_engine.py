@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import write_results
+from bench.common import percentile, write_results
 from fathom.backend.default_model import cache_root, ensure_default_model
 from fathom.backend.tokenizer import HFTokenCounter
 from fathom.context.index import RepoIndex
@@ -168,11 +168,6 @@ async def server_contexts(
         await client.stop()
         next(stubs, None)
     return figures
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:

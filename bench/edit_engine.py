@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import write_results
+from bench.common import percentile, write_results
 from bench.edit_corpus import corpus_io
 from bench.in_memory_edits import apply_to_texts
 from fathom.edits.errors import EditError
@@ -38,11 +38,6 @@ from fathom.edits.errors import EditError
 AIDER_VERSION = "0.86.2"
 AIDER_VENV = Path("/tmp/aider-venv")
 OUTCOMES = ("correct", "refused", "wrong")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def ensure_aider(python: str | None) -> str:
