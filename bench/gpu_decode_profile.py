@@ -85,6 +85,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # vLLM's Triton attention: one kernel per layer at decode, no split-KV combine pass.
     "triton-attn": {"attention_backend": "TRITON_ATTN"},
     "moe-cutlass": {"moe_backend": "cutlass"},
+    # Fathom's FP8 decode kernels (backend/vllm_decode_plugin.py). They route with the
+    # model's own router, so vLLM's routing simulation is turned off (real top-k over the
+    # dummy router weights: 8 distinct experts per token either way at batch 1).
+    "fathom-kernels": {
+        "env": {"FATHOM_DECODE_KERNELS": "1", "VLLM_MOE_ROUTING_SIMULATION_STRATEGY": ""}
+    },
     "flashmla-full": {
         "attention_backend": "FLASHMLA",
         "extra": {"compilation_config": {"cudagraph_mode": "FULL_DECODE_ONLY"}},
@@ -94,6 +100,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 # Kernel families by name, first match wins.
 FAMILIES = (
+    ("Fathom FP8 GEMV (dense linears; MoE router)", ("_gemv_kernel",)),
     ("MoE experts", ("fused_moe", "moe")),
     ("dense FP8 GEMMs (block-scaled)", ("gemm_fp8_blockwise", "block_scaled_mm", "deep_gemm")),
     ("Marlin GEMMs", ("marlin", "Marlin")),

@@ -323,6 +323,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     os.environ.update(gpu_decode_profile.VARIANTS[args.variant].get("env", {}))
+    if args.engine == "plain":  # vLLM as it comes: not Fathom's plugin either
+        os.environ["FATHOM_DECODE_KERNELS"] = "0"
     for key, value in gpu_engine.ENV.items():
         os.environ.setdefault(key, value)
     tag = args.tag or f"{args.model}_{args.engine}_{args.variant}"

@@ -1,0 +1,290 @@
+"""Triton kernels for decode steps of a few tokens over FP8 block-quantized weights.
+
+At batch 1 a decode step of a whole FP8 MoE model is bound by kernels, not bytes (issue 23:
+~1,000 kernels a step on Qwen3-Coder-30B-A3B, 20% of the HBM roofline). These kernels read
+each weight byte once and do the work of several of vLLM's kernels in one:
+
+- ``block_fp8_gemv``: ``x @ W.T`` with ``W`` FP8 (e4m3) and one float scale per 128x128
+  block (the DeepSeek-V3 / Qwen3-FP8 format). The activations stay in 16 bits, so the
+  per-token activation quantization kernel vLLM runs before its W8A8 GEMM is not needed.
+- ``moe_decode``: router logits, softmax top-k, both expert GEMMs, SiLU-and-mul and the
+  weighted sum over the chosen experts in three kernels (vLLM: routing, alignment,
+  activation quantization, two grouped GEMMs, activation, another quantization and a sum).
+
+They are for a handful of tokens (``MAX_DECODE_TOKENS``); larger batches keep vLLM's kernels.
+Each program multiplies a tile of weight rows by the (few) activation rows with a broadcast
+multiply and a sum, since ``tl.dot`` needs 16 rows. Results are accumulated in float32.
+
+Measured (bench/results/decode_kernels.md): ~10x closer to the exact product than vLLM's
+W8A8 path, and 605 instead of 942 kernels in a Qwen3-Coder-30B-A3B batch-1 step, but
+slower: 4.71 against 4.10 ms a step. Without ``tl.dot`` Triton does not pipeline these
+loops, so too few bytes are in flight (the expert kernels reach ~1 TB/s where vLLM's
+``fused_moe_kernel`` reaches 2.3). Hence the plugin that uses them is off unless asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+QUANT_BLOCK = 128  # the weights' scale blocks are QUANT_BLOCK x QUANT_BLOCK
+MAX_DECODE_TOKENS = 4
+
+# Tiles: rows (N) and columns (K) a program loads, and warps per program: the fastest at one
+# token on an H200 among those bench/gpu_decode_kernels.py tries
+# (bench/results/decode_kernels_h200.json). Another GPU's best can be given as JSON in
+# FATHOM_DECODE_TILES, e.g. '{"dense_block_k": 512}'.
+TILES: dict[str, int] = {
+    "dense_block_n": 8,
+    "dense_block_k": 2048,
+    "dense_warps": 4,
+    "router_block_n": 8,
+    "moe_up_block_n": 16,
+    "moe_up_block_k": 256,
+    "moe_down_block_n": 4,
+    "moe_down_block_k": 512,
+    "moe_warps": 4,
+}
+TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
+
+
+@triton.jit
+def _gemv_kernel(
+    x_ptr, w_ptr, s_ptr, out_ptr, M, N, K,
+    stride_xm, stride_wn, stride_sn, stride_om,
+    HAS_SCALE: tl.constexpr, M_P2: tl.constexpr,
+    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
+):  # fmt: skip
+    offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_m = tl.arange(0, M_P2)
+    offs_k = tl.arange(0, BLOCK_K)
+    mask_n = offs_n < N
+    mask_m = offs_m < M
+    acc = tl.zeros((M_P2, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + offs_k
+        mask_w = mask_n[:, None] & (ks < K)[None, :]
+        w = tl.load(w_ptr + offs_n[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
+        w = w.to(tl.float32)
+        if HAS_SCALE:
+            s = tl.load(
+                s_ptr + (offs_n // QBLOCK)[:, None] * stride_sn + (ks // QBLOCK)[None, :],
+                mask=mask_w,
+                other=0.0,
+            )
+            w = w * s
+        x = tl.load(
+            x_ptr + offs_m[:, None] * stride_xm + ks[None, :],
+            mask=mask_m[:, None] & (ks < K)[None, :],
+            other=0.0,
+        )
+        acc += tl.sum(x.to(tl.float32)[:, None, :] * w[None, :, :], axis=2)
+    out = out_ptr + offs_m[:, None] * stride_om + offs_n[None, :]
+    tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
+
+
+def _k_tile(k: int, widest: int, rows: int = 1) -> int:
+    """Columns a program loads at once: ``widest``, narrower for a short K or more rows."""
+    return max(16, min(_pow2(k), widest // _pow2(rows)))
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def gemv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    scale: torch.Tensor | None = None,
+    *,
+    out_dtype: torch.dtype | None = None,
+    block_n: int | None = None,
+    block_k: int | None = None,
+    num_warps: int | None = None,
+) -> torch.Tensor:
+    """``x @ dequant(weight).T`` for ``x`` [M, K] with M ≤ MAX_DECODE_TOKENS.
+
+    ``weight`` is [N, K], FP8 with ``scale`` [ceil(N/128), K/128] (one per block), or any
+    float type with ``scale`` None (then K may be anything).
+    """
+    m, k = x.shape
+    block_n = block_n or TILES["dense_block_n"]
+    block_k = block_k or _k_tile(k, TILES["dense_block_k"], m)
+    num_warps = num_warps or TILES["dense_warps"]
+    n = weight.shape[0]
+    if m > MAX_DECODE_TOKENS or weight.shape[1] != k or (scale is not None and k % QUANT_BLOCK):
+        raise ValueError(f"gemv: x {tuple(x.shape)}, weight {tuple(weight.shape)}")
+    if weight.stride(1) != 1 or x.stride(1) != 1:
+        raise ValueError("gemv: rows of x and weight must be contiguous")
+    out = torch.empty((m, n), dtype=out_dtype or x.dtype, device=x.device)
+    has_scale = scale is not None
+    _gemv_kernel[(triton.cdiv(n, block_n),)](
+        x, weight, scale if has_scale else weight, out, m, n, k,
+        x.stride(0), weight.stride(0), scale.stride(0) if scale is not None else 0, out.stride(0),
+        HAS_SCALE=has_scale, M_P2=_pow2(m), BLOCK_N=block_n, BLOCK_K=block_k,
+        QBLOCK=QUANT_BLOCK, num_warps=num_warps,
+    )  # fmt: skip
+    return out
+
+
+@triton.jit
+def _top_k_slot(logits_ptr, m, slot, E, E_P2: tl.constexpr, TOP_K: tl.constexpr,
+                RENORMALIZE: tl.constexpr):  # fmt: skip
+    """The expert in place ``slot`` of token ``m``'s softmax top-k, and its weight."""
+    offs_e = tl.arange(0, E_P2)
+    logits = tl.load(logits_ptr + m * E + offs_e, mask=offs_e < E, other=float("-inf"))
+    top = tl.max(logits, axis=0)
+    probs = tl.exp(logits - top)
+    total = tl.sum(probs, axis=0)
+    # Scalars typed like the loop's values (an `if` on the runtime `slot` may not change types).
+    chosen_sum = total * 0.0
+    weight = total * 0.0
+    expert = tl.min(offs_e, axis=0)
+    for j in tl.static_range(TOP_K):
+        best = tl.max(probs, axis=0)
+        # Lowest index among equal values, as torch.topk on CUDA returns in practice.
+        idx = tl.min(tl.where(probs == best, offs_e, E_P2), axis=0)
+        chosen_sum += best
+        expert = tl.where(slot == j, idx, expert)
+        weight = tl.where(slot == j, best, weight)
+        probs = tl.where(offs_e == idx, -1.0, probs)
+    return expert, weight / (chosen_sum if RENORMALIZE else total)
+
+
+@triton.jit
+def _moe_up_kernel(
+    x_ptr, logits_ptr, w_ptr, s_ptr, act_ptr, ids_ptr, weights_ptr, E, INTER, K,
+    stride_xm, stride_we, stride_wn, stride_se, stride_sn,
+    E_P2: tl.constexpr, TOP_K: tl.constexpr, RENORMALIZE: tl.constexpr,
+    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
+):  # fmt: skip
+    """act[m, slot] = silu(x W_gate.T) * (x W_up.T) for the slot's expert."""
+    pair = tl.program_id(0)  # token * TOP_K + slot
+    m = pair // TOP_K
+    expert, weight = _top_k_slot(logits_ptr, m, pair % TOP_K, E, E_P2, TOP_K, RENORMALIZE)
+    if tl.program_id(1) == 0:
+        tl.store(ids_ptr + pair, expert)
+        tl.store(weights_ptr + pair, weight)
+    offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    mask_n = offs_n < INTER
+    w_base = w_ptr + expert.to(tl.int64) * stride_we
+    s_base = s_ptr + expert.to(tl.int64) * stride_se
+    gate = tl.zeros((BLOCK_N,), dtype=tl.float32)
+    up = tl.zeros((BLOCK_N,), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + offs_k
+        mask_k = ks < K
+        mask_w = mask_n[:, None] & mask_k[None, :]
+        x = tl.load(x_ptr + m * stride_xm + ks, mask=mask_k, other=0.0).to(tl.float32)
+        for half in tl.static_range(2):
+            rows = offs_n + half * INTER
+            w = tl.load(w_base + rows[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
+            w = w.to(tl.float32)
+            s = tl.load(
+                s_base + (rows // QBLOCK)[:, None] * stride_sn + (ks // QBLOCK)[None, :],
+                mask=mask_w,
+                other=0.0,
+            )
+            part = tl.sum(w * s * x[None, :], axis=1)
+            if half == 0:
+                gate += part
+            else:
+                up += part
+    act = gate / (1.0 + tl.exp(-gate)) * up
+    tl.store(act_ptr + pair * INTER + offs_n, act, mask=mask_n)
+
+
+@triton.jit
+def _moe_down_kernel(
+    act_ptr, ids_ptr, weights_ptr, w_ptr, s_ptr, out_ptr, H, INTER,
+    stride_we, stride_wn, stride_se, stride_sn, stride_om,
+    TOP_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
+):  # fmt: skip
+    """out[m] = Σ over the token's experts of weight x act[m, slot] W_down.T."""
+    m = tl.program_id(0)
+    offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    mask_n = offs_n < H
+    acc = tl.zeros((BLOCK_N,), dtype=tl.float32)
+    # Unrolled over the slots so every slot's weight loads can be in flight at once.
+    for slot in tl.static_range(TOP_K):
+        pair = m * TOP_K + slot
+        expert = tl.load(ids_ptr + pair).to(tl.int64)
+        weight = tl.load(weights_ptr + pair)
+        w_base = w_ptr + expert * stride_we
+        s_base = s_ptr + expert * stride_se
+        part = tl.zeros((BLOCK_N,), dtype=tl.float32)
+        for k0 in range(0, INTER, BLOCK_K):
+            ks = k0 + offs_k
+            mask_k = ks < INTER
+            mask_w = mask_n[:, None] & mask_k[None, :]
+            act = tl.load(act_ptr + pair * INTER + ks, mask=mask_k, other=0.0)
+            w = tl.load(w_base + offs_n[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
+            w = w.to(tl.float32)
+            s = tl.load(
+                s_base + (offs_n // QBLOCK)[:, None] * stride_sn + (ks // QBLOCK)[None, :],
+                mask=mask_w,
+                other=0.0,
+            )
+            part += tl.sum(w * s * act[None, :], axis=1)
+        acc += weight * part
+    tl.store(out_ptr + m * stride_om + offs_n, acc.to(out_ptr.dtype.element_ty), mask=mask_n)
+
+
+def moe_decode(
+    x: torch.Tensor,
+    gate_weight: torch.Tensor,
+    w13: torch.Tensor,
+    w13_scale: torch.Tensor,
+    w2: torch.Tensor,
+    w2_scale: torch.Tensor,
+    *,
+    top_k: int,
+    renormalize: bool,
+    block_n: tuple[int, int, int] | None = None,
+    block_k: tuple[int, int] | None = None,
+    num_warps: int | None = None,
+) -> torch.Tensor:
+    """A softmax-top-k MoE layer (SiLU-and-mul experts) for x [M, H], M ≤ MAX_DECODE_TOKENS.
+
+    ``gate_weight`` [E, H] is the router (16-bit); ``w13`` [E, 2I, H] holds each expert's
+    gate rows then up rows and ``w2`` [E, H, I] its down projection, FP8 with one scale per
+    128x128 block (``w13_scale`` [E, 2I/128, H/128], ``w2_scale`` [E, H/128, I/128]).
+    ``block_n`` (router, up, down) and ``block_k`` (up, down) override ``TILES``.
+    """
+    m, h = x.shape
+    e, two_i, _ = w13.shape
+    i = two_i // 2
+    if m > MAX_DECODE_TOKENS or w2.shape != (e, h, i) or h % QUANT_BLOCK or i % QUANT_BLOCK:
+        raise ValueError(f"moe_decode: x {tuple(x.shape)}, w13 {tuple(w13.shape)}")
+    block_n = block_n or (
+        TILES["router_block_n"],
+        TILES["moe_up_block_n"],
+        TILES["moe_down_block_n"],
+    )
+    up_k, down_k = block_k or (TILES["moe_up_block_k"], TILES["moe_down_block_k"])
+    num_warps = num_warps or TILES["moe_warps"]
+    logits = gemv(x, gate_weight, out_dtype=torch.float32, block_n=block_n[0])
+    pairs = m * top_k
+    act = torch.empty((pairs, i), dtype=torch.float32, device=x.device)
+    ids = torch.empty((pairs,), dtype=torch.int32, device=x.device)
+    weights = torch.empty((pairs,), dtype=torch.float32, device=x.device)
+    _moe_up_kernel[(pairs, triton.cdiv(i, block_n[1]))](
+        x, logits, w13, w13_scale, act, ids, weights, e, i, h,
+        x.stride(0), w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
+        E_P2=_pow2(e), TOP_K=top_k, RENORMALIZE=renormalize,
+        BLOCK_N=block_n[1], BLOCK_K=_k_tile(h, up_k), QBLOCK=QUANT_BLOCK, num_warps=num_warps,
+    )  # fmt: skip
+    out = torch.empty((m, h), dtype=x.dtype, device=x.device)
+    _moe_down_kernel[(m, triton.cdiv(h, block_n[2]))](
+        act, ids, weights, w2, w2_scale, out, h, i,
+        w2.stride(0), w2.stride(1), w2_scale.stride(0), w2_scale.stride(1), out.stride(0),
+        TOP_K=top_k, BLOCK_N=block_n[2], BLOCK_K=_k_tile(i, down_k), QBLOCK=QUANT_BLOCK,
+        num_warps=num_warps,
+    )  # fmt: skip
+    return out

@@ -1,0 +1,165 @@
+"""A vLLM plugin that runs decode steps of a few tokens on Fathom's FP8 kernels.
+
+vLLM loads it in every process through the ``vllm.general_plugins`` entry point that
+installing Fathom declares (pyproject.toml). It uses vLLM's public extension point for
+layers, ``PluggableLayer.register_oot``: vLLM then builds these subclasses wherever a model
+asks for the originals, so no vLLM file is patched.
+
+- FP8 block-quantized linear layers (QKV, output, MLP, replicated): for ≤
+  ``MAX_DECODE_TOKENS`` rows, ``block_fp8_gemv`` instead of quantizing the activations and
+  running vLLM's chosen W8A8 GEMM (CUTLASS on Hopper); more rows go to vLLM's kernel.
+- MoE layers with a softmax top-k router, SiLU experts and FP8 block weights: for ≤
+  ``MAX_DECODE_TOKENS`` tokens, ``moe_decode``; anything else (shared experts, expert
+  parallelism, other routers, other formats) keeps vLLM's path, decided once per layer.
+
+The choice between the two paths is made inside a custom op (linear) or inside vLLM's own
+opaque MoE op, so torch.compile sees one graph and each captured CUDA graph holds one path.
+
+Off unless ``FATHOM_DECODE_KERNELS=1``: the kernels are more exact than vLLM's W8A8 path but
+not yet faster (backend/fp8_decode_kernels.py says by how much). It does nothing where CUDA
+is not the platform (vLLM's CPU build).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import torch
+
+log = logging.getLogger("fathom.decode_kernels")
+
+# Fallback paths for row counts the kernels do not take, by the key the custom op is given.
+_fallbacks: dict[str, Any] = {}
+
+
+def enabled() -> bool:
+    """Whether the plugin should act in this process."""
+    if os.environ.get("FATHOM_DECODE_KERNELS", "0") != "1":
+        return False
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        return False
+    return bool(current_platform.is_cuda())
+
+
+def register() -> None:
+    """The entry point vLLM calls (``vllm.general_plugins``)."""
+    if not enabled() or getattr(register, "done", False):
+        return
+    register.done = True  # type: ignore[attr-defined]
+    _register_linear_op()
+    _register_layers()
+    log.info("Fathom decode kernels registered (FP8 block linears and MoE, ≤ 4 tokens)")
+
+
+def _register_linear_op() -> None:
+    from fathom.backend.fp8_decode_kernels import MAX_DECODE_TOKENS, gemv
+
+    @torch.library.custom_op("fathom::block_fp8_linear", mutates_args=())
+    def block_fp8_linear(
+        x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, key: str
+    ) -> torch.Tensor:
+        if x.shape[0] <= MAX_DECODE_TOKENS:
+            return gemv(x, weight, scale)
+        return _fallbacks[key](x)
+
+    @block_fp8_linear.register_fake
+    def _(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, key: str) -> torch.Tensor:
+        return x.new_empty((x.shape[0], weight.shape[0]))
+
+
+class DecodeLinearKernel:
+    """Wraps vLLM's FP8 block linear kernel object: a few rows go to Fathom's GEMV."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.key = f"linear-{id(self)}"
+        self.active = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def process_weights_after_loading(self, layer: Any) -> None:
+        self.inner.process_weights_after_loading(layer)
+        weight, scale = layer.weight, getattr(layer, "weight_scale_inv", None)
+        self.active = (
+            scale is not None
+            and weight.dtype == torch.float8_e4m3fn
+            and weight.dim() == 2
+            and weight.stride(1) == 1
+            and weight.shape[1] % 128 == 0
+            and tuple(scale.shape) == (-(-weight.shape[0] // 128), weight.shape[1] // 128)
+        )
+        if self.active:
+            _fallbacks[self.key] = lambda x: self.inner.apply_weights(layer, x, None)
+
+    def apply_weights(
+        self, layer: Any, x: torch.Tensor, bias: torch.Tensor | None = None, **kw: Any
+    ) -> torch.Tensor:
+        if not self.active:
+            return self.inner.apply_weights(layer, x, bias, **kw)
+        rows = x.reshape(-1, x.shape[-1])
+        out = torch.ops.fathom.block_fp8_linear(
+            rows, layer.weight, layer.weight_scale_inv, self.key
+        )
+        out = out.view(*x.shape[:-1], layer.weight.shape[0])
+        return out if bias is None else out + bias
+
+
+def _wrap_linear(layer: Any) -> None:
+    method: Any = getattr(layer, "quant_method", None)
+    inner = getattr(method, "fp8_linear", None)
+    if inner is None or not getattr(method, "block_quant", False):
+        return
+    if getattr(method, "use_marlin", False) or isinstance(inner, DecodeLinearKernel):
+        return
+    method.fp8_linear = DecodeLinearKernel(inner)
+
+
+def _register_layers() -> None:
+    from vllm.model_executor.layers import linear
+    from vllm.model_executor.layers.fused_moe.runner.moe_runner import MoERunner
+
+    for base in (
+        linear.QKVParallelLinear,
+        linear.RowParallelLinear,
+        linear.MergedColumnParallelLinear,
+        linear.ColumnParallelLinear,
+        linear.ReplicatedLinear,
+    ):
+        base.register_oot(_decode_linear_class(base))
+    MoERunner.register_oot(_decode_moe_runner_class(MoERunner))
+
+
+def _decode_linear_class(base: Any) -> type:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        base.__init__(self, *args, **kwargs)
+        _wrap_linear(self)
+
+    return type(f"FathomDecode{base.__name__}", (base,), {"__init__": __init__})
+
+
+def _decode_moe_runner_class(base: Any) -> type:
+    from fathom.backend.vllm_decode_moe import DecodeMoE
+
+    def _forward_impl(
+        self: Any,
+        hidden_states: torch.Tensor,
+        router_logits: torch.Tensor,
+        shared_experts_input: torch.Tensor | None,
+        input_ids: torch.Tensor | None = None,
+    ) -> Any:
+        decode = self.__dict__.get("_fathom_decode")
+        if decode is None:
+            decode = DecodeMoE.for_runner(self)
+            self.__dict__["_fathom_decode"] = decode
+        if decode and hidden_states.shape[0] <= decode.max_tokens:
+            return decode(hidden_states)
+        return base._forward_impl(
+            self, hidden_states, router_logits, shared_experts_input, input_ids
+        )
+
+    return type(f"FathomDecode{base.__name__}", (base,), {"_forward_impl": _forward_impl})

@@ -1,0 +1,228 @@
+"""Fathom's FP8 decode kernels against vLLM's ops on the GPU: correctness and time per call.
+
+    PYTHONPATH=/tmp/site:. python bench/gpu_decode_kernels.py --out DIR
+
+Shapes of Qwen3-Coder-30B-A3B-Instruct-FP8 (hidden 2048, 32 query + 4 KV heads of 128,
+128 experts of 768, top-8), random weights quantized to FP8 in 128x128 blocks:
+- correctness: each kernel against float32 math on the dequantized weights (the exact
+  answer) and against vLLM's own op (CUTLASS W8A8 block GEMM after per-token-group
+  quantization; router + ``fused_topk`` + ``fused_experts``), max and mean absolute error
+  relative to the largest output;
+- time: each op captured 100 times in one CUDA graph, replayed, µs per call (a decode step
+  runs them inside CUDA graphs too), for the tiles in ``--sweep`` and vLLM's op.
+Writes ``decode_kernels_<tag>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import itertools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fathom.backend.fp8_decode_kernels import gemv, moe_decode
+
+HIDDEN, HEADS, KV_HEADS, HEAD_DIM = 2048, 32, 4, 128
+EXPERTS, INTERMEDIATE, TOP_K = 128, 768, 8
+DENSE = {  # name: (N, K)
+    "qkv_proj": ((HEADS + 2 * KV_HEADS) * HEAD_DIM, HIDDEN),
+    "o_proj": (HIDDEN, HEADS * HEAD_DIM),
+}
+
+
+def quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """FP8 e4m3 weights and one float32 scale per 128x128 block (the checkpoints' format)."""
+    n, k = w.shape[-2:]
+    blocks = w.reshape(*w.shape[:-2], n // 128, 128, k // 128, 128)
+    scale = blocks.abs().amax(dim=(-3, -1)).clamp(min=1e-8) / 448.0
+    q = (blocks / scale[..., :, None, :, None]).to(torch.float8_e4m3fn)
+    return q.reshape(w.shape).contiguous(), scale.float().contiguous()
+
+
+def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return q.float() * scale.repeat_interleave(128, -2).repeat_interleave(128, -1)
+
+
+def error(out: torch.Tensor, exact: torch.Tensor) -> dict[str, float]:
+    top = exact.abs().max().item()
+    diff = (out.float() - exact).abs()
+    return {
+        "max_rel": round(diff.max().item() / top, 6),
+        "mean_rel": round(diff.mean().item() / top, 6),
+    }
+
+
+def graph_time_us(fn: Callable[[], Any], calls: int = 100, replays: int = 20) -> float:
+    """Median µs per call of ``fn`` captured ``calls`` times in one CUDA graph."""
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            fn()
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, stream=stream):
+        for _ in range(calls):
+            fn()
+    times = []
+    for _ in range(replays):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        graph.replay()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end) * 1000 / calls)
+    return round(sorted(times)[len(times) // 2], 2)
+
+
+def vllm_dense(x: torch.Tensor, q: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    from vllm import _custom_ops as ops
+    from vllm.model_executor.layers.quantization.utils.fp8_utils import per_token_group_quant_fp8
+
+    # CUTLASS reads the activation scales M-major, as vLLM lays them out for it.
+    xq, xs = per_token_group_quant_fp8(x, 128, column_major_scales=True)
+    return ops.cutlass_scaled_mm(xq, q.T, out_dtype=x.dtype, scale_a=xs, scale_b=s.T)
+
+
+def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for name, (n, k) in DENSE.items():
+        q, s = quantize(torch.randn(n, k, device="cuda") * 0.02)
+        exact_w = dequantize(q, s)
+        for m in args.tokens:
+            x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+            exact = x.float() @ exact_w.T
+            row: dict[str, Any] = {"op": name, "n": n, "k": k, "tokens": m}
+            row["fathom_error"] = error(gemv(x, q, s), exact)
+            row["vllm_error"] = error(vllm_dense(x, q, s), exact)
+            row["vllm_us"] = graph_time_us(functools.partial(vllm_dense, x, q, s))
+            tiles = {}
+            for bn, bk, warps in itertools.product(args.block_n, args.block_k, args.warps):
+                if bk > k or bk * m > 4096:  # wider than the row, or too many registers
+                    continue
+                call = functools.partial(gemv, x, q, s, block_n=bn, block_k=bk, num_warps=warps)
+                tiles[f"{bn},{bk},{warps}"] = graph_time_us(call)
+            best = min(tiles, key=tiles.__getitem__)
+            row.update(fathom_us=tiles[best], best_tile=best, tiles=tiles)
+            row["bytes"] = n * k + s.numel() * 4 + m * k * 2
+            row["fathom_tb_s"] = round(row["bytes"] / row["fathom_us"] / 1e6, 3)
+            rows.append(row)
+            print(
+                f"[kernels] {json.dumps({k: v for k, v in row.items() if k != 'tiles'})}",
+                flush=True,
+            )
+    return rows
+
+
+def moe_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from vllm.model_executor.layers.fused_moe.config import fp8_w8a8_moe_quant_config
+    from vllm.model_executor.layers.fused_moe.fused_moe import fused_experts
+    from vllm.model_executor.layers.fused_moe.router.fused_topk_router import fused_topk
+
+    gate = (torch.randn(EXPERTS, HIDDEN, device="cuda") * 0.02).bfloat16()
+    q13, s13 = quantize(torch.randn(EXPERTS, 2 * INTERMEDIATE, HIDDEN, device="cuda") * 0.02)
+    q2, s2 = quantize(torch.randn(EXPERTS, HIDDEN, INTERMEDIATE, device="cuda") * 0.02)
+    w13, w2 = dequantize(q13, s13), dequantize(q2, s2)
+    config = fp8_w8a8_moe_quant_config(w1_scale=s13, w2_scale=s2, block_shape=[128, 128])
+
+    def vllm_moe(x: torch.Tensor) -> torch.Tensor:
+        logits = torch.nn.functional.linear(x, gate)
+        weights, ids, _ = fused_topk(x, logits, TOP_K, True)
+        return fused_experts(x, q13, q2, weights, ids, quant_config=config)
+
+    rows = []
+    for m in args.tokens:
+        x = torch.randn(m, HIDDEN, device="cuda", dtype=torch.bfloat16)
+        probs = (x.float() @ gate.float().T).softmax(-1)
+        top_w, top_i = probs.topk(TOP_K, -1)
+        top_w = top_w / top_w.sum(-1, keepdim=True)
+        exact = torch.zeros(m, HIDDEN, device="cuda")
+        for t, j in itertools.product(range(m), range(TOP_K)):
+            h = w13[top_i[t, j]] @ x[t].float()
+            act = torch.nn.functional.silu(h[:INTERMEDIATE]) * h[INTERMEDIATE:]
+            exact[t] += top_w[t, j] * (w2[top_i[t, j]] @ act)
+        run = functools.partial(
+            moe_decode, x, gate, q13, s13, q2, s2, top_k=TOP_K, renormalize=True
+        )
+        row: dict[str, Any] = {"op": "moe", "tokens": m, "experts": EXPERTS, "top_k": TOP_K}
+        row["fathom_error"] = error(run(), exact)
+        row["vllm_error"] = error(vllm_moe(x), exact)
+        row["vllm_us"] = graph_time_us(functools.partial(vllm_moe, x))
+        tiles = {}
+        sweep = itertools.product(
+            args.block_n, args.up_block_k, args.down_block_n, args.down_block_k
+        )
+        for up, up_k, down, down_k in sweep:
+            call = functools.partial(run, block_n=(8, up, down), block_k=(up_k, down_k))
+            tiles[f"{up},{up_k},{down},{down_k}"] = graph_time_us(call)
+        best = min(tiles, key=tiles.__getitem__)
+        row.update(fathom_us=tiles[best], best_tile=best, tiles=tiles)
+        experts_read = min(EXPERTS, m * TOP_K)
+        row["bytes"] = experts_read * 3 * INTERMEDIATE * HIDDEN + gate.numel() * 2
+        row["fathom_tb_s"] = round(row["bytes"] / row["fathom_us"] / 1e6, 3)
+        rows.append(row)
+        print(f"[kernels] {json.dumps({k: v for k, v in row.items() if k != 'tiles'})}", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--block-n", type=int, nargs="+", default=[4, 8, 16])
+    parser.add_argument("--down-block-n", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--block-k", type=int, nargs="+", default=[512, 1024, 2048])
+    parser.add_argument("--up-block-k", type=int, nargs="+", default=[256, 512, 1024])
+    parser.add_argument("--down-block-k", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--warps", type=int, nargs="+", default=[4, 8])
+    parser.add_argument("--tag", default="h200")
+    parser.add_argument("--out", type=Path, default=Path("."))
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    result: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "gpu": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+    }
+    try:
+        import triton
+        import vllm
+
+        result.update(triton=triton.__version__, vllm=vllm.__version__)
+    except ImportError as exc:
+        result["import_error"] = str(exc)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"decode_kernels_{args.tag}.json"
+    for name, rows in (("dense", dense_rows), ("moe", moe_rows)):
+        result[name] = rows(args)
+        path.write_text(json.dumps(result, indent=2))
+    result["best_tiles"] = best_tiles(result)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"[kernels] wrote {path}", flush=True)
+    print(f"FATHOM_DECODE_TILES='{json.dumps(result['best_tiles'])}'", flush=True)
+
+
+def best_tiles(result: dict[str, Any]) -> dict[str, int]:
+    """The tiles (backend/fp8_decode_kernels.TILES' keys) fastest at one token, all shapes."""
+    one = [row for row in result["dense"] if row["tokens"] == 1]
+    shared = set.intersection(*(set(row["tiles"]) for row in one))
+    dense = min(shared, key=lambda t: sum(row["tiles"][t] for row in one))
+    moe = next(row for row in result["moe"] if row["tokens"] == 1)
+    up, up_k, down, down_k = map(int, min(moe["tiles"], key=moe["tiles"].__getitem__).split(","))
+    bn, bk, warps = map(int, dense.split(","))
+    return {
+        "dense_block_n": bn, "dense_block_k": bk, "dense_warps": warps,
+        "moe_up_block_n": up, "moe_up_block_k": up_k,
+        "moe_down_block_n": down, "moe_down_block_k": down_k,
+    }  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Fathom's FP8 decode kernels run by Triton's interpreter on the CPU, against float32 math.
+
+Run as a script by tests/test_fp8_decode_kernels.py with ``TRITON_INTERPRET=1`` (which must be
+set before the kernels are defined, so not inside the pytest process). Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import torch
+
+from fathom.backend import fp8_decode_kernels as kernels
+from fathom.backend import vllm_decode_plugin
+
+
+def quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """FP8 weights, one float scale per 128x128 block (rows padded up to a whole block)."""
+    n, k = w.shape[-2:]
+    pad = -n % 128
+    padded = torch.nn.functional.pad(w, (0, 0, 0, pad))
+    blocks = padded.reshape(*w.shape[:-2], (n + pad) // 128, 128, k // 128, 128)
+    scale = blocks.abs().amax(dim=(-3, -1)).clamp(min=1e-8) / 448.0
+    q = (blocks / scale[..., :, None, :, None]).to(torch.float8_e4m3fn)
+    return q.reshape(padded.shape)[..., :n, :].contiguous(), scale.float()
+
+
+def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    n = q.shape[-2]
+    full = scale.repeat_interleave(128, -2).repeat_interleave(128, -1)
+    return q.float() * full[..., :n, :]
+
+
+def rel_error(out: torch.Tensor, exact: torch.Tensor) -> float:
+    return ((out.float() - exact).abs().max() / exact.abs().max()).item()
+
+
+def dense() -> dict[str, float]:
+    errors = {}
+    # N not a multiple of the row tile, K not a power of two: the masks are exercised.
+    q, s = quantize(torch.randn(200, 384))
+    for m in (1, 3):
+        x = torch.randn(m, 384).bfloat16()
+        errors[f"fp8_m{m}"] = rel_error(kernels.gemv(x, q, s), x.float() @ dequantize(q, s).T)
+    w = torch.randn(24, 100).bfloat16()  # the router's case: 16-bit, no scale, any K
+    x = torch.randn(2, 100).bfloat16()
+    out = kernels.gemv(x, w, out_dtype=torch.float32)
+    errors["bf16"] = rel_error(out, x.float() @ w.float().T)
+    errors["bf16_dtype_is_float32"] = float(out.dtype == torch.float32)
+    return errors
+
+
+def moe(renormalize: bool) -> float:
+    e, h, i, top_k, m = 8, 256, 384, 2, 2
+    x = torch.randn(m, h).bfloat16()
+    gate = torch.randn(e, h).bfloat16()
+    q13, s13 = quantize(torch.randn(e, 2 * i, h) * 0.05)
+    q2, s2 = quantize(torch.randn(e, h, i) * 0.05)
+    out = kernels.moe_decode(x, gate, q13, s13, q2, s2, top_k=top_k, renormalize=renormalize)
+    probs = (x.float() @ gate.float().T).softmax(-1)
+    weights, ids = probs.topk(top_k, -1)
+    if renormalize:
+        weights = weights / weights.sum(-1, keepdim=True)
+    w13, w2 = dequantize(q13, s13), dequantize(q2, s2)
+    exact = torch.zeros(m, h)
+    for t in range(m):
+        for j in range(top_k):
+            up = w13[ids[t, j]] @ x[t].float()
+            act = torch.nn.functional.silu(up[:i]) * up[i:]
+            exact[t] += weights[t, j] * (w2[ids[t, j]] @ act)
+    return rel_error(out, exact)
+
+
+def linear_wrapper() -> dict[str, float]:
+    """DecodeLinearKernel: a few rows through the custom op's GEMV, more to vLLM's kernel."""
+    vllm_decode_plugin._register_linear_op()
+    q, s = quantize(torch.randn(256, 256))
+
+    class Layer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight, self.weight_scale_inv = q, s
+
+    class VllmKernel:  # stands in for vLLM's CUTLASS kernel object
+        calls = 0
+
+        def process_weights_after_loading(self, layer: torch.nn.Module) -> None:
+            pass
+
+        def apply_weights(self, layer: torch.nn.Module, x: torch.Tensor, bias: object = None):
+            VllmKernel.calls += 1
+            return torch.zeros(x.shape[0], 256, dtype=x.dtype)
+
+    layer, wrapper = Layer(), vllm_decode_plugin.DecodeLinearKernel(VllmKernel())
+    wrapper.process_weights_after_loading(layer)
+    few = torch.randn(2, 256).bfloat16()
+    out = wrapper.apply_weights(layer, few)
+    many = wrapper.apply_weights(layer, torch.randn(5, 256).bfloat16())
+    return {
+        "active": float(wrapper.active),
+        "few_error": rel_error(out, few.float() @ dequantize(q, s).T),
+        "fallback_calls": float(VllmKernel.calls),
+        "many_is_fallback": float(bool((many == 0).all())),
+    }
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    report = {
+        "dense": dense(),
+        "moe_renormalized": moe(True),
+        "moe_softmax": moe(False),
+        "linear": linear_wrapper(),
+    }
+    json.dump(report, sys.stdout)
+    print()

@@ -1,0 +1,129 @@
+"""Fathom's FP8 decode kernels and the vLLM plugin that would use them.
+
+The kernels run under Triton's interpreter on the CPU (tests/fp8_kernels_interpreted.py):
+the same kernel code the GPU compiles, checked against float32 math on the dequantized
+weights. Their speed and their error beside vLLM's ops on a GPU are in
+bench/results/decode_kernels.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+
+from fathom.backend import vllm_decode_plugin
+from fathom.backend.vllm_decode_moe import unsupported_reason
+
+HERE = Path(__file__).resolve().parent
+# bf16 outputs carry ~3 significant digits; the float32 sums differ only in order.
+TOLERANCE = 0.01
+
+
+@pytest.fixture(scope="module")
+def interpreted() -> dict[str, Any]:
+    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(HERE.parent)}
+    done = subprocess.run(
+        [sys.executable, str(HERE / "fp8_kernels_interpreted.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=HERE.parent,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_gemv_matches_float32_math(interpreted: dict[str, Any]) -> None:
+    dense = interpreted["dense"]
+    assert dense["fp8_m1"] < TOLERANCE
+    assert dense["fp8_m3"] < TOLERANCE
+    assert dense["bf16"] < TOLERANCE
+    assert dense["bf16_dtype_is_float32"] == 1.0
+
+
+def test_moe_decode_routes_and_sums_like_float32_math(interpreted: dict[str, Any]) -> None:
+    assert interpreted["moe_renormalized"] < TOLERANCE
+    assert interpreted["moe_softmax"] < TOLERANCE
+
+
+def test_linear_wrapper_sends_few_rows_to_the_gemv_and_more_to_vllm(
+    interpreted: dict[str, Any],
+) -> None:
+    linear = interpreted["linear"]
+    assert linear["active"] == 1.0
+    assert linear["few_error"] < TOLERANCE
+    assert linear["fallback_calls"] == 1.0
+    assert linear["many_is_fallback"] == 1.0
+
+
+def test_plugin_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FATHOM_DECODE_KERNELS", raising=False)
+    assert not vllm_decode_plugin.enabled()
+    monkeypatch.setenv("FATHOM_DECODE_KERNELS", "0")
+    assert not vllm_decode_plugin.enabled()
+
+
+def test_plugin_does_nothing_on_vllms_cpu_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm.model_executor.custom_op import op_registry_oot
+
+    monkeypatch.setenv("FATHOM_DECODE_KERNELS", "1")
+    before = dict(op_registry_oot)
+    vllm_decode_plugin.register()
+    assert not vllm_decode_plugin.enabled()
+    assert op_registry_oot == before
+
+
+def test_installed_entry_point_names_the_plugin() -> None:
+    from importlib.metadata import entry_points
+
+    names = {ep.name: ep.value for ep in entry_points(group="vllm.general_plugins")}
+    assert names.get("fathom_decode_kernels") == "fathom.backend.vllm_decode_plugin:register"
+
+
+def _runner(**overrides: Any) -> SimpleNamespace:
+    """A stand-in for vLLM's MoERunner with a layer moe_decode can run."""
+    e, h, i = 8, 256, 128
+    fp8 = torch.float8_e4m3fn
+    experts = SimpleNamespace(
+        w13_weight=torch.zeros(e, 2 * i, h, dtype=fp8),
+        w13_weight_scale_inv=torch.ones(e, 2 * i // 128, h // 128),
+        w2_weight=torch.zeros(e, h, i, dtype=fp8),
+        w2_weight_scale_inv=torch.ones(e, h // 128, i // 128),
+        activation="MoEActivation.SILU",
+        expert_map=None,
+        apply_router_weight_on_input=False,
+        e_score_correction_bias=None,
+    )
+    router = type("FusedTopKRouter", (), {"scoring_func": "softmax", "top_k": 2})()
+    fields: dict[str, Any] = {
+        "gate": SimpleNamespace(weight=torch.zeros(e, h, dtype=torch.bfloat16), bias=None),
+        "_shared_experts": None,
+        "_fse_fuse_gate": False,
+        "do_naive_dispatch_combine": False,
+        "routed_input_transform": None,
+        "routed_output_transform": None,
+        "routed_scaling_factor": 1.0,
+        "router": router,
+        "routed_experts": experts,
+    }
+    fields.update(overrides)
+    return SimpleNamespace(**fields)
+
+
+def test_moe_layers_the_kernel_can_run_are_told_apart() -> None:
+    assert unsupported_reason(_runner()) is None
+    assert unsupported_reason(_runner(_shared_experts=object())) == "shared experts"
+    assert unsupported_reason(_runner(routed_scaling_factor=2.5)) == "a routed scaling factor"
+    simulated = type("RoutingSimulatorRouter", (), {"scoring_func": "softmax"})()
+    assert unsupported_reason(_runner(router=simulated)) == "router RoutingSimulatorRouter"
+    bf16_experts = _runner()
+    bf16_experts.routed_experts.w13_weight = torch.zeros(8, 256, 256, dtype=torch.bfloat16)
+    assert unsupported_reason(bf16_experts) == "expert weights are torch.bfloat16"
