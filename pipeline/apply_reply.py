@@ -32,12 +32,13 @@ def _snapshot(path: Path) -> DocumentSnapshot:
     return DocumentSnapshot(path, read_text_file(path), None)
 
 
-def plan_reply(reply: str, root: Path) -> EditPlan:
+def plan_reply(reply: str, root: Path, default_path: str | None = None) -> EditPlan:
     """The plan ``reply`` makes of the files under ``root``; an EditError says why there is
-    none (no diff, a hunk that lands nowhere or twice, broken syntax, a path outside)."""
+    none (no diff, a hunk that lands nowhere or twice, broken syntax, a path outside).
+    ``default_path`` (relative to ``root``) is the file of blocks or hunks that name none."""
     if (loop := reply_loop(reply)) is not None:
         raise EditError(f"Not applied: {loop.describe()}.")
-    plan = build_plan(parse_reply(reply), root.resolve(), _snapshot)
+    plan = build_plan(parse_reply(reply, default_path), root.resolve(), _snapshot)
     moves_files = plan.creates or plan.renames or plan.deletes
     if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):
         raise EditError("Not applied: the reply leaves every file as it was.")
@@ -45,11 +46,16 @@ def plan_reply(reply: str, root: Path) -> EditPlan:
 
 
 def apply_reply(
-    reply: str, root: Path, *, dry_run: bool = False, allow_delete: bool = False
+    reply: str,
+    root: Path,
+    *,
+    dry_run: bool = False,
+    allow_delete: bool = False,
+    default_path: str | None = None,
 ) -> AppliedReply:
     """Plan ``reply`` against ``root`` and, unless ``dry_run``, write the whole plan."""
     root = root.resolve()
-    plan = plan_reply(reply, root)
+    plan = plan_reply(reply, root, default_path)
     diff = plan_diff(plan, root)
     written = () if dry_run else tuple(write_plan(plan, allow_delete=allow_delete))
     return AppliedReply(plan=plan, diff=diff, written=written)

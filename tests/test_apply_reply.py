@@ -85,3 +85,23 @@ def test_a_reply_that_changes_nothing_or_loops_is_refused(tree):
     with pytest.raises(EditError, match="repetition loop"):
         apply_reply(loop, tree)
     assert (tree / "use.py").read_text() == USE
+
+
+# Search/replace blocks that name no file, as a small model writes them for the selected file.
+UNNAMED_BLOCK = """<<<<<<< SEARCH
+def bill(items):
+    return total(items)
+=======
+def bill(items):
+    return round(total(items), 2)
+>>>>>>> REPLACE
+"""
+
+
+def test_blocks_that_name_no_file_go_to_the_default_path_or_are_refused(tree):
+    with pytest.raises(EditError):
+        apply_reply(UNNAMED_BLOCK, tree)
+    assert (tree / "use.py").read_text() == USE
+    done = apply_reply(UNNAMED_BLOCK, tree, default_path="use.py")
+    assert "return round(total(items), 2)" in (tree / "use.py").read_text()
+    assert [p.name for p in done.written] == ["use.py"]
