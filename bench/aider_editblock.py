@@ -1,0 +1,95 @@
+"""Aider's search/replace ("diff") edit format on model replies (runs in Aider's venv).
+
+    /tmp/aider-venv/bin/python bench/aider_editblock.py < cases.jsonl  -> JSON lines
+
+Each input line is {"id", "files": {path: text}, "chat": [paths added to the chat], "reply"};
+the first output line is {"aider-chat": VERSION}, then one per case: {"id", "texts" (path ->
+what Aider leaves), "error" (Aider's error text, or null)}.
+
+Aider's own code does the work, as ``Coder.apply_updates`` calls it: ``EditBlockCoder.get_edits``
+(``find_original_update_blocks``), ``apply_edits`` as a dry run, ``prepare_to_edit`` (with
+--yes-always: a missing file is created empty), then ``apply_edits`` (``do_replace`` with its
+whitespace and "..." tolerance, and its fallback to the other files in the chat). The stand-in
+coder keeps the texts in memory through bench/aider_udiff.py's ``_IO``; the files are written to
+a scratch folder first, since Aider asks the disk whether a file exists.
+"""
+
+import importlib.metadata
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from aider_udiff import _IO
+
+
+class _Coder:
+    """What EditBlockCoder.get_edits / apply_edits use of a Coder."""
+
+    def __init__(self, root: Path, texts: dict, reply: str, chat: list):
+        from aider import utils
+
+        self.root = str(root)
+        self.io = _IO(root, texts)
+        self.partial_response_content = reply
+        self.fence = ("```", "```")
+        self.shell_commands = []
+        self.chat = list(chat)
+        self._safe_abs_path = utils.safe_abs_path
+        self.abs_fnames = {self.abs_root_path(path) for path in self.chat}
+
+    def abs_root_path(self, path):
+        return self._safe_abs_path(Path(self.root) / path)
+
+    def get_inchat_relative_files(self):
+        return sorted(self.chat)
+
+    def get_rel_fname(self, full_path):
+        return Path(full_path).relative_to(self.root).as_posix()
+
+    def prepare_to_edit(self, edits):
+        from aider import utils
+
+        for path in dict.fromkeys(p for p, _, _ in edits if p is not None):
+            full = self.abs_root_path(path)
+            if not Path(full).exists() and utils.touch_file(full):
+                key = self.io.key(full)
+                if not key.startswith("/"):
+                    self.io.texts[key] = ""
+        return edits
+
+
+def run_case(case: dict, scratch: Path) -> dict:
+    from aider.coders.editblock_coder import EditBlockCoder
+
+    root = scratch / "ws"
+    shutil.rmtree(root, ignore_errors=True)
+    for rel, text in case["files"].items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    root = root.resolve()
+    texts = dict(case["files"])
+    coder = _Coder(root, texts, case["reply"], case["chat"])
+    error = None
+    try:
+        edits = EditBlockCoder.get_edits(coder)
+        edits = EditBlockCoder.apply_edits(coder, edits, dry_run=True)
+        edits = coder.prepare_to_edit(edits)
+        EditBlockCoder.apply_edits(coder, edits)
+    except Exception as exc:  # Coder.apply_updates reports any exception and moves on
+        error = f"{type(exc).__name__}: {exc}"
+    return {"id": case["id"], "texts": texts, "error": error}
+
+
+def main() -> None:
+    print(json.dumps({"aider-chat": importlib.metadata.version("aider-chat")}), flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        for line in sys.stdin:
+            if line.strip():
+                print(json.dumps(run_case(json.loads(line), Path(scratch))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
