@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from aider_udiff import _IO
+from aider_udiff import _IO, create_missing
 
 
 class _Coder:
@@ -49,14 +49,7 @@ class _Coder:
         return Path(full_path).relative_to(self.root).as_posix()
 
     def prepare_to_edit(self, edits):
-        from aider import utils
-
-        for path in dict.fromkeys(p for p, _, _ in edits if p is not None):
-            full = self.abs_root_path(path)
-            if not Path(full).exists() and utils.touch_file(full):
-                key = self.io.key(full)
-                if not key.startswith("/"):
-                    self.io.texts[key] = ""
+        create_missing(self, [edit[0] for edit in edits])
         return edits
 
 

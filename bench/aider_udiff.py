@@ -98,16 +98,20 @@ class _Coder:
         return self._safe_abs_path(Path(self.root) / path)
 
     def prepare_to_edit(self, edits):
-        """Coder.prepare_to_edit with --yes-always: missing files are created empty."""
-        from aider import utils
-
-        for path in dict.fromkeys(p for p, _ in edits if p is not None):
-            full = self.abs_root_path(path)
-            if not Path(full).exists() and utils.touch_file(full):
-                key = self.io.key(full)
-                if not key.startswith("/"):
-                    self.io.texts[key] = ""
+        create_missing(self, [edit[0] for edit in edits])
         return edits
+
+
+def create_missing(coder, paths) -> None:
+    """Coder.prepare_to_edit with --yes-always: missing files are created empty."""
+    from aider import utils
+
+    for path in dict.fromkeys(p for p in paths if p is not None):
+        full = coder.abs_root_path(path)
+        if not Path(full).exists() and utils.touch_file(full):
+            key = coder.io.key(full)
+            if not key.startswith("/"):
+                coder.io.texts[key] = ""
 
 
 def run_case(
