@@ -6,7 +6,7 @@ layers, ``PluggableLayer.register_oot``: vLLM then builds these subclasses where
 asks for the originals, so no vLLM file is patched.
 
 - FP8 block-quantized linear layers (QKV, output, MLP, replicated): for ≤
-  ``MAX_DECODE_TOKENS`` rows, ``block_fp8_gemv`` instead of quantizing the activations and
+  ``MAX_DECODE_TOKENS`` rows, ``gemv`` instead of quantizing the activations and
   running vLLM's chosen W8A8 GEMM (CUTLASS on Hopper); more rows go to vLLM's kernel.
 - MoE layers with a softmax top-k router, SiLU experts and FP8 block weights: for ≤
   ``MAX_DECODE_TOKENS`` tokens, ``moe_decode``; anything else (shared experts, expert
