@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from fathom.edits.diff_parse import ParsedDiff
 from fathom.edits.errors import DiffParseError, EditError, NoDiffError
+from fathom.edits.formats import EditFormat
 from fathom.edits.plan import EditPlan, HunkFailure, PlanBuilder
 
 MAX_FEEDBACK_ROUNDS = 3
@@ -61,15 +62,25 @@ class SuspectReplyError(EditError):
 
 def suspect_message(reason: str) -> str:
     return (
-        f"Your reply was not applied: {reason}. Reply again with a diff that does exactly "
+        f"Your reply was not applied: {reason}. Reply again with an edit that does exactly "
         "what the instruction asks, once."
     )
 
 
-def parse_error_message(error: Exception) -> str:
+def parse_error_message(
+    error: Exception, fmt: EditFormat = EditFormat.WHOLE_BLOCK, path: str = "PATH"
+) -> str:
+    """What to tell a model whose reply could not be read, in the format it was asked for and
+    with the real path (a small model copies a placeholder such as PATH as it stands)."""
+    if fmt is EditFormat.SEARCH_REPLACE:
+        return (
+            f"Your reply could not be read as SEARCH/REPLACE blocks: {error} Reply with the "
+            f"file's path ({path}) on a line, then a fenced block: '<<<<<<< SEARCH', the lines "
+            "to change copied exactly, '=======', the new lines, '>>>>>>> REPLACE'."
+        )
     return (
         f"Your reply could not be read as a unified diff: {error} Reply with a unified diff: "
-        "'--- a/PATH', '+++ b/PATH', '@@ @@', then the lines with '-', '+' or ' '."
+        f"'--- a/{path}', '+++ b/{path}', '@@ @@', then the lines with '-', '+' or ' '."
     )
 
 
@@ -80,12 +91,14 @@ async def run_rounds(
     ask_again: Callable[[str], Awaitable[str]],
     max_rounds: int = MAX_FEEDBACK_ROUNDS,
     judge: Callable[[ParsedDiff, str], str | None] = lambda _p, _r: None,
+    parse_message: Callable[[Exception], str] = parse_error_message,
 ) -> tuple[EditPlan, list[Round]]:
     """Feed failures back until every hunk lands or the rounds run out; then build the plan.
 
     ``ask_again(message)`` sends ``message`` to the model as the next user turn and returns
     its reply. ``judge(parsed, reply)`` names what makes a readable reply suspect (a loop, a
-    reply out of proportion); such a reply is asked again like an unreadable one. Raises the
+    reply out of proportion); such a reply is asked again like an unreadable one, and
+    ``parse_message(error)`` is what an unreadable one is told. Raises the
     plan's EditError (or the last parse error or suspicion) if the rounds run out.
     """
     rounds: list[Round] = []
@@ -105,7 +118,7 @@ async def run_rounds(
             # A garbled retry keeps what landed before; a garbled first reply has nothing.
             last_parse_error = exc
             rounds.append(Round(reply, tuple(builder.failures), str(exc)))
-            message = parse_error_message(exc)
+            message = parse_message(exc)
         else:
             if (reason := judge(parsed, reply)) is not None:
                 last_parse_error = SuspectReplyError(f"Not applied: {reason}.")

@@ -18,12 +18,12 @@ from fathom.context import ContextPack, LineRange, Workspace
 from fathom.context.text import split_lines, strip_ending
 from fathom.edits.degenerate import RepetitionWatch, disproportion, reply_loop
 from fathom.edits.diff_parse import ParsedDiff, parse_diff
-from fathom.edits.errors import EditError, NoDiffError, NotShownError
-from fathom.edits.feedback import MAX_FEEDBACK_ROUNDS, Round, run_rounds
+from fathom.edits.errors import DiffParseError, EditError, NoDiffError, NotShownError
+from fathom.edits.feedback import MAX_FEEDBACK_ROUNDS, Round, parse_error_message, run_rounds
 from fathom.edits.formats import AUTO, EditFormat, default_format, format_system
 from fathom.edits.plan import DocumentSnapshot, EditPlan, PlanBuilder, exists_via_snapshot
 from fathom.edits.prompt import OPEN_FENCE, SYSTEM, edit_request, reply_diff
-from fathom.edits.search_replace import parse_reply
+from fathom.edits.search_replace import has_blocks, parse_reply
 from fathom.errors import FathomError
 from fathom.pipeline.streaming import RedactedChat
 
@@ -231,8 +231,11 @@ async def run_edit(
     def parse(text: str) -> ParsedDiff:
         try:
             return parse_reply(reply_diff(text), default_path=rel)
-        except NoDiffError:
-            if edit_format is not EditFormat.WHOLE_BLOCK:
+        except (NoDiffError, DiffParseError) as exc:
+            if edit_format is EditFormat.SEARCH_REPLACE and not has_blocks(text):
+                # Not the diff parser's complaint: the model was asked for blocks.
+                raise NoDiffError("The reply holds no SEARCH/REPLACE block.") from exc
+            if edit_format is not EditFormat.WHOLE_BLOCK or isinstance(exc, DiffParseError):
                 raise
             repaired = new_version_twice(reply_diff(text), rel, target.text, selection)
             if repaired is None:
@@ -240,7 +243,13 @@ async def run_edit(
             return repaired
 
     builder = PlanBuilder(workspace.root, snapshot, exists_via_snapshot(snapshot))
-    plan, rounds = await run_rounds(builder, reply, parse, ask_again, max_rounds, judge)
+
+    def parse_message(error: Exception) -> str:
+        return parse_error_message(error, edit_format, rel)
+
+    plan, rounds = await run_rounds(
+        builder, reply, parse, ask_again, max_rounds, judge, parse_message
+    )
     on_plan(plan)
     moves_files = plan.creates or plan.renames or plan.deletes
     if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):

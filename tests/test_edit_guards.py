@@ -112,3 +112,25 @@ async def test_search_replace_blocks_change_the_target_and_the_shown_callee(
     sent = stub.requests("/v1/chat/completions")[0].body["messages"]
     assert "SEARCH/REPLACE" in sent[0]["content"]
     assert "t += item.price" in sent[1]["content"]  # the imported callee was shown
+
+
+async def test_an_unreadable_reply_is_told_the_format_it_was_asked_for_with_the_real_path(
+    project, stub, tokenizer_dir
+):
+    # A small model copies a placeholder path as it stands, and a search/replace edit
+    # must not be told to answer with a unified diff.
+    prose = "I would make total use sum() here.\n"
+    block = (
+        "cart.py\n```python\n<<<<<<< SEARCH\n    t = 0\n    for item in items:\n"
+        "        t += item.price\n    return t\n=======\n"
+        "    return sum(i.price for i in items)\n>>>>>>> REPLACE\n```\n"
+    )
+    outcome, notes = await _edit(
+        project, stub.engine(tokenizer_dir, [prose, block]), fmt=EditFormat.SEARCH_REPLACE
+    )
+    assert "return sum(i.price for i in items)" in outcome.plan.files[0].new_text()
+    assert len(notes) == 1
+    assert "could not be read as SEARCH/REPLACE blocks" in notes[0]
+    assert "(cart.py)" in notes[0] and "PATH" not in notes[0] and "unified diff" not in notes[0]
+    _, notes = await _edit(project, stub.engine(tokenizer_dir, [prose, GOOD]), fmt=EditFormat.UDIFF)
+    assert "'--- a/cart.py', '+++ b/cart.py'" in notes[0] and "PATH" not in notes[0]
