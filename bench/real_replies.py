@@ -192,7 +192,7 @@ def main() -> None:
     aider_version, aider = aider_results(cases, ensure_aider(args.aider_python))
     tests, rows = TestRuns(), []
     for (run, task_id, reply), case in zip(replies, cases, strict=True):
-        task, before = tasks[task_id], project_texts(tasks[task_id].before)
+        task, before = tasks[task_id], case["files"]
         fathom_texts, fathom_error = fathom_result(task, reply)
         aider_texts, aider_error = aider[case["id"]]["texts"], aider[case["id"]]["error"]
         row = {
