@@ -54,6 +54,18 @@ TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
 
 
 @triton.jit
+def _dequantized(w_base, s_base, rows, ks, mask, stride_wn, stride_sn, QBLOCK: tl.constexpr):
+    """Weight rows x columns ``ks`` in float32, each times its 128x128 block's scale."""
+    w = tl.load(w_base + rows[:, None] * stride_wn + ks[None, :], mask=mask, other=0.0)
+    s = tl.load(
+        s_base + (rows // QBLOCK)[:, None] * stride_sn + (ks // QBLOCK)[None, :],
+        mask=mask,
+        other=0.0,
+    )
+    return w.to(tl.float32) * s
+
+
+@triton.jit
 def _gemv_kernel(
     x_ptr, w_ptr, s_ptr, out_ptr, M, N, K,
     stride_xm, stride_wn, stride_sn, stride_om,
@@ -69,15 +81,11 @@ def _gemv_kernel(
     for k0 in range(0, K, BLOCK_K):
         ks = k0 + offs_k
         mask_w = mask_n[:, None] & (ks < K)[None, :]
-        w = tl.load(w_ptr + offs_n[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
-        w = w.to(tl.float32)
         if HAS_SCALE:
-            s = tl.load(
-                s_ptr + (offs_n // QBLOCK)[:, None] * stride_sn + (ks // QBLOCK)[None, :],
-                mask=mask_w,
-                other=0.0,
-            )
-            w = w * s
+            w = _dequantized(w_ptr, s_ptr, offs_n, ks, mask_w, stride_wn, stride_sn, QBLOCK)
+        else:
+            w = tl.load(w_ptr + offs_n[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
+            w = w.to(tl.float32)
         x = tl.load(
             x_ptr + offs_m[:, None] * stride_xm + ks[None, :],
             mask=mask_m[:, None] & (ks < K)[None, :],
@@ -185,14 +193,8 @@ def _moe_up_kernel(
         x = tl.load(x_ptr + m * stride_xm + ks, mask=mask_k, other=0.0).to(tl.float32)
         for half in tl.static_range(2):
             rows = offs_n + half * INTER
-            w = tl.load(w_base + rows[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
-            w = w.to(tl.float32)
-            s = tl.load(
-                s_base + (rows // QBLOCK)[:, None] * stride_sn + (ks // QBLOCK)[None, :],
-                mask=mask_w,
-                other=0.0,
-            )
-            part = tl.sum(w * s * x[None, :], axis=1)
+            w = _dequantized(w_base, s_base, rows, ks, mask_w, stride_wn, stride_sn, QBLOCK)
+            part = tl.sum(w * x[None, :], axis=1)
             if half == 0:
                 gate += part
             else:
@@ -226,14 +228,8 @@ def _moe_down_kernel(
             mask_k = ks < INTER
             mask_w = mask_n[:, None] & mask_k[None, :]
             act = tl.load(act_ptr + pair * INTER + ks, mask=mask_k, other=0.0)
-            w = tl.load(w_base + offs_n[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
-            w = w.to(tl.float32)
-            s = tl.load(
-                s_base + (offs_n // QBLOCK)[:, None] * stride_sn + (ks // QBLOCK)[None, :],
-                mask=mask_w,
-                other=0.0,
-            )
-            part += tl.sum(w * s * act[None, :], axis=1)
+            w = _dequantized(w_base, s_base, offs_n, ks, mask_w, stride_wn, stride_sn, QBLOCK)
+            part += tl.sum(w * act[None, :], axis=1)
         acc += weight * part
     tl.store(out_ptr + m * stride_om + offs_n, acc.to(out_ptr.dtype.element_ty), mask=mask_n)
 
