@@ -9,7 +9,9 @@ Shapes of Qwen3-Coder-30B-A3B-Instruct-FP8 (hidden 2048, 32 query + 4 KV heads o
   quantization; router + ``fused_topk`` + ``fused_experts``), max and mean absolute error
   relative to the largest output;
 - time: each op captured 100 times in one CUDA graph, replayed, µs per call (a decode step
-  runs them inside CUDA graphs too), for the tiles in ``--sweep`` and vLLM's op.
+  runs them inside CUDA graphs too), for the tiles swept and vLLM's op. The calls rotate over
+  copies of the dense weights (4x the L2 cache) and over inputs that route to other experts,
+  so weights come from HBM as in a model's step (reading one copy 100 times timed the L2).
 Writes ``decode_kernels_<tag>.json``.
 """
 
