@@ -88,13 +88,15 @@ def _replacement(hunk: Hunk, doc: list[str], match: Match, reindent: bool, eol: 
     old_kinds = [ln for ln in hunk.lines if ln.kind != "+"]
     shift: Callable[[str], str] = lambda line: line  # noqa: E731
     if reindent:
-        pairs = [
-            (line.text, strip_ending(doc[p]))
+        matched = [
+            (line.kind, (line.text, strip_ending(doc[p])))
             for line, p in zip(old_kinds, match.pairs, strict=True)
             if p is not None and line.text.strip()
         ]
+        pairs = [pair for _, pair in matched]
+        removed = [pair for kind, pair in matched if kind == "-"]
         if pairs:
-            shift = reindenter(pairs, [ln.text for ln in hunk.lines], uses_tabs(doc))
+            shift = reindenter(pairs, [ln.text for ln in hunk.lines], uses_tabs(doc), removed)
     covers = dict(match.covers)
     pieces: list[str] = []
     cursor = match.first  # next document line not yet emitted or dropped

@@ -9,7 +9,7 @@ file's structure puts them and keep the block's internal structure.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 def _indent(s: str) -> str:
@@ -33,34 +33,55 @@ def _space_unit(pairs: list[tuple[str, str]], model_lines: list[str]) -> int:
     return min(widths, default=4) or 4
 
 
-def _reference_indents(pairs: list[tuple[str, str]]) -> tuple[str, str]:
-    """The (model, file) indentation of the pair whose shift most matched lines agree on.
+def _shift(pair: tuple[str, str]) -> int:
+    model, doc = pair
+    return len(_indent(doc).expandtabs(4)) - len(_indent(model).expandtabs(4))
 
-    One pair alone can mislead: a dropped outer "}" lets the model's "    }" pair with the
-    file's "}", and its shift would move every added line. Lines with words in them vote;
-    brace- or punctuation-only lines only if nothing else is there.
+
+def _winner(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], int]:
+    """The first pair with the shift most pairs agree on, and how many agree.
+
+    Lines with words in them vote; brace- or punctuation-only lines only if nothing else is
+    there (a dropped outer "}" lets the model's "    }" pair with the file's "}").
     """
     wordy = [pr for pr in pairs if any(c.isalnum() for c in pr[0])] or pairs
-    shifts = Counter(
-        len(_indent(doc).expandtabs(4)) - len(_indent(model).expandtabs(4)) for model, doc in wordy
-    )
+    shifts = Counter(_shift(pr) for pr in wordy)
     best = max(shifts.values())
-    for model, doc in wordy:  # the first pair with a winning shift
-        if shifts[len(_indent(doc).expandtabs(4)) - len(_indent(model).expandtabs(4))] == best:
-            return _indent(model), _indent(doc)
-    raise AssertionError("unreachable: pairs is not empty")
+    return next(pr for pr in wordy if shifts[_shift(pr)] == best), best
+
+
+def _reference_indents(
+    pairs: list[tuple[str, str]], removed: list[tuple[str, str]]
+) -> tuple[str, str]:
+    """The (model, file) indentation of the pair whose shift most matched lines agree on.
+
+    One pair alone can mislead, so the matched lines vote. But a model that drops the space
+    that marks its context lines (or adds one) moves them one column against its "-" and "+"
+    lines, which carry a marker alike: when the removed lines' shift is one column off the
+    vote's, the added lines follow the removed lines.
+    """
+    chosen, _ = _winner(pairs)
+    if removed:
+        by_removed, _ = _winner(removed)
+        if abs(_shift(by_removed) - _shift(chosen)) == 1:
+            chosen = by_removed
+    return _indent(chosen[0]), _indent(chosen[1])
 
 
 def reindenter(
-    pairs: list[tuple[str, str]], model_lines: list[str], file_uses_tabs: bool
+    pairs: list[tuple[str, str]],
+    model_lines: list[str],
+    file_uses_tabs: bool,
+    removed: Sequence[tuple[str, str]] = (),
 ) -> Callable[[str], str]:
     """Shift every line by the indentation difference between the model's copy and the file.
 
-    ``pairs`` are (model's line, file's line) for the matched lines; the first one sets the
-    shift. Each line moves by the same amount, so the block's own structure is kept, and a
-    model that wrote spaces into a tab-indented file gets tabs back.
+    ``pairs`` are (model's line, file's line) for the matched lines, ``removed`` those of them
+    the model marked "-"; they vote on the shift (``_reference_indents``). Each line moves by
+    the same amount, so the block's own structure is kept, and a model that wrote spaces into
+    a tab-indented file gets tabs back.
     """
-    model_ref, doc_ref = _reference_indents(pairs)
+    model_ref, doc_ref = _reference_indents(pairs, list(removed))
     model_indents = [_indent(x) for x in model_lines if x.strip()]
     spaces_for_tabs = file_uses_tabs and not any("\t" in i for i in model_indents)
     spaces_for_tabs = spaces_for_tabs and any(" " in i for i in model_indents)

@@ -37,6 +37,44 @@ def test_indentation_drift_is_located_and_the_replacement_reindented():
     assert "    total = 1\n    if total:\n        total += 1\n    return total\n" in new
 
 
+# Qwen2.5-Coder-1.5B's reply on the eval task py-chunked-remainder (bench/results/
+# eval_cpu-1.5b.json): the whole block is indented 4 columns too deep, and its context lines
+# lost their marker space, so they sit one column shallower than its "-" and "+" lines.
+CHUNKED = (
+    "def chunked(items, size):\n"
+    '    """Yield lists of ``size`` items."""\n'
+    "    batch = []\n"
+    "    for item in items:\n"
+    "        batch.append(item)\n"
+    "        if len(batch) == size:\n"
+    "            yield batch\n"
+    "            batch = []\n"
+)
+CHUNKED_REPLY = (
+    "-    def chunked(items, size):\n"
+    "+    def chunked(items, size):\n"
+    '        """Yield lists of ``size`` items."""\n'
+    "        batch = []\n"
+    "        for item in items:\n"
+    "            batch.append(item)\n"
+    "            if len(batch) == size:\n"
+    "                yield batch\n"
+    "                batch = []\n"
+    "+            elif size > 1 and not batch:\n"
+    '+                raise ValueError("Size must be at least 1")\n'
+)
+
+
+def test_added_lines_follow_the_removed_lines_when_context_lost_its_marker_space():
+    new, located = _apply(CHUNKED_REPLY, CHUNKED)
+    assert located[0].strategy is Strategy.WHITESPACE
+    # The context lines alone say "3 columns too deep"; the "-" line says 4, as the "+" lines
+    # are: "elif" lands under its "if", not one column off (an IndentationError in Python).
+    added = "        elif size > 1 and not batch:\n"
+    added += '            raise ValueError("Size must be at least 1")\n'
+    assert new == CHUNKED + added
+
+
 def test_trailing_whitespace_difference_still_locates():
     new, located = _apply("-    total = 0   \n+    total = 5\n")
     assert located[0].strategy is Strategy.WHITESPACE
