@@ -352,6 +352,14 @@ def test_runs_compare_side_by_side(tmp_path: Path):
     assert "| well-formed % | 100.0 | 100.0 |" in lines
     assert "| python | 100 / 100 / 100 | 0 / 0 / 100 |" in lines
     assert f"| {ROMAN} | passed | refused |" in lines
+    # --tasks: every run on the same tasks; a run that lacks one is refused, not averaged.
+    report = [sys.executable, str(ROOT / "bench" / "eval" / "report.py"), "--compare", *records]
+    same = subprocess.run([*report, "--tasks", ROMAN], capture_output=True, text=True)
+    assert same.returncode == 0 and "| tasks | 1 | 1 |" in same.stdout.splitlines()
+    lacking = subprocess.run(
+        [*report, "--tasks", f"{ROMAN},py-nope"], capture_output=True, text=True
+    )
+    assert lacking.returncode == 2 and "did not run py-nope" in lacking.stderr
 
 
 def test_the_check_loop_gives_fathom_the_hidden_tests_as_its_check(tmp_path: Path):

@@ -38,6 +38,19 @@ def load(path: Path) -> Run:
     return str(record.get("name") or path.stem), record
 
 
+def only_tasks(runs: list[Run], ids: list[str]) -> list[Run]:
+    """Each run restricted to the tasks ``ids`` (a run that lacks one is an error: its rates
+    would be over another set)."""
+    kept = []
+    for name, record in runs:
+        rows = {row["id"]: row for row in record["tasks"]}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise ValueError(f"{name} did not run {', '.join(missing)}")
+        kept.append((name, {**record, "tasks": [rows[i] for i in ids]}))
+    return kept
+
+
 def _metric(summary: dict[str, Any], key: str | None) -> Any:
     if key is None:
         return summary["crashed"] + summary["timeout"]

@@ -267,11 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compare", nargs="+", type=Path, required=True, metavar="EVAL.json", help="records"
     )
+    parser.add_argument("--tasks", help="comma-separated task ids: compare every run on these only")
     args = parser.parse_args(argv)
-    from bench.eval.compare import comparison, load
+    from bench.eval.compare import comparison, load, only_tasks
 
     try:
         runs = [load(path) for path in args.compare]
+        if args.tasks:
+            runs = only_tasks(runs, [i.strip() for i in args.tasks.split(",") if i.strip()])
     except (OSError, ValueError, KeyError) as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
