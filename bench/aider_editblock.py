@@ -1,17 +1,20 @@
-"""Aider's search/replace ("diff") edit format on model replies (runs in Aider's venv).
+"""Aider's appliers on model replies (runs in Aider's venv): search/replace, or udiff.
 
     /tmp/aider-venv/bin/python bench/aider_editblock.py < cases.jsonl  -> JSON lines
 
-Each input line is {"id", "files": {path: text}, "chat": [paths added to the chat], "reply"};
-the first output line is {"aider-chat": VERSION}, then one per case: {"id", "texts" (path ->
-what Aider leaves), "error" (Aider's error text, or null)}.
+Each input line is {"id", "files": {path: text}, "chat": [paths added to the chat], "reply",
+"format": "editblock" (default) or "udiff"}; the first output line is {"aider-chat": VERSION},
+then one per case: {"id", "texts" (path -> what Aider leaves), "error" (Aider's error text, or
+null)}.
 
-Aider's own code does the work, as ``Coder.apply_updates`` calls it: ``EditBlockCoder.get_edits``
-(``find_original_update_blocks``), ``apply_edits`` as a dry run, ``prepare_to_edit`` (with
---yes-always: a missing file is created empty), then ``apply_edits`` (``do_replace`` with its
-whitespace and "..." tolerance, and its fallback to the other files in the chat). The stand-in
-coder keeps the texts in memory through bench/aider_udiff.py's ``_IO``; the files are written to
-a scratch folder first, since Aider asks the disk whether a file exists.
+Aider's own code does the work, as ``Coder.apply_updates`` calls it. Search/replace ("diff"
+format): ``EditBlockCoder.get_edits`` (``find_original_update_blocks``), ``apply_edits`` as a
+dry run, ``prepare_to_edit`` (with --yes-always: a missing file is created empty), then
+``apply_edits`` (``do_replace`` with its whitespace and "..." tolerance, and its fallback to
+the other files in the chat). Unified diffs ("udiff" format, for replies asked for as diffs):
+``UnifiedDiffCoder.get_edits`` and ``apply_edits`` as bench/aider_udiff.py runs them. The
+stand-in coders keep the texts in memory through bench/aider_udiff.py's ``_IO``; the files are
+written to a scratch folder first, since Aider asks the disk whether a file exists.
 """
 
 import importlib.metadata
@@ -21,7 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from aider_udiff import _IO, create_missing
+from aider_udiff import _IO, aider_reply, create_missing
+from aider_udiff import _Coder as _UdiffCoder
 
 
 class _Coder:
@@ -64,13 +68,21 @@ def run_case(case: dict, scratch: Path) -> dict:
         path.write_text(text)
     root = root.resolve()
     texts = dict(case["files"])
-    coder = _Coder(root, texts, case["reply"], case["chat"])
     error = None
     try:
-        edits = EditBlockCoder.get_edits(coder)
-        edits = EditBlockCoder.apply_edits(coder, edits, dry_run=True)
-        edits = coder.prepare_to_edit(edits)
-        EditBlockCoder.apply_edits(coder, edits)
+        if case.get("format") == "udiff":
+            from aider.coders.udiff_coder import UnifiedDiffCoder
+
+            udiff = _UdiffCoder(root, texts, aider_reply(case["reply"]))
+            edits = UnifiedDiffCoder.get_edits(udiff)
+            edits = udiff.prepare_to_edit(edits)
+            UnifiedDiffCoder.apply_edits(udiff, edits)
+        else:
+            coder = _Coder(root, texts, case["reply"], case["chat"])
+            edits = EditBlockCoder.get_edits(coder)
+            edits = EditBlockCoder.apply_edits(coder, edits, dry_run=True)
+            edits = coder.prepare_to_edit(edits)
+            EditBlockCoder.apply_edits(coder, edits)
     except Exception as exc:  # Coder.apply_updates reports any exception and moves on
         error = f"{type(exc).__name__}: {exc}"
     return {"id": case["id"], "texts": texts, "error": error}

@@ -9,8 +9,9 @@ applies it to the task's ``before/`` project twice:
 
 - Fathom: ``fathom apply``'s machinery (pipeline/apply_reply.py) with the selected file as the
   file of blocks that name none, as ``fathom edit`` gives it;
-- Aider 0.86.2: its search/replace coder (bench/aider_editblock.py, in Aider's own venv,
-  made at /tmp/aider-venv if missing) with every project file in the chat.
+- Aider 0.86.2 (bench/aider_editblock.py, in Aider's own venv, made at /tmp/aider-venv if
+  missing): the coder for the format the model was asked for, its search/replace coder with
+  every project file in the chat for search/replace replies, its udiff coder for diffs.
 
 No one wrote down the right result of a real reply, so each applier's result is judged by the
 task's hidden tests: what the user gets. Outcomes: applied (files changed, no error), refused
@@ -27,6 +28,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -103,14 +105,19 @@ def outcome(before: dict[str, str], after: dict[str, str], error: str | None) ->
     return "partial" if error else "applied"
 
 
-def first_replies(evals: list[Path]) -> list[tuple[str, str, str]]:
-    """(run label, task id, first reply) of every task that has one."""
+def first_replies(evals: list[Path]) -> list[tuple[str, str, str, str]]:
+    """(run label, task id, first reply, Aider's format for it) of every task that has one.
+
+    Aider's applier follows what the model was asked for: its search/replace coder for
+    search/replace replies, its udiff coder for the diffs of the other formats.
+    """
     found = []
     for path in evals:
         record = json.loads(path.read_text())
+        aider_format = "editblock" if record.get("edit_format") == "search-replace" else "udiff"
         for row in record["tasks"]:
             if row.get("replies"):
-                found.append((record["name"], row["id"], row["replies"][0]))
+                found.append((record["name"], row["id"], row["replies"][0], aider_format))
     return found
 
 
@@ -132,6 +139,8 @@ def _short(message: str, chars: int = 110) -> str:
 
 def markdown(record: dict[str, Any]) -> str:
     s = record["summary"]
+    used = Counter(r.get("aider_coder", "editblock") for r in record["rows"])
+    coders = ", ".join(f"{name} {count}" for name, count in sorted(used.items()))
     lines = [
         f"# {record['name']}",
         "",
@@ -140,23 +149,29 @@ def markdown(record: dict[str, Any]) -> str:
         f"replies from {', '.join(record['evals'])}",
         "",
         "Each task's first reply, applied to its `before/` project by Fathom (`fathom apply`'s",
-        "machinery, the selected file as the default) and by Aider's search/replace coder (every",
-        "project file in the chat), then judged by the task's hidden tests.",
+        "machinery, the selected file as the default) and by Aider's coder for the format the",
+        "model was asked for (search/replace replies: its search/replace coder, every project",
+        "file in the chat; diffs: its udiff coder), then judged by the task's hidden tests.",
+        f"Aider's coders: {coders}.",
         "",
-        "| | replies | applied | refused | partial | hidden tests pass |",
-        "|---|---|---|---|---|---|",
+        "| replies from | applier | replies | applied | refused | partial | hidden tests pass |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for side, name in (("fathom", "Fathom"), ("aider", "Aider")):
-        lines.append(
-            f"| {name} | {s['replies']} | {s[f'{side}_applied']} | {s[f'{side}_refused']} | "
-            f"{s[f'{side}_partial']} | {s[f'{side}_tests_pass']} |"
-        )
+    runs = list(dict.fromkeys(r["run"] for r in record["rows"]))
+    by_run = [(run, summarize([r for r in record["rows"] if r["run"] == run])) for run in runs]
+    for run, summary in [*by_run, *([("all", s)] if len(runs) > 1 else [])]:
+        for side, name in (("fathom", "Fathom"), ("aider", "Aider")):
+            lines.append(
+                f"| {run} | {name} | {summary['replies']} | {summary[f'{side}_applied']} | "
+                f"{summary[f'{side}_refused']} | {summary[f'{side}_partial']} | "
+                f"{summary[f'{side}_tests_pass']} |"
+            )
     lines += [
         "",
         f"Both left the same files: {s['same_result']} of {s['replies']}.",
         "",
-        "| task | Fathom | tests | Aider | tests | same files | Fathom's refusal / Aider's error |",
-        "|---|---|---|---|---|---|---|",
+        "| run | task | Fathom | tests | Aider | tests | same files | Fathom's refusal / Aider's error |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in record["rows"]:
         why = " / ".join(
@@ -165,7 +180,7 @@ def markdown(record: dict[str, Any]) -> str:
             if r[key]
         )
         lines.append(
-            f"| {r['task']} | {r['fathom_outcome']} | {'pass' if r['fathom_passes'] else '–'} | "
+            f"| {r['run']} | {r['task']} | {r['fathom_outcome']} | {'pass' if r['fathom_passes'] else '–'} | "
             f"{r['aider_outcome']} | {'pass' if r['aider_passes'] else '–'} | "
             f"{'yes' if r['same_result'] else 'no'} | {why} |"
         )
@@ -186,18 +201,20 @@ def main() -> None:
             "files": project_texts(tasks[task_id].before),
             "chat": files_under(tasks[task_id].before),
             "reply": reply,
+            "format": aider_format,
         }
-        for run, task_id, reply in replies
+        for run, task_id, reply, aider_format in replies
     ]
     aider_version, aider = aider_results(cases, ensure_aider(args.aider_python))
     tests, rows = TestRuns(), []
-    for (run, task_id, reply), case in zip(replies, cases, strict=True):
+    for (run, task_id, reply, aider_format), case in zip(replies, cases, strict=True):
         task, before = tasks[task_id], case["files"]
         fathom_texts, fathom_error = fathom_result(task, reply)
         aider_texts, aider_error = aider[case["id"]]["texts"], aider[case["id"]]["error"]
         row = {
             "run": run,
             "task": task_id,
+            "aider_coder": aider_format,
             "fathom_outcome": outcome(before, fathom_texts, fathom_error),
             "fathom_error": fathom_error,
             "fathom_passes": fathom_texts != before and tests.passes(task, fathom_texts),
