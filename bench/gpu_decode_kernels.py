@@ -118,9 +118,7 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             row: dict[str, Any] = {"op": name, "n": n, "k": k, "tokens": m}
             row["fathom_error"] = error(gemv(x, q, s), exact)
             row["vllm_error"] = error(vllm_dense(x, q, s), exact)
-            row["vllm_us"] = graph_time_us(
-                rotating(functools.partial(vllm_dense, x), [(qc, sc) for qc, sc in copies])
-            )
+            row["vllm_us"] = graph_time_us(rotating(functools.partial(vllm_dense, x), copies))
             tiles = {}
             for bn, bk, warps in itertools.product(args.block_n, args.block_k, args.warps):
                 if bk > k or bk * m > 4096:  # wider than the row, or too many registers

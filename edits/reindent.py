@@ -38,20 +38,20 @@ def _shift(pair: tuple[str, str]) -> int:
     return len(_indent(doc).expandtabs(4)) - len(_indent(model).expandtabs(4))
 
 
-def _winner(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], int]:
-    """The first pair with the shift most pairs agree on, and how many agree.
+def _winner(pairs: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """The first pair with the shift most pairs agree on.
 
     Lines with words in them vote; brace- or punctuation-only lines only if nothing else is
     there (a dropped outer "}" lets the model's "    }" pair with the file's "}").
     """
-    wordy = [pr for pr in pairs if any(c.isalnum() for c in pr[0])] or pairs
+    wordy = [pr for pr in pairs if any(c.isalnum() for c in pr[0])] or list(pairs)
     shifts = Counter(_shift(pr) for pr in wordy)
     best = max(shifts.values())
-    return next(pr for pr in wordy if shifts[_shift(pr)] == best), best
+    return next(pr for pr in wordy if shifts[_shift(pr)] == best)
 
 
 def _reference_indents(
-    pairs: list[tuple[str, str]], removed: list[tuple[str, str]]
+    pairs: Sequence[tuple[str, str]], removed: Sequence[tuple[str, str]]
 ) -> tuple[str, str]:
     """The (model, file) indentation of the pair whose shift most matched lines agree on.
 
@@ -60,9 +60,9 @@ def _reference_indents(
     lines, which carry a marker alike: when the removed lines' shift is one column off the
     vote's, the added lines follow the removed lines.
     """
-    chosen, _ = _winner(pairs)
+    chosen = _winner(pairs)
     if removed:
-        by_removed, _ = _winner(removed)
+        by_removed = _winner(removed)
         if abs(_shift(by_removed) - _shift(chosen)) == 1:
             chosen = by_removed
     return _indent(chosen[0]), _indent(chosen[1])
@@ -81,7 +81,7 @@ def reindenter(
     the same amount, so the block's own structure is kept, and a model that wrote spaces into
     a tab-indented file gets tabs back.
     """
-    model_ref, doc_ref = _reference_indents(pairs, list(removed))
+    model_ref, doc_ref = _reference_indents(pairs, removed)
     model_indents = [_indent(x) for x in model_lines if x.strip()]
     spaces_for_tabs = file_uses_tabs and not any("\t" in i for i in model_indents)
     spaces_for_tabs = spaces_for_tabs and any(" " in i for i in model_indents)
