@@ -34,6 +34,9 @@ class ChatRequest:
     max_tokens: int = 1024
     # Greedy by default: an edit should be reproducible, not creative.
     temperature: float = 0.0
+    # Above 1, tokens already in the prompt or the reply are made less likely (vLLM's
+    # repetition_penalty): a cure for loops, and a cost to a diff that copies its block.
+    repetition_penalty: float = 1.0
     stop: Sequence[str] = ()
     # The reply is made to start with this text (the model continues it). Steering a small
     # model into the diff format this way costs nothing and is visible in the reply.
@@ -42,6 +45,29 @@ class ChatRequest:
     # A JSON schema the reply must follow, enforced by the engine while it samples (vLLM's
     # structured outputs): a small model cannot then break the format of a review.
     json_schema: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decoding:
+    """How an edit's tokens are picked: greedy and unpenalised unless a user says otherwise
+    (bench/results/eval_decoding.md measures the alternatives on the edit suite)."""
+
+    temperature: float = 0.0
+    repetition_penalty: float = 1.0
+
+    def problem(self) -> str | None:
+        """What is wrong with these values, said for a user, or None."""
+        if not 0.0 <= self.temperature <= 2.0:
+            return f"the temperature is {self.temperature}; it takes 0 (greedy) to 2"
+        if not 0.0 < self.repetition_penalty <= 2.0:
+            return (
+                f"the repetition penalty is {self.repetition_penalty}; it takes more than 0 "
+                "and at most 2 (1 is none)"
+            )
+        return None
+
+
+GREEDY = Decoding()
 
 
 @dataclass(slots=True)

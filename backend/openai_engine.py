@@ -279,6 +279,10 @@ class OpenAIEngine:
         messages = openai_messages(request.messages)
         body = self._body(request.max_tokens, request.temperature, request.stop, request.request_id)
         body["messages"] = messages
+        if request.repetition_penalty != 1.0:
+            # Not OpenAI's field but vLLM's, SGLang's, TGI's and llama.cpp's; sent only when
+            # asked for, so a server without it is never sent what it may reject.
+            body["repetition_penalty"] = request.repetition_penalty
         if request.json_schema is not None:
             body["response_format"] = {
                 "type": "json_schema",

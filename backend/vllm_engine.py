@@ -196,6 +196,7 @@ class VllmEngine:
             stats,
             max_tokens=request.max_tokens,
             temperature=request.temperature,
+            repetition_penalty=request.repetition_penalty,
             stop=list(request.stop) or None,
             structured_outputs=(
                 None if schema is None else StructuredOutputsParams(json=dict(schema))

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from fathom.backend.engine import GREEDY, Decoding
 from fathom.cli.engines import add_engine_options, add_server_options, headless_engine
 from fathom.cli.logs import quiet_engine_logs
 from fathom.edits.formats import AUTO, FORMAT_NAMES
@@ -81,6 +82,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="S",
         help=f"seconds a check may run (default {DEFAULT_CHECK_TIMEOUT_S:.0f}); past it, it fails",
     )
+    decoding = edit.add_argument_group(
+        "decoding",
+        "How the model picks its tokens. Greedy and unpenalised by default: an edit should be "
+        "reproducible (bench/results/eval_decoding.md measures a penalty on the edit suite).",
+    )
+    decoding.add_argument(
+        "--temperature",
+        type=float,
+        default=GREEDY.temperature,
+        metavar="T",
+        help="0 picks the likeliest token (default); up to 2, more at random",
+    )
+    decoding.add_argument(
+        "--repetition-penalty",
+        type=float,
+        default=GREEDY.repetition_penalty,
+        metavar="P",
+        help="above 1, tokens already in the prompt or the reply are made less likely "
+        "(default 1: none)",
+    )
     add_engine_options(edit)
     add_server_options(edit)
     edit.set_defaults(run=run)
@@ -98,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    decoding = Decoding(args.temperature, args.repetition_penalty)
+    if (problem := decoding.problem()) is not None:
+        print(f"fathom edit: {problem}", file=sys.stderr)
+        return 2
     return asyncio.run(
         edit_file(
             Path(args.path),
@@ -114,5 +139,6 @@ def run(args: argparse.Namespace) -> int:
                 if args.check is not None
                 else None
             ),
+            decoding=decoding,
         )
     )

@@ -12,7 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fathom.backend.engine import ChatMessage, ChatRequest, Engine, GenerationStats
+from fathom.backend.engine import (
+    GREEDY,
+    ChatMessage,
+    ChatRequest,
+    Decoding,
+    Engine,
+    GenerationStats,
+)
 from fathom.backend.model_info import SettingsError, local_model_info
 from fathom.context import ContextPack, LineRange, Workspace
 from fathom.context.text import split_lines, strip_ending
@@ -144,6 +151,7 @@ async def run_edit(
     on_plan: Callable[[EditPlan], None] = lambda _p: None,
     max_rounds: int = MAX_FEEDBACK_ROUNDS,
     edit_format: EditFormat = EditFormat.WHOLE_BLOCK,
+    decoding: Decoding = GREEDY,
 ) -> EditOutcome:
     """Ask the model to edit ``selection`` of ``target``; raise an EditError if unusable.
 
@@ -168,7 +176,11 @@ async def run_edit(
     packing = time.perf_counter()
     pack = workspace.pack(target.path, selection, instruction, budget)
     context_s = time.perf_counter() - packing
-    request = edit_request(pack, instruction, max_output, edit_format)
+    request = dataclasses.replace(
+        edit_request(pack, instruction, max_output, edit_format),
+        temperature=decoding.temperature,
+        repetition_penalty=decoding.repetition_penalty,
+    )
     if request_id is not None:
         request = dataclasses.replace(request, request_id=request_id)
     # One conversation over every round: secrets go to the engine as markers, and back.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 
-from fathom.backend.engine import Engine, EngineError
+from fathom.backend.engine import GREEDY, Decoding, Engine, EngineError
 from fathom.backend.tokenizer import engine_fingerprint
 from fathom.context import ContextBudgetError, LineRange, UnreadableFileError, Workspace
 from fathom.context.text import read_text_file
@@ -93,6 +93,7 @@ async def headless_edit(
     edit_format: str = AUTO,
     check: CheckSettings | None = None,
     on_reply: Callable[[str], None] = lambda _r: None,
+    decoding: Decoding = GREEDY,
 ) -> HeadlessResult:
     """Start ``engine``, index the workspace as the server does, run one edit of 1-based
     inclusive ``lines`` and return the outcome; the engine is closed on every way out.
@@ -136,6 +137,7 @@ async def headless_edit(
                         snapshot_of=snapshot_of,
                         edit_format=engine_edit_format(engine, edit_format),
                         on_reply=on_reply,
+                        decoding=decoding,
                     )
 
             outcome = await attempt(instruction)
@@ -226,6 +228,7 @@ async def edit_file(
     as_json: bool = False,
     edit_format: str = AUTO,
     check: CheckSettings | None = None,
+    decoding: Decoding = GREEDY,
 ) -> int:
     replies: list[str] = []  # each whole, with the opening Fathom wrote for the model
 
@@ -241,7 +244,7 @@ async def edit_file(
 
     try:
         result = await headless_edit(
-            path, lines, instruction, engine, root, edit_format, check, replies.append
+            path, lines, instruction, engine, root, edit_format, check, replies.append, decoding
         )
     except (InvalidEditRequest, ContextBudgetError, UnreadableFileError) as exc:
         say(f"fathom: {exc}")

@@ -163,7 +163,9 @@ elif mode in ("refuse", "bad-request", "engine"):
         "engine": ("The model server at http://x/v1 is not reachable", 3),
     }}[mode]
     print(f"fathom: no edit: {{error}}", file=sys.stderr)
-    print(json.dumps({{"applied": False, "error": error}}))
+    # A refusal's reply fell into a loop (Fathom's guard cut it off), as small models' do.
+    replies = ["```diff\\n" + "+x = 1\\n+y = 2\\n" * 20] if mode == "refuse" else []
+    print(json.dumps({{"applied": False, "error": error, "replies": replies}}))
     sys.exit(status)
 elif mode == "traceback":
     raise RuntimeError("boom")  # exit 1 and no JSON: no refusal
@@ -332,6 +334,22 @@ def test_the_edit_format_is_passed_to_every_edit(tmp_path: Path):
     record, seen = harness(tmp_path, "reference", "--edit-format", "search-replace")
     assert seen["argv"][-2:] == ["--edit-format", "search-replace"]
     assert record["edit_format"] == "search-replace"
+
+
+def test_decoding_settings_are_passed_and_looped_replies_counted(tmp_path: Path):
+    record, seen = harness(
+        tmp_path, "refuse", "--temperature", "0.2", "--repetition-penalty", "1.1"
+    )
+    assert seen["argv"][-4:] == ["--temperature", "0.2", "--repetition-penalty", "1.1"]
+    assert record["decoding"] == {"temperature": 0.2, "repetition_penalty": 1.1}
+    assert record["summary"]["all"]["replies_looped"] == 1
+    table = (tmp_path / "results" / "eval_refuse.md").read_text()
+    assert "decoding: temperature 0.2, repetition penalty 1.1" in table
+    # Without the options nothing is passed and the run says it was greedy.
+    record, seen = harness(tmp_path / "default", "reference")
+    assert "--temperature" not in seen["argv"] and "--repetition-penalty" not in seen["argv"]
+    assert record["decoding"] == {"temperature": 0.0, "repetition_penalty": 1.0}
+    assert record["summary"]["all"]["replies_looped"] == 0
 
 
 def test_runs_compare_side_by_side(tmp_path: Path):

@@ -2,6 +2,7 @@
 bad models. The model tests share one engine (a start costs about a minute)."""
 
 import asyncio
+import dataclasses
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -116,6 +117,25 @@ async def test_completion_fills_in_the_middle(engine):
     assert stats.finish_reason in ("stop", "length")
     assert stats.prompt_tokens > 10 and stats.completion_tokens > 0
     assert engine.running_requests() == []
+
+
+@pytest.mark.model
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_repetition_penalty_reaches_the_sampler(engine):
+    """``fathom edit --repetition-penalty``: the embedded engine gives it to vLLM, whose
+    penalty counts the prompt's tokens too, so a reply asked to repeat a word repeats it less."""
+    words = "Write the word cat 30 times, separated by spaces, and nothing else."
+    greedy = "".join([p async for p in engine.stream(_ask(words, 40))])
+    penalised = "".join(
+        [
+            p
+            async for p in engine.stream(
+                dataclasses.replace(_ask(words, 40), repetition_penalty=1.8)
+            )
+        ]
+    )
+    assert greedy.lower().count("cat") >= 10
+    assert penalised.lower().count("cat") < greedy.lower().count("cat")
 
 
 RENAME_TASK = Path(__file__).resolve().parents[1] / "bench/eval/suite/py-rename-quantity/before"

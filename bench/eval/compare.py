@@ -23,6 +23,7 @@ METRICS = (
     ("engine error", "engine_error"),
     ("crashed or timed out", None),
     ("loops applied", "degenerate_applied"),
+    ("replies looped", "replies_looped"),
     ("mean rounds", "mean_rounds"),
     ("total tokens", "total_tokens"),
     ("mean edit s", "mean_edit_s"),

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import machine, versions
 from bench.eval.suite_io import LANGUAGES
+from fathom.edits.degenerate import reply_loop
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +43,12 @@ def _figures(rows: list[dict[str, Any]], name: str) -> list[Any]:
     return [r[name] for r in rows if r.get(name) is not None]
 
 
+def looped_replies(row: dict[str, Any]) -> int:
+    """The task's replies that fell into a repetition loop (cut off by the guard while they
+    streamed, then asked again or refused): what greedy decoding costs a small model."""
+    return sum(1 for reply in row.get("replies") or [] if reply_loop(reply) is not None)
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts and rates over ``rows``."""
     n = len(rows)
@@ -60,6 +67,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "well_formed_rate": _rate(well_formed, n),
         **count,
         "degenerate_applied": sum(1 for r in rows if r["applied"] and r["degenerate"]),
+        "replies_looped": sum(looped_replies(r) for r in rows),
         "mean_rounds": round(mean(rounds), 2) if rounds else None,
         **{f"total_{k}": sum(v) if v else None for k, v in tokens.items()},
         "mean_edit_s": round(mean(r["edit_s"] for r in rows), 1) if rows else None,
@@ -79,6 +87,15 @@ def groups(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if subset:
             out[name] = summarize(subset)
     return out
+
+
+def _decoding(run: dict[str, Any]) -> str:
+    """The run's decoding settings in words (runs before the setting existed were greedy)."""
+    settings = run.get("decoding") or {}
+    temperature = settings.get("temperature", 0.0)
+    penalty = settings.get("repetition_penalty", 1.0)
+    words = "greedy" if temperature == 0 else f"temperature {temperature}"
+    return words + (f", repetition penalty {penalty}" if penalty != 1.0 else "")
 
 
 def show(value: Any) -> str:
@@ -103,6 +120,7 @@ GROUP_COLUMNS = (
     ("timeout", "timeout"),
     ("crashed", "crashed"),
     ("loops applied", "degenerate_applied"),
+    ("replies looped", "replies_looped"),
     ("mean rounds", "mean_rounds"),
     ("total tokens", "total_tokens"),
     ("mean edit s", "mean_edit_s"),
@@ -238,14 +256,16 @@ def write(
             else []
         ),
         f"Model: {run['model']} · suite: {run['suite']} · {len(rows)} tasks · "
-        f"edit format: {run.get('edit_format')} · edit time limit {run['edit_timeout_s']} s · "
+        f"edit format: {run.get('edit_format')} · decoding: {_decoding(run)} · "
+        f"edit time limit {run['edit_timeout_s']} s · "
         f"Fathom's cache: {run.get('cache_dir')}"
         + (f" · check loop: {run['check_loop']}" if run.get("check_loop") else ""),
         "",
         "Passed: the hidden tests pass after `fathom edit --apply`. Applied: exit 0 and files "
         "changed. Well-formed: applied, or refused (exit 1 or 2) with nothing written; an "
         "engine failure (exit 3) is no refusal: it is counted apart. Loops applied: an added "
-        "3-line block repeated 5 or more times. Rounds, tokens and the engine's and the "
+        "3-line block repeated 5 or more times. Replies looped: replies (every round's) in "
+        "which Fathom's guard finds a repetition loop. Rounds, tokens and the engine's and the "
         "model's times are what `fathom edit --json` reports (– where it reports none, as on "
         "a refusal before any reply).",
         "",

@@ -60,6 +60,12 @@ def _fathom(explicit: str | None) -> list[str]:
 def _engine_args(args: argparse.Namespace, served: ServedModel | None) -> list[str]:
     """The options every ``fathom edit`` gets besides the task's own."""
     out = ["--edit-format", args.edit_format] if args.edit_format else []
+    for option, value in (
+        ("--temperature", args.temperature),
+        ("--repetition-penalty", args.repetition_penalty),
+    ):
+        if value is not None:
+            out += [option, str(value)]
     if served is not None:
         return [
             *out,
@@ -180,6 +186,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="FORMAT",
         help="passed to fathom edit: the edit format asked of the model (see its --help)",
     )
+    p.add_argument("--temperature", type=float, help="passed to fathom edit (default: greedy)")
+    p.add_argument("--repetition-penalty", type=float, help="passed to fathom edit (default: none)")
     engine = p.add_argument_group("engine options passed to fathom edit")
     engine.add_argument(
         "--model", help="the model run or, with --serve, served (default, qwen2.5-coder-1.5b, ...)"
@@ -270,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
             "suite": _shown_path(args.suite),
             "edit_timeout_s": args.edit_timeout,
             "edit_format": args.edit_format or "fathom edit's default",
+            "decoding": {
+                "temperature": 0.0 if args.temperature is None else args.temperature,
+                "repetition_penalty": (
+                    1.0 if args.repetition_penalty is None else args.repetition_penalty
+                ),
+            },
             "check_loop": (
                 f"the hidden tests, at most {args.check_rounds} more attempt(s)"
                 if args.check_loop

@@ -1,0 +1,92 @@
+"""``fathom edit --temperature/--repetition-penalty``: the decoding settings reach every
+request of an edit (the retries too), greedy and unpenalised by default; bad values are a
+bad request that asks no model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fathom.backend.engine import Decoding
+from fathom.cli.main import main
+from tests.openai_stub import CHAT
+
+SOURCE = "def total(items):\n    t = 0\n    for i in items:\n        t += i\n    return t\n"
+# Whole-block replies, as the model writes them after the reply Fathom begins for it.
+UNCHANGED = (
+    "def total(items):\n-    t = 0\n-    for i in items:\n-        t += i\n-    return t\n"
+    "+def total(items):\n+    t = 0\n+    for i in items:\n+        t += i\n+    return t\n```\n"
+)
+RIGHT = UNCHANGED.replace(
+    "+    t = 0\n+    for i in items:\n+        t += i\n+    return t", "+    return sum(items)"
+)
+
+
+def edit(root: Path, stub, tokenizer_dir: Path, capsys, *extra: str) -> tuple[int, str]:
+    (root / ".git").mkdir(parents=True)
+    (root / "cart.py").write_text(SOURCE)
+    code = main(
+        [
+            "edit",
+            str(root / "cart.py"),
+            "--range",
+            "1:5",
+            "--instruction",
+            "use sum",
+            "--json",
+            "--apply",
+            *extra,
+            *stub.serve_args(tokenizer_dir),
+        ]
+    )
+    _out, err = capsys.readouterr()
+    return code, err
+
+
+def test_the_settings_reach_every_round(tmp_path, stub, tokenizer_dir, capsys):
+    # The first reply changes nothing, so the edit is asked again: both requests carry them.
+    # A retry's reply begins after the fence alone, so it writes its own header.
+    stub.replay([UNCHANGED, "--- a/cart.py\n+++ b/cart.py\n@@ @@\n-" + RIGHT])
+    code, err = edit(
+        tmp_path, stub, tokenizer_dir, capsys, "--temperature", "0.3", "--repetition-penalty", "1.1"
+    )
+    assert code == 0, err
+    bodies = [r.body for r in stub.requests(CHAT)]
+    assert len(bodies) == 2
+    assert [(b["temperature"], b["repetition_penalty"]) for b in bodies] == [(0.3, 1.1)] * 2
+    assert "sum(items)" in (tmp_path / "cart.py").read_text()
+
+
+def test_by_default_the_edit_is_greedy_and_unpenalised(tmp_path, stub, tokenizer_dir, capsys):
+    stub.replay([RIGHT])
+    code, _err = edit(tmp_path, stub, tokenizer_dir, capsys)
+    assert code == 0
+    (request,) = stub.requests(CHAT)
+    assert request.body["temperature"] == 0.0
+    # Not sent at all: a server that lacks vLLM's field is never sent it.
+    assert "repetition_penalty" not in request.body
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "problem"),
+    [
+        ("--temperature", "-0.5", "the temperature is -0.5; it takes 0 (greedy) to 2"),
+        ("--repetition-penalty", "0", "the repetition penalty is 0.0; it takes more than 0"),
+        ("--repetition-penalty", "3", "the repetition penalty is 3.0"),
+    ],
+)
+def test_bad_values_are_a_bad_request(
+    tmp_path, stub, tokenizer_dir, capsys, option, value, problem
+):
+    stub.replay([RIGHT])
+    code, err = edit(tmp_path, stub, tokenizer_dir, capsys, option, value)
+    assert code == 2
+    assert problem in err
+    assert stub.requests(CHAT) == []
+    assert (tmp_path / "cart.py").read_text() == SOURCE
+
+
+def test_the_defaults_are_valid_and_greedy():
+    assert Decoding().problem() is None
+    assert (Decoding().temperature, Decoding().repetition_penalty) == (0.0, 1.0)
