@@ -283,6 +283,8 @@ class OpenAIEngine:
             # Not OpenAI's field but vLLM's, SGLang's, TGI's and llama.cpp's; sent only when
             # asked for, so a server without it is never sent what it may reject.
             body["repetition_penalty"] = request.repetition_penalty
+        if request.seed is not None:
+            body["seed"] = request.seed
         if request.json_schema is not None:
             body["response_format"] = {
                 "type": "json_schema",

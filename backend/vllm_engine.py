@@ -197,6 +197,7 @@ class VllmEngine:
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             repetition_penalty=request.repetition_penalty,
+            seed=request.seed,
             stop=list(request.stop) or None,
             structured_outputs=(
                 None if schema is None else StructuredOutputsParams(json=dict(schema))

@@ -95,6 +95,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="0 picks the likeliest token (default); up to 2, more at random",
     )
     decoding.add_argument(
+        "--retry-temperature",
+        type=float,
+        default=GREEDY.retry_temperature,
+        metavar="T",
+        help="the temperature of a reply asked again (it changed nothing, did not land), "
+        "seeded by its round so a rerun reproduces it (default: as --temperature)",
+    )
+    decoding.add_argument(
         "--repetition-penalty",
         type=float,
         default=GREEDY.repetition_penalty,
@@ -119,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    decoding = Decoding(args.temperature, args.repetition_penalty)
+    decoding = Decoding(args.temperature, args.repetition_penalty, args.retry_temperature)
     if (problem := decoding.problem()) is not None:
         print(f"fathom edit: {problem}", file=sys.stderr)
         return 2

@@ -105,6 +105,10 @@ async def run_rounds(
     reply = first_reply
     last_parse_error: Exception | None = None
     for round_number in range(max_rounds + 1):
+        if any(reply == earlier.reply for earlier in rounds):
+            # The model wrote a reply it wrote before: it would fail as that one did, and a
+            # greedy model asked again would write it once more. The rounds left are saved.
+            break
         if len(reply) > MAX_REPLY_CHARS:
             raise ReplyTooLargeError(
                 f"The model's reply holds {len(reply):,} characters, more than the "

@@ -228,8 +228,11 @@ async def run_edit(
         rounds_asked += 1
         on_round(rounds_asked, message)
         messages.extend([ChatMessage("assistant", last_reply), ChatMessage("user", message)])
+        temperature, seed = decoding.for_retry(rounds_asked)
         retry = dataclasses.replace(
             request,
+            temperature=temperature,
+            seed=seed,
             messages=tuple(messages),
             assistant_prefix=OPEN_FENCE if edit_format is EditFormat.WHOLE_BLOCK else "",
             request_id=f"{request.request_id}-retry{rounds_asked}",

@@ -22,6 +22,9 @@ RIGHT = UNCHANGED.replace(
     "+    t = 0\n+    for i in items:\n+        t += i\n+    return t", "+    return sum(items)"
 )
 
+# A retry's reply begins after the fence alone, so it writes its own header.
+RETRY = "--- a/cart.py\n+++ b/cart.py\n@@ @@\n-" + RIGHT
+
 
 def edit(root: Path, stub, tokenizer_dir: Path, capsys, *extra: str) -> tuple[int, str]:
     (root / ".git").mkdir(parents=True)
@@ -46,8 +49,7 @@ def edit(root: Path, stub, tokenizer_dir: Path, capsys, *extra: str) -> tuple[in
 
 def test_the_settings_reach_every_round(tmp_path, stub, tokenizer_dir, capsys):
     # The first reply changes nothing, so the edit is asked again: both requests carry them.
-    # A retry's reply begins after the fence alone, so it writes its own header.
-    stub.replay([UNCHANGED, "--- a/cart.py\n+++ b/cart.py\n@@ @@\n-" + RIGHT])
+    stub.replay([UNCHANGED, RETRY])
     code, err = edit(
         tmp_path, stub, tokenizer_dir, capsys, "--temperature", "0.3", "--repetition-penalty", "1.1"
     )
@@ -55,7 +57,17 @@ def test_the_settings_reach_every_round(tmp_path, stub, tokenizer_dir, capsys):
     bodies = [r.body for r in stub.requests(CHAT)]
     assert len(bodies) == 2
     assert [(b["temperature"], b["repetition_penalty"]) for b in bodies] == [(0.3, 1.1)] * 2
+    assert "seed" not in bodies[1]  # no retry temperature: the retry decodes as the first
     assert "sum(items)" in (tmp_path / "cart.py").read_text()
+
+
+def test_a_retry_is_sampled_seeded_by_its_round(tmp_path, stub, tokenizer_dir, capsys):
+    stub.replay([UNCHANGED, RETRY])
+    code, err = edit(tmp_path, stub, tokenizer_dir, capsys, "--retry-temperature", "0.7")
+    assert code == 0, err
+    first, retry = (r.body for r in stub.requests(CHAT))
+    assert (first["temperature"], "seed" in first) == (0.0, False)
+    assert (retry["temperature"], retry["seed"]) == (0.7, 1)
 
 
 def test_by_default_the_edit_is_greedy_and_unpenalised(tmp_path, stub, tokenizer_dir, capsys):
@@ -74,6 +86,7 @@ def test_by_default_the_edit_is_greedy_and_unpenalised(tmp_path, stub, tokenizer
         ("--temperature", "-0.5", "the temperature is -0.5; it takes 0 (greedy) to 2"),
         ("--repetition-penalty", "0", "the repetition penalty is 0.0; it takes more than 0"),
         ("--repetition-penalty", "3", "the repetition penalty is 3.0"),
+        ("--retry-temperature", "2.5", "the retry temperature is 2.5; it takes 0 (greedy) to 2"),
     ],
 )
 def test_bad_values_are_a_bad_request(

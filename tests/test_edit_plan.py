@@ -375,6 +375,30 @@ async def test_rounds_stop_after_the_limit_and_the_edit_is_refused():
         await _rounds([wrong] * (MAX_FEEDBACK_ROUNDS + 1))
 
 
+async def test_a_reply_written_again_ends_the_rounds_with_the_first_ones_error():
+    # Greedy retries mostly repeat the reply they were asked to fix; a third ask would too.
+    wrong = _diff("-def store(path):\n+def store2(path):\n")
+    other = _diff("-def stored(path):\n+def store2(path):\n")
+    assert MAX_FEEDBACK_ROUNDS >= 3
+    asked: list[str] = []
+    replies = iter([other, wrong, "never asked for"])
+
+    async def ask_again(message: str) -> str:
+        asked.append(message)
+        return next(replies)
+
+    root = Path("/fathom-virtual-root")
+    builder = PlanBuilder(
+        root,
+        lambda p: DocumentSnapshot(p, SERVICE, 1),
+        lambda p: p == root / "service.py",
+        resolve=False,
+    )
+    with pytest.raises(HunkLocationError, match="does not match"):
+        await run_rounds(builder, wrong, parse_diff, ask_again)
+    assert len(asked) == 2  # wrong, other, wrong again: the rounds end there
+
+
 async def test_a_hunk_that_breaks_the_syntax_is_sent_back_with_the_parse_error():
     first = _diff("-def describe(path):\n+def describe(path:\n")
     fixed = _diff("-def describe(path):\n+def describe(path, *, short=False):\n")

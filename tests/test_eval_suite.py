@@ -338,17 +338,42 @@ def test_the_edit_format_is_passed_to_every_edit(tmp_path: Path):
 
 def test_decoding_settings_are_passed_and_looped_replies_counted(tmp_path: Path):
     record, seen = harness(
-        tmp_path, "refuse", "--temperature", "0.2", "--repetition-penalty", "1.1"
+        tmp_path,
+        "refuse",
+        "--temperature",
+        "0.2",
+        "--repetition-penalty",
+        "1.1",
+        "--retry-temperature",
+        "0.7",
     )
-    assert seen["argv"][-4:] == ["--temperature", "0.2", "--repetition-penalty", "1.1"]
-    assert record["decoding"] == {"temperature": 0.2, "repetition_penalty": 1.1}
+    assert seen["argv"][-6:] == [
+        "--temperature",
+        "0.2",
+        "--repetition-penalty",
+        "1.1",
+        "--retry-temperature",
+        "0.7",
+    ]
+    assert record["decoding"] == {
+        "temperature": 0.2,
+        "repetition_penalty": 1.1,
+        "retry_temperature": 0.7,
+    }
     assert record["summary"]["all"]["replies_looped"] == 1
     table = (tmp_path / "results" / "eval_refuse.md").read_text()
-    assert "decoding: temperature 0.2, repetition penalty 1.1" in table
+    assert (
+        "decoding: temperature 0.2, repetition penalty 1.1, retries at temperature 0.7 (seeded)"
+        in table
+    )
     # Without the options nothing is passed and the run says it was greedy.
     record, seen = harness(tmp_path / "default", "reference")
-    assert "--temperature" not in seen["argv"] and "--repetition-penalty" not in seen["argv"]
-    assert record["decoding"] == {"temperature": 0.0, "repetition_penalty": 1.0}
+    assert not {"--temperature", "--repetition-penalty", "--retry-temperature"} & set(seen["argv"])
+    assert record["decoding"] == {
+        "temperature": 0.0,
+        "repetition_penalty": 1.0,
+        "retry_temperature": None,
+    }
     assert record["summary"]["all"]["replies_looped"] == 0
 
 

@@ -94,8 +94,10 @@ def _decoding(run: dict[str, Any]) -> str:
     settings = run.get("decoding") or {}
     temperature = settings.get("temperature", 0.0)
     penalty = settings.get("repetition_penalty", 1.0)
+    retry = settings.get("retry_temperature")
     words = "greedy" if temperature == 0 else f"temperature {temperature}"
-    return words + (f", repetition penalty {penalty}" if penalty != 1.0 else "")
+    words += f", repetition penalty {penalty}" if penalty != 1.0 else ""
+    return words + (f", retries at temperature {retry} (seeded)" if retry is not None else "")
 
 
 def show(value: Any) -> str:

@@ -63,6 +63,7 @@ def _engine_args(args: argparse.Namespace, served: ServedModel | None) -> list[s
     for option, value in (
         ("--temperature", args.temperature),
         ("--repetition-penalty", args.repetition_penalty),
+        ("--retry-temperature", args.retry_temperature),
     ):
         if value is not None:
             out += [option, str(value)]
@@ -188,6 +189,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--temperature", type=float, help="passed to fathom edit (default: greedy)")
     p.add_argument("--repetition-penalty", type=float, help="passed to fathom edit (default: none)")
+    p.add_argument(
+        "--retry-temperature", type=float, help="passed to fathom edit (default: its own)"
+    )
     engine = p.add_argument_group("engine options passed to fathom edit")
     engine.add_argument(
         "--model", help="the model run or, with --serve, served (default, qwen2.5-coder-1.5b, ...)"
@@ -283,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
                 "repetition_penalty": (
                     1.0 if args.repetition_penalty is None else args.repetition_penalty
                 ),
+                # None: fathom edit's default, whatever it is at the recorded commit.
+                "retry_temperature": args.retry_temperature,
             },
             "check_loop": (
                 f"the hidden tests, at most {args.check_rounds} more attempt(s)"
