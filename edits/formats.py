@@ -131,5 +131,5 @@ def format_task(fmt: EditFormat, path: str) -> str:
     return (
         f"Reply with a unified diff of {path} that carries out the instruction on the "
         "selected lines; if other files shown above must change with it (callers, imports), "
-        "add their diffs after it."
+        "go on in the same diff block with their headers and hunks."
     )

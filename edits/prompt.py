@@ -3,6 +3,9 @@
 The system message and the related files change rarely, so they come first: the engine's
 prefix cache then serves them without recomputation while the user edits the target.
 
+The reply ends at the block's closing fence (a stop string: small models ramble after it),
+so the other files an edit must change go inside that one block, after the selected file.
+
 The format asks for whole-block hunks: every line of the changed block copied with ``-``,
 then its new version with ``+``. Small models (the 0.5B CPU default) keep that shape far more
 reliably than interleaved context lines, and the hunk still locates exactly because it quotes
@@ -25,6 +28,8 @@ How to write the diff:
 - Then write the new version of the block, each line starting with `+`.
 - Keep the indentation of every line exactly.
 - Change only what the instruction asks for.
+- If other files shown to you must change with it (callers, imports), go on in the same \
+block: each one's `--- a/PATH`, `+++ b/PATH` and `@@ @@` lines, then its `-` and `+` lines.
 
 {EXAMPLE}```diff
 --- a/greet.py
