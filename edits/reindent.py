@@ -68,6 +68,30 @@ def _reference_indents(
     return _indent(chosen[0]), _indent(chosen[1])
 
 
+def _levels(pairs: Sequence[tuple[str, str]], shift: int) -> dict[str, str]:
+    """The file's indentation for each of the model's that its matched lines agree on.
+
+    A reply can mix two offsets (js-status-archived, 1.5B: "+const" beside "+ ARCHIVED", its
+    context lines without their marker space), which one shift cannot undo; an added line at
+    a depth the quote shows takes the file's depth there. An offset other than the block's
+    ``shift`` needs two lines to say so: one line (a continuation aligned by hand) is no
+    structure.
+    """
+    seen: dict[str, Counter[str]] = {}
+    for model, doc in pairs:
+        seen.setdefault(_indent(model), Counter())[_indent(doc)] += 1
+    # Depths the quote puts in one place only (two places: no answer), and their offsets.
+    single = {m: next(iter(docs.items())) for m, docs in seen.items() if len(docs) == 1}
+    support = Counter[int]()
+    for model_lead, (doc_lead, count) in single.items():
+        support[_shift((model_lead, doc_lead))] += count
+    return {
+        model_lead: doc_lead
+        for model_lead, (doc_lead, _count) in single.items()
+        if (offset := _shift((model_lead, doc_lead))) == shift or support[offset] >= 2
+    }
+
+
 def reindenter(
     pairs: list[tuple[str, str]],
     model_lines: list[str],
@@ -97,17 +121,23 @@ def reindenter(
             return "\t" * max(0, levels + delta) + " " * rest + line[len(lead) :]
 
         return to_tabs
-    if model_ref == doc_ref:
-        return lambda line: line
     delta = len(doc_ref) - len(model_ref)
+    # The "-" lines carry a marker as the "+" lines do, so their depths come first.
+    block_shift = _shift((model_ref, doc_ref))
+    levels = {**_levels(pairs, block_shift), **_levels(removed, block_shift)}
+    if model_ref == doc_ref and all(m == d for m, d in levels.items()):
+        return lambda line: line
     fill = doc_ref[:1] or model_ref[:1]
 
     def shift(line: str) -> str:
         if not line.strip():
             return line
+        lead = _indent(line)
+        if lead in levels:
+            return levels[lead] + line[len(lead) :]
         if line.startswith(model_ref):
             return doc_ref + line[len(model_ref) :]
-        lead = _indent(line)  # shallower than the reference line: same shift, in the file's kind
+        # Shallower than the reference line: the same shift, in the file's kind.
         return fill * max(0, len(lead) + delta) + line[len(lead) :]
 
     return shift

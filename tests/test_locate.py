@@ -75,6 +75,63 @@ def test_added_lines_follow_the_removed_lines_when_context_lost_its_marker_space
     assert new == CHUNKED + added
 
 
+# Qwen2.5-Coder-1.5B's reply on js-status-archived (bench/results/eval_cpu-1.5b.json): its
+# context lines lost their marker space, and so did one "+" line but not the other.
+STATUS = (
+    "'use strict';\n\nconst Status = Object.freeze({\n  OPEN: 'open',\n  CLOSED: 'closed',\n});\n"
+)
+STATUS_REPLY = (
+    "-const Status = Object.freeze({\n"
+    "+const Status = Object.freeze({\n"
+    "  OPEN: 'open',\n"
+    "  CLOSED: 'closed',\n"
+    "+ ARCHIVED: 'archived',\n"
+    "});\n"
+)
+
+
+def test_added_lines_take_the_depth_their_own_offset_gives_when_a_reply_mixes_two():
+    new, _located = _apply(STATUS_REPLY, STATUS)
+    # "+const" sits as the "-" line does; "+ ARCHIVED" as the context lines do.
+    assert new == STATUS.replace("});", "  ARCHIVED: 'archived',\n});")
+
+
+AREA = (
+    "def area(kind, size):\n"
+    '    if kind == "square":\n'
+    "        return size * size\n"
+    "    raise ValueError(kind)\n"
+)
+
+
+def test_a_python_block_written_at_the_context_lines_offset_lands_at_the_files_depths():
+    # The same mixture in Python, where one column off is an IndentationError: the context
+    # lines and the added block lost a column, the "-" and first "+" line did not.
+    reply = (
+        "-def area(kind, size):\n"
+        "+def area(kind, size):\n"
+        '    if kind == "square":\n'
+        "        return size * size\n"
+        '+   if kind == "circle":\n'
+        "+       return 3 * size * size\n"
+        "    raise ValueError(kind)\n"
+    )
+    new, _located = _apply(reply, AREA)
+    added = '    if kind == "circle":\n        return 3 * size * size\n'
+    assert new == AREA.replace("    raise", added + "    raise")
+    compile(new, "area.py", "exec")
+
+
+def test_one_line_at_its_own_offset_moves_no_added_line():
+    # A continuation aligned by hand in the file is no offset of the reply's: the added line
+    # at that depth follows the block's shift (here none).
+    text = "x = call(a,\n         b)\ny = 2\n"
+    new, _located = _apply(
+        "-x = call(a,\n-        b)\n-y = 2\n+x = call(a,\n+        b)\n+y = 3\n", text
+    )
+    assert new == "x = call(a,\n        b)\ny = 3\n"
+
+
 def test_trailing_whitespace_difference_still_locates():
     new, located = _apply("-    total = 0   \n+    total = 5\n")
     assert located[0].strategy is Strategy.WHITESPACE
