@@ -15,6 +15,8 @@ asks for the originals, so no vLLM file is patched.
 The choice between the two paths is made inside a custom op (linear) or inside vLLM's own
 opaque MoE op, so torch.compile sees one graph and each captured CUDA graph holds one path.
 
+``FATHOM_DECODE_OPS`` (``moe,dense`` unless set) says which of the two it takes.
+
 Off unless ``FATHOM_DECODE_KERNELS=1``: the kernels are more exact than vLLM's W8A8 path but
 not yet faster (backend/fp8_decode_kernels.py says by how much). It does nothing where CUDA
 is not the platform (vLLM's CPU build).
@@ -50,9 +52,11 @@ def register() -> None:
     if not enabled() or getattr(register, "done", False):
         return
     register.done = True  # type: ignore[attr-defined]
-    _register_linear_op()
-    _register_layers()
-    log.info("Fathom decode kernels registered (FP8 block linears and MoE, ≤ 4 tokens)")
+    ops = set(os.environ.get("FATHOM_DECODE_OPS", "moe,dense").split(","))
+    if "dense" in ops:
+        _register_linear_op()
+    _register_layers(dense="dense" in ops, moe="moe" in ops)
+    log.info("Fathom decode kernels registered for %s (FP8 blocks, ≤ 4 tokens)", sorted(ops))
 
 
 def _register_linear_op() -> None:
@@ -83,6 +87,8 @@ class DecodeLinearKernel:
         return getattr(self.inner, name)
 
     def process_weights_after_loading(self, layer: Any) -> None:
+        from fathom.backend.fp8_decode_kernels import TILES
+
         self.inner.process_weights_after_loading(layer)
         weight, scale = layer.weight, getattr(layer, "weight_scale_inv", None)
         self.active = (
@@ -92,6 +98,7 @@ class DecodeLinearKernel:
             and weight.stride(1) == 1
             and weight.shape[1] % 128 == 0
             and tuple(scale.shape) == (-(-weight.shape[0] // 128), weight.shape[1] // 128)
+            and weight.shape[1] >= TILES["dense_min_k"]
         )
         if self.active:
             _fallbacks[self.key] = lambda x: self.inner.apply_weights(layer, x, None)
@@ -119,19 +126,21 @@ def _wrap_linear(layer: Any) -> None:
     method.fp8_linear = DecodeLinearKernel(inner)
 
 
-def _register_layers() -> None:
+def _register_layers(dense: bool = True, moe: bool = True) -> None:
     from vllm.model_executor.layers import linear
     from vllm.model_executor.layers.fused_moe.runner.moe_runner import MoERunner
 
-    for base in (
+    bases = (
         linear.QKVParallelLinear,
         linear.RowParallelLinear,
         linear.MergedColumnParallelLinear,
         linear.ColumnParallelLinear,
         linear.ReplicatedLinear,
-    ):
+    )
+    for base in bases if dense else ():
         base.register_oot(_decode_linear_class(base))
-    MoERunner.register_oot(_decode_moe_runner_class(MoERunner))
+    if moe:
+        MoERunner.register_oot(_decode_moe_runner_class(MoERunner))
 
 
 def _decode_linear_class(base: Any) -> type:

@@ -315,6 +315,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prefix", type=int, default=30000)
     parser.add_argument("--edit-requests", type=int, default=6)
     parser.add_argument("--edit-tokens", type=int, default=256)
+    parser.add_argument(
+        "--decode-kernels",
+        action="store_true",
+        help="with --engine plain: Fathom's decode-kernel plugin on (the A/B twin of plain)",
+    )
     parser.add_argument("--tag", default=None)
     parser.add_argument("--out", type=Path, default=Path("."))
     return parser.parse_args(argv)
@@ -323,8 +328,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     os.environ.update(gpu_decode_profile.VARIANTS[args.variant].get("env", {}))
-    if args.engine == "plain":  # vLLM as it comes: not Fathom's plugin either
-        os.environ["FATHOM_DECODE_KERNELS"] = "0"
+    if args.engine == "plain":  # vLLM as it comes: not Fathom's plugin either, unless asked
+        os.environ["FATHOM_DECODE_KERNELS"] = "1" if args.decode_kernels else "0"
     for key, value in gpu_engine.ENV.items():
         os.environ.setdefault(key, value)
     tag = args.tag or f"{args.model}_{args.engine}_{args.variant}"
@@ -338,6 +343,10 @@ def main() -> None:
         "variant_settings": gpu_decode_profile.VARIANTS[args.variant],
         "speculative": args.speculative,
         "env": {k: os.environ.get(k) for k in gpu_engine.ENV},
+        "fathom_decode_env": {
+            k: os.environ.get(k)
+            for k in ("FATHOM_DECODE_KERNELS", "FATHOM_DECODE_OPS", "FATHOM_DECODE_TILES")
+        },
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"whole_{tag}.json"
