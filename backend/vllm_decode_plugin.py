@@ -5,21 +5,24 @@ installing Fathom declares (pyproject.toml). It uses vLLM's public extension poi
 layers, ``PluggableLayer.register_oot``: vLLM then builds these subclasses wherever a model
 asks for the originals, so no vLLM file is patched.
 
-- FP8 block-quantized linear layers (QKV, output, MLP, replicated): for ≤
-  ``MAX_DECODE_TOKENS`` rows, ``gemv`` instead of quantizing the activations and
-  running vLLM's chosen W8A8 GEMM (CUTLASS on Hopper); more rows go to vLLM's kernel.
+- FP8 block-quantized linear layers with at least ``TILES["dense_min_k"]`` columns (4096:
+  the attention output projection of Qwen3-Coder-30B-A3B; narrower ones were slower on
+  Fathom's kernel than on vLLM's): for ≤ ``MAX_DECODE_TOKENS`` rows, ``gemv`` instead of
+  quantizing the activations and running vLLM's chosen W8A8 GEMM (CUTLASS on Hopper); more
+  rows go to vLLM's kernel.
 - MoE layers with a softmax top-k router, SiLU experts and FP8 block weights: for ≤
   ``MAX_DECODE_TOKENS`` tokens, ``moe_decode``; anything else (shared experts, expert
   parallelism, other routers, other formats) keeps vLLM's path, decided once per layer.
 
 The choice between the two paths is made inside a custom op (linear) or inside vLLM's own
 opaque MoE op, so torch.compile sees one graph and each captured CUDA graph holds one path.
-
 ``FATHOM_DECODE_OPS`` (``moe,dense`` unless set) says which of the two it takes.
 
-Off unless ``FATHOM_DECODE_KERNELS=1``: the kernels are more exact than vLLM's W8A8 path but
-not yet faster (backend/fp8_decode_kernels.py says by how much). It does nothing where CUDA
-is not the platform (vLLM's CPU build).
+Off unless ``FATHOM_DECODE_KERNELS=1``. On one H200 it made a batch-1 decode step of
+Qwen3-Coder-30B-A3B-FP8 12% faster than plain vLLM's (3.59 against 4.10 ms; more exact too,
+bench/results/decode_kernels_dot.md), but it has been measured on that model and GPU only,
+and only the decode of a few tokens uses it. It does nothing where CUDA is not the platform
+(vLLM's CPU build).
 """
 
 from __future__ import annotations

@@ -9,10 +9,12 @@ Shapes of Qwen3-Coder-30B-A3B-Instruct-FP8 (hidden 2048, 32 query + 4 KV heads o
   quantization; router + ``fused_topk`` + ``fused_experts``), max and mean absolute error
   relative to the largest output;
 - time: each op captured 100 times in one CUDA graph, replayed, µs per call (a decode step
-  runs them inside CUDA graphs too), for the tiles swept and vLLM's op. The calls rotate over
+  runs them inside CUDA graphs too), for vLLM's op, the GEMV at its tile and the MoE kernels
+  at each tile swept (tried at one token; the best one again at more). The calls rotate over
   copies of the dense weights (4x the L2 cache) and over inputs that route to other experts,
   so weights come from HBM as in a model's step (reading one copy 100 times timed the L2).
-Writes ``decode_kernels_<tag>.json``.
+Writes ``decode_kernels_<tag>.json`` and, with ``--tiles-file``, the plugin's settings from
+them (``best_tiles``: FATHOM_DECODE_TILES and FATHOM_DECODE_OPS for a whole-model run).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fathom.backend.fp8_decode_kernels import TILES, dot_gemv, gemv, moe_decode, moe_decode_dot
+from fathom.backend.fp8_decode_kernels import gemv, moe_decode
 
 HIDDEN, HEADS, KV_HEADS, HEAD_DIM = 2048, 32, 4, 128
 EXPERTS, INTERMEDIATE, TOP_K = 128, 768, 8
@@ -106,53 +108,25 @@ def vllm_dense(x: torch.Tensor, q: torch.Tensor, s: torch.Tensor) -> torch.Tenso
     return ops.cutlass_scaled_mm(xq, q.T, out_dtype=x.dtype, scale_a=xs, scale_b=s.T)
 
 
-def dot_tiles(args: argparse.Namespace) -> list[tuple[int, ...]]:
-    """(block_n, block_k, stages, mode, warps) the tl.dot GEMV sweep tries."""
-    return list(itertools.product(args.dot_n, args.dot_k, [3], args.dense_modes, args.warps))
-
-
 def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for name, (n, k) in DENSE.items():
         q, s = quantize(torch.randn(n, k, device="cuda") * 0.02)
         exact_w = dequantize(q, s)
         copies = [(q, s)] + [(q.clone(), s.clone()) for _ in range(ROTATE_BYTES // (n * k))]
-        best: str | None = None
         for m in args.tokens:
             x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
             exact = x.float() @ exact_w.T
-            loop = functools.partial(
-                gemv, block_n=TILES["dense_block_n"], block_k=TILES["dense_block_k"],
-                num_warps=TILES["dense_warps"],
-            )  # fmt: skip
             row: dict[str, Any] = {"op": name, "n": n, "k": k, "tokens": m}
-            row["loop_error"] = error(loop(x, q, s), exact)
-            for mode in args.modes:
-                row[f"dot_mode{mode}_error"] = error(dot_gemv(x, q, s, mode=mode), exact)
+            row["fathom_error"] = error(gemv(x, q, s), exact)
             row["vllm_error"] = error(vllm_dense(x, q, s), exact)
             row["vllm_us"] = graph_time_us(rotating(functools.partial(vllm_dense, x), copies))
-            row["loop_us"] = graph_time_us(rotating(functools.partial(loop, x), copies))
-            tiles = {}
-            sweep = dot_tiles(args) if best is None else [tuple(map(int, best.split(",")))]
-            for bn, bk, stages, mode, warps in sweep:
-                if bk > k:
-                    continue
-                TILES["dot_warps"] = warps
-                call = functools.partial(
-                    dot_gemv, x, block_n=bn, block_k=bk, stages=stages, mode=mode
-                )
-                tiles[f"{bn},{bk},{stages},{mode},{warps}"] = graph_time_us(rotating(call, copies))
-            TILES["dot_warps"] = 4
-            best = min(tiles, key=tiles.__getitem__)
-            row.update(dot_us=tiles[best], best_tile=best, tiles=tiles)
+            row["fathom_us"] = graph_time_us(rotating(functools.partial(gemv, x), copies))
             row["bytes"] = n * k + s.numel() * 4 + m * k * 2
-            row["dot_tb_s"] = round(row["bytes"] / row["dot_us"] / 1e6, 3)
+            row["fathom_tb_s"] = round(row["bytes"] / row["fathom_us"] / 1e6, 3)
             row["vllm_tb_s"] = round(row["bytes"] / row["vllm_us"] / 1e6, 3)
             rows.append(row)
-            print(
-                f"[kernels] {json.dumps({k: v for k, v in row.items() if k != 'tiles'})}",
-                flush=True,
-            )
+            print(f"[kernels] {json.dumps(row)}", flush=True)
     return rows
 
 
@@ -172,13 +146,6 @@ def moe_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         weights, ids, _ = fused_topk(x, logits, TOP_K, True)
         return fused_experts(x, q13, q2, weights, ids, quant_config=config)
 
-    loop = functools.partial(
-        moe_decode, gate_weight=gate, w13=q13, w13_scale=s13, w2=q2, w2_scale=s2,
-        top_k=TOP_K, renormalize=True,
-        block_n=(TILES["router_block_n"], TILES["moe_up_block_n"], TILES["moe_down_block_n"]),
-        block_k=(TILES["moe_up_block_k"], TILES["moe_down_block_k"]),
-        num_warps=TILES["moe_warps"],
-    )  # fmt: skip
     rows = []
     best: str | None = None
     for m in args.tokens:
@@ -192,64 +159,34 @@ def moe_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             act = torch.nn.functional.silu(h[:INTERMEDIATE]) * h[INTERMEDIATE:]
             exact[t] += top_w[t, j] * (w2[top_i[t, j]] @ act)
         row: dict[str, Any] = {"op": "moe", "tokens": m, "experts": EXPERTS, "top_k": TOP_K}
-        row["loop_error"] = error(loop(x), exact)
-        for mode in args.modes:
-            out = moe_decode_dot(
-                x, gate, q13, s13, q2, s2, top_k=TOP_K, renormalize=True, mode=mode
-            )
-            row[f"dot_mode{mode}_error"] = error(out, exact)
+        out = moe_decode(x, gate, q13, s13, q2, s2, top_k=TOP_K, renormalize=True)
+        row["fathom_error"] = error(out, exact)
         row["vllm_error"] = error(vllm_moe(x), exact)
         # Inputs that route to other experts each call, so the experts' weights (38 MB for one
         # token) come from HBM as in a model's step, not from the L2 cache.
         inputs = [(torch.randn_like(x),) for _ in range(32)]
         row["vllm_us"] = graph_time_us(rotating(vllm_moe, inputs))
-        row["loop_us"] = graph_time_us(rotating(loop, inputs))
         tiles = {}
         sweep = (
             itertools.product(
-                args.up_n,
-                args.up_k,
-                args.down_n,
-                args.down_k,
-                args.stages,
-                args.modes,
-                args.warps,
+                args.up_n, args.up_k, args.down_n, args.down_k, args.stages, args.warps
             )
             if best is None
             else [tuple(map(int, best.split(",")))]
         )
-        for up, up_k, down, down_k, stages, mode, warps in sweep:
-            TILES["dot_warps"] = warps
+        for up, up_k, down, down_k, stages, warps in sweep:
             call = functools.partial(
-                moe_decode_dot, gate_weight=gate, w13=q13, w13_scale=s13, w2=q2, w2_scale=s2,
-                top_k=TOP_K, renormalize=True,
-                block_n=(up, down), block_k=(up_k, down_k), stages=stages, mode=mode,
+                moe_decode, gate_weight=gate, w13=q13, w13_scale=s13, w2=q2, w2_scale=s2,
+                top_k=TOP_K, renormalize=True, block_n=(up, down), block_k=(up_k, down_k),
+                stages=stages, num_warps=warps,
             )  # fmt: skip
-            key = f"{up},{up_k},{down},{down_k},{stages},{mode},{warps}"
+            key = f"{up},{up_k},{down},{down_k},{stages},{warps}"
             tiles[key] = graph_time_us(rotating(call, inputs))
         best = min(tiles, key=tiles.__getitem__)
-        row.update(dot_us=tiles[best], best_tile=best, tiles=tiles)
-        up, up_k, down, down_k, stages, mode, warps = map(int, best.split(","))
-        TILES["dot_warps"] = warps
-        at_best = functools.partial(
-            moe_decode_dot, gate_weight=gate, w13=q13, w13_scale=s13, w2=q2, w2_scale=s2,
-            top_k=TOP_K, renormalize=True,
-            block_n=(up, down), block_k=(up_k, down_k), stages=stages, mode=mode,
-        )  # fmt: skip
-        # The best tile with the other choices: the sum in bf16 atomics (no conversion
-        # kernel), the top-k in 2 x TOP_K sequential reductions (the loops' way).
-        for key, value, name in (
-            ("dot_out_f32", 0, "bf16_sum"),
-            ("dot_ranked_top_k", 0, "serial_top_k"),
-        ):
-            TILES[key] = value
-            row[f"dot_{name}_us"] = graph_time_us(rotating(at_best, inputs))
-            row[f"dot_{name}_error"] = error(at_best(x), exact)
-            TILES[key] = 1
-        TILES["dot_warps"] = 4
+        row.update(fathom_us=tiles[best], best_tile=best, tiles=tiles)
         experts_read = min(EXPERTS, m * TOP_K)
         row["bytes"] = experts_read * 3 * INTERMEDIATE * HIDDEN + gate.numel() * 2
-        row["dot_tb_s"] = round(row["bytes"] / row["dot_us"] / 1e6, 3)
+        row["fathom_tb_s"] = round(row["bytes"] / row["fathom_us"] / 1e6, 3)
         row["vllm_tb_s"] = round(row["bytes"] / row["vllm_us"] / 1e6, 3)
         rows.append(row)
         print(f"[kernels] {json.dumps({k: v for k, v in row.items() if k != 'tiles'})}", flush=True)
@@ -259,16 +196,12 @@ def moe_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tokens", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--dot-n", type=int, nargs="+", default=[32])
-    parser.add_argument("--dot-k", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--up-n", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--up-k", type=int, nargs="+", default=[256])
     parser.add_argument("--down-n", type=int, nargs="+", default=[64])
     parser.add_argument("--down-k", type=int, nargs="+", default=[256])
     parser.add_argument("--stages", type=int, nargs="+", default=[3, 4])
-    parser.add_argument("--modes", type=int, nargs="+", default=[2, 3])
-    parser.add_argument("--warps", type=int, nargs="+", default=[4, 8])
-    parser.add_argument("--dense-modes", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--warps", type=int, nargs="+", default=[4])
     parser.add_argument("--tag", default="h200")
     parser.add_argument("--tiles-file", type=Path, default=None, help="best_tiles as JSON")
     parser.add_argument("--out", type=Path, default=Path("."))
@@ -300,28 +233,19 @@ def main() -> None:
 
 
 def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
-    """TILES for the plugin from the one-token rows: the tl.dot tiles fastest there, the
-    dense kernel (tl.dot or loop) that saves the most against vLLM and the smallest K of the
-    ops where it does (``dense_min_k``), and ``ops`` (FATHOM_DECODE_OPS): the kernels that beat
-    vLLM's there."""
+    """The plugin's settings from the one-token rows: the MoE tile fastest there,
+    ``dense_min_k`` (the smallest K of the dense ops where ``gemv`` beat vLLM; above them all
+    where it beat none) and ``ops`` (FATHOM_DECODE_OPS: the kernels that beat vLLM's)."""
     one = [row for row in result["dense"] if row["tokens"] == 1]
     moe = next(row for row in result["moe"] if row["tokens"] == 1)
-    up, up_k, down, down_k, stages, mode, warps = map(int, moe["best_tile"].split(","))
-    bn, bk, dense_stages, dense_mode, _ = map(int, one[0]["best_tile"].split(","))
-    saving = {
-        kernel: {row["k"]: row["vllm_us"] - row[f"{kernel}_us"] for row in one}
-        for kernel in ("dot", "loop")
-    }
-    kernel = max(saving, key=lambda k: sum(max(0.0, v) for v in saving[k].values()))
-    wins = [k for k, v in saving[kernel].items() if v > 0]
-    ops = (["moe"] if moe["dot_us"] < moe["vllm_us"] else []) + (["dense"] if wins else [])
+    up, up_k, down, down_k, stages, warps = map(int, moe["best_tile"].split(","))
+    wins = [row["k"] for row in one if row["fathom_us"] < row["vllm_us"]]
+    ops = (["moe"] if moe["fathom_us"] < moe["vllm_us"] else []) + (["dense"] if wins else [])
     return {
-        "dot_dense": int(kernel == "dot"), "dot_moe": 1, "dense_min_k": min(wins or [0]),
-        "dot_mode": mode, "dot_stages": stages, "dot_warps": warps,
-        "dot_dense_block_n": bn, "dot_dense_block_k": bk,
-        "dot_dense_stages": dense_stages, "dot_dense_mode": dense_mode,
-        "dot_up_block_n": up, "dot_up_block_k": up_k,
-        "dot_down_block_n": down, "dot_down_block_k": down_k,
+        "dense_min_k": min(wins or [1 + max(row["k"] for row in one)]),
+        "moe_up_block_n": up, "moe_up_block_k": up_k,
+        "moe_down_block_n": down, "moe_down_block_k": down_k,
+        "moe_stages": stages, "moe_warps": warps,
         "ops": ",".join(ops),
     }  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""The tl.dot FP8 decode kernels on a GPU, against float32 math and against vLLM's own ops.
+"""Fathom's FP8 decode kernels on a GPU, against float32 math and against vLLM's own ops.
 
 Skipped without CUDA (the CPU checks run the same kernels under Triton's interpreter:
 tests/test_fp8_decode_kernels.py). On a GPU host without pytest it runs as a script:
@@ -56,20 +56,20 @@ def vllm_dense(x: torch.Tensor, q: torch.Tensor, s: torch.Tensor) -> torch.Tenso
     return ops.cutlass_scaled_mm(xq, q.T, out_dtype=x.dtype, scale_a=xs, scale_b=s.T)
 
 
-def test_dot_gemv_matches_float32_math_and_beats_vllms_error() -> None:
+def test_gemv_matches_float32_math_and_beats_vllms_error() -> None:
     torch.manual_seed(0)
-    for (n, k), m, mode in itertools.product(((5120, 2048), (2048, 4096)), (1, 3), (1, 2, 3)):
+    for (n, k), m in itertools.product(((5120, 2048), (2048, 4096)), (1, 3)):
         q, s = quantize(torch.randn(n, k, device="cuda") * 0.02)
         x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
         exact = x.float() @ dequantize(q, s).T
-        ours = rel_error(kernels.dot_gemv(x, q, s, mode=mode), exact)
+        ours = rel_error(kernels.gemv(x, q, s), exact)
         theirs = rel_error(vllm_dense(x, q, s), exact)
-        print(f"dot_gemv {n}x{k} m={m} mode={mode}: {ours:.5f} (vLLM {theirs:.5f})")
+        print(f"gemv {n}x{k} m={m}: {ours:.5f} (vLLM {theirs:.5f})")
         assert ours < TOLERANCE
         assert ours < theirs
 
 
-def test_moe_decode_dot_matches_float32_math_and_beats_vllms_error() -> None:
+def test_moe_decode_matches_float32_math_and_beats_vllms_error() -> None:
     from vllm.model_executor.layers.fused_moe.config import fp8_w8a8_moe_quant_config
     from vllm.model_executor.layers.fused_moe.fused_moe import fused_experts
     from vllm.model_executor.layers.fused_moe.router.fused_topk_router import fused_topk
@@ -93,22 +93,15 @@ def test_moe_decode_dot_matches_float32_math_and_beats_vllms_error() -> None:
             exact[t] += top_w[t, j] * (w2[top_i[t, j]] @ act)
         weights, ids, _ = fused_topk(x, torch.nn.functional.linear(x, gate), TOP_K, renormalize)
         theirs = rel_error(fused_experts(x, q13, q2, weights, ids, quant_config=config), exact)
-        for mode, f32 in itertools.product((1, 2, 3), (1,)):
-            kernels.TILES["dot_out_f32"] = f32
-            try:
-                out = kernels.moe_decode_dot(
-                    x, gate, q13, s13, q2, s2, top_k=TOP_K, renormalize=renormalize, mode=mode
-                )
-            finally:
-                kernels.TILES["dot_out_f32"] = 1
-            ours = rel_error(out, exact)
-            print(f"moe_decode_dot m={m} mode={mode} f32 sum={f32}: {ours:.5f} (vLLM {theirs:.5f})")
-            assert out.dtype == x.dtype
-            assert ours < TOLERANCE
-            assert ours < theirs
+        out = kernels.moe_decode(x, gate, q13, s13, q2, s2, top_k=TOP_K, renormalize=renormalize)
+        ours = rel_error(out, exact)
+        print(f"moe_decode m={m} renormalize={renormalize}: {ours:.5f} (vLLM {theirs:.5f})")
+        assert out.dtype == x.dtype
+        assert ours < TOLERANCE
+        assert ours < theirs
 
 
 if __name__ == "__main__":
-    test_dot_gemv_matches_float32_math_and_beats_vllms_error()
-    test_moe_decode_dot_matches_float32_math_and_beats_vllms_error()
+    test_gemv_matches_float32_math_and_beats_vllms_error()
+    test_moe_decode_matches_float32_math_and_beats_vllms_error()
     print("gpu kernel tests passed")
