@@ -7,8 +7,9 @@ The eval harness (bench/eval/run_eval.py) keeps every reply the model wrote for 
 request alone; later rounds answer Fathom's feedback, which Aider would not have sent) and
 applies it to the task's ``before/`` project twice:
 
-- Fathom: ``fathom apply``'s machinery (pipeline/apply_reply.py) with the selected file as the
-  file of blocks that name none, as ``fathom edit`` gives it;
+- Fathom: ``fathom apply --file TARGET --range L1:L2``'s machinery (pipeline/apply_reply.py):
+  the selected file is the file of blocks that name none, and a whole-block reply quoting the
+  selection already rewritten is read as its new version, as ``fathom edit`` does;
 - Aider 0.86.2 (bench/aider_editblock.py, in Aider's own venv, made at /tmp/aider-venv if
   missing): the coder for the format the model was asked for, its search/replace coder with
   every project file in the chat for search/replace replies, its udiff coder for diffs.
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import RESULTS, machine, versions
 from bench.edit_engine import ensure_aider
 from bench.eval.suite_io import Task, add_tests, files_under, load_suite, run_command
+from fathom.context import LineRange
 from fathom.edits.errors import EditError
 from fathom.pipeline.apply_reply import apply_reply
 
@@ -56,7 +58,8 @@ def fathom_result(task: Task, reply: str) -> tuple[dict[str, str], str | None]:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(text)
         try:
-            apply_reply(reply, root, default_path=task.target)
+            selection = LineRange(task.start - 1, task.end)
+            apply_reply(reply, root, default_path=task.target, selection=selection)
             error = None
         except EditError as exc:
             error = str(exc)

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from fathom.cli.edit import parse_range
+from fathom.context import LineRange
 from fathom.context.text import UnreadableFileError
 from fathom.edits.errors import EditError
 from fathom.pipeline.apply_reply import apply_reply
@@ -33,7 +35,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     apply.add_argument(
         "--allow-delete", action="store_true", help="let the reply delete files it deletes"
     )
+    apply.add_argument(
+        "--file",
+        help="the file that blocks or hunks naming no file change (the file the model was "
+        "asked to edit)",
+    )
+    apply.add_argument(
+        "--range",
+        type=parse_range,
+        metavar="L1:L2",
+        help="with --file: the lines the model was asked to change; a whole-block reply that "
+        "quotes them already rewritten is read as their new version, as fathom edit does",
+    )
     apply.set_defaults(run=run)
+
+
+def _file_in(root: Path, name: str) -> str | None:
+    """``name`` (as the shell gave it) relative to ``root``, or None: not a file under it."""
+    path = Path(name).resolve()
+    if not path.is_file() or not path.is_relative_to(root.resolve()):
+        return None
+    return path.relative_to(root.resolve()).as_posix()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,12 +64,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"fathom apply: {args.root or '.'} is not a folder", file=sys.stderr)
         return EXIT_BAD_REQUEST
     root = where if args.root else find_root(where / "-")
+    default_path = _file_in(root, args.file) if args.file else None
+    if args.range is not None and default_path is None:
+        print("fathom apply: --range needs --file (the file of those lines)", file=sys.stderr)
+        return EXIT_BAD_REQUEST
+    if args.file and default_path is None:
+        print(f"fathom apply: --file {args.file} is not a file under {root}", file=sys.stderr)
+        return EXIT_BAD_REQUEST
+    selection = None if args.range is None else LineRange(args.range[0] - 1, args.range[1])
     reply = sys.stdin.read()
     if not reply.strip():
         print("fathom apply: no reply on stdin", file=sys.stderr)
         return EXIT_BAD_REQUEST
     try:
-        done = apply_reply(reply, Path(root), dry_run=args.dry_run, allow_delete=args.allow_delete)
+        done = apply_reply(
+            reply,
+            Path(root),
+            dry_run=args.dry_run,
+            allow_delete=args.allow_delete,
+            default_path=default_path,
+            selection=selection,
+        )
     except (EditError, UnreadableFileError) as exc:
         print(f"fathom apply: not applied, nothing written: {exc}", file=sys.stderr)
         return EXIT_REFUSED

@@ -12,13 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fathom.context import LineRange
 from fathom.context.text import read_text_file
 from fathom.edits.degenerate import reply_loop
+from fathom.edits.diff_parse import ParsedDiff
 from fathom.edits.disk import write_plan
-from fathom.edits.errors import EditError
+from fathom.edits.errors import EditError, NoDiffError
 from fathom.edits.plan import DocumentSnapshot, EditPlan, build_plan
+from fathom.edits.prompt import reply_diff
 from fathom.edits.search_replace import parse_reply
-from fathom.pipeline.edit_flow import plan_diff
+from fathom.pipeline.edit_flow import new_version_twice, plan_diff
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +35,37 @@ def _snapshot(path: Path) -> DocumentSnapshot:
     return DocumentSnapshot(path, read_text_file(path), None)
 
 
-def plan_reply(reply: str, root: Path, default_path: str | None = None) -> EditPlan:
+def _parsed(
+    reply: str, root: Path, default_path: str | None, selection: LineRange | None
+) -> ParsedDiff:
+    try:
+        return parse_reply(reply, default_path)
+    except NoDiffError:
+        # A whole-block reply that quotes the selection already rewritten changes nothing
+        # as written; knowing the selection, ``fathom edit`` reads it as its new version.
+        if default_path is None or selection is None:
+            raise
+        text = read_text_file(root / default_path)
+        repaired = new_version_twice(reply_diff(reply), default_path, text, selection)
+        if repaired is None:
+            raise
+        return repaired
+
+
+def plan_reply(
+    reply: str,
+    root: Path,
+    default_path: str | None = None,
+    selection: LineRange | None = None,
+) -> EditPlan:
     """The plan ``reply`` makes of the files under ``root``; an EditError says why there is
     none (no diff, a hunk that lands nowhere or twice, broken syntax, a path outside).
-    ``default_path`` (relative to ``root``) is the file of blocks or hunks that name none."""
+    ``default_path`` (relative to ``root``) is the file of blocks or hunks that name none;
+    ``selection``, its lines the reply was asked to change (for the whole-block repair)."""
     if (loop := reply_loop(reply)) is not None:
         raise EditError(f"Not applied: {loop.describe()}.")
-    plan = build_plan(parse_reply(reply, default_path), root.resolve(), _snapshot)
+    root = root.resolve()
+    plan = build_plan(_parsed(reply, root, default_path, selection), root, _snapshot)
     moves_files = plan.creates or plan.renames or plan.deletes
     if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):
         raise EditError("Not applied: the reply leaves every file as it was.")
@@ -52,10 +79,11 @@ def apply_reply(
     dry_run: bool = False,
     allow_delete: bool = False,
     default_path: str | None = None,
+    selection: LineRange | None = None,
 ) -> AppliedReply:
     """Plan ``reply`` against ``root`` and, unless ``dry_run``, write the whole plan."""
     root = root.resolve()
-    plan = plan_reply(reply, root, default_path)
+    plan = plan_reply(reply, root, default_path, selection)
     diff = plan_diff(plan, root)
     written = () if dry_run else tuple(write_plan(plan, allow_delete=allow_delete))
     return AppliedReply(plan=plan, diff=diff, written=written)

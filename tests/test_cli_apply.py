@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,72 @@ def test_a_reply_that_does_not_apply_exits_1_and_writes_nothing(tree):
     assert done.returncode == 1
     assert "not applied, nothing written" in done.stderr
     assert (tree / "cart.py").read_text() == SOURCE and done.stdout == ""
+
+
+PALINDROME_TASK = Path(__file__).resolve().parents[1] / "bench/eval/suite/java-palindrome"
+PALINDROMES = "src/app/text/Palindromes.java"
+# Qwen2.5-Coder-1.5B's whole-block reply on java-palindrome (bench/results/eval_cpu-1.5b.json),
+# the opening Fathom wrote for it included: it quotes the selection (lines 8-19) already
+# rewritten, as context lines, so as written it changes nothing.
+PALINDROME_REPLY = (
+    "```diff\n"
+    "--- a/src/app/text/Palindromes.java\n"
+    "+++ b/src/app/text/Palindromes.java\n"
+    "@@ @@\n"
+    "-    public static boolean isPalindrome(String text) {\n"
+    "+    public static boolean isPalindrome(String text) {\n"
+    "        text = text.toLowerCase();\n"
+    "        int i = 0;\n"
+    "        int j = text.length() - 1;\n"
+    "        while (i < j) {\n"
+    "            if (!Character.isLetterOrDigit(text.charAt(i))) {\n"
+    "                i++;\n"
+    "                continue;\n"
+    "            }\n"
+    "            if (!Character.isLetterOrDigit(text.charAt(j))) {\n"
+    "                j--;\n"
+    "                continue;\n"
+    "            }\n"
+    "            if (text.charAt(i) != text.charAt(j)) {\n"
+    "                return false;\n"
+    "            }\n"
+    "            i++;\n"
+    "            j--;\n"
+    "        }\n"
+    "        return true;\n"
+    "    }"
+)
+
+
+def test_a_reply_quoting_the_selection_rewritten_applies_given_the_file_and_range(tmp_path):
+    shutil.copytree(PALINDROME_TASK / "before", tmp_path / "tree")
+    tree = tmp_path / "tree"
+    (tree / ".git").mkdir()
+    before = (tree / PALINDROMES).read_text()
+    plain = fathom("apply", stdin=PALINDROME_REPLY, cwd=tree)
+    assert plain.returncode == 1  # without the selection there is nothing to read it as
+    assert (tree / PALINDROMES).read_text() == before
+    done = fathom(
+        "apply", "--file", PALINDROMES, "--range", "8:19", stdin=PALINDROME_REPLY, cwd=tree
+    )
+    assert done.returncode == 0, done.stderr
+    after = (tree / PALINDROMES).read_text()
+    assert "Character.isLetterOrDigit(text.charAt(i))" in after
+    assert after.count("public static boolean isPalindrome") == 1
+    assert "longestPalindromicWord" in after  # the rest of the file is as it was
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--range", "8:19"], "--range needs --file"),
+        (["--file", "nowhere.java"], "--file nowhere.java is not a file under"),
+    ],
+)
+def test_a_range_without_a_file_or_a_missing_file_is_a_bad_request(tree, args, problem):
+    done = fathom("apply", *args, stdin=DIFF, cwd=tree)
+    assert done.returncode == 2 and problem in done.stderr
+    assert (tree / "cart.py").read_text() == SOURCE
 
 
 def test_no_reply_exits_2(tree):
