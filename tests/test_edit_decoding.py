@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from fathom.backend.engine import Decoding
-from fathom.cli.main import main
 from tests.openai_stub import CHAT
+from tests.test_check_loop import SOURCE
+from tests.test_check_loop import edit as edit_tree
 
-SOURCE = "def total(items):\n    t = 0\n    for i in items:\n        t += i\n    return t\n"
 # Whole-block replies, as the model writes them after the reply Fathom begins for it.
 UNCHANGED = (
     "def total(items):\n-    t = 0\n-    for i in items:\n-        t += i\n-    return t\n"
@@ -26,53 +26,46 @@ RIGHT = UNCHANGED.replace(
 RETRY = "--- a/cart.py\n+++ b/cart.py\n@@ @@\n-" + RIGHT
 
 
-def edit(root: Path, stub, tokenizer_dir: Path, capsys, *extra: str) -> tuple[int, str]:
+@pytest.fixture
+def cart(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
     (root / ".git").mkdir(parents=True)
     (root / "cart.py").write_text(SOURCE)
-    code = main(
-        [
-            "edit",
-            str(root / "cart.py"),
-            "--range",
-            "1:5",
-            "--instruction",
-            "use sum",
-            "--json",
-            "--apply",
-            *extra,
-            *stub.serve_args(tokenizer_dir),
-        ]
-    )
-    _out, err = capsys.readouterr()
-    return code, err
+    return root
 
 
-def test_the_settings_reach_every_round(tmp_path, stub, tokenizer_dir, capsys):
+def edit(cart: Path, stub, tokenizer_dir: Path, capsys, *extra: str) -> tuple[int, str]:
+    """``fathom edit`` of cart.py's five lines, as the check-loop tests run it."""
+    done = edit_tree(cart, stub, tokenizer_dir, capsys, *extra)
+    return done.returncode, done.stderr
+
+
+def test_the_settings_reach_every_round(cart, stub, tokenizer_dir, capsys):
     # The first reply changes nothing, so the edit is asked again: both requests carry them.
     stub.replay([UNCHANGED, RETRY])
     code, err = edit(
-        tmp_path, stub, tokenizer_dir, capsys, "--temperature", "0.3", "--repetition-penalty", "1.1"
+        cart, stub, tokenizer_dir, capsys, "--temperature", "0.3", "--repetition-penalty", "1.1"
     )
     assert code == 0, err
     bodies = [r.body for r in stub.requests(CHAT)]
     assert len(bodies) == 2
     assert [(b["temperature"], b["repetition_penalty"]) for b in bodies] == [(0.3, 1.1)] * 2
     assert "seed" not in bodies[1]  # no retry temperature: the retry decodes as the first
-    assert "sum(items)" in (tmp_path / "cart.py").read_text()
+    assert "sum(items)" in (cart / "cart.py").read_text()
 
 
-def test_a_retry_is_sampled_seeded_by_its_round(tmp_path, stub, tokenizer_dir, capsys):
+def test_a_retry_is_sampled_seeded_by_its_round(cart, stub, tokenizer_dir, capsys):
     stub.replay([UNCHANGED, RETRY])
-    code, err = edit(tmp_path, stub, tokenizer_dir, capsys, "--retry-temperature", "0.7")
+    code, err = edit(cart, stub, tokenizer_dir, capsys, "--retry-temperature", "0.7")
     assert code == 0, err
     first, retry = (r.body for r in stub.requests(CHAT))
     assert (first["temperature"], "seed" in first) == (0.0, False)
     assert (retry["temperature"], retry["seed"]) == (0.7, 1)
 
 
-def test_by_default_the_edit_is_greedy_and_unpenalised(tmp_path, stub, tokenizer_dir, capsys):
+def test_by_default_the_edit_is_greedy_and_unpenalised(cart, stub, tokenizer_dir, capsys):
     stub.replay([RIGHT])
-    code, _err = edit(tmp_path, stub, tokenizer_dir, capsys)
+    code, _err = edit(cart, stub, tokenizer_dir, capsys)
     assert code == 0
     (request,) = stub.requests(CHAT)
     assert request.body["temperature"] == 0.0
@@ -89,15 +82,13 @@ def test_by_default_the_edit_is_greedy_and_unpenalised(tmp_path, stub, tokenizer
         ("--retry-temperature", "2.5", "the retry temperature is 2.5; it takes 0 (greedy) to 2"),
     ],
 )
-def test_bad_values_are_a_bad_request(
-    tmp_path, stub, tokenizer_dir, capsys, option, value, problem
-):
+def test_bad_values_are_a_bad_request(cart, stub, tokenizer_dir, capsys, option, value, problem):
     stub.replay([RIGHT])
-    code, err = edit(tmp_path, stub, tokenizer_dir, capsys, option, value)
+    code, err = edit(cart, stub, tokenizer_dir, capsys, option, value)
     assert code == 2
     assert problem in err
     assert stub.requests(CHAT) == []
-    assert (tmp_path / "cart.py").read_text() == SOURCE
+    assert (cart / "cart.py").read_text() == SOURCE
 
 
 def test_the_defaults_are_valid_and_greedy():

@@ -320,7 +320,8 @@ def test_plan_is_refused_when_the_user_changed_the_lines_it_replaces():
 # -- the feedback loop, with a recorded sequence of replies --------------------------------------
 
 
-async def _rounds(replies: list[str], text: str = SERVICE):
+async def _rounds(replies: list[str], text: str = SERVICE, asked: list[str] | None = None):
+    """Run the rounds on ``replies``; ``asked`` (if given) collects the messages sent back."""
     root = Path("/fathom-virtual-root")
     builder = PlanBuilder(
         root,
@@ -328,7 +329,7 @@ async def _rounds(replies: list[str], text: str = SERVICE):
         lambda p: p == root / "service.py",
         resolve=False,
     )
-    asked: list[str] = []
+    asked = [] if asked is None else asked
     queue = iter(replies[1:])
 
     async def ask_again(message: str) -> str:
@@ -381,21 +382,8 @@ async def test_a_reply_written_again_ends_the_rounds_with_the_first_ones_error()
     other = _diff("-def stored(path):\n+def store2(path):\n")
     assert MAX_FEEDBACK_ROUNDS >= 3
     asked: list[str] = []
-    replies = iter([other, wrong, "never asked for"])
-
-    async def ask_again(message: str) -> str:
-        asked.append(message)
-        return next(replies)
-
-    root = Path("/fathom-virtual-root")
-    builder = PlanBuilder(
-        root,
-        lambda p: DocumentSnapshot(p, SERVICE, 1),
-        lambda p: p == root / "service.py",
-        resolve=False,
-    )
     with pytest.raises(HunkLocationError, match="does not match"):
-        await run_rounds(builder, wrong, parse_diff, ask_again)
+        await _rounds([wrong, other, wrong, "never asked for"], asked=asked)
     assert len(asked) == 2  # wrong, other, wrong again: the rounds end there
 
 

@@ -337,24 +337,9 @@ def test_the_edit_format_is_passed_to_every_edit(tmp_path: Path):
 
 
 def test_decoding_settings_are_passed_and_looped_replies_counted(tmp_path: Path):
-    record, seen = harness(
-        tmp_path,
-        "refuse",
-        "--temperature",
-        "0.2",
-        "--repetition-penalty",
-        "1.1",
-        "--retry-temperature",
-        "0.7",
-    )
-    assert seen["argv"][-6:] == [
-        "--temperature",
-        "0.2",
-        "--repetition-penalty",
-        "1.1",
-        "--retry-temperature",
-        "0.7",
-    ]
+    decoding = ["--temperature", "0.2", "--repetition-penalty", "1.1", "--retry-temperature", "0.7"]
+    record, seen = harness(tmp_path, "refuse", *decoding)
+    assert seen["argv"][-6:] == decoding
     assert record["decoding"] == {
         "temperature": 0.2,
         "repetition_penalty": 1.1,
