@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.eval.report import groups, markdown_table
+from bench.eval.report import decoding_words, groups, markdown_table
 
 # (row, summary key) over all tasks.
 METRICS = (
@@ -24,6 +24,7 @@ METRICS = (
     ("crashed or timed out", None),
     ("loops applied", "degenerate_applied"),
     ("replies looped", "replies_looped"),
+    ("several files changed", "several_files_changed"),
     ("mean rounds", "mean_rounds"),
     ("total tokens", "total_tokens"),
     ("mean edit s", "mean_edit_s"),
@@ -83,7 +84,8 @@ def comparison(runs: list[Run]) -> list[str]:
         commit = (record.get("versions") or {}).get("fathom_commit") or "?"
         lines.append(
             f"- {name}: {record.get('model')} · edit format "
-            f"{record.get('edit_format', 'not recorded')} · {len(record['tasks'])} tasks · "
+            f"{record.get('edit_format', 'not recorded')} · decoding: {decoding_words(record)} · "
+            f"{len(record['tasks'])} tasks · "
             f"{record.get('date')} · Fathom {commit[:10]}"
         )
     task_sets = {frozenset(r["id"] for r in record["tasks"]) for _, record in runs}

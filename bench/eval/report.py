@@ -68,6 +68,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         **count,
         "degenerate_applied": sum(1 for r in rows if r["applied"] and r["degenerate"]),
         "replies_looped": sum(looped_replies(r) for r in rows),
+        # Edits that changed more than one file (multi-file tasks need it; nothing else does).
+        "several_files_changed": sum(1 for r in rows if len(r.get("files_changed") or []) > 1),
         "mean_rounds": round(mean(rounds), 2) if rounds else None,
         **{f"total_{k}": sum(v) if v else None for k, v in tokens.items()},
         "mean_edit_s": round(mean(r["edit_s"] for r in rows), 1) if rows else None,
@@ -89,7 +91,7 @@ def groups(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _decoding(run: dict[str, Any]) -> str:
+def decoding_words(run: dict[str, Any]) -> str:
     """The run's decoding settings in words (runs before the setting existed were greedy)."""
     settings = run.get("decoding") or {}
     temperature = settings.get("temperature", 0.0)
@@ -123,6 +125,7 @@ GROUP_COLUMNS = (
     ("crashed", "crashed"),
     ("loops applied", "degenerate_applied"),
     ("replies looped", "replies_looped"),
+    ("several files changed", "several_files_changed"),
     ("mean rounds", "mean_rounds"),
     ("total tokens", "total_tokens"),
     ("mean edit s", "mean_edit_s"),
@@ -258,7 +261,7 @@ def write(
             else []
         ),
         f"Model: {run['model']} · suite: {run['suite']} · {len(rows)} tasks · "
-        f"edit format: {run.get('edit_format')} · decoding: {_decoding(run)} · "
+        f"edit format: {run.get('edit_format')} · decoding: {decoding_words(run)} · "
         f"edit time limit {run['edit_timeout_s']} s · "
         f"Fathom's cache: {run.get('cache_dir')}"
         + (f" · check loop: {run['check_loop']}" if run.get("check_loop") else ""),
@@ -267,7 +270,8 @@ def write(
         "changed. Well-formed: applied, or refused (exit 1 or 2) with nothing written; an "
         "engine failure (exit 3) is no refusal: it is counted apart. Loops applied: an added "
         "3-line block repeated 5 or more times. Replies looped: replies (every round's) in "
-        "which Fathom's guard finds a repetition loop. Rounds, tokens and the engine's and the "
+        "which Fathom's guard finds a repetition loop. Several files changed: edits that "
+        "changed more than one file. Rounds, tokens and the engine's and the "
         "model's times are what `fathom edit --json` reports (– where it reports none, as on "
         "a refusal before any reply).",
         "",
