@@ -1,7 +1,8 @@
 """Fixtures every test shares, and the rules they keep:
 
 - Each test runs with its own Fathom cache dir (``FATHOM_CACHE_DIR``, inherited by the servers
-  it starts): no test reads or writes the user's ``~/.cache/fathom`` or another test's index
+  it starts; servers shared by a module or the session get the session's): no test reads or
+  writes the user's ``~/.cache/fathom`` (nor vLLM's ``~/.cache/vllm``) or another test's index
   or journal. Converted models are the one thing shared: ``<cache>/models`` links to the
   checkout's ``.test-cache/models`` (git-ignored), so the default model is converted once.
 - Plumbing tests count tokens with the real model's tokenizer, committed in
@@ -31,6 +32,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "model_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.model)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Caches for what starts before a test's own cache dir is set: a module- or
+    session-scoped server inherits this environment, not the user's ``~/.cache/fathom``.
+    vLLM's own cache (compiled graphs, model info) goes to the checkout's test cache, not
+    ``~/.cache/vllm``."""
+    cache = tmp_path_factory.mktemp("fathom-session-cache")
+    models = TEST_CACHE / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    (cache / "models").symlink_to(models, target_is_directory=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FATHOM_CACHE_DIR", str(cache))
+        patch.setenv("VLLM_CACHE_ROOT", str(TEST_CACHE / "vllm"))
+        yield cache
 
 
 @pytest.fixture(autouse=True)

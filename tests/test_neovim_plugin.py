@@ -126,6 +126,7 @@ def session(
         "FATHOM_NEXT_FILE": str(project / "shop" / "shapes.py"),
         "FATHOM_OUT": str(out),
         "XDG_STATE_HOME": str(tmp / "state"),  # Neovim's LSP log stays in the test
+        "XDG_CACHE_HOME": str(tmp / "cache"),
         "XDG_DATA_HOME": str(tmp / "data"),
         "XDG_CONFIG_HOME": str(tmp / "config"),
     }
