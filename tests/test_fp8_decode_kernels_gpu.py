@@ -21,7 +21,6 @@ except ImportError:  # a GPU host with vLLM but no pytest: run as a script
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.gpu_decode_kernels import dequantize, quantize
 from fathom.backend import fp8_decode_kernels as kernels
 
 if pytest is not None:
@@ -31,6 +30,18 @@ HIDDEN, EXPERTS, INTER, TOP_K = 2048, 128, 768, 8
 # Error relative to the largest exact output. The kernels keep activations in 16 bits, so they
 # must be well inside vLLM's W8A8 error (FP8 activations), and small in absolute terms.
 TOLERANCE = 0.01
+
+
+def quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    n, k = w.shape[-2:]
+    blocks = w.reshape(*w.shape[:-2], n // 128, 128, k // 128, 128)
+    scale = blocks.abs().amax(dim=(-3, -1)).clamp(min=1e-8) / 448.0
+    q = (blocks / scale[..., :, None, :, None]).to(torch.float8_e4m3fn)
+    return q.reshape(w.shape).contiguous(), scale.float().contiguous()
+
+
+def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return q.float() * scale.repeat_interleave(128, -2).repeat_interleave(128, -1)
 
 
 def rel_error(out: torch.Tensor, exact: torch.Tensor) -> float:
