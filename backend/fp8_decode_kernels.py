@@ -55,6 +55,15 @@ TILES: dict[str, int] = {
     "moe_down_block_k": 256,
     "moe_stages": 3,
     "moe_warps": 4,
+    # Split K (the hidden size) of the up kernel over this many programs a row tile: at 1 it
+    # runs only 96 programs at one token (8 experts x 12 tiles) on 132 SMs, streaming ~1.8 TB/s.
+    # Above 1 the programs store float32 partial sums and the down kernel adds them before
+    # SiLU-and-mul. Not yet timed on a GPU: 1 (the measured kernel) until it is.
+    "moe_up_split_k": 1,
+    # The MoE kernel takes at most this many tokens (vLLM's CUDA graphs pad a batch of 3 to
+    # 4): at 4 it measured slower than vLLM's path (68.7 against 61.1 µs), at 1 faster (27.4
+    # against 37.0); 2 was not measured and keeps the kernel, as before.
+    "moe_max_tokens": 2,
 }
 TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
 
@@ -196,18 +205,21 @@ def _moe_up_dot_kernel(
     x_ptr, logits_ptr, w_ptr, s_ptr, act_ptr, ids_ptr, weights_ptr, out_ptr, E, INTER, K,
     OUT_NUMEL, stride_xm, stride_we, stride_wn, stride_se, stride_sn,
     E_P2: tl.constexpr, TOP_K: tl.constexpr, RENORMALIZE: tl.constexpr,
-    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
+    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr, SPLIT: tl.constexpr,
 ):  # fmt: skip
     """act[pair] = silu(x W_gate.T) * (x W_up.T) for the pair's expert; zeroes ``out``, which
-    the down kernel adds into."""
+    the down kernel adds into. With SPLIT > 1, program (pair, tile, part) sums the part-th
+    K range only and stores gate and up in float32 (act [pairs, SPLIT, 2 INTER]) for the down
+    kernel to add up before SiLU."""
     pair = tl.program_id(0)  # token * TOP_K + slot
     tile = tl.program_id(1)
+    part = tl.program_id(2)
     m = pair // TOP_K
     expert, weight = _ranked_slot(logits_ptr, m, pair % TOP_K, E, E_P2, TOP_K, RENORMALIZE)
-    if tile == 0:
+    if (tile == 0) & (part == 0):
         tl.store(ids_ptr + pair, expert)
         tl.store(weights_ptr + pair, weight)
-    if (pair == 0) & (tile == 0):
+    if (pair == 0) & (tile == 0) & (part == 0):
         offs = tl.arange(0, 1024)
         for i in range(0, OUT_NUMEL, 1024):
             zero = tl.zeros((1024,), out_ptr.dtype.element_ty)
@@ -226,7 +238,8 @@ def _moe_up_dot_kernel(
     su_ptr = s_base + ((INTER + tile * BLOCK_N) // QBLOCK) * stride_sn
     gate = tl.zeros((16, BLOCK_N), dtype=tl.float32)
     up = tl.zeros((16, BLOCK_N), dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
+    k_part = K // SPLIT
+    for k0 in range(part * k_part, (part + 1) * k_part, BLOCK_K):
         for g in tl.static_range(BLOCK_K // QBLOCK):
             kg = k0 + g * QBLOCK
             x = tl.load(x_ptrs + kg, mask=first, other=0.0)
@@ -234,8 +247,26 @@ def _moe_up_dot_kernel(
             up = _group_dot(up, x, tl.load(u_ptrs + kg), tl.load(su_ptr + kg // QBLOCK))
     g = tl.sum(gate, axis=0)  # row 0: the others are zero
     u = tl.sum(up, axis=0)
-    act = g / (1.0 + tl.exp(-g)) * u
-    tl.store(act_ptr + pair * INTER + offs_n, act.to(act_ptr.dtype.element_ty))
+    if SPLIT == 1:
+        act = g / (1.0 + tl.exp(-g)) * u
+        tl.store(act_ptr + pair * INTER + offs_n, act.to(act_ptr.dtype.element_ty))
+    else:
+        partial = act_ptr + (pair * SPLIT + part) * 2 * INTER + offs_n
+        tl.store(partial, g)
+        tl.store(partial + INTER, u)
+
+
+@triton.jit
+def _summed_act(act_ptr, pair, cols, inside, INTER, SPLIT: tl.constexpr):
+    """A pair's activations at ``cols`` from the up kernel's SPLIT float32 partial sums,
+    rounded to bf16 as the unsplit up kernel stores them."""
+    g = tl.zeros(cols.shape, dtype=tl.float32)
+    u = tl.zeros(cols.shape, dtype=tl.float32)
+    for part in tl.static_range(SPLIT):
+        base = act_ptr + (pair * SPLIT + part) * 2 * INTER + cols
+        g += tl.load(base, mask=inside, other=0.0)
+        u += tl.load(base + INTER, mask=inside, other=0.0)
+    return (g / (1.0 + tl.exp(-g)) * u).to(tl.bfloat16).to(tl.float32)
 
 
 @triton.jit
@@ -243,8 +274,10 @@ def _moe_down_dot_kernel(
     act_ptr, ids_ptr, weights_ptr, w_ptr, s_ptr, out_ptr, H, INTER,
     stride_we, stride_wn, stride_se, stride_sn, stride_om,
     TOP_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
+    SPLIT: tl.constexpr,
 ):  # fmt: skip
-    """out[token] += weight x act[pair] W_down.T, one program per pair and row tile."""
+    """out[token] += weight x act[pair] W_down.T, one program per pair and row tile (act from
+    the up kernel's partial sums when it split K)."""
     pair = tl.program_id(0)
     tile = tl.program_id(1)
     m = pair // TOP_K
@@ -263,7 +296,11 @@ def _moe_down_dot_kernel(
         for g in tl.static_range(BLOCK_K // QBLOCK):
             kg = k0 + g * QBLOCK
             inside = offs_g < INTER - kg
-            a = tl.load(a_ptrs + kg, mask=first & inside[None, :], other=0.0)
+            if SPLIT == 1:
+                a = tl.load(a_ptrs + kg, mask=first & inside[None, :], other=0.0)
+            else:
+                act = _summed_act(act_ptr, pair, kg + offs_g, inside, INTER, SPLIT)
+                a = tl.where(first, act[None, :], 0.0)
             w = tl.load(w_ptrs + kg, mask=inside[:, None], other=0.0)
             s = tl.load(s_ptr + tl.minimum(kg, INTER - 1) // QBLOCK)  # a, w: 0 past INTER
             acc = _group_dot(acc, a, w, s * weight)
@@ -284,22 +321,27 @@ def moe_decode(
     block_k: tuple[int, int] | None = None,
     stages: int | None = None,
     num_warps: int | None = None,
+    split_k: int | None = None,
 ) -> torch.Tensor:
     """A softmax-top-k MoE layer (SiLU-and-mul experts) for x [M, H], M ≤ MAX_DECODE_TOKENS.
 
     ``gate_weight`` [E, H] is the router (16-bit); ``w13`` [E, 2I, H] holds each expert's
     gate rows then up rows and ``w2`` [E, H, I] its down projection, FP8 with one scale per
     128x128 block (``w13_scale`` [E, 2I/128, H/128], ``w2_scale`` [E, H/128, I/128]).
-    ``block_n`` and ``block_k`` (up, down), ``stages`` and ``num_warps`` override ``TILES``.
+    ``block_n`` and ``block_k`` (up, down), ``stages``, ``num_warps`` and ``split_k`` (the
+    up kernel's) override ``TILES``.
     """
     m, h = x.shape
     e, two_i, _ = w13.shape
     i = two_i // 2
     up_n, down_n = block_n or (TILES["moe_up_block_n"], TILES["moe_down_block_n"])
     up_k, down_k = block_k or (TILES["moe_up_block_k"], TILES["moe_down_block_k"])
-    while up_k > QUANT_BLOCK and h % up_k:  # a hidden size the default tile does not divide
+    split = split_k or TILES["moe_up_split_k"]
+    while up_k > QUANT_BLOCK and h % (up_k * split):  # a hidden size the tiles do not divide
         up_k //= 2
-    if m > MAX_DECODE_TOKENS or w2.shape != (e, h, i) or h % up_k or i % up_n or h % down_n:
+    if h % (up_k * split):
+        raise ValueError(f"moe_decode: hidden size {h} not {split} parts of {up_k} columns")
+    if m > MAX_DECODE_TOKENS or w2.shape != (e, h, i) or i % up_n or h % down_n:
         raise ValueError(f"moe_decode: x {tuple(x.shape)}, w13 {tuple(w13.shape)}")
     if QUANT_BLOCK % up_n or QUANT_BLOCK % down_n or up_k % QUANT_BLOCK or down_k % QUANT_BLOCK:
         raise ValueError("moe_decode: tiles across scale blocks")
@@ -307,21 +349,24 @@ def moe_decode(
     num_warps = num_warps or TILES["moe_warps"]
     logits = gemv(x, gate_weight, out_dtype=torch.float32, block_n=TILES["router_block_n"])
     pairs = m * top_k
-    act = torch.empty((pairs, i), dtype=torch.bfloat16, device=x.device)
+    if split == 1:
+        act = torch.empty((pairs, i), dtype=torch.bfloat16, device=x.device)
+    else:  # float32 gate and up partial sums, added up by the down kernel
+        act = torch.empty((pairs, split, 2 * i), dtype=torch.float32, device=x.device)
     ids = torch.empty((pairs,), dtype=torch.int32, device=x.device)
     weights = torch.empty((pairs,), dtype=torch.float32, device=x.device)
     # float32: the down kernel adds into it (bf16 atomics measured slower and less exact).
     out = torch.empty((m, h), dtype=torch.float32, device=x.device)
-    _moe_up_dot_kernel[(pairs, i // up_n)](
+    _moe_up_dot_kernel[(pairs, i // up_n, split)](
         x, logits, w13, w13_scale, act, ids, weights, out, e, i, h, out.numel(),
         x.stride(0), w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
         E_P2=_pow2(e), TOP_K=top_k, RENORMALIZE=renormalize, BLOCK_N=up_n, BLOCK_K=up_k,
-        QBLOCK=QUANT_BLOCK, num_warps=num_warps, num_stages=stages,
+        QBLOCK=QUANT_BLOCK, SPLIT=split, num_warps=num_warps, num_stages=stages,
     )  # fmt: skip
     _moe_down_dot_kernel[(pairs, h // down_n)](
         act, ids, weights, w2, w2_scale, out, h, i,
         w2.stride(0), w2.stride(1), w2_scale.stride(0), w2_scale.stride(1), out.stride(0),
-        TOP_K=top_k, BLOCK_N=down_n, BLOCK_K=down_k, QBLOCK=QUANT_BLOCK,
+        TOP_K=top_k, BLOCK_N=down_n, BLOCK_K=down_k, QBLOCK=QUANT_BLOCK, SPLIT=split,
         num_warps=num_warps, num_stages=stages,
     )  # fmt: skip
     return out.to(x.dtype)

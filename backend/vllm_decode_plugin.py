@@ -11,8 +11,9 @@ asks for the originals, so no vLLM file is patched.
   quantizing the activations and running vLLM's chosen W8A8 GEMM (CUTLASS on Hopper); more
   rows go to vLLM's kernel.
 - MoE layers with a softmax top-k router, SiLU experts and FP8 block weights: for ≤
-  ``MAX_DECODE_TOKENS`` tokens, ``moe_decode``; anything else (shared experts, expert
-  parallelism, other routers, other formats) keeps vLLM's path, decided once per layer.
+  ``TILES["moe_max_tokens"]`` tokens (2: at 4 vLLM's path was faster), ``moe_decode``;
+  anything else (shared experts, expert parallelism, other routers, other formats) keeps
+  vLLM's path, decided once per layer.
 
 The choice between the two paths is made inside a custom op (linear) or inside vLLM's own
 opaque MoE op, so torch.compile sees one graph and each captured CUDA graph holds one path.
@@ -59,7 +60,7 @@ def register() -> None:
     if "dense" in ops:
         _register_linear_op()
     _register_layers(dense="dense" in ops, moe="moe" in ops)
-    log.info("Fathom decode kernels registered for %s (FP8 blocks, ≤ 4 tokens)", sorted(ops))
+    log.info("Fathom decode kernels registered for %s (FP8 blocks, a few tokens)", sorted(ops))
 
 
 def _register_linear_op() -> None:

@@ -169,18 +169,23 @@ def moe_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         tiles = {}
         sweep = (
             itertools.product(
-                args.up_n, args.up_k, args.down_n, args.down_k, args.stages, args.warps
+                args.up_n, args.up_k, args.down_n, args.down_k, args.stages, args.warps,
+                args.split_k,
             )
             if best is None
             else [tuple(map(int, best.split(",")))]
-        )
-        for up, up_k, down, down_k, stages, warps in sweep:
+        )  # fmt: skip
+        for up, up_k, down, down_k, stages, warps, split in sweep:
+            if HIDDEN % (up_k * split):
+                continue
             call = functools.partial(
                 moe_decode, gate_weight=gate, w13=q13, w13_scale=s13, w2=q2, w2_scale=s2,
                 top_k=TOP_K, renormalize=True, block_n=(up, down), block_k=(up_k, down_k),
-                stages=stages, num_warps=warps,
+                stages=stages, num_warps=warps, split_k=split,
             )  # fmt: skip
-            key = f"{up},{up_k},{down},{down_k},{stages},{warps}"
+            key = f"{up},{up_k},{down},{down_k},{stages},{warps},{split}"
+            if split > 1:  # the split kernels sum differently: their own error too
+                row.setdefault("split_error", {})[key] = error(call(x), exact)
             tiles[key] = graph_time_us(rotating(call, inputs))
         best = min(tiles, key=tiles.__getitem__)
         row.update(fathom_us=tiles[best], best_tile=best, tiles=tiles)
@@ -195,13 +200,14 @@ def moe_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--up-n", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--up-k", type=int, nargs="+", default=[256])
     parser.add_argument("--down-n", type=int, nargs="+", default=[64])
     parser.add_argument("--down-k", type=int, nargs="+", default=[256])
     parser.add_argument("--stages", type=int, nargs="+", default=[3, 4])
     parser.add_argument("--warps", type=int, nargs="+", default=[4])
+    parser.add_argument("--split-k", type=int, nargs="+", default=[1], help="e.g. 1 2 4")
     parser.add_argument("--tag", default="h200")
     parser.add_argument("--tiles-file", type=Path, default=None, help="best_tiles as JSON")
     parser.add_argument("--out", type=Path, default=Path("."))
@@ -235,17 +241,24 @@ def main() -> None:
 def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
     """The plugin's settings from the one-token rows: the MoE tile fastest there,
     ``dense_min_k`` (the smallest K of the dense ops where ``gemv`` beat vLLM; above them all
-    where it beat none) and ``ops`` (FATHOM_DECODE_OPS: the kernels that beat vLLM's)."""
+    where it beat none), ``ops`` (FATHOM_DECODE_OPS: the kernels that beat vLLM's) and
+    ``moe_max_tokens`` (the token counts from 1 up where the MoE kernel beat vLLM's)."""
     one = [row for row in result["dense"] if row["tokens"] == 1]
     moe = next(row for row in result["moe"] if row["tokens"] == 1)
-    up, up_k, down, down_k, stages, warps = map(int, moe["best_tile"].split(","))
+    up, up_k, down, down_k, stages, warps, split = map(int, moe["best_tile"].split(","))
+    max_tokens = 0
+    for row in sorted(result["moe"], key=lambda row: row["tokens"]):
+        if row["fathom_us"] >= row["vllm_us"]:
+            break
+        max_tokens = row["tokens"]
     wins = [row["k"] for row in one if row["fathom_us"] < row["vllm_us"]]
     ops = (["moe"] if moe["fathom_us"] < moe["vllm_us"] else []) + (["dense"] if wins else [])
     return {
         "dense_min_k": min(wins or [1 + max(row["k"] for row in one)]),
         "moe_up_block_n": up, "moe_up_block_k": up_k,
         "moe_down_block_n": down, "moe_down_block_k": down_k,
-        "moe_stages": stages, "moe_warps": warps,
+        "moe_stages": stages, "moe_warps": warps, "moe_up_split_k": split,
+        "moe_max_tokens": max(max_tokens, 1),
         "ops": ",".join(ops),
     }  # fmt: skip
 

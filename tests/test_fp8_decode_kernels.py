@@ -59,6 +59,7 @@ def test_gemv_matches_float32_math(interpreted: dict[str, Any]) -> None:
 def test_moe_decode_routes_and_sums_like_float32_math(interpreted: dict[str, Any]) -> None:
     assert interpreted["moe_renormalized"] < TOLERANCE
     assert interpreted["moe_softmax"] < TOLERANCE
+    assert interpreted["moe_split_k2"] < TOLERANCE
 
 
 def test_linear_wrapper_sends_few_rows_to_the_gemv_and_more_to_vllm(
@@ -134,3 +135,14 @@ def test_moe_layers_the_kernel_can_run_are_told_apart() -> None:
     bf16_experts = _runner()
     bf16_experts.routed_experts.w13_weight = torch.zeros(8, 256, 256, dtype=torch.bfloat16)
     assert unsupported_reason(bf16_experts) == "expert weights are torch.bfloat16"
+
+
+def test_moe_kernel_leaves_four_token_steps_to_vllm() -> None:
+    """At 4 tokens vLLM's MoE path measured faster (bench/results/decode_kernels_dot.md);
+    vLLM's CUDA graphs pad 3 tokens to 4, so the MoE kernel takes 1 or 2 and the dense GEMV
+    (faster at 4) keeps 4."""
+    from fathom.backend.fp8_decode_kernels import MAX_DECODE_TOKENS
+    from fathom.backend.vllm_decode_moe import DecodeMoE
+
+    assert DecodeMoE.max_tokens == 2
+    assert MAX_DECODE_TOKENS == 4

@@ -80,7 +80,14 @@ def test_moe_decode_matches_float32_math_and_beats_vllms_error() -> None:
     q2, s2 = quantize(torch.randn(EXPERTS, HIDDEN, INTER, device="cuda") * 0.02)
     w13, w2 = dequantize(q13, s13), dequantize(q2, s2)
     config = fp8_w8a8_moe_quant_config(w1_scale=s13, w2_scale=s2, block_shape=[128, 128])
-    for m, renormalize in ((1, True), (3, True), (2, False)):
+    # The last two: the up kernel's K split over 2 and 4 programs (TILES["moe_up_split_k"]).
+    for m, renormalize, split in (
+        (1, True, 1),
+        (3, True, 1),
+        (2, False, 1),
+        (1, True, 2),
+        (4, True, 4),
+    ):
         x = torch.randn(m, HIDDEN, device="cuda", dtype=torch.bfloat16)
         probs = (x.float() @ gate.float().T).softmax(-1)
         top_w, top_i = probs.topk(TOP_K, -1)
@@ -93,9 +100,14 @@ def test_moe_decode_matches_float32_math_and_beats_vllms_error() -> None:
             exact[t] += top_w[t, j] * (w2[top_i[t, j]] @ act)
         weights, ids, _ = fused_topk(x, torch.nn.functional.linear(x, gate), TOP_K, renormalize)
         theirs = rel_error(fused_experts(x, q13, q2, weights, ids, quant_config=config), exact)
-        out = kernels.moe_decode(x, gate, q13, s13, q2, s2, top_k=TOP_K, renormalize=renormalize)
+        out = kernels.moe_decode(
+            x, gate, q13, s13, q2, s2, top_k=TOP_K, renormalize=renormalize, split_k=split
+        )
         ours = rel_error(out, exact)
-        print(f"moe_decode m={m} renormalize={renormalize}: {ours:.5f} (vLLM {theirs:.5f})")
+        print(
+            f"moe_decode m={m} renormalize={renormalize} split_k={split}: {ours:.5f} "
+            f"(vLLM {theirs:.5f})"
+        )
         assert out.dtype == x.dtype
         assert ours < TOLERANCE
         assert ours < theirs
