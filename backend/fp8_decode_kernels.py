@@ -64,6 +64,10 @@ TILES: dict[str, int] = {
     # 4): at 4 it measured slower than vLLM's path (68.7 against 61.1 µs), at 1 faster (27.4
     # against 37.0); 2 was not measured and keeps the kernel, as before.
     "moe_max_tokens": 2,
+    # 1: the down kernel's last program to finish converts the float32 sums to 16 bits (a
+    # counter in the sum's buffer says which), so no cast kernel runs after it (~1 µs a layer,
+    # 50 µs a batch-1 step). Not yet timed on a GPU: 0 (the separate cast) until it is.
+    "moe_fused_cast": 0,
 }
 TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
 
@@ -272,12 +276,14 @@ def _summed_act(act_ptr, pair, cols, inside, INTER, SPLIT: tl.constexpr):
 @triton.jit
 def _moe_down_dot_kernel(
     act_ptr, ids_ptr, weights_ptr, w_ptr, s_ptr, out_ptr, H, INTER,
-    stride_we, stride_wn, stride_se, stride_sn, stride_om,
+    stride_we, stride_wn, stride_se, stride_sn, stride_om, cast_ptr, OUT_NUMEL, PROGRAMS,
     TOP_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
-    SPLIT: tl.constexpr,
+    SPLIT: tl.constexpr, CAST: tl.constexpr,
 ):  # fmt: skip
     """out[token] += weight x act[pair] W_down.T, one program per pair and row tile (act from
-    the up kernel's partial sums when it split K)."""
+    the up kernel's partial sums when it split K). With CAST, the last of the PROGRAMS to
+    finish writes ``cast`` = out in 16 bits; out's element OUT_NUMEL (zeroed by the up
+    kernel) counts the programs done."""
     pair = tl.program_id(0)
     tile = tl.program_id(1)
     m = pair // TOP_K
@@ -305,6 +311,18 @@ def _moe_down_dot_kernel(
             s = tl.load(s_ptr + tl.minimum(kg, INTER - 1) // QBLOCK)  # a, w: 0 past INTER
             acc = _group_dot(acc, a, w, s * weight)
     tl.atomic_add(out_ptr + m * stride_om + offs_n, tl.sum(acc, axis=0), sem="relaxed")
+    if CAST:
+        # Every thread's adds are issued before the program counts itself done; the count's
+        # acquire-release makes all programs' adds visible to the last one, which reads the
+        # sums from L2 (.cg), where the atomics were made.
+        tl.debug_barrier()
+        done = tl.atomic_add(out_ptr + OUT_NUMEL, 1.0, sem="acq_rel")
+        if done == PROGRAMS - 1:
+            offs = tl.arange(0, 1024)
+            for j in range(0, OUT_NUMEL, 1024):
+                inside = j + offs < OUT_NUMEL
+                total = tl.load(out_ptr + j + offs, mask=inside, other=0.0, cache_modifier=".cg")
+                tl.store(cast_ptr + j + offs, total.to(cast_ptr.dtype.element_ty), mask=inside)
 
 
 def moe_decode(
@@ -322,14 +340,15 @@ def moe_decode(
     stages: int | None = None,
     num_warps: int | None = None,
     split_k: int | None = None,
+    fused_cast: bool | None = None,
 ) -> torch.Tensor:
     """A softmax-top-k MoE layer (SiLU-and-mul experts) for x [M, H], M ≤ MAX_DECODE_TOKENS.
 
     ``gate_weight`` [E, H] is the router (16-bit); ``w13`` [E, 2I, H] holds each expert's
     gate rows then up rows and ``w2`` [E, H, I] its down projection, FP8 with one scale per
     128x128 block (``w13_scale`` [E, 2I/128, H/128], ``w2_scale`` [E, H/128, I/128]).
-    ``block_n`` and ``block_k`` (up, down), ``stages``, ``num_warps`` and ``split_k`` (the
-    up kernel's) override ``TILES``.
+    ``block_n`` and ``block_k`` (up, down), ``stages``, ``num_warps``, ``split_k`` (the up
+    kernel's) and ``fused_cast`` override ``TILES``.
     """
     m, h = x.shape
     e, two_i, _ = w13.shape
@@ -356,7 +375,11 @@ def moe_decode(
     ids = torch.empty((pairs,), dtype=torch.int32, device=x.device)
     weights = torch.empty((pairs,), dtype=torch.float32, device=x.device)
     # float32: the down kernel adds into it (bf16 atomics measured slower and less exact).
-    out = torch.empty((m, h), dtype=torch.float32, device=x.device)
+    # One more element: the count of down programs done, for the fused cast (exact in float32
+    # far beyond the few hundred programs).
+    out = torch.empty((m * h + 1,), dtype=torch.float32, device=x.device)
+    cast = bool(TILES["moe_fused_cast"] if fused_cast is None else fused_cast)
+    result = torch.empty((m, h), dtype=x.dtype, device=x.device) if cast else out
     _moe_up_dot_kernel[(pairs, i // up_n, split)](
         x, logits, w13, w13_scale, act, ids, weights, out, e, i, h, out.numel(),
         x.stride(0), w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
@@ -365,8 +388,9 @@ def moe_decode(
     )  # fmt: skip
     _moe_down_dot_kernel[(pairs, h // down_n)](
         act, ids, weights, w2, w2_scale, out, h, i,
-        w2.stride(0), w2.stride(1), w2_scale.stride(0), w2_scale.stride(1), out.stride(0),
+        w2.stride(0), w2.stride(1), w2_scale.stride(0), w2_scale.stride(1), h,
+        result, m * h, pairs * (h // down_n),
         TOP_K=top_k, BLOCK_N=down_n, BLOCK_K=down_k, QBLOCK=QUANT_BLOCK, SPLIT=split,
-        num_warps=num_warps, num_stages=stages,
+        CAST=cast, num_warps=num_warps, num_stages=stages,
     )  # fmt: skip
-    return out.to(x.dtype)
+    return result if cast else out[: m * h].view(m, h).to(x.dtype)

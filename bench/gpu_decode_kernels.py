@@ -170,22 +170,22 @@ def moe_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         sweep = (
             itertools.product(
                 args.up_n, args.up_k, args.down_n, args.down_k, args.stages, args.warps,
-                args.split_k,
+                args.split_k, args.fused_cast,
             )
             if best is None
             else [tuple(map(int, best.split(",")))]
         )  # fmt: skip
-        for up, up_k, down, down_k, stages, warps, split in sweep:
+        for up, up_k, down, down_k, stages, warps, split, cast in sweep:
             if HIDDEN % (up_k * split):
                 continue
             call = functools.partial(
                 moe_decode, gate_weight=gate, w13=q13, w13_scale=s13, w2=q2, w2_scale=s2,
                 top_k=TOP_K, renormalize=True, block_n=(up, down), block_k=(up_k, down_k),
-                stages=stages, num_warps=warps, split_k=split,
+                stages=stages, num_warps=warps, split_k=split, fused_cast=bool(cast),
             )  # fmt: skip
-            key = f"{up},{up_k},{down},{down_k},{stages},{warps},{split}"
-            if split > 1:  # the split kernels sum differently: their own error too
-                row.setdefault("split_error", {})[key] = error(call(x), exact)
+            key = f"{up},{up_k},{down},{down_k},{stages},{warps},{split},{cast}"
+            if split > 1 or cast:  # new code paths: their own error too (a race would show)
+                row.setdefault("variant_error", {})[key] = error(call(x), exact)
             tiles[key] = graph_time_us(rotating(call, inputs))
         best = min(tiles, key=tiles.__getitem__)
         row.update(fathom_us=tiles[best], best_tile=best, tiles=tiles)
@@ -208,6 +208,7 @@ def main() -> None:
     parser.add_argument("--stages", type=int, nargs="+", default=[3, 4])
     parser.add_argument("--warps", type=int, nargs="+", default=[4])
     parser.add_argument("--split-k", type=int, nargs="+", default=[1], help="e.g. 1 2 4")
+    parser.add_argument("--fused-cast", type=int, nargs="+", default=[0], help="0 1: both")
     parser.add_argument("--tag", default="h200")
     parser.add_argument("--tiles-file", type=Path, default=None, help="best_tiles as JSON")
     parser.add_argument("--out", type=Path, default=Path("."))
@@ -245,7 +246,7 @@ def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
     ``moe_max_tokens`` (the token counts from 1 up where the MoE kernel beat vLLM's)."""
     one = [row for row in result["dense"] if row["tokens"] == 1]
     moe = next(row for row in result["moe"] if row["tokens"] == 1)
-    up, up_k, down, down_k, stages, warps, split = map(int, moe["best_tile"].split(","))
+    up, up_k, down, down_k, stages, warps, split, cast = map(int, moe["best_tile"].split(","))
     max_tokens = 0
     for row in sorted(result["moe"], key=lambda row: row["tokens"]):
         if row["fathom_us"] >= row["vllm_us"]:
@@ -258,6 +259,7 @@ def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
         "moe_up_block_n": up, "moe_up_block_k": up_k,
         "moe_down_block_n": down, "moe_down_block_k": down_k,
         "moe_stages": stages, "moe_warps": warps, "moe_up_split_k": split,
+        "moe_fused_cast": cast,
         "moe_max_tokens": max(max_tokens, 1),
         "ops": ",".join(ops),
     }  # fmt: skip

@@ -85,6 +85,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # vLLM's Triton attention: one kernel per layer at decode, no split-KV combine pass.
     "triton-attn": {"attention_backend": "TRITON_ATTN"},
     "moe-cutlass": {"moe_backend": "cutlass"},
+    # FlashAttention-3 (vLLM 0.26's decode attention on Hopper) caps its split-KV count under
+    # CUDA graphs at AttentionConfig.flash_attn_max_num_splits_for_cuda_graph (default 32):
+    # at 1 a decode step runs no split-KV combine kernel (~2.9 µs a layer, 140 µs a Qwen3
+    # batch-1 step at 1K context), but one program per KV head and sequence streams the whole
+    # cache, which a long context (decode_long) may pay for.
+    "fa-one-split": {
+        "extra": {"attention_config": {"flash_attn_max_num_splits_for_cuda_graph": 1}}
+    },
+    "fa-splits-8": {"extra": {"attention_config": {"flash_attn_max_num_splits_for_cuda_graph": 8}}},
     # Fathom's FP8 decode kernels (backend/vllm_decode_plugin.py). They route with the
     # model's own router, so vLLM's routing simulation is turned off (real top-k over the
     # dummy router weights: 8 distinct experts per token either way at batch 1).

@@ -10,7 +10,7 @@ Each request is timed on two paths where the engine allows: ``fathom`` (chat mes
 template -> ``VllmEngine.stream`` -> text deltas) and ``raw`` (token ids straight into vLLM's
 ``AsyncLLM.generate``, no Fathom code). Phases (``--phases``): decode at batch 1/8/32/128
 against the HBM roofline (bytes per step ÷ measured copy bandwidth; bench/gpu_engine.py
-``add_roofline``), prefix-cache cold vs hit, TTFT at the given prompt lengths, greedy edit
+``add_roofline``) at a 1K prompt and (``decode_long``) at a 32K one, prefix-cache cold vs hit, TTFT at the given prompt lengths, greedy edit
 requests (bench/ngram_speculation.py's prompts; run once with ``--speculative ngram``), and a
 torch-profiler trace of batch-1 decode read by bench/gpu_decode_profile.py. ``--variant``
 picks engine settings from gpu_decode_profile.VARIANTS. Writes ``whole_<tag>.json`` after
@@ -234,16 +234,23 @@ async def run(args: argparse.Namespace, result: dict[str, Any], save: Callable[[
     kv_bytes = 1 if str(kwargs.get("kv_cache_dtype", "auto")).startswith("fp8") else 2
     for phase in args.phases:
         t0 = time.perf_counter()
-        if phase == "decode":
+        if phase in ("decode", "decode_long"):
+            # decode_long: a long context, where attention's KV reads (and how FlashAttention
+            # splits them over SMs) weigh on the step; settings that help at 1K can hurt there.
+            batches, ctx = (
+                (args.batches, args.decode_ctx)
+                if phase == "decode"
+                else (args.long_batches, args.long_ctx)
+            )
             for name, runner in runners.items():
                 rows = []
-                for batch in args.batches:
-                    row = await decode(runner, batch, args.decode_ctx, args.decode_tokens)
+                for batch in batches:
+                    row = await decode(runner, batch, ctx, args.decode_tokens)
                     context = row["prompt_tokens"] + args.decode_tokens // 2
                     gpu_engine.add_roofline(row, cfg, context, kv_bytes, bandwidth)
                     rows.append(row)
-                    print(f"[bench] decode {name} {row}", flush=True)
-                result.setdefault("decode", {})[name] = rows
+                    print(f"[bench] {phase} {name} {row}", flush=True)
+                result.setdefault(phase, {})[name] = rows
         elif phase == "prefix":
             result["prefix_cache"] = {
                 name: await prefix_hit(bench, name, args.prefix) for name in runners
@@ -295,7 +302,7 @@ class _Prompts:
 
 
 KEYS = {"prefix": "prefix_cache", "profile": "trace"}  # where each phase's figures go
-PHASES = ("decode", "prefix", "overhead", "ttft", "edits", "profile", "ttft_long")
+PHASES = ("decode", "decode_long", "prefix", "overhead", "ttft", "edits", "profile", "ttft_long")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -310,6 +317,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 128])
     parser.add_argument("--decode-ctx", type=int, default=1024)
     parser.add_argument("--decode-tokens", type=int, default=256)
+    parser.add_argument("--long-ctx", type=int, default=32768, help="decode_long's prompt")
+    parser.add_argument("--long-batches", type=int, nargs="+", default=[1])
     parser.add_argument("--ttft", type=int, nargs="*", default=[32768, 131072])
     parser.add_argument("--ttft-long", type=int, default=None, help="e.g. 261000")
     parser.add_argument("--prefix", type=int, default=30000)

@@ -51,15 +51,25 @@ def dense() -> dict[str, float]:
     return errors
 
 
-def moe(renormalize: bool, split_k: int = 1) -> float:
+def moe(renormalize: bool, split_k: int = 1, fused_cast: bool = False) -> float:
     e, h, i, top_k, m = 8, 256, 384, 2, 2
     x = torch.randn(m, h).bfloat16()
     gate = torch.randn(e, h).bfloat16()
     q13, s13 = quantize(torch.randn(e, 2 * i, h) * 0.05)
     q2, s2 = quantize(torch.randn(e, h, i) * 0.05)
     out = kernels.moe_decode(
-        x, gate, q13, s13, q2, s2, top_k=top_k, renormalize=renormalize, split_k=split_k
+        x,
+        gate,
+        q13,
+        s13,
+        q2,
+        s2,
+        top_k=top_k,
+        renormalize=renormalize,
+        split_k=split_k,
+        fused_cast=fused_cast,
     )
+    assert out.dtype == x.dtype and out.shape == x.shape
     probs = (x.float() @ gate.float().T).softmax(-1)
     weights, ids = probs.topk(top_k, -1)
     if renormalize:
@@ -115,6 +125,8 @@ if __name__ == "__main__":
         "moe_softmax": moe(False),
         # The up kernel's K split over 2 programs, partial sums added in the down kernel.
         "moe_split_k2": moe(True, split_k=2),
+        # The down kernel's last program writes the bf16 result (no cast kernel).
+        "moe_fused_cast": moe(True, fused_cast=True),
         "linear": linear_wrapper(),
     }
     json.dump(report, sys.stdout)

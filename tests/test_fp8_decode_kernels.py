@@ -60,6 +60,7 @@ def test_moe_decode_routes_and_sums_like_float32_math(interpreted: dict[str, Any
     assert interpreted["moe_renormalized"] < TOLERANCE
     assert interpreted["moe_softmax"] < TOLERANCE
     assert interpreted["moe_split_k2"] < TOLERANCE
+    assert interpreted["moe_fused_cast"] < TOLERANCE
 
 
 def test_linear_wrapper_sends_few_rows_to_the_gemv_and_more_to_vllm(

@@ -80,13 +80,17 @@ def test_moe_decode_matches_float32_math_and_beats_vllms_error() -> None:
     q2, s2 = quantize(torch.randn(EXPERTS, HIDDEN, INTER, device="cuda") * 0.02)
     w13, w2 = dequantize(q13, s13), dequantize(q2, s2)
     config = fp8_w8a8_moe_quant_config(w1_scale=s13, w2_scale=s2, block_shape=[128, 128])
-    # The last two: the up kernel's K split over 2 and 4 programs (TILES["moe_up_split_k"]).
-    for m, renormalize, split in (
-        (1, True, 1),
-        (3, True, 1),
-        (2, False, 1),
-        (1, True, 2),
-        (4, True, 4),
+    # Then the up kernel's K split over 2 and 4 programs (TILES["moe_up_split_k"]), and the
+    # cast to bf16 by the down kernel's last program (TILES["moe_fused_cast"]), which a race
+    # would show as a wrong or partial sum.
+    for m, renormalize, split, cast in (
+        (1, True, 1, False),
+        (3, True, 1, False),
+        (2, False, 1, False),
+        (1, True, 2, False),
+        (4, True, 4, False),
+        (1, True, 1, True),
+        (2, True, 2, True),
     ):
         x = torch.randn(m, HIDDEN, device="cuda", dtype=torch.bfloat16)
         probs = (x.float() @ gate.float().T).softmax(-1)
@@ -101,11 +105,20 @@ def test_moe_decode_matches_float32_math_and_beats_vllms_error() -> None:
         weights, ids, _ = fused_topk(x, torch.nn.functional.linear(x, gate), TOP_K, renormalize)
         theirs = rel_error(fused_experts(x, q13, q2, weights, ids, quant_config=config), exact)
         out = kernels.moe_decode(
-            x, gate, q13, s13, q2, s2, top_k=TOP_K, renormalize=renormalize, split_k=split
+            x,
+            gate,
+            q13,
+            s13,
+            q2,
+            s2,
+            top_k=TOP_K,
+            renormalize=renormalize,
+            split_k=split,
+            fused_cast=cast,
         )
         ours = rel_error(out, exact)
         print(
-            f"moe_decode m={m} renormalize={renormalize} split_k={split}: {ours:.5f} "
+            f"moe_decode m={m} renormalize={renormalize} split_k={split} cast={cast}: {ours:.5f} "
             f"(vLLM {theirs:.5f})"
         )
         assert out.dtype == x.dtype

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Issue 23's next GPU runs, one family per device call (each well inside 10 minutes), every
+# figure with its plain-vLLM twin from the same machine. Qwen3-Coder-30B-A3B-FP8, dummy
+# weights, real top-k routing (VLLM_MOE_ROUTING_SIMULATION_STRATEGY empty, as the plugin's
+# earlier runs), decode at batch 1/8/32 on a 1K prompt and batch 1 on a 32K prompt.
+#
+#   RUN="bash .gpu/k.sh" bash bench/gpu_whole_model_family.sh STAGE OUT_DIR
+#
+# RUN is what puts vLLM and Fathom on the path (default: python3 as is). Stages:
+#   twins     plain vLLM, then the plugin on (--engine plain --decode-kernels): the A/B
+#   splits    FlashAttention-3 without split-KV (fa-one-split): plugin on, then plain vLLM
+#   kernels   the kernel sweep (split-K of the expert up kernel at 1/2/4, the cast fused
+#             into the down kernel or not; 1, 2 and 4 tokens), the GPU correctness test,
+#             then the plugin with the fastest tiles and a batch-1 profile
+#   fusion    the plugin with vLLM's fusion passes, and its plain twin
+# Each engine run is cut at its own timeout, so a slow start costs one row, not the call.
+set -u
+STAGE=${1:?stage}
+OUT=${2:?out dir}
+RUN=${RUN:-}
+export VLLM_MOE_ROUTING_SIMULATION_STRATEGY=${VLLM_MOE_ROUTING_SIMULATION_STRATEGY-}
+mkdir -p "$OUT"
+MODEL=(--model qwen3-coder-30b-a3b-fp8 --batches 1 8 32 --out "$OUT")
+
+whole() {  # whole TIMEOUT TAG ARGS...: one engine, decode (1K and 32K), grep the figures
+  local limit=$1 tag=$2
+  shift 2
+  timeout "$limit" $RUN python3 -u bench/gpu_whole_model.py "${MODEL[@]}" --tag "$tag" "$@" 2>&1 |
+    grep -E "^\[bench\] (engine up|decode|decode_long|profile done|wrote)|Error|error:" |
+    cut -c1-600
+}
+
+case "$STAGE" in
+  twins)
+    whole 200 qwen3_plain-twin --engine plain --phases decode decode_long
+    whole 300 qwen3_plugin --engine plain --decode-kernels --phases decode decode_long
+    ;;
+  splits)
+    whole 300 qwen3_plugin-fa-one-split --engine plain --decode-kernels \
+      --variant fa-one-split --phases decode decode_long
+    whole 200 qwen3_plain-fa-one-split --engine plain --variant fa-one-split \
+      --phases decode decode_long
+    ;;
+  kernels)
+    timeout 180 $RUN python3 -u bench/gpu_decode_kernels.py --tokens 1 2 4 --up-n 64 \
+      --stages 3 --split-k 1 2 4 --fused-cast 0 1 --tag h200-split --tiles-file "$OUT/tiles.json" \
+      --out "$OUT" 2>&1 | grep -E "^\[kernels\]|^FATHOM|Error" | cut -c1-900
+    timeout 80 $RUN python3 tests/test_fp8_decode_kernels_gpu.py 2>&1 | tail -8
+    tiles=$(cat "$OUT/tiles.json" 2>/dev/null || echo '{}')
+    FATHOM_DECODE_TILES="$tiles" whole 300 qwen3_plugin-split --engine plain \
+      --decode-kernels --phases decode profile
+    ;;
+  fusion)
+    whole 300 qwen3_plugin-fusion --engine plain --decode-kernels --variant fusion \
+      --phases decode
+    whole 200 qwen3_plain-fusion-twin --engine plain --phases decode
+    ;;
+  *)
+    echo "unknown stage $STAGE" >&2
+    exit 2
+    ;;
+esac
+ls "$OUT"
