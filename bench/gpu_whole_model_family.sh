@@ -25,7 +25,7 @@ MODEL=(--model qwen3-coder-30b-a3b-fp8 --batches 1 8 32 --out "$OUT")
 whole() {  # whole TIMEOUT TAG ARGS...: one engine, decode (1K and 32K), grep the figures
   local limit=$1 tag=$2
   shift 2
-  timeout "$limit" $RUN python3 -u bench/gpu_whole_model.py "${MODEL[@]}" --tag "$tag" "$@" 2>&1 |
+  timeout -k 15 "$limit" $RUN python3 -u bench/gpu_whole_model.py "${MODEL[@]}" --tag "$tag" "$@" 2>&1 |
     grep -E "^\[bench\] (engine up|decode|decode_long|profile done|wrote)|Error|error:" |
     cut -c1-600
 }
