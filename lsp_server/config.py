@@ -25,6 +25,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, override
 from lsprotocol import types
 
+from fathom.backend.engine import Decoding
 from fathom.edits.formats import AUTO, FORMAT_NAMES
 
 EngineKind = Literal["embedded", "openai"]
@@ -54,6 +55,11 @@ class FathomConfig:
     journal_max_megabytes: int = 50
     # The edit format asked of the model (edits/formats.py); "auto" follows the model.
     edit_format: str = AUTO
+    # How an edit's tokens are picked (backend/engine.py Decoding): greedy, unpenalised and
+    # retried greedily by default, as bench/results/eval_decoding.md measured best.
+    temperature: float = 0.0
+    repetition_penalty: float = 1.0
+    retry_temperature: float | None = None
 
     def engine_key(self) -> tuple[Any, ...]:
         """What the engine depends on: a change here means a new engine."""
@@ -62,6 +68,9 @@ class FathomConfig:
     def as_settings(self) -> dict[str, Any]:
         """The settings as an editor writes them (camelCase keys)."""
         return {key: getattr(self, name) for key, name in _KEYS.items()}
+
+    def decoding(self) -> Decoding:
+        return Decoding(self.temperature, self.repetition_penalty, self.retry_temperature)
 
     @property
     def min_severity(self) -> types.DiagnosticSeverity:
@@ -83,6 +92,9 @@ _KEYS = {
     "journalMaxDays": "journal_max_days",
     "journalMaxMegabytes": "journal_max_megabytes",
     "editFormat": "edit_format",
+    "temperature": "temperature",
+    "repetitionPenalty": "repetition_penalty",
+    "retryTemperature": "retry_temperature",
 }
 
 
@@ -115,6 +127,23 @@ def _text_or_null(value: Any, _: Any) -> str | None:
     raise ValueError("must be a non-empty string or null")
 
 
+def _number(
+    low: float, high: float, what: str, *, low_open: bool = False, null: bool = False
+) -> Callable[[Any, Any], float | None]:
+    """A number, whole or not, from ``low`` (excluded with ``low_open``) to ``high``; or
+    null where ``null`` allows it."""
+
+    def hook(value: Any, _: Any) -> float | None:
+        if value is None and null:
+            return None
+        number = not isinstance(value, bool) and isinstance(value, int | float)
+        if not number or not (low < value if low_open else low <= value) or value > high:
+            raise ValueError(f"must be a number {what}")
+        return float(value)
+
+    return hook
+
+
 def _context_budget(value: Any, _: Any) -> int | None:
     if value is None:
         return None
@@ -134,6 +163,11 @@ _RULES: dict[str, Callable[[Any, Any], Any]] = {
     "journal_max_days": _whole_number(0, 3650, "of days between 0 and 3650 (0: off)"),
     "journal_max_megabytes": _whole_number(0, 100_000, "of MiB between 0 and 100000 (0: off)"),
     "edit_format": _one_of(FORMAT_NAMES, f"one of {', '.join(FORMAT_NAMES)}"),
+    "temperature": _number(0, 2, "from 0 (greedy) to 2"),
+    "repetition_penalty": _number(0, 2, "above 0 and at most 2 (1: none)", low_open=True),
+    "retry_temperature": _number(
+        0, 2, "from 0 to 2, or null (retries decode as the first reply)", null=True
+    ),
 }
 
 

@@ -134,6 +134,7 @@ async def _edit(ls: FathomServer, args: tuple[Any, ...]) -> dict[str, Any]:
                 on_partial=replies.append,
                 on_plan=planned.append,
                 edit_format=engine_edit_format(engine, ls.config.edit_format),
+                decoding=ls.config.decoding(),
             )
             planned.append(outcome.plan)
             plan = current_plan(ls, outcome.plan)

@@ -1,14 +1,19 @@
 """``fathom edit --temperature/--repetition-penalty``: the decoding settings reach every
 request of an edit (the retries too), greedy and unpenalised by default; bad values are a
-bad request that asks no model."""
+bad request that asks no model. The editor settings of the same names do the same for the
+language server's edits."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from lsprotocol import types
 
 from fathom.backend.engine import Decoding
+from fathom.lsp_server.config import FathomConfig, merge
+from tests.lsp_client import edit_arguments, editor_session, open_document
 from tests.openai_stub import CHAT
 from tests.test_check_loop import SOURCE
 from tests.test_check_loop import edit as edit_tree
@@ -94,3 +99,61 @@ def test_bad_values_are_a_bad_request(cart, stub, tokenizer_dir, capsys, option,
 def test_the_defaults_are_valid_and_greedy():
     assert Decoding().problem() is None
     assert (Decoding().temperature, Decoding().repetition_penalty) == (0.0, 1.0)
+
+
+def test_editor_settings_are_read_checked_and_kept_on_a_bad_value():
+    config, problems = merge(
+        FathomConfig(),
+        {"temperature": 0.2, "repetitionPenalty": 1, "retryTemperature": 0.7},
+        "settings",
+    )
+    assert problems == []
+    assert config.decoding() == Decoding(0.2, 1.0, 0.7)
+    config, problems = merge(
+        config, {"temperature": 2.5, "repetitionPenalty": 0, "retryTemperature": "hot"}, "s"
+    )
+    assert config.decoding() == Decoding(0.2, 1.0, 0.7)  # each bad value kept the last good
+    assert [p.split(" must ")[0] for p in problems] == [
+        "s: fathom.temperature",
+        "s: fathom.repetitionPenalty",
+        "s: fathom.retryTemperature",
+    ]
+    config, problems = merge(config, {"retryTemperature": None}, "s")
+    assert (config.retry_temperature, problems) == (None, [])
+    assert FathomConfig().decoding() == Decoding()  # the server's default is the CLI's
+
+
+async def test_the_editor_settings_reach_the_servers_every_round(cart, stub, tokenizer_dir):
+    stub.replay([UNCHANGED, RETRY])
+    async with editor_session(cart, *stub.serve_args(tokenizer_dir)) as client:
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(
+                settings={
+                    "fathom": {
+                        "temperature": 0.3,
+                        "repetitionPenalty": 1.1,
+                        "retryTemperature": 0.7,
+                    }
+                }
+            )
+        )
+        for _ in range(100):
+            status = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams("fathom.status")
+            )
+            if status["config"]["temperature"] == 0.3:
+                break
+            await asyncio.sleep(0.05)
+        uri = open_document(client, cart / "cart.py")
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams("fathom.edit", edit_arguments(uri, 0, 4, "use sum"))
+        )
+        assert result["applied"] is True, result
+        assert "sum(items)" in client.documents[uri][1]
+    first, retry = (r.body for r in stub.requests(CHAT))
+    assert (first["temperature"], first["repetition_penalty"], "seed" in first) == (
+        0.3,
+        1.1,
+        False,
+    )
+    assert (retry["temperature"], retry["repetition_penalty"], retry["seed"]) == (0.7, 1.1, 1)

@@ -85,7 +85,8 @@ function serverOptions(config: vscode.WorkspaceConfiguration): ServerOptions {
 
 function settings(config: vscode.WorkspaceConfiguration): Record<string, unknown> {
   const keys = ['engine', 'model', 'serverUrl', 'serverModel', 'contextBudget',
-    'maxOutputTokens', 'reviewSeverity', 'journalMaxDays', 'journalMaxMegabytes', 'editFormat'];
+    'maxOutputTokens', 'reviewSeverity', 'journalMaxDays', 'journalMaxMegabytes', 'editFormat',
+    'temperature', 'repetitionPenalty', 'retryTemperature'];
   const out: Record<string, unknown> = {};
   for (const key of keys) {
     const value = config.get(key);

@@ -17,8 +17,9 @@ local EDIT_WITH_INSTRUCTION = 'fathom.editWithInstruction'
 local defaults = {
   cmd = { 'fathom', 'serve' },
   -- Fathom's settings (engine, model, serverUrl, serverModel, contextBudget,
-  -- maxOutputTokens, reviewSeverity, journalMaxDays, journalMaxMegabytes, editFormat), sent at start
-  -- and on workspace/configuration.
+  -- maxOutputTokens, reviewSeverity, journalMaxDays, journalMaxMegabytes, editFormat,
+  -- temperature, repetitionPenalty, retryTemperature), sent at start and on
+  -- workspace/configuration.
   settings = {},
   root_markers = { '.git', 'pyproject.toml', 'package.json', 'Cargo.toml', 'go.mod', '.hg' },
   -- Buffers to attach to: a list of filetypes, or nil for every file buffer.
