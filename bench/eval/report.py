@@ -207,6 +207,25 @@ def server_lines(run: dict[str, Any]) -> list[str]:
     ]
 
 
+def part_lines(run: dict[str, Any]) -> list[str]:
+    """For a run made in parts (bench/eval/join.py): each part, in the order they ran."""
+    parts = run.get("parts")
+    if not parts:
+        return []
+    each = "; ".join(
+        f"{p['name']} ({p['date']}, {p['tasks']} tasks"
+        + ("" if p["complete"] is not False else ", stopped")
+        + (f", its server answering after {p['server_start_s']} s" if p["server_start_s"] else "")
+        + ")"
+        for p in parts
+    )
+    return [
+        f"Run in {len(parts)} parts at the same commit with the same settings, each part "
+        f"on tasks the ones before had not reached: {each}.",
+        "",
+    ]
+
+
 def fathom_commit() -> tuple[str | None, bool]:
     """The commit of the working tree, and whether tracked files differ from it."""
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
@@ -241,6 +260,13 @@ def write(
         "summary": summaries,
         "tasks": rows,
     }
+    return save(record, out)
+
+
+def save(record: dict[str, Any], out: Path = RESULTS) -> tuple[Path, Path]:
+    """Write a run's record and its Markdown into ``out``; return their paths."""
+    label = record["name"].removeprefix("eval_")
+    run, rows, summaries = record, record["tasks"], record["summary"]
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"eval_{label}.json"
     json_path.write_text(json.dumps(record, indent=2) + "\n")
@@ -276,6 +302,7 @@ def write(
         "a refusal before any reply).",
         "",
         *server_lines(run),
+        *part_lines(run),
         *table(summaries),
         "",
         "## Tasks",
@@ -289,14 +316,37 @@ def write(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Compare eval runs side by side.")
-    parser.add_argument(
-        "--compare", nargs="+", type=Path, required=True, metavar="EVAL.json", help="records"
+    parser = argparse.ArgumentParser(
+        description="Compare eval runs side by side, or join a run made in parts."
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--compare", nargs="+", type=Path, metavar="EVAL.json", help="records")
+    what.add_argument(
+        "--join",
+        nargs="+",
+        type=Path,
+        metavar="EVAL.json",
+        help="parts of one run (same commit and settings, no task twice), in the order they ran",
     )
     parser.add_argument("--tasks", help="comma-separated task ids: compare every run on these only")
+    parser.add_argument("--label", help="with --join: the joined run goes to eval_<label>.json/.md")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="with --join: its folder")
     args = parser.parse_args(argv)
     from bench.eval.compare import comparison, load, only_tasks
 
+    if args.join:
+        from bench.eval.join import join
+
+        if not args.label:
+            parser.error("--join needs --label")
+        try:
+            joined = join([load(path)[1] for path in args.join], args.label)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"report: {exc}", file=sys.stderr)
+            return 2
+        for path in save(joined, args.out):
+            print(path)
+        return 0
     try:
         runs = [load(path) for path in args.compare]
         if args.tasks:
