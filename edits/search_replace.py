@@ -47,6 +47,25 @@ def _path_before(lines: list[str], start: int) -> str | None:
     return None
 
 
+def _block_bounds(lines: list[str], start: int) -> tuple[int | None, int | None, bool]:
+    """(the divider's line, the end's line, whether the end is a code fence) of the block
+    whose SEARCH marker is at ``start``; None where the block lacks one.
+
+    A block ends before the next SEARCH marker, so a block missing its end never takes the
+    next block's lines as its new text. Without '>>>>>>> REPLACE' the block's closing code
+    fence ends it (small models drop the marker and close the fence); a fence does not end a
+    block that has the marker, as the new text of a Markdown file may hold fences."""
+    stop = next((j for j in range(start + 1, len(lines)) if _SEARCH.match(lines[j])), len(lines))
+    divider = next((j for j in range(start + 1, stop) if _DIVIDER.match(lines[j])), None)
+    if divider is None:
+        return None, None, False
+    end = next((j for j in range(divider + 1, stop) if _REPLACE.match(lines[j])), None)
+    if end is not None:
+        return divider, end, False
+    fence = next((j for j in range(divider + 1, stop) if _FENCE.match(lines[j])), None)
+    return divider, fence, fence is not None
+
+
 def parse_search_replace(reply: str, default_path: str | None = None) -> ParsedDiff:
     """The blocks of ``reply`` as file diffs, in the order written; one file's blocks stay in
     one FileDiff. Unclosed or path-less blocks are a DiffParseError saying which."""
@@ -66,14 +85,14 @@ def parse_search_replace(reply: str, default_path: str | None = None) -> ParsedD
                 raise DiffParseError(f"Search/replace block {number} names no file above it.")
             path = default_path
             repairs.append(f"block {number} names no file: it edits {default_path}")
-        try:
-            divider = next(j for j in range(i + 1, len(lines)) if _DIVIDER.match(lines[j]))
-            end = next(j for j in range(divider + 1, len(lines)) if _REPLACE.match(lines[j]))
-        except StopIteration:
+        divider, end, fenced = _block_bounds(lines, i)
+        if divider is None or end is None:
             raise DiffParseError(
                 f"Search/replace block {number} ({path}) is not closed: it needs '=======' "
                 "and '>>>>>>> REPLACE'."
-            ) from None
+            )
+        if fenced:
+            repairs.append(f"block {number} ends at its code fence, without '>>>>>>> REPLACE'")
         old, new = lines[i + 1 : divider], lines[divider + 1 : end]
         hunks = by_path.setdefault(path, [])
         if not old:

@@ -91,3 +91,29 @@ def test_blocks_that_change_nothing_are_no_edit_and_diffs_still_parse():
         parse_search_replace("a.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 1\n>>>>>>> REPLACE\n")
     diff = "--- a/a.py\n+++ b/a.py\n@@ @@\n-x = 1\n+x = 2\n"
     assert parse_reply(diff).files[0].hunks[0].new_lines == ["x = 2"]
+
+
+def test_a_block_closed_by_its_fence_without_the_marker_ends_there():
+    # As the 1.5B wrote it on the edit suite: the marker dropped, the fence closed.
+    reply = "a.py\n```python\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n```\n"
+    parsed = parse_search_replace(reply)
+    assert parsed.files[0].hunks[0].new_lines == ["x = 2"]
+    assert parsed.repairs == ("block 1 ends at its code fence, without '>>>>>>> REPLACE'",)
+
+
+def test_a_block_missing_its_end_never_takes_the_next_blocks_lines():
+    reply = (
+        "a.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n\n"
+        "a.py\n<<<<<<< SEARCH\ny = 1\n=======\ny = 2\n>>>>>>> REPLACE\n"
+    )
+    with pytest.raises(DiffParseError, match=r"block 1 \(a.py\) is not closed"):
+        parse_search_replace(reply)
+
+
+def test_a_fence_inside_the_new_text_of_a_closed_block_is_text():
+    reply = (
+        "README.md\n````markdown\n<<<<<<< SEARCH\nUse it.\n=======\nUse it:\n```sh\n"
+        "run\n```\n>>>>>>> REPLACE\n````\n"
+    )
+    hunk = parse_search_replace(reply).files[0].hunks[0]
+    assert hunk.new_lines == ["Use it:", "```sh", "run", "```"]
