@@ -1,8 +1,9 @@
--- Fathom for Neovim: attaches `fathom serve` to buffers, adds :FathomEdit, :FathomReview,
--- :FathomRefactor, :FathomNextEdit, :FathomStatus and :FathomCancel, shows ghost text as you
--- type (fathom/ghost.lua) and next-edit suggestions (fathom/next_edit.lua), keeps the server's
--- status and progress for the statusline, and shows a proposed change before applying it when the edit asks
--- for confirmation. Edits go through Neovim's own LSP utilities (undo works as usual).
+-- Fathom for Neovim: attaches `fathom serve` to buffers, runs edits, reviews and refactors
+-- (the commands: fathom/commands.lua), shows ghost text as you type (fathom/ghost.lua) and
+-- next-edit suggestions (fathom/next_edit.lua), keeps the server's status and progress for
+-- the statusline (fathom/status.lua), and shows a proposed change before applying it when
+-- the edit asks for confirmation (fathom/workspace_edit.lua). Edits go through Neovim's own
+-- LSP utilities (undo works as usual).
 --
 -- Neovim 0.10+ is the target (vim.lsp.start, vim.lsp.get_clients; client:request on 0.11+);
 -- 0.7 works through vim.lsp.start_client and vim.lsp.buf_get_clients. Tests run 0.7 and 0.12.
@@ -45,10 +46,13 @@ M.config = vim.deepcopy(defaults)
 M.state = { status = nil, progress = nil, preview = nil, last_result = nil, last_error = nil }
 M.pending = {} -- request id -> { client, method } of running edits and reviews
 
-local uv = vim.uv or vim.loop
 local ghost = require('fathom.ghost')
 local next_edit = require('fathom.next_edit')
 local rpc = require('fathom.rpc')
+local commands = require('fathom.commands')
+local root_of = require('fathom.root')
+local status_line = require('fathom.status')
+local workspace_edit = require('fathom.workspace_edit')
 
 local function notify(message, level)
   if M.config.notify then
@@ -102,203 +106,18 @@ function M.client(bufnr, quiet)
   return client
 end
 
--- -- positions -------------------------------------------------------------------------------
-local function line_length(line, encoding)
-  if encoding == 'utf-8' then
-    return #line
-  end
-  if vim.fn.has('nvim-0.11') == 1 then
-    return vim.str_utfindex(line, encoding)
-  end
-  local utf32, utf16 = vim.str_utfindex(line)
-  return encoding == 'utf-32' and utf32 or utf16
-end
+-- Workspace edits (fathom/workspace_edit.lua): previews, confirmation, versions.
+M.line_range = workspace_edit.line_range
+M.preview = workspace_edit.preview
 
---- An LSP range covering whole lines `first`..`last` (1-based, inclusive) of `bufnr`.
-function M.line_range(bufnr, first, last, encoding)
-  local text = vim.api.nvim_buf_get_lines(bufnr, last - 1, last, false)[1] or ''
-  return {
-    start = { line = first - 1, character = 0 },
-    ['end'] = { line = last - 1, character = line_length(text, encoding or 'utf-16') },
-  }
-end
-
--- -- proposed changes ----------------------------------------------------------------------
-local function needs_confirmation(edit)
-  for _, annotation in pairs(edit.changeAnnotations or {}) do
-    if annotation.needsConfirmation then
-      return true
-    end
-  end
-  return false
-end
-
---- The text `bufnr` would have after `edits`, computed in a scratch buffer (the real buffer
---- is untouched): the preview and the applied edit come from the same code. The edits go in
---- without their annotation ids: Neovim 0.12 refuses annotated edits without the annotations
---- and would ask to confirm them, and a preview only computes text.
-local function proposed_lines(bufnr, edits, encoding)
-  local plain = {}
-  for i, edit in ipairs(edits) do
-    plain[i] = { range = edit.range, newText = edit.newText }
-  end
-  local scratch = vim.api.nvim_create_buf(false, true)
-  vim.api.nvim_buf_set_lines(scratch, 0, -1, false, vim.api.nvim_buf_get_lines(bufnr, 0, -1, false))
-  local ok, err = pcall(vim.lsp.util.apply_text_edits, plain, scratch, encoding)
-  local lines = vim.api.nvim_buf_get_lines(scratch, 0, -1, false)
-  vim.api.nvim_buf_delete(scratch, { force = true })
-  if not ok then
-    error(err)
-  end
-  return lines
-end
-
---- { label, files = { { uri, path, diff } }, operations } for a workspace edit.
-function M.preview(params, encoding)
-  local files, operations = {}, {}
-  for _, change in ipairs(params.edit.documentChanges or {}) do
-    if change.textDocument then
-      local bufnr = vim.uri_to_bufnr(change.textDocument.uri)
-      vim.fn.bufload(bufnr)
-      local old = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
-      local new = proposed_lines(bufnr, change.edits, encoding)
-      local path = vim.uri_to_fname(change.textDocument.uri)
-      local diff = vim.diff(table.concat(old, '\n') .. '\n', table.concat(new, '\n') .. '\n',
-        { result_type = 'unified', ctxlen = 3 })
-      table.insert(files, { uri = change.textDocument.uri, path = path, diff = diff, lines = new })
-    elseif change.kind == 'rename' then
-      table.insert(operations, 'rename ' .. change.oldUri .. ' -> ' .. change.newUri)
-    elseif change.kind then
-      table.insert(operations, change.kind .. ' ' .. change.uri)
-    end
-  end
-  return { label = params.label or 'Fathom edit', files = files, operations = operations }
-end
-
--- Show the proposed change in a split and ask; the split closes either way.
-local function ask_in_split(preview)
-  local text = {}
-  for _, file in ipairs(preview.files) do
-    table.insert(text, '--- ' .. file.path)
-    table.insert(text, '+++ ' .. file.path .. ' (proposed)')
-    vim.list_extend(text, vim.split(file.diff, '\n', { plain = true }))
-  end
-  vim.list_extend(text, preview.operations)
-  local buf = vim.api.nvim_create_buf(false, true)
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, text)
-  vim.bo[buf].filetype = 'diff'
-  vim.bo[buf].bufhidden = 'wipe'
-  vim.cmd('botright split')
-  local win = vim.api.nvim_get_current_win()
-  vim.api.nvim_win_set_buf(win, buf)
-  vim.cmd('redraw')
-  local choice = vim.fn.confirm(preview.label .. ': apply this change?', '&Apply\n&Discard', 1)
-  if vim.api.nvim_win_is_valid(win) then
-    vim.api.nvim_win_close(win, true)
-  end
-  return choice == 1
-end
-
-local function confirm(preview)
-  local setting = M.config.confirm
-  if type(setting) == 'function' then
-    return setting(preview)
-  end
-  if setting == false then
-    return true
-  end
-  return ask_in_split(preview)
-end
-
---- The edit as Neovim's own apply_workspace_edit gets it once this plugin has checked the
---- versions and asked the user: its annotations (0.12 refuses annotated edits without them)
---- asking nothing more (0.12 would ask a second time), a null version as 0, which every
---- Neovim reads as "don't check" (0.7 compares null with a number and fails). Shallow
---- copies: 0.7's vim.deepcopy cannot copy vim.NIL.
-local function settled(edit)
-  local copy = vim.tbl_extend('force', {}, edit)
-  if edit.changeAnnotations then
-    copy.changeAnnotations = {}
-    for id, annotation in pairs(edit.changeAnnotations) do
-      copy.changeAnnotations[id] = vim.tbl_extend('force', annotation, { needsConfirmation = false })
-    end
-  end
-  if edit.documentChanges then
-    copy.documentChanges = {}
-    for i, change in ipairs(edit.documentChanges) do
-      local doc = change.textDocument
-      if doc and doc.version == vim.NIL then
-        change = vim.tbl_extend('force', change, { textDocument = { uri = doc.uri, version = 0 } })
-      end
-      copy.documentChanges[i] = change
-    end
-  end
-  return copy
-end
-
---- workspace/applyEdit: versions checked (Neovim 0.7 would skip a stale edit yet answer
---- "applied"), the change shown and confirmed when the server asks, then applied.
+--- workspace/applyEdit as the server sends it (see workspace_edit.apply_edit).
 function M.apply_edit(params, client)
-  local encoding = client and client.offset_encoding or 'utf-16'
-  local versions = vim.lsp.util.buf_versions or {}
-  for _, change in ipairs(params.edit.documentChanges or {}) do
-    local doc = change.textDocument
-    if doc and doc.version ~= nil and doc.version ~= vim.NIL then
-      local bufnr = vim.uri_to_bufnr(doc.uri)
-      local now = versions[bufnr]
-      if now ~= nil and now ~= doc.version then
-        return {
-          applied = false,
-          failureReason = string.format('%s changed since Fathom read it (version %d, now %d)',
-            vim.uri_to_fname(doc.uri), doc.version, now),
-        }
-      end
-    end
-  end
-  if needs_confirmation(params.edit) then
-    local ok, preview = pcall(M.preview, params, encoding)
-    if not ok then
-      return { applied = false, failureReason = 'the change does not fit the buffer: ' .. preview }
-    end
-    if not confirm(preview) then
-      return { applied = false, failureReason = 'the user discarded the proposed change' }
-    end
-  end
-  local ok, err = pcall(vim.lsp.util.apply_workspace_edit, settled(params.edit), encoding)
-  if not ok then
-    return { applied = false, failureReason = tostring(err) }
-  end
-  return { applied = true }
+  return workspace_edit.apply_edit(params, client, M.config.confirm)
 end
 
 -- -- the client ------------------------------------------------------------------------------
-local progress_seq = 0
-
 local function progress_handler(err, result, ctx, config)
-  local value = result and result.value or {}
-  local token = result and result.token
-  M.state.progress_by_token = M.state.progress_by_token or {}
-  local seen = M.state.progress_by_token
-  if value.kind == 'end' then
-    seen[token] = nil
-  elseif value.kind then
-    progress_seq = progress_seq + 1
-    local title = value.title or (seen[token] and seen[token].title) or ''
-    seen[token] = { title = title, message = value.message, percentage = value.percentage,
-      seq = progress_seq }
-  end
-  -- The statusline shows the work that reported last.
-  M.state.progress = nil
-  for _, p in pairs(seen) do
-    if not M.state.progress or p.seq > M.state.progress.seq then
-      M.state.progress = p
-    end
-  end
-  redraw()
-  local default = vim.lsp.handlers['$/progress']
-  if default then
-    return default(err, result, ctx, config)
-  end
+  return status_line.progress_handler(M.state, redraw, err, result, ctx, config)
 end
 
 local function handlers()
@@ -329,28 +148,6 @@ local function capabilities()
   return caps
 end
 
-local function find_root(path)
-  local dir = vim.fn.fnamemodify(path, ':p:h')
-  local found = vim.fs and vim.fs.find and vim.fs.find(M.config.root_markers,
-    { path = dir, upward = true })[1]
-  if not found and not vim.fs then
-    for _, marker in ipairs(M.config.root_markers) do
-      local hit = vim.fn.finddir(marker, dir .. ';')
-      if hit == '' then
-        hit = vim.fn.findfile(marker, dir .. ';')
-      end
-      if hit ~= '' then
-        found = vim.fn.fnamemodify(hit, ':p')
-        break
-      end
-    end
-  end
-  if found then
-    return vim.fn.fnamemodify((found:gsub('/$', '')), ':h')
-  end
-  return uv.cwd()
-end
-
 local clients_by_root = {} -- Neovim < 0.8: one client per root, reused across buffers
 
 --- Attach Fathom to `bufnr` (current by default); returns the client id.
@@ -360,7 +157,7 @@ function M.attach(bufnr)
   if path == '' or vim.bo[bufnr].buftype ~= '' then
     return nil
   end
-  local root = find_root(path)
+  local root = root_of.find(path, M.config.root_markers)
   -- No settings must still reach the server as an object: an empty Lua table is sent as [].
   local settings = next(M.config.settings) and M.config.settings or vim.empty_dict()
   local config = {
@@ -564,75 +361,7 @@ end
 
 --- For 'statusline': "Fathom: ready", "Fathom: editing x.py 120 tokens, 3.2 s", ...
 function M.statusline()
-  local progress = M.state.progress
-  if progress then
-    local text = progress.title:gsub('^Fathom: ', '')
-    if progress.message and progress.message ~= '' then
-      text = text .. ' ' .. progress.message
-    end
-    return 'Fathom: ' .. text
-  end
-  local status = M.state.status
-  if not status then
-    return ''
-  end
-  if status.state == 'error' then
-    return 'Fathom: error'
-  end
-  return 'Fathom: ' .. status.state
-end
-
-local function line_args(opts)
-  if opts.range and opts.range > 0 then
-    return opts.line1, opts.line2
-  end
-  local line = vim.api.nvim_win_get_cursor(0)[1]
-  return line, line
-end
-
-local function create_commands()
-  local command = vim.api.nvim_create_user_command
-  command('FathomEdit', function(opts)
-    local first, last = line_args(opts)
-    if opts.args ~= '' then
-      return M.edit(opts.args, first, last)
-    end
-    vim.ui.input({ prompt = 'Fathom, change: ' }, function(instruction)
-      M.edit(instruction, first, last)
-    end)
-  end, { nargs = '*', range = true, desc = 'Fathom: edit the selected lines as instructed' })
-  command('FathomReview', function(opts)
-    if opts.range and opts.range > 0 then
-      return M.review(opts.line1, opts.line2)
-    end
-    M.review()
-  end, { nargs = 0, range = true, desc = 'Fathom: review the file (or lines) as diagnostics' })
-  command('FathomRefactor', function(opts)
-    local first, last = line_args(opts)
-    M.refactor(opts.args, first, last)
-  end, {
-    nargs = '?',
-    range = true,
-    complete = function()
-      return { 'Extract', 'Inline', 'Rename', 'Type', 'Docstrings', 'Simplify', 'Review' }
-    end,
-    desc = 'Fathom: run a refactor on the selected lines',
-  })
-  command('FathomStatus', function()
-    M.status()
-  end, { desc = 'Fathom: engine, jobs and recent cancellations' })
-  command('FathomNextEdit', function()
-    next_edit.request(nil, function(err, shown)
-      if err and err ~= 'superseded' then
-        notify('next edit: ' .. err, vim.log.levels.WARN)
-      elseif not err and not shown then
-        notify('no next edit to suggest here')
-      end
-    end)
-  end, { desc = 'Fathom: suggest the next edit at the cursor' })
-  command('FathomCancel', function()
-    M.cancel()
-  end, { desc = 'Fathom: cancel running edits and reviews' })
+  return status_line.statusline(M.state)
 end
 
 --- setup{cmd=, settings=, filetypes=, confirm=, root_markers=, notify=, inline_completion=,
@@ -642,7 +371,7 @@ function M.setup(opts)
   if opts and opts.cmd then
     M.config.cmd = opts.cmd -- a list: replace, never merge by index
   end
-  create_commands()
+  commands.create(M, next_edit, notify)
   if vim.lsp.commands then
     vim.lsp.commands[EDIT_WITH_INSTRUCTION] = function(command, ctx)
       local client = vim.lsp.get_client_by_id(ctx.client_id)
