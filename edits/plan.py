@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from fathom.context.text import UnreadableFileError, split_lines, strip_ending
 from fathom.edits.confine import resolve_in_workspace
@@ -161,8 +161,12 @@ class PlanBuilder:
         exists: Callable[[Path], bool],
         *,
         resolve: bool = True,
+        shown: Sequence[str] = (),
     ) -> None:
         self.root = root
+        # The files the model was shown (workspace-relative): a path it shortens is read as
+        # the one shown file it can only mean.
+        self._shown = tuple(dict.fromkeys(PurePosixPath(name) for name in shown))
         self._snapshot_of = snapshot_of
         self._exists = exists
         self._resolve = resolve
@@ -182,9 +186,10 @@ class PlanBuilder:
         is the model's answer to them. Failures of files it leaves out stand.
         """
         self.repairs += parsed.repairs
-        named = {name for f in parsed.files for name in (f.source, f.target) if name}
+        files = [self._shown_as(f) or f for f in parsed.files]
+        named = {name for f in files for name in (f.source, f.target) if name}
         failures = [f for f in self.failures if f.path not in named]
-        for file_diff in parsed.files:
+        for file_diff in files:
             failures += self._add_file(file_diff)
         failures += self._check_syntax()
         self.failures = failures
@@ -232,6 +237,24 @@ class PlanBuilder:
                 return [*failures, HunkFailure(diff.target, None, f"{diff.target} already exists.")]
             self._renames[source] = RenameFile(state.snapshot, target)
         return failures
+
+    def _shown_as(self, diff: FileDiff) -> FileDiff | None:
+        """``diff`` naming the one shown file whose path ends with the missing path it names
+        ("money.py" for shop/money.py, as a model shortens it), or None. Only for changes
+        to existing lines: a diff that only adds may be creating the file it names."""
+        if diff.source is None or not any(hunk.old_lines for hunk in diff.hunks):
+            return None
+        source = self._path(diff.source)
+        if self._exists(source) or source in self._files:
+            return None
+        named = PurePosixPath(diff.source).parts
+        matches = [p for p in self._shown if p.parts[-len(named) :] == named]
+        if len(matches) != 1 or matches[0].parts == named:
+            return None
+        meant = matches[0].as_posix()
+        self.repairs.append(f"the reply names {diff.source}: taken as {meant}, the shown file")
+        target = meant if diff.target == diff.source else diff.target
+        return dataclasses.replace(diff, source=meant, target=target)
 
     def _add_create(self, diff: FileDiff) -> list[HunkFailure]:
         assert diff.target is not None

@@ -257,7 +257,8 @@ async def run_edit(
                 raise
             return repaired
 
-    builder = PlanBuilder(workspace.root, snapshot, exists_via_snapshot(snapshot))
+    shown = [rel, *(section.path.as_posix() for section in pack.sections)]
+    builder = PlanBuilder(workspace.root, snapshot, exists_via_snapshot(snapshot), shown=shown)
 
     def parse_message(error: Exception) -> str:
         return parse_error_message(error, edit_format, rel)

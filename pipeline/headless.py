@@ -203,6 +203,8 @@ def edit_summary(
             "diff": outcome.unified_diff(result.root),
             "files": [p.relative_to(result.root).as_posix() for p in outcome.plan.final_texts()],
             "written": [str(p) for p in written],
+            # What Fathom mended in the replies to apply them (a shortened path, a lost marker).
+            "repairs": list(outcome.plan.repairs),
             "rounds": max(1, len(outcome.rounds)),  # one Round per reply, the first included
             "prompt_tokens": outcome.stats.prompt_tokens,
             "completion_tokens": outcome.stats.completion_tokens,
