@@ -66,6 +66,20 @@ def _block_bounds(lines: list[str], start: int) -> tuple[int | None, int | None,
     return divider, fence, fence is not None
 
 
+def undivided_block(reply: str) -> tuple[str | None, list[str]] | None:
+    """The reply's only block when it has its SEARCH and REPLACE markers but no '=======':
+    (the path above it, its lines); None for any other reply."""
+    lines = reply.replace("\r\n", "\n").split("\n")
+    starts = [i for i, line in enumerate(lines) if _SEARCH.match(line)]
+    if len(starts) != 1 or _block_bounds(lines, starts[0])[0] is not None:
+        return None
+    start = starts[0]
+    end = next((j for j in range(start + 1, len(lines)) if _REPLACE.match(lines[j])), None)
+    if end is None:
+        return None
+    return _path_before(lines, start), lines[start + 1 : end]
+
+
 def parse_search_replace(reply: str, default_path: str | None = None) -> ParsedDiff:
     """The blocks of ``reply`` as file diffs, in the order written; one file's blocks stay in
     one FileDiff. Unclosed or path-less blocks are a DiffParseError saying which."""

@@ -17,11 +17,12 @@ from fathom.context.text import read_text_file
 from fathom.edits.degenerate import reply_loop
 from fathom.edits.diff_parse import ParsedDiff
 from fathom.edits.disk import write_plan
-from fathom.edits.errors import EditError, NoDiffError
+from fathom.edits.errors import DiffParseError, EditError, NoDiffError
+from fathom.edits.new_version import new_version_twice, undivided_block_as_new_version
 from fathom.edits.plan import DocumentSnapshot, EditPlan, build_plan
 from fathom.edits.prompt import reply_diff
 from fathom.edits.search_replace import parse_reply
-from fathom.pipeline.edit_flow import new_version_twice, plan_diff
+from fathom.pipeline.edit_flow import plan_diff
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +41,17 @@ def _parsed(
 ) -> ParsedDiff:
     try:
         return parse_reply(reply, default_path)
-    except NoDiffError:
+    except (NoDiffError, DiffParseError) as exc:
         # A whole-block reply that quotes the selection already rewritten changes nothing
-        # as written; knowing the selection, ``fathom edit`` reads it as its new version.
+        # as written, a search/replace block without '=======' is unreadable; knowing the
+        # selection, ``fathom edit`` reads either as its new version (edits/new_version.py).
         if default_path is None or selection is None:
             raise
         text = read_text_file(root / default_path)
-        repaired = new_version_twice(reply_diff(reply), default_path, text, selection)
+        if isinstance(exc, NoDiffError):
+            repaired = new_version_twice(reply_diff(reply), default_path, text, selection)
+        else:
+            repaired = undivided_block_as_new_version(reply, default_path, text, selection)
         if repaired is None:
             raise
         return repaired

@@ -22,12 +22,12 @@ from fathom.backend.engine import (
 )
 from fathom.backend.model_info import SettingsError, local_model_info
 from fathom.context import ContextPack, LineRange, Workspace
-from fathom.context.text import split_lines, strip_ending
 from fathom.edits.degenerate import RepetitionWatch, disproportion, reply_loop
-from fathom.edits.diff_parse import ParsedDiff, parse_diff
+from fathom.edits.diff_parse import ParsedDiff
 from fathom.edits.errors import DiffParseError, EditError, NoDiffError, NotShownError
 from fathom.edits.feedback import MAX_FEEDBACK_ROUNDS, Round, parse_error_message, run_rounds
 from fathom.edits.formats import AUTO, EditFormat, default_format, format_system
+from fathom.edits.new_version import new_version_twice, undivided_block_as_new_version
 from fathom.edits.plan import DocumentSnapshot, EditPlan, PlanBuilder, exists_via_snapshot
 from fathom.edits.prompt import OPEN_FENCE, SYSTEM, edit_request, reply_diff
 from fathom.edits.search_replace import has_blocks, parse_reply
@@ -107,29 +107,6 @@ def _check_shown(plan: EditPlan, pack: ContextPack, root: Path) -> None:
             f"The model's diff changes {names}, which it was not shown; nothing was applied. "
             "Open or select code of that file to include it in the edit."
         )
-
-
-def new_version_twice(reply: str, rel: str, text: str, selection: LineRange) -> ParsedDiff | None:
-    """A small model's slip: it "quotes" the selection already rewritten, so its one hunk
-    removes and adds the same new lines, which are nowhere in the file. Read that as the new
-    version of the selection (recorded as a repair; the editor previews it). None when the
-    reply is anything else, or its lines are really in the file (a true no-op)."""
-    parsed = parse_diff(reply, default_path=rel, allow_no_change=True)
-    if len(parsed.files) != 1 or len(parsed.files[0].hunks) != 1:
-        return None
-    (file_diff,) = parsed.files
-    (hunk,) = file_diff.hunks
-    if file_diff.source != rel or file_diff.target != rel or hunk.changes_something:
-        return None
-    new, lines = hunk.new_lines, split_lines(text)
-    stripped = {line.strip() for line in lines}
-    if not new or all(line.strip() in stripped for line in new):
-        return None
-    old = [strip_ending(line) for line in lines[selection.start : selection.end]]
-    body = "\n".join([*(f"-{line}" for line in old), *(f"+{line}" for line in new)])
-    again = parse_diff(f"--- a/{rel}\n+++ b/{rel}\n@@ @@\n{body}\n", default_path=rel)
-    note = "the model quoted its new version as the old lines; it replaces the selection"
-    return ParsedDiff(files=again.files, repairs=(*parsed.repairs, note))
 
 
 async def run_edit(
@@ -250,9 +227,12 @@ async def run_edit(
             if edit_format is EditFormat.SEARCH_REPLACE and not has_blocks(text):
                 # Not the diff parser's complaint: the model was asked for blocks.
                 raise NoDiffError("The reply holds no SEARCH/REPLACE block.") from exc
-            if edit_format is not EditFormat.WHOLE_BLOCK or isinstance(exc, DiffParseError):
-                raise
-            repaired = new_version_twice(reply_diff(text), rel, target.text, selection)
+            diff = reply_diff(text)
+            repaired = None
+            if isinstance(exc, DiffParseError) and has_blocks(text):
+                repaired = undivided_block_as_new_version(diff, rel, target.text, selection)
+            elif edit_format is EditFormat.WHOLE_BLOCK and isinstance(exc, NoDiffError):
+                repaired = new_version_twice(diff, rel, target.text, selection)
             if repaired is None:
                 raise
             return repaired

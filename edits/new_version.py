@@ -1,0 +1,63 @@
+"""Replies that give only the selection's new version, read as replacing the selection.
+
+Small models slip into writing the new code alone where the format wants the old text and
+the new: in whole blocks they "quote" the selection already rewritten (the hunk removes and
+adds the same new lines); in search/replace blocks they leave out the '=======' and the old
+text (one run of new lines between SEARCH and REPLACE: the 1.5B on py-retry-exceptions of
+the edit suite). Where those lines are not all in the file, the reply can only mean the
+selection's new version; the reading is recorded as a repair and the editor previews it.
+"""
+
+from __future__ import annotations
+
+from fathom.context import LineRange
+from fathom.context.text import split_lines, strip_ending
+from fathom.edits.diff_parse import ParsedDiff, parse_diff
+from fathom.edits.search_replace import undivided_block
+
+
+def _replacing_selection(
+    rel: str, text: str, selection: LineRange, new: list[str], repairs: tuple[str, ...]
+) -> ParsedDiff | None:
+    """A diff of ``rel`` whose one hunk replaces ``selection`` with ``new``; None when
+    ``new`` is empty or every line of it is in the file already (a quote, not new code)."""
+    lines = split_lines(text)
+    stripped = {line.strip() for line in lines}
+    if not new or all(line.strip() in stripped for line in new):
+        return None
+    old = [strip_ending(line) for line in lines[selection.start : selection.end]]
+    body = "\n".join([*(f"-{line}" for line in old), *(f"+{line}" for line in new)])
+    again = parse_diff(f"--- a/{rel}\n+++ b/{rel}\n@@ @@\n{body}\n", default_path=rel)
+    return ParsedDiff(files=again.files, repairs=repairs)
+
+
+def new_version_twice(reply: str, rel: str, text: str, selection: LineRange) -> ParsedDiff | None:
+    """A small model's slip: it "quotes" the selection already rewritten, so its one hunk
+    removes and adds the same new lines, which are nowhere in the file. Read that as the new
+    version of the selection (recorded as a repair; the editor previews it). None when the
+    reply is anything else, or its lines are really in the file (a true no-op)."""
+    parsed = parse_diff(reply, default_path=rel, allow_no_change=True)
+    if len(parsed.files) != 1 or len(parsed.files[0].hunks) != 1:
+        return None
+    (file_diff,) = parsed.files
+    (hunk,) = file_diff.hunks
+    if file_diff.source != rel or file_diff.target != rel or hunk.changes_something:
+        return None
+    note = "the model quoted its new version as the old lines; it replaces the selection"
+    return _replacing_selection(rel, text, selection, hunk.new_lines, (*parsed.repairs, note))
+
+
+def undivided_block_as_new_version(
+    reply: str, rel: str, text: str, selection: LineRange
+) -> ParsedDiff | None:
+    """The reply's one search/replace block without '=======', for the selected file ``rel``
+    (named so, by the end of its path, or not at all), read as the selection's new version;
+    None for any other reply, or one whose lines are all in the file."""
+    found = undivided_block(reply)
+    if found is None:
+        return None
+    path, new = found
+    if path is not None and path != rel and not rel.endswith("/" + path):
+        return None
+    note = "the search/replace block has no '=======' (only new lines): it replaces the selection"
+    return _replacing_selection(rel, text, selection, new, (note,))

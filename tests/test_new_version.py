@@ -1,0 +1,90 @@
+"""A small model's slip: the new code alone where the format wants old and new, read as the
+selection's new version: a whole-block hunk quoting the selection already rewritten (old ==
+new lines), and a search/replace block without '=======' (the 1.5B on py-retry-exceptions)."""
+
+import json
+from pathlib import Path
+
+from fathom.context import LineRange
+from fathom.edits.new_version import new_version_twice, undivided_block_as_new_version
+from fathom.pipeline.apply_reply import plan_reply
+from tests.test_check_loop import SOURCE
+from tests.test_check_loop import edit as edit_tree
+
+TEXT = "def total(items):\n    t = 0\n    for i in items:\n        t += i\n    return t\n\nx = 1\n"
+TWICE = (
+    "--- a/m.py\n+++ b/m.py\n@@ @@\n"
+    "-def total(items):\n-    return sum(items)\n+def total(items):\n+    return sum(items)\n"
+)
+
+
+def test_new_lines_written_twice_replace_the_selection():
+    parsed = new_version_twice(TWICE, "m.py", TEXT, LineRange(0, 5))
+    assert parsed is not None
+    (hunk,) = parsed.files[0].hunks
+    assert hunk.old_lines == TEXT.splitlines()[:5]
+    assert hunk.new_lines == ["def total(items):", "    return sum(items)"]
+    assert any("quoted its new version" in r for r in parsed.repairs)
+
+
+def test_a_true_no_op_is_not_repaired():
+    same = "--- a/m.py\n+++ b/m.py\n@@ @@\n-x = 1\n+x = 1\n"
+    assert new_version_twice(same, "m.py", TEXT, LineRange(0, 5)) is None
+
+
+def test_a_real_change_or_another_file_is_not_touched():
+    real = "--- a/m.py\n+++ b/m.py\n@@ @@\n-x = 1\n+x = 2\n"
+    assert new_version_twice(real, "m.py", TEXT, LineRange(6, 7)) is None
+    other = TWICE.replace("m.py", "n.py")
+    assert new_version_twice(other, "m.py", TEXT, LineRange(0, 5)) is None
+
+
+UNDIVIDED = (
+    "m.py\n```python\n<<<<<<< SEARCH\ndef total(items):\n    return sum(items)\n"
+    ">>>>>>> REPLACE\n```\n"
+)
+
+
+def test_a_block_without_its_divider_replaces_the_selection():
+    parsed = undivided_block_as_new_version(UNDIVIDED, "m.py", TEXT, LineRange(0, 5))
+    assert parsed is not None
+    (hunk,) = parsed.files[0].hunks
+    assert hunk.old_lines == TEXT.splitlines()[:5]
+    assert hunk.new_lines == ["def total(items):", "    return sum(items)"]
+    assert parsed.repairs == (
+        "the search/replace block has no '=======' (only new lines): it replaces the selection",
+    )
+    # Named by the end of the selected file's path, or not at all: the same reading.
+    assert undivided_block_as_new_version(UNDIVIDED, "pkg/m.py", TEXT, LineRange(0, 5))
+    unnamed = UNDIVIDED.removeprefix("m.py\n")
+    assert undivided_block_as_new_version(unnamed, "m.py", TEXT, LineRange(0, 5))
+
+
+def test_other_undivided_replies_are_not_read_as_new_versions():
+    selection = LineRange(0, 5)
+    assert undivided_block_as_new_version(UNDIVIDED, "n.py", TEXT, selection) is None
+    assert undivided_block_as_new_version(UNDIVIDED * 2, "m.py", TEXT, selection) is None
+    quoted = UNDIVIDED.replace("    return sum(items)", "    return t")  # lines in the file
+    assert undivided_block_as_new_version(quoted, "m.py", TEXT, selection) is None
+    divided = UNDIVIDED.replace(">>>>>>> REPLACE", "=======\nx = 2\n>>>>>>> REPLACE")
+    assert undivided_block_as_new_version(divided, "m.py", TEXT, selection) is None
+
+
+def test_fathom_edit_applies_an_undivided_block_as_the_new_selection(
+    tmp_path: Path, stub, tokenizer_dir: Path, capsys
+):
+    root = tmp_path / "tree"
+    (root / ".git").mkdir(parents=True)
+    (root / "cart.py").write_text(SOURCE)
+    stub.replay([UNDIVIDED.replace("m.py", "cart.py")])
+    done = edit_tree(root, stub, tokenizer_dir, capsys, "--edit-format", "search-replace")
+    assert done.returncode == 0, done.stderr
+    assert (root / "cart.py").read_text() == "def total(items):\n    return sum(items)\n"
+    assert any("no '======='" in r for r in json.loads(done.stdout)["repairs"])
+
+
+def test_fathom_apply_with_the_selection_reads_it_the_same(tmp_path: Path):
+    (tmp_path / "m.py").write_text(TEXT)
+    plan = plan_reply(UNDIVIDED, tmp_path, "m.py", LineRange(0, 5))
+    (changed,) = plan.files
+    assert changed.new_text() == "def total(items):\n    return sum(items)\n\nx = 1\n"
