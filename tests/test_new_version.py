@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from fathom.context import LineRange
+from fathom.edits.diff_parse import ParsedDiff
 from fathom.edits.new_version import new_version_twice, undivided_block_as_new_version
 from fathom.pipeline.apply_reply import plan_reply
 from tests.test_check_loop import SOURCE
@@ -18,13 +19,18 @@ TWICE = (
 )
 
 
-def test_new_lines_written_twice_replace_the_selection():
-    parsed = new_version_twice(TWICE, "m.py", TEXT, LineRange(0, 5))
+def assert_replaces_the_selection(parsed: ParsedDiff | None) -> tuple[str, ...]:
+    """``parsed`` replaces lines 1-5 of TEXT with the two new lines; its repairs."""
     assert parsed is not None
     (hunk,) = parsed.files[0].hunks
     assert hunk.old_lines == TEXT.splitlines()[:5]
     assert hunk.new_lines == ["def total(items):", "    return sum(items)"]
-    assert any("quoted its new version" in r for r in parsed.repairs)
+    return parsed.repairs
+
+
+def test_new_lines_written_twice_replace_the_selection():
+    repairs = assert_replaces_the_selection(new_version_twice(TWICE, "m.py", TEXT, LineRange(0, 5)))
+    assert any("quoted its new version" in r for r in repairs)
 
 
 def test_a_true_no_op_is_not_repaired():
@@ -47,11 +53,7 @@ UNDIVIDED = (
 
 def test_a_block_without_its_divider_replaces_the_selection():
     parsed = undivided_block_as_new_version(UNDIVIDED, "m.py", TEXT, LineRange(0, 5))
-    assert parsed is not None
-    (hunk,) = parsed.files[0].hunks
-    assert hunk.old_lines == TEXT.splitlines()[:5]
-    assert hunk.new_lines == ["def total(items):", "    return sum(items)"]
-    assert parsed.repairs == (
+    assert assert_replaces_the_selection(parsed) == (
         "the search/replace block has no '=======' (only new lines): it replaces the selection",
     )
     # Named by the end of the selected file's path, or not at all: the same reading.
