@@ -198,8 +198,8 @@ def _git(*args: str) -> str:
 def server_lines(run: dict[str, Any]) -> list[str]:
     """How the model was run: one server for the run (``--serve``) or an engine per edit."""
     server = run.get("server")
-    if not server:
-        return []
+    if not server or run.get("parts"):
+        return []  # a run made in parts names each part's server (part_lines)
     return [
         f"One model server for the whole run, answering after {server['start_s']} s; every "
         "edit's engine start is connecting to it.",
@@ -221,7 +221,7 @@ def part_lines(run: dict[str, Any]) -> list[str]:
     )
     return [
         f"Run in {len(parts)} parts at the same commit with the same settings, each part "
-        f"on tasks the ones before had not reached: {each}.",
+        f"with a model server of its own, on tasks the ones before had not reached: {each}.",
         "",
     ]
 
