@@ -36,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import RESULTS, machine, versions
+from bench.eval.report import fathom_commit
 from bench.edit_engine import ensure_aider
 from bench.eval.suite_io import Task, add_tests, files_under, load_suite, run_command
 from fathom.context import LineRange
@@ -148,7 +149,10 @@ def markdown(record: dict[str, Any]) -> str:
         f"# {record['name']}",
         "",
         f"{record['date']} · {record['machine']['cpu']}, {record['machine']['cores']} cores · "
-        f"fathom-lsp {record['versions'].get('fathom-lsp')}, aider-chat {record['aider_chat']} · "
+        f"fathom-lsp {record['versions'].get('fathom-lsp')} at "
+        f"{(record['versions'].get('fathom_commit') or '?')[:10]}"
+        f"{' (with uncommitted changes)' if record['versions'].get('fathom_tree_dirty') else ''}, "
+        f"aider-chat {record['aider_chat']} · "
         f"replies from {', '.join(record['evals'])}",
         "",
         "Each task's first reply, applied to its `before/` project by Fathom (`fathom apply`'s",
@@ -208,6 +212,7 @@ def main() -> None:
         }
         for run, task_id, reply, aider_format in replies
     ]
+    commit, dirty = fathom_commit()  # before the run: what it applies with
     aider_version, aider = aider_results(cases, ensure_aider(args.aider_python))
     tests, rows = TestRuns(), []
     for (run, task_id, reply, aider_format), case in zip(replies, cases, strict=True):
@@ -232,7 +237,12 @@ def main() -> None:
         "name": f"real_replies_{args.label}",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "versions": versions("fathom-lsp"),
+        # Fathom's applier is this checkout's: its commit says which one was measured.
+        "versions": {
+            "fathom_commit": commit,
+            "fathom_tree_dirty": dirty,
+            **versions("fathom-lsp"),
+        },
         "aider_chat": aider_version,
         "evals": [p.name for p in args.eval],
         "summary": summarize(rows),
