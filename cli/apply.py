@@ -38,14 +38,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     apply.add_argument(
         "--file",
         help="the file that blocks or hunks naming no file change (the file the model was "
-        "asked to edit)",
+        "asked to edit), and the one a path shortened to its end names",
     )
     apply.add_argument(
         "--range",
         type=parse_range,
         metavar="L1:L2",
         help="with --file: the lines the model was asked to change; a whole-block reply that "
-        "quotes them already rewritten is read as their new version, as fathom edit does",
+        "quotes them already rewritten, or a search/replace block without '=======', is read "
+        "as their new version, as fathom edit does",
     )
     apply.set_defaults(run=run)
 

@@ -395,10 +395,12 @@ def build_plan(
     snapshot_of: Callable[[Path], DocumentSnapshot],
     exists: Callable[[Path], bool] | None = None,
     resolve: bool = True,
+    shown: Sequence[str] = (),
 ) -> EditPlan:
-    """Locate and check every hunk of every file; any failure refuses the whole plan."""
+    """Locate and check every hunk of every file; any failure refuses the whole plan.
+    ``shown``: the files a shortened path in the reply may mean (see PlanBuilder)."""
     builder = PlanBuilder(
-        root, snapshot_of, exists or exists_via_snapshot(snapshot_of), resolve=resolve
+        root, snapshot_of, exists or exists_via_snapshot(snapshot_of), resolve=resolve, shown=shown
     )
     builder.add(parsed)
     return builder.plan()

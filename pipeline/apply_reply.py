@@ -70,7 +70,9 @@ def plan_reply(
     if (loop := reply_loop(reply)) is not None:
         raise EditError(f"Not applied: {loop.describe()}.")
     root = root.resolve()
-    plan = build_plan(_parsed(reply, root, default_path, selection), root, _snapshot)
+    # The file of blocks that name none is also the one a shortened path can mean.
+    shown = [default_path] if default_path else []
+    plan = build_plan(_parsed(reply, root, default_path, selection), root, _snapshot, shown=shown)
     moves_files = plan.creates or plan.renames or plan.deletes
     if not moves_files and all(f.new_text() == f.snapshot.text for f in plan.files):
         raise EditError("Not applied: the reply leaves every file as it was.")

@@ -14,6 +14,7 @@ from fathom.edits.errors import EditError
 from fathom.edits.plan import DocumentSnapshot, PlanBuilder
 from fathom.edits.search_replace import parse_search_replace
 from tests.openai_stub import CHAT
+from tests.test_cli_apply import fathom
 
 MONEY = 'def format_price(cents: int) -> str:\n    return f"${cents / 100:.2f}"\n'
 # The 1.5B's reply, cut to its one block.
@@ -98,3 +99,12 @@ def test_fathom_edit_applies_the_recorded_reply_to_the_selected_file(
     assert len(stub.requests(CHAT)) == 1
     assert "{currency}" in (shop / "shop" / "money.py").read_text()
     assert any("taken as shop/money.py" in r for r in json.loads(out)["repairs"])
+
+
+def test_fathom_apply_reads_it_as_the_file_named_by_file(shop: Path):
+    (shop / ".git").mkdir()
+    done = fathom("apply", "--file", "shop/money.py", stdin=REPLY, cwd=shop)
+    assert done.returncode == 0, done.stderr
+    assert "{currency}" in (shop / "shop" / "money.py").read_text()
+    refused = fathom("apply", stdin=REPLY.replace("{currency}", "{currency}!"), cwd=shop)
+    assert refused.returncode == 1 and "money.py does not exist" in refused.stderr
