@@ -39,6 +39,7 @@ def server_entry(vllm_distribution: bool) -> list[str]:
         return ["-m", VLLM_SERVE_MODULE, "serve"]
     return ["-m", VLLM_API_SERVER_MODULE, "--model"]
 
+
 # Booleans whose vLLM default is on: False must be said with --no-FLAG.
 _DEFAULT_ON = frozenset({"enable_prefix_caching"})
 
