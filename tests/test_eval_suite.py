@@ -122,7 +122,7 @@ if sys.argv[1] == "fake-server":
     served = {{"data": [{{"id": "fake-model", "root": "/fake/tokenizer", "max_model_len": 4096}}]}}
     Path(os.environ["FAKE_SERVER"]).write_text(json.dumps({{
         "pid": os.getpid(), "env": os.environ.get("FAKE_SERVER_ENV"),
-        "cache": os.environ.get("FATHOM_CACHE_DIR")}}))
+        "cache": os.environ.get("FATHOM_CACHE_DIR"), "vllm": os.environ.get("VLLM_CACHE_ROOT")}}))
 
     class Models(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -135,7 +135,8 @@ if sys.argv[1] == "fake-server":
 
 # What the harness typed and the cache it gave, for the test to read.
 cache = Path(os.environ["FATHOM_CACHE_DIR"])
-seen = {{"argv": sys.argv[1:], "cache": str(cache), "models": str((cache / "models").resolve())}}
+seen = {{"argv": sys.argv[1:], "cache": str(cache), "models": str((cache / "models").resolve()),
+        "vllm": os.environ["VLLM_CACHE_ROOT"]}}
 if "--server-url" in sys.argv:
     url = sys.argv[sys.argv.index("--server-url") + 1]
     seen["served"] = json.loads(urllib.request.urlopen(url + "/models").read())["data"][0]["id"]
@@ -300,6 +301,7 @@ def test_edits_get_a_cache_of_their_own_that_reuses_the_models(tmp_path: Path):
     record, seen = harness(tmp_path, "reference")
     cache = Path(seen["cache"])
     assert cache != users and not cache.is_relative_to(users)
+    assert seen["vllm"] == str(cache / "vllm")  # vLLM's cache goes there too
     assert seen["models"] == str((users / "models").resolve())
     assert not cache.exists()  # the run's cache goes with the run
     assert (users / "models").is_dir()  # and the models it linked to stay
@@ -324,6 +326,7 @@ def test_serve_starts_one_server_for_the_run_and_stops_it(tmp_path: Path):
     # The command line `serve-model --dry-run` printed ran, with its environment and the
     # run's cache; it is gone once the harness is done.
     assert (server["env"], server["cache"], seen["cache"]) == ("set", str(cache), str(cache))
+    assert server["vllm"] == seen["vllm"] == str(cache / "vllm")  # vLLM's cache too
     with pytest.raises(ProcessLookupError):
         os.kill(server["pid"], 0)
     assert record["server"]["start_s"] >= 0

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.eval.suite_io import Task, add_tests, copy_into, run_command, tool_env
+from bench.eval.suite_io import Task, add_tests, cache_env, copy_into, run_command, tool_env
 
 # An added block of this many lines seen this many times over is a repetition loop (issue 21
 # saw one block repeated 20 to 57 times); legitimate edits in this suite repeat nothing thrice.
@@ -152,7 +152,7 @@ def run_task(
     try:
         workspace = scratch / task.id
         make_repository(task, workspace)
-        env = {**tool_env(), "FATHOM_CACHE_DIR": str(cache_dir)}
+        env = {**tool_env(), **cache_env(cache_dir)}
         command = fathom_command(task, fathom, engine_args)
         edit = run_command(command, workspace, edit_timeout_s, env=env)
         changed, diff = _changes(workspace)

@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.eval.suite_io import cache_env
+
 POLL_S = 2.0
 STOP_GRACE_S = 30.0
 
@@ -124,7 +126,7 @@ def serve(
     say: Callable[[str], None] = print,
 ) -> Iterator[ServedModel]:
     """Serve ``model`` (its cache in ``cache_dir``) until the block ends, however it ends."""
-    env = {**os.environ, "FATHOM_CACHE_DIR": str(cache_dir)}
+    env = {**os.environ, **cache_env(cache_dir)}
     env.pop("FATHOM_API_KEY", None)  # a key the edits would not send
     port = free_port()
     server_env, argv = server_command(fathom, model, port, max_model_len, env)

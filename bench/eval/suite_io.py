@@ -132,6 +132,12 @@ def add_tests(task: Task, workspace: Path) -> None:
     copy_into(task.tests, workspace / "tests")
 
 
+def cache_env(cache_dir: Path) -> dict[str, str]:
+    """The caches a run's edits and its model server write: Fathom's and vLLM's, both in the
+    run's own folder, so a run never reads or writes the user's."""
+    return {"FATHOM_CACHE_DIR": str(cache_dir), "VLLM_CACHE_ROOT": str(cache_dir / "vllm")}
+
+
 def tool_env() -> dict[str, str]:
     """The environment test commands run in: this Python's ``bin`` first (``python`` is the
     harness's own, with pytest), then cargo's, with colours and bytecode files off. The hidden
