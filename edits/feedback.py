@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from fathom.edits.diff_parse import ParsedDiff
 from fathom.edits.errors import DiffParseError, EditError, NoDiffError
 from fathom.edits.formats import EditFormat
-from fathom.edits.plan import EditPlan, HunkFailure, PlanBuilder
+from fathom.edits.hunk_failures import HunkFailure
+from fathom.edits.plan import EditPlan, PlanBuilder
 
 MAX_FEEDBACK_ROUNDS = 3
 # The longest reply read (characters): far more than any output budget lets a model write,

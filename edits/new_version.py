@@ -13,6 +13,7 @@ from __future__ import annotations
 from fathom.context import LineRange
 from fathom.context.text import split_lines, strip_ending
 from fathom.edits.diff_parse import ParsedDiff, parse_diff
+from fathom.edits.errors import DiffParseError, EditError, NoDiffError
 from fathom.edits.search_replace import undivided_block
 
 
@@ -61,3 +62,24 @@ def undivided_block_as_new_version(
         return None
     note = "the search/replace block has no '=======' (only new lines): it replaces the selection"
     return _replacing_selection(rel, text, selection, new, (note,))
+
+
+def refused_reply_as_new_version(
+    error: EditError,
+    reply: str,
+    rel: str,
+    text: str,
+    selection: LineRange,
+    *,
+    quoted_twice: bool = True,
+) -> ParsedDiff | None:
+    """What a reply the parser refused with ``error`` still means, knowing the selection
+    ``rel`` ``text`` was asked about: an unreadable one, its undivided search/replace block;
+    one that changes nothing, a whole block that quotes the new version twice (unless not
+    ``quoted_twice``: a reply in another format never had that slip). None: no repair.
+    The one dispatch for ``fathom edit`` and ``fathom apply``."""
+    if isinstance(error, DiffParseError):
+        return undivided_block_as_new_version(reply, rel, text, selection)
+    if isinstance(error, NoDiffError) and quoted_twice:
+        return new_version_twice(reply, rel, text, selection)
+    return None

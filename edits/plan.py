@@ -10,22 +10,26 @@ how buffers get corrupted.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
-from fathom.context.text import UnreadableFileError, split_lines, strip_ending
+from fathom.context.text import UnreadableFileError
 from fathom.edits.confine import resolve_in_workspace
 from fathom.edits.diff_parse import FileDiff, Hunk, ParsedDiff
 from fathom.edits.errors import (
     EditError,
     HunkLocationError,
 )
+from fathom.edits.hunk_failures import (
+    HunkFailure,
+    created_file_failure,
+    syntax_failures,
+    unlocated,
+)
 from fathom.edits.locate import LocatedHunk, OffsetEdit, check_overlaps, locate_hunk
-from fathom.edits.syntax_check import SyntaxProblem, check_syntax
+from fathom.edits.shortened_path import shown_path_meant
+from fathom.edits.syntax_check import check_syntax
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +106,6 @@ class EditPlan:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class HunkFailure:
-    """A hunk (or file operation) that did not land, and what to tell the model about it."""
-
-    path: str  # as the diff names it
-    hunk: Hunk | None  # None for a failure of the whole file (missing, already exists...)
-    reason: str
-    around: str = ""  # the current text near where the hunk was meant to go, numbered
-
-
 def apply_edits(text: str, edits: tuple[OffsetEdit, ...] | list[OffsetEdit]) -> str:
     out, cursor = [], 0
     for edit in sorted(edits, key=lambda e: e.start):
@@ -119,29 +113,6 @@ def apply_edits(text: str, edits: tuple[OffsetEdit, ...] | list[OffsetEdit]) -> 
         cursor = edit.end
     out.append(text[cursor:])
     return "".join(out)
-
-
-@lru_cache(maxsize=4)
-def _split(text: str) -> tuple[str, ...]:
-    """The lines of a text many failures quote from (split once, not once per failure)."""
-    return tuple(split_lines(text))
-
-
-def numbered_excerpt(text: str, first: int, last: int) -> str:
-    """Lines ``first``..``last`` (0-based, inclusive, clamped) with 1-based line numbers."""
-    lines = _split(text)
-    first, last = max(0, first), min(len(lines) - 1, last)
-    return "".join(f"{i + 1:>5} | {strip_ending(lines[i])}\n" for i in range(first, last + 1))
-
-
-def _nearest_line(hunk: Hunk, text: str) -> int:
-    """The line most like the hunk's first distinctive original line (for the model's retry)."""
-    lines = [ln.strip() for ln in split_lines(text)]
-    quoted = [ln.strip() for ln in hunk.old_lines if len(ln.strip()) > 3] or [""]
-    best = difflib.get_close_matches(quoted[0], lines, n=1, cutoff=0.3)
-    if best:
-        return lines.index(best[0])
-    return max(0, (hunk.header_line or 1) - 1)
 
 
 @dataclass(slots=True)
@@ -198,6 +169,10 @@ class PlanBuilder:
     def _path(self, name: str) -> Path:
         return resolve_in_workspace(self.root, name, self._resolve)
 
+    def _present(self, path: Path) -> bool:
+        """Whether ``path`` is there to change: on disk (or open), or created by this plan."""
+        return self._exists(path) or path in self._files
+
     def _state(self, path: Path, name: str) -> _FileState:
         if path not in self._files:
             self._files[path] = _FileState(self._snapshot_of(path), name)
@@ -209,7 +184,7 @@ class PlanBuilder:
         if diff.source is None:
             return self._add_create(diff)
         source = self._path(diff.source)
-        if not self._exists(source) and source not in self._files:
+        if not self._present(source):
             if diff.target == diff.source and all(
                 line.kind == "+" for hunk in diff.hunks for line in hunk.lines
             ):
@@ -244,14 +219,9 @@ class PlanBuilder:
         to existing lines: a diff that only adds may be creating the file it names."""
         if diff.source is None or not any(hunk.old_lines for hunk in diff.hunks):
             return None
-        source = self._path(diff.source)
-        if self._exists(source) or source in self._files:
+        meant = shown_path_meant(diff.source, self._shown)
+        if meant is None or self._present(self._path(diff.source)):
             return None
-        named = PurePosixPath(diff.source).parts
-        matches = [p for p in self._shown if p.parts[-len(named) :] == named]
-        if len(matches) != 1 or matches[0].parts == named:
-            return None
-        meant = matches[0].as_posix()
         self.repairs.append(f"the reply names {diff.source}: taken as {meant}, the shown file")
         target = meant if diff.target == diff.source else diff.target
         return dataclasses.replace(diff, source=meant, target=target)
@@ -284,9 +254,7 @@ class PlanBuilder:
                 located = locate_hunk(hunk, text, state.name)
                 check_overlaps([*state.located, located], state.name)
             except HunkLocationError as exc:
-                near = _nearest_line(hunk, text)
-                around = numbered_excerpt(text, near - 10, near + 20)
-                failures.append(HunkFailure(state.name, hunk, str(exc), around))
+                failures.append(unlocated(state.name, hunk, text, str(exc)))
                 continue
             state.located.append(located)
             if located.chosen_by_header:
@@ -302,39 +270,14 @@ class PlanBuilder:
             edits = tuple(h.edit for h in state.located)
             new_text = apply_edits(state.snapshot.text, edits)
             problems = check_syntax(path, state.snapshot.text, new_text, state.located)
-            # One failure per hunk (its first error), not one per broken line of a long reply.
-            blamed = Counter(p.hunk_index for p in problems)
-            hunks = {h.hunk.index: h.hunk for h in state.located}
-            firsts: dict[int, SyntaxProblem] = {}
-            for problem in problems:
-                firsts.setdefault(problem.hunk_index, problem)
-            for problem in firsts.values():
-                hunk, more = hunks[problem.hunk_index], blamed[problem.hunk_index] - 1
-                failures.append(
-                    HunkFailure(
-                        state.name,
-                        hunk,
-                        f"Hunk {hunk.index} of {state.name} breaks the syntax: {problem.what} "
-                        f"at line {problem.line + 1} of the edited file"
-                        + (f" (and {more} more syntax errors in it)." if more else "."),
-                        numbered_excerpt(new_text, problem.line - 8, problem.line + 8),
-                    )
-                )
+            failures += syntax_failures(state.name, new_text, state.located, problems)
+            blamed = {problem.hunk_index for problem in problems}
             state.located = [h for h in state.located if h.hunk.index not in blamed]
         for path, create in list(self._creates.items()):
             problems = check_syntax(path, None, create.text, ())
             if problems:
                 del self._creates[path]
-                line = problems[0].line
-                failures.append(
-                    HunkFailure(
-                        path.name,
-                        None,
-                        f"The created file {path.name} does not parse: {problems[0].what} at "
-                        f"line {line + 1}.",
-                        numbered_excerpt(create.text, line - 8, line + 8),
-                    )
-                )
+                failures.append(created_file_failure(path.name, create.text, problems[0]))
         return failures
 
     # -- the result -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from fathom.edits.degenerate import reply_loop
 from fathom.edits.diff_parse import ParsedDiff
 from fathom.edits.disk import write_plan
 from fathom.edits.errors import DiffParseError, EditError, NoDiffError
-from fathom.edits.new_version import new_version_twice, undivided_block_as_new_version
+from fathom.edits.new_version import refused_reply_as_new_version
 from fathom.edits.plan import DocumentSnapshot, EditPlan, build_plan
 from fathom.edits.prompt import reply_diff
 from fathom.edits.search_replace import parse_reply
@@ -48,10 +48,9 @@ def _parsed(
         if default_path is None or selection is None:
             raise
         text = read_text_file(root / default_path)
-        if isinstance(exc, NoDiffError):
-            repaired = new_version_twice(reply_diff(reply), default_path, text, selection)
-        else:
-            repaired = undivided_block_as_new_version(reply, default_path, text, selection)
+        repaired = refused_reply_as_new_version(
+            exc, reply_diff(reply), default_path, text, selection
+        )
         if repaired is None:
             raise
         return repaired

@@ -27,7 +27,7 @@ from fathom.edits.diff_parse import ParsedDiff
 from fathom.edits.errors import DiffParseError, EditError, NoDiffError, NotShownError
 from fathom.edits.feedback import MAX_FEEDBACK_ROUNDS, Round, parse_error_message, run_rounds
 from fathom.edits.formats import AUTO, EditFormat, default_format, format_system
-from fathom.edits.new_version import new_version_twice, undivided_block_as_new_version
+from fathom.edits.new_version import refused_reply_as_new_version
 from fathom.edits.plan import DocumentSnapshot, EditPlan, PlanBuilder, exists_via_snapshot
 from fathom.edits.prompt import OPEN_FENCE, SYSTEM, edit_request, reply_diff
 from fathom.edits.search_replace import has_blocks, parse_reply
@@ -227,12 +227,14 @@ async def run_edit(
             if edit_format is EditFormat.SEARCH_REPLACE and not has_blocks(text):
                 # Not the diff parser's complaint: the model was asked for blocks.
                 raise NoDiffError("The reply holds no SEARCH/REPLACE block.") from exc
-            diff = reply_diff(text)
-            repaired = None
-            if isinstance(exc, DiffParseError) and has_blocks(text):
-                repaired = undivided_block_as_new_version(diff, rel, target.text, selection)
-            elif edit_format is EditFormat.WHOLE_BLOCK and isinstance(exc, NoDiffError):
-                repaired = new_version_twice(diff, rel, target.text, selection)
+            repaired = refused_reply_as_new_version(
+                exc,
+                reply_diff(text),
+                rel,
+                target.text,
+                selection,
+                quoted_twice=edit_format is EditFormat.WHOLE_BLOCK,
+            )
             if repaired is None:
                 raise
             return repaired

@@ -7,7 +7,12 @@ from pathlib import Path
 
 from fathom.context import LineRange
 from fathom.edits.diff_parse import ParsedDiff
-from fathom.edits.new_version import new_version_twice, undivided_block_as_new_version
+from fathom.edits.errors import DiffParseError, NoDiffError
+from fathom.edits.new_version import (
+    new_version_twice,
+    refused_reply_as_new_version,
+    undivided_block_as_new_version,
+)
 from fathom.pipeline.apply_reply import plan_reply
 from tests.test_check_loop import SOURCE
 from tests.test_check_loop import edit as edit_tree
@@ -31,6 +36,21 @@ def assert_replaces_the_selection(parsed: ParsedDiff | None) -> tuple[str, ...]:
 def test_new_lines_written_twice_replace_the_selection():
     repairs = assert_replaces_the_selection(new_version_twice(TWICE, "m.py", TEXT, LineRange(0, 5)))
     assert any("quoted its new version" in r for r in repairs)
+
+
+def test_the_refusal_picks_the_repair_and_other_formats_skip_the_whole_block_one():
+    selection = LineRange(0, 5)
+    no_diff = NoDiffError("The model's diff changes nothing.")
+    assert_replaces_the_selection(
+        refused_reply_as_new_version(no_diff, TWICE, "m.py", TEXT, selection)
+    )
+    # Asked for search/replace or a unified diff, a model never had the whole-block slip.
+    assert (
+        refused_reply_as_new_version(no_diff, TWICE, "m.py", TEXT, selection, quoted_twice=False)
+        is None
+    )
+    # An unreadable reply is only ever read as an undivided block; TWICE is none.
+    assert refused_reply_as_new_version(DiffParseError("x"), TWICE, "m.py", TEXT, selection) is None
 
 
 def test_a_true_no_op_is_not_repaired():

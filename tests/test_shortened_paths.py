@@ -5,7 +5,7 @@ repair; an ambiguous or additions-only one is not guessed at."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -13,6 +13,7 @@ from fathom.cli.main import main
 from fathom.edits.errors import EditError
 from fathom.edits.plan import DocumentSnapshot, PlanBuilder
 from fathom.edits.search_replace import parse_search_replace
+from fathom.edits.shortened_path import shown_path_meant
 from tests.openai_stub import CHAT
 from tests.test_cli_apply import fathom
 
@@ -36,6 +37,14 @@ def _builder(root: Path, shown: list[str]) -> PlanBuilder:
         return DocumentSnapshot(path, path.read_text(), 1)
 
     return PlanBuilder(root, snapshot, Path.is_file, shown=shown)
+
+
+def test_the_path_meant_ends_with_every_component_named():
+    shown = [PurePosixPath("shop/money.py"), PurePosixPath("shop/invoice.py")]
+    assert shown_path_meant("money.py", shown) == "shop/money.py"
+    assert shown_path_meant("shop/money.py", shown) is None  # in full: simply missing
+    assert shown_path_meant("oney.py", shown) is None  # components, not characters
+    assert shown_path_meant("money.py", [*shown, PurePosixPath("old/money.py")]) is None
 
 
 @pytest.fixture
