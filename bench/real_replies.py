@@ -35,9 +35,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import RESULTS, machine, versions
+from bench.common import RESULTS, fathom_commit, machine, versions
 from bench.edit_engine import ensure_aider
-from bench.eval.report import fathom_commit
 from bench.eval.suite_io import Task, add_tests, files_under, load_suite, run_command
 from fathom.context import LineRange
 from fathom.edits.errors import EditError

@@ -18,12 +18,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.common import machine, versions
+from bench.common import fathom_commit, machine, versions
 from bench.eval.suite_io import LANGUAGES
 from fathom.edits.degenerate import reply_loop
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-REPO = Path(__file__).resolve().parents[2]
 TOOLCHAINS = {
     "node": ["node", "--version"],
     "cargo": ["cargo", "--version"],
@@ -190,11 +189,6 @@ def _tool_version(argv: list[str]) -> str | None:
     return (done.stdout or done.stderr).strip() or None
 
 
-def _git(*args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
-    return done.stdout.strip()
-
-
 def server_lines(run: dict[str, Any]) -> list[str]:
     """How the model was run: one server for the run (``--serve``) or an engine per edit."""
     server = run.get("server")
@@ -224,12 +218,6 @@ def part_lines(run: dict[str, Any]) -> list[str]:
         f"with a model server of its own, on tasks the ones before had not reached: {each}.",
         "",
     ]
-
-
-def fathom_commit() -> tuple[str | None, bool]:
-    """The commit of the working tree, and whether tracked files differ from it."""
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
-    return _git("rev-parse", "HEAD") or None, dirty
 
 
 def write(

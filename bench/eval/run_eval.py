@@ -31,6 +31,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.common import REPO, fathom_commit
 from bench.eval import report
 from bench.eval.check import check_references
 from bench.eval.edit_run import run_task
@@ -140,7 +141,7 @@ def _model_label(args: argparse.Namespace, served: ServedModel | None) -> str:
 def _shown_path(path: Path) -> str:
     """``path`` relative to the repository when it is inside it (results travel)."""
     try:
-        return path.resolve().relative_to(report.REPO).as_posix()
+        return path.resolve().relative_to(REPO).as_posix()
     except ValueError:
         return str(path)
 
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     fathom = _fathom(args.fathom)
     # Each edit runs the working tree's Fathom: the commit it held when the run began.
-    commit, dirty = report.fathom_commit()
+    commit, dirty = fathom_commit()
     with ExitStack() as stack:
         cache, cache_shown = stack.enter_context(eval_cache(args.cache_dir))
         served: ServedModel | None = None
