@@ -8,8 +8,9 @@ request alone; later rounds answer Fathom's feedback, which Aider would not have
 applies it to the task's ``before/`` project twice:
 
 - Fathom: ``fathom apply --file TARGET --range L1:L2``'s machinery (pipeline/apply_reply.py):
-  the selected file is the file of blocks that name none, and a whole-block reply quoting the
-  selection already rewritten is read as its new version, as ``fathom edit`` does;
+  the selected file is the file of blocks that name none, and a hunk quoting the
+  selection already rewritten (a whole block's or a unified diff's hunk) is read as its new
+  version, as ``fathom edit`` does;
 - Aider 0.86.2 (bench/aider_editblock.py, in Aider's own venv, made at /tmp/aider-venv if
   missing): the coder for the format the model was asked for, its search/replace coder with
   every project file in the chat for search/replace replies, its udiff coder for diffs.

@@ -1,10 +1,12 @@
 """A small model's slip: the new code alone where the format wants old and new, read as the
 selection's new version: a whole-block hunk quoting the selection already rewritten (old ==
-new lines), and a search/replace block without '=======' (the 1.5B on py-retry-exceptions)."""
+new lines), a unified-diff hunk of new code with no line marked (the 1.5B on java-int-stack),
+and a search/replace block without '=======' (the 1.5B on py-retry-exceptions)."""
 
 import json
 from pathlib import Path
 
+from fathom.cli.main import main
 from fathom.context import LineRange
 from fathom.edits.diff_parse import ParsedDiff
 from fathom.edits.errors import DiffParseError, NoDiffError
@@ -35,7 +37,7 @@ def assert_replaces_the_selection(parsed: ParsedDiff | None) -> tuple[str, ...]:
 
 def test_new_lines_written_twice_replace_the_selection():
     repairs = assert_replaces_the_selection(new_version_twice(TWICE, "m.py", TEXT, LineRange(0, 5)))
-    assert any("quoted its new version" in r for r in repairs)
+    assert any("marks no change but its lines are new" in r for r in repairs)
 
 
 def test_the_refusal_picks_the_repair_and_other_formats_skip_the_whole_block_one():
@@ -44,7 +46,7 @@ def test_the_refusal_picks_the_repair_and_other_formats_skip_the_whole_block_one
     assert_replaces_the_selection(
         refused_reply_as_new_version(no_diff, TWICE, "m.py", TEXT, selection)
     )
-    # Asked for search/replace or a unified diff, a model never had the whole-block slip.
+    # Asked for search/replace blocks, a model writes no hunks to have slipped in.
     assert (
         refused_reply_as_new_version(no_diff, TWICE, "m.py", TEXT, selection, quoted_twice=False)
         is None
@@ -110,3 +112,122 @@ def test_fathom_apply_with_the_selection_reads_it_the_same(tmp_path: Path):
     plan = plan_reply(UNDIVIDED, tmp_path, "m.py", LineRange(0, 5))
     (changed,) = plan.files
     assert changed.new_text() == "def total(items):\n    return sum(items)\n\nx = 1\n"
+
+
+# The edit suite's java-int-stack (bench/eval/suite) and the 1.5B's first reply to it in
+# unified diffs (bench/results/eval_cpu-1.5b-udiff-44.json): its new code as one hunk of
+# context lines, no '-' or '+' line, written with no marker column.
+INT_STACK_PATH = "src/app/util/IntStack.java"
+INT_STACK = (
+    "package app.util;\n"
+    "\n"
+    "/** A stack of ints without boxing, for the expression evaluator. */\n"
+    "public class IntStack {\n"
+    "    private int[] items;\n"
+    "    private int size;\n"
+    "\n"
+    "    public IntStack(int capacity) {\n"
+    "        items = new int[capacity];\n"
+    "    }\n"
+    "\n"
+    "    public IntStack() {\n"
+    "        this(8);\n"
+    "    }\n"
+    "\n"
+    "    public void push(int value) {\n"
+    "        items[size++] = value;\n"
+    "    }\n"
+    "\n"
+    "    public int pop() {\n"
+    "        return items[--size];\n"
+    "    }\n"
+    "\n"
+    "    public int peek() {\n"
+    "        return items[size - 1];\n"
+    "    }\n"
+    "\n"
+    "    public int size() {\n"
+    "        return size;\n"
+    "    }\n"
+    "\n"
+    "    public boolean isEmpty() {\n"
+    "        return size == 0;\n"
+    "    }\n"
+    "}\n"
+)
+INT_STACK_SELECTION = LineRange(15, 26)  # push, pop and peek: --range 16:26
+UDIFF_NEW_CODE = (
+    "```diff\n"
+    "--- a/src/app/util/IntStack.java\n"
+    "+++ b/src/app/util/IntStack.java\n"
+    "@@ ... @@\n"
+    "    public void push(int value) {\n"
+    "        if (size == items.length) {\n"
+    "            int[] newItems = new int[items.length * 2];\n"
+    "            System.arraycopy(items, 0, newItems, 0, size);\n"
+    "            items = newItems;\n"
+    "        }\n"
+    "        items[size++] = value;\n"
+    "    }\n"
+    "\n"
+    "    public int pop() {\n"
+    "        if (isEmpty()) {\n"
+    '            throw new IllegalStateException("stack is empty");\n'
+    "        }\n"
+    "        return items[--size];\n"
+    "    }\n"
+    "\n"
+    "    public int peek() {\n"
+    "        if (isEmpty()) {\n"
+    '            throw new IllegalStateException("stack is empty");\n'
+    "        }\n"
+    "        return items[size - 1];\n"
+    "    }\n"
+    "}\n"
+    "```"
+)
+
+
+def int_stack_tree(root: Path) -> Path:
+    (root / ".git").mkdir(parents=True)
+    target = root / INT_STACK_PATH
+    target.parent.mkdir(parents=True)
+    target.write_text(INT_STACK)
+    return target
+
+
+def assert_int_stack_rewritten(text: str) -> None:
+    """The selection holds the reply's new code at its own indentation; the rest is kept."""
+    lines = text.splitlines()
+    assert lines[:15] == INT_STACK.splitlines()[:15]
+    assert lines[15:21] == [
+        "    public void push(int value) {",
+        "        if (size == items.length) {",
+        "            int[] newItems = new int[items.length * 2];",
+        "            System.arraycopy(items, 0, newItems, 0, size);",
+        "            items = newItems;",
+        "        }",
+    ]
+    assert text.count("throw new IllegalStateException") == 2
+    assert text.endswith(INT_STACK[INT_STACK.index("    public int size()") :])
+
+
+def test_an_unmarked_unified_diff_hunk_of_new_code_replaces_the_selection(tmp_path: Path):
+    int_stack_tree(tmp_path)
+    plan = plan_reply(UDIFF_NEW_CODE, tmp_path, INT_STACK_PATH, INT_STACK_SELECTION)
+    (changed,) = plan.files
+    assert_int_stack_rewritten(changed.new_text())
+
+
+def test_fathom_edit_in_unified_diffs_reads_it_the_same(
+    tmp_path: Path, stub, tokenizer_dir: Path, capsys
+):
+    target = int_stack_tree(tmp_path)
+    stub.replay([UDIFF_NEW_CODE])
+    argv = ["edit", str(target), "--range", "16:26", "--instruction", "grow the array"]
+    argv += ["--edit-format", "udiff", "--json", "--apply", *stub.serve_args(tokenizer_dir)]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert_int_stack_rewritten(target.read_text())
+    assert any("marks no change" in r for r in json.loads(out)["repairs"])
