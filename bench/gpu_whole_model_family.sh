@@ -6,12 +6,14 @@
 #
 #   RUN="bash .gpu/k.sh" bash bench/gpu_whole_model_family.sh STAGE OUT_DIR
 #
-# RUN is what puts vLLM and Fathom on the path (default: python3 as is). Stages:
-#   twins     plain vLLM, then the plugin on (--engine plain --decode-kernels): the A/B
-#   splits    FlashAttention-3 without split-KV (fa-one-split): plugin on, then plain vLLM
+# RUN is what puts vLLM and Fathom on the path (default: python3 as is). Stages, in the
+# order a session runs them (the machine keeps /tmp between calls while it stays warm):
 #   kernels   the kernel sweep (split-K of the expert up kernel at 1/2/4, the cast fused
-#             into the down kernel or not; 1, 2 and 4 tokens), the GPU correctness test,
-#             then the plugin with the fastest tiles and a batch-1 profile
+#             into the down kernel or not; 1, 2 and 4 tokens) and the GPU correctness test;
+#             the fastest tiles go to $OUT/tiles.json and $TILES_FILE for the stages after
+#   twins     the plugin on (--engine plain --decode-kernels) with those tiles: decode, 32K
+#             decode and a batch-1 profile; then plain vLLM, decode and 32K decode: the A/B
+#   splits    FlashAttention-3 without split-KV (fa-one-split): plugin on, then plain vLLM
 #   fusion    the plugin with vLLM's fusion passes, and its plain twin
 # Each engine run is cut at its own timeout, so a slow start costs one row, not the call.
 set -u
@@ -19,7 +21,16 @@ STAGE=${1:?stage}
 OUT=${2:?out dir}
 RUN=${RUN:-}
 export VLLM_MOE_ROUTING_SIMULATION_STRATEGY=${VLLM_MOE_ROUTING_SIMULATION_STRATEGY-}
+TILES_FILE=${TILES_FILE:-/tmp/fathom-decode-tiles.json}
 mkdir -p "$OUT"
+# The sweep's fastest tiles (none yet: the plugin's defaults), for every run with the plugin.
+FATHOM_DECODE_TILES=$(cat "$TILES_FILE" 2>/dev/null || echo '{}')
+export FATHOM_DECODE_TILES
+# ... and the kernels that beat vLLM's there (the plugin reads them from FATHOM_DECODE_OPS).
+OPS=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("ops", ""))' \
+  "$TILES_FILE" 2>/dev/null || true)
+[ -n "$OPS" ] && export FATHOM_DECODE_OPS=$OPS
+echo "FATHOM_DECODE_TILES=$FATHOM_DECODE_TILES FATHOM_DECODE_OPS=${FATHOM_DECODE_OPS:-moe,dense}"
 MODEL=(--model qwen3-coder-30b-a3b-fp8 --batches 1 8 32 --out "$OUT")
 
 whole() {  # whole TIMEOUT TAG ARGS...: one engine, decode (1K and 32K), grep the figures
@@ -31,24 +42,22 @@ whole() {  # whole TIMEOUT TAG ARGS...: one engine, decode (1K and 32K), grep th
 }
 
 case "$STAGE" in
+  kernels)
+    timeout 200 $RUN python3 -u bench/gpu_decode_kernels.py --tokens 1 2 4 --up-n 64 \
+      --stages 3 --split-k 1 2 4 --fused-cast 0 1 --tag h200-split --tiles-file "$OUT/tiles.json" \
+      --out "$OUT" 2>&1 | grep -E "^\[kernels\]|^FATHOM|Error" | cut -c1-900
+    cp "$OUT/tiles.json" "$TILES_FILE" 2>/dev/null
+    timeout 90 $RUN python3 tests/test_fp8_decode_kernels_gpu.py 2>&1 | tail -8
+    ;;
   twins)
+    whole 300 qwen3_plugin --engine plain --decode-kernels --phases decode decode_long profile
     whole 200 qwen3_plain-twin --engine plain --phases decode decode_long
-    whole 300 qwen3_plugin --engine plain --decode-kernels --phases decode decode_long
     ;;
   splits)
     whole 300 qwen3_plugin-fa-one-split --engine plain --decode-kernels \
       --variant fa-one-split --phases decode decode_long
     whole 200 qwen3_plain-fa-one-split --engine plain --variant fa-one-split \
       --phases decode decode_long
-    ;;
-  kernels)
-    timeout 180 $RUN python3 -u bench/gpu_decode_kernels.py --tokens 1 2 4 --up-n 64 \
-      --stages 3 --split-k 1 2 4 --fused-cast 0 1 --tag h200-split --tiles-file "$OUT/tiles.json" \
-      --out "$OUT" 2>&1 | grep -E "^\[kernels\]|^FATHOM|Error" | cut -c1-900
-    timeout 80 $RUN python3 tests/test_fp8_decode_kernels_gpu.py 2>&1 | tail -8
-    tiles=$(cat "$OUT/tiles.json" 2>/dev/null || echo '{}')
-    FATHOM_DECODE_TILES="$tiles" whole 300 qwen3_plugin-split --engine plain \
-      --decode-kernels --phases decode profile
     ;;
   fusion)
     whole 300 qwen3_plugin-fusion --engine plain --decode-kernels --variant fusion \
