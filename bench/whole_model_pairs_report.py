@@ -31,6 +31,9 @@ def _settings(run: dict[str, Any]) -> str:
     ]
     if plugin and tiles:
         parts.append(f"tiles {tiles}")
+    if plugin:
+        ops = (run.get("fathom_decode_env") or {}).get("FATHOM_DECODE_OPS")
+        parts.append(f"ops {ops or 'moe,dense'}")
     return "; ".join(parts)
 
 
