@@ -9,16 +9,17 @@ activations stay in 16 bits, so no activation quantization kernel runs before th
 - ``gemv``: ``x @ W.T``, each program a few weight rows times the (few) activation rows with
   a broadcast multiply and a sum; also the MoE router (16-bit weights, no scale).
 - ``moe_decode``: router logits, softmax top-k, both expert GEMMs, SiLU-and-mul and the
-  weighted sum over the chosen experts in four kernels (the router GEMV; up + SiLU-and-mul
-  with the top-k inside; down with the weighted sum as float32 atomic adds; a conversion to
-  16 bits), where vLLM runs a router GEMM, top-k, two activation quantizations, two grouped
-  GEMMs, SiLU-and-mul and a sum. The expert GEMMs run on ``tl.dot`` (see below).
+  weighted sum over the chosen experts in three kernels (the router GEMV; up + SiLU-and-mul
+  with the top-k inside; down with the weighted sum as float32 atomic adds, its last program
+  converting the sum to 16 bits: ``moe_fused_cast``), where vLLM runs a router GEMM, top-k,
+  two activation quantizations, two grouped GEMMs, SiLU-and-mul and a sum. Expert GEMMs: ``tl.dot``.
 
 They are for a handful of tokens (``MAX_DECODE_TOKENS``); larger batches keep vLLM's kernels.
 Results are accumulated in float32.
 
 Measured on an H200 (bench/results/decode_kernels_dot.md), Qwen3-Coder-30B-A3B-FP8 shapes,
-weights from HBM: a MoE layer in 27.4 µs against vLLM's 37.0 with a 20x smaller mean error;
+weights from HBM: a MoE layer in 27.4 µs against vLLM's 37.0 with a 20x smaller mean error
+(26.6 against 37.2 with the fused conversion, decode_kernels_h200-split.json);
 the output projection (K 4096) in 9.4 against 12.2 µs; but the QKV projection (K 2048) in
 12.4 against 8.9, so the plugin leaves K < 4096 to vLLM (``TILES["dense_min_k"]``). A whole
 batch-1 step with both: 3.59 ms against plain vLLM's 4.10 (22.8% and 20.0% of the HBM
@@ -58,16 +59,18 @@ TILES: dict[str, int] = {
     # Split K (the hidden size) of the up kernel over this many programs a row tile: at 1 it
     # runs only 96 programs at one token (8 experts x 12 tiles) on 132 SMs, streaming ~1.8 TB/s.
     # Above 1 the programs store float32 partial sums and the down kernel adds them before
-    # SiLU-and-mul. Not yet timed on a GPU: 1 (the measured kernel) until it is.
+    # SiLU-and-mul. Timed on an H200 (decode_kernels_h200-split.json, one token): 2 and 4 are
+    # slower (29.1 and 36.5 µs against 27.6): the partial sums cost more than the SMs won.
     "moe_up_split_k": 1,
     # The MoE kernel takes at most this many tokens (vLLM's CUDA graphs pad a batch of 3 to
     # 4): at 4 it measured slower than vLLM's path (68.7 against 61.1 µs), at 1 faster (27.4
-    # against 37.0); 2 was not measured and keeps the kernel, as before.
+    # against 37.0); at 2, faster too (39.7 against 45.5, decode_kernels_h200-split.json).
     "moe_max_tokens": 2,
     # 1: the down kernel's last program to finish converts the float32 sums to 16 bits (a
     # counter in the sum's buffer says which), so no cast kernel runs after it (~1 µs a layer,
-    # 50 µs a batch-1 step). Not yet timed on a GPU: 0 (the separate cast) until it is.
-    "moe_fused_cast": 0,
+    # 50 µs a batch-1 step). On an H200: 26.6 µs a call against 27.6 with the separate cast
+    # (decode_kernels_h200-split.json), checked against float32 math by the GPU test.
+    "moe_fused_cast": 1,
 }
 TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
 
