@@ -44,8 +44,8 @@ def _parsed(
     except (NoDiffError, DiffParseError) as exc:
         # A hunk that quotes the selection already rewritten (a whole block's or a unified
         # diff's) changes nothing as written, a search/replace block without '=======' is
-        # unreadable; knowing the
-        # selection, ``fathom edit`` reads either as its new version (edits/new_version.py).
+        # unreadable; knowing the selection, ``fathom edit`` reads either as its new version
+        # (edits/new_version.py).
         if default_path is None or selection is None:
             raise
         text = read_text_file(root / default_path)
