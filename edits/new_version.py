@@ -93,16 +93,16 @@ def refused_reply_as_new_version(
     text: str,
     selection: LineRange,
     *,
-    quoted_twice: bool = True,
+    unchanged_hunk: bool = True,
 ) -> ParsedDiff | None:
     """What a reply the parser refused with ``error`` still means, knowing the selection
     ``rel`` ``text`` was asked about: an unreadable one, its undivided search/replace block;
     one that changes nothing, a hunk that quotes the new version (unless not
-    ``quoted_twice``: a model asked for search/replace blocks writes no hunks). None: no
+    ``unchanged_hunk``: a model asked for search/replace blocks writes no hunks). None: no
     repair.
     The one dispatch for ``fathom edit`` and ``fathom apply``."""
     if isinstance(error, DiffParseError):
         return undivided_block_as_new_version(reply, rel, text, selection)
-    if isinstance(error, NoDiffError) and quoted_twice:
+    if isinstance(error, NoDiffError) and unchanged_hunk:
         return new_version_twice(reply, rel, text, selection)
     return None

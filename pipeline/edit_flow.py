@@ -233,7 +233,7 @@ async def run_edit(
                 rel,
                 target.text,
                 selection,
-                quoted_twice=edit_format is not EditFormat.SEARCH_REPLACE,
+                unchanged_hunk=edit_format is not EditFormat.SEARCH_REPLACE,
             )
             if repaired is None:
                 raise

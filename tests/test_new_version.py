@@ -48,7 +48,7 @@ def test_the_refusal_picks_the_repair_and_other_formats_skip_the_whole_block_one
     )
     # Asked for search/replace blocks, a model writes no hunks to have slipped in.
     assert (
-        refused_reply_as_new_version(no_diff, TWICE, "m.py", TEXT, selection, quoted_twice=False)
+        refused_reply_as_new_version(no_diff, TWICE, "m.py", TEXT, selection, unchanged_hunk=False)
         is None
     )
     # An unreadable reply is only ever read as an undivided block; TWICE is none.
