@@ -16,6 +16,7 @@ from fathom.context import LineRange
 from fathom.context.text import split_lines, strip_ending
 from fathom.edits.diff_parse import ParsedDiff, parse_diff
 from fathom.edits.errors import DiffParseError, EditError, NoDiffError
+from fathom.edits.reindent import indent_of
 from fathom.edits.search_replace import undivided_block
 
 
@@ -34,7 +35,9 @@ def _replacing_selection(
     return ParsedDiff(files=again.files, repairs=repairs)
 
 
-def new_version_twice(reply: str, rel: str, text: str, selection: LineRange) -> ParsedDiff | None:
+def unchanged_hunk_as_new_version(
+    reply: str, rel: str, text: str, selection: LineRange
+) -> ParsedDiff | None:
     """A small model's slip: it "quotes" the selection already rewritten, so its one hunk
     marks no change (it removes and adds the same new lines, or holds only context lines)
     and its lines are nowhere in the file. Read that as the new version of the selection
@@ -52,10 +55,10 @@ def new_version_twice(reply: str, rel: str, text: str, selection: LineRange) -> 
     return _replacing_selection(rel, text, selection, new, (*parsed.repairs, note))
 
 
-def _indent(lines: list[str]) -> int | None:
+def _first_indent(lines: list[str]) -> int | None:
     """The indentation of the first line with code on it; None when there is none."""
     first = next((line for line in lines if line.strip()), None)
-    return None if first is None else len(first) - len(first.lstrip())
+    return None if first is None else len(indent_of(first))
 
 
 def _unprefixed(new: list[str], selected: list[str]) -> list[str]:
@@ -64,7 +67,7 @@ def _unprefixed(new: list[str], selected: list[str]) -> list[str]:
     context marker and the code lands one column to the left. Where that happened (one
     more space puts the first line at the selection's indentation, as written it is not),
     the space is given back."""
-    want, got = _indent(selected), _indent(new)
+    want, got = _first_indent(selected), _first_indent(new)
     if want is None or got is None or got + 1 != want:
         return new
     return [" " + line if line.strip() else line for line in new]
@@ -104,5 +107,5 @@ def refused_reply_as_new_version(
     if isinstance(error, DiffParseError):
         return undivided_block_as_new_version(reply, rel, text, selection)
     if isinstance(error, NoDiffError) and unchanged_hunk:
-        return new_version_twice(reply, rel, text, selection)
+        return unchanged_hunk_as_new_version(reply, rel, text, selection)
     return None

@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 
-def _indent(s: str) -> str:
+def indent_of(s: str) -> str:
+    """The leading spaces and tabs of ``s``."""
     return s[: len(s) - len(s.lstrip(" \t"))]
 
 
@@ -26,16 +27,16 @@ def uses_tabs(doc: list[str]) -> bool:
 def _space_unit(pairs: list[tuple[str, str]], model_lines: list[str]) -> int:
     """How many of the model's spaces make one of the file's tabs."""
     for model, doc in pairs:
-        tabs, spaces = len(_indent(doc)), len(_indent(model))
-        if tabs and spaces and spaces % tabs == 0 and "\t" not in _indent(model):
+        tabs, spaces = len(indent_of(doc)), len(indent_of(model))
+        if tabs and spaces and spaces % tabs == 0 and "\t" not in indent_of(model):
             return spaces // tabs
-    widths = [len(_indent(x)) for x in model_lines if x.strip() and _indent(x)]
+    widths = [len(indent_of(x)) for x in model_lines if x.strip() and indent_of(x)]
     return min(widths, default=4) or 4
 
 
 def _shift(pair: tuple[str, str]) -> int:
     model, doc = pair
-    return len(_indent(doc).expandtabs(4)) - len(_indent(model).expandtabs(4))
+    return len(indent_of(doc).expandtabs(4)) - len(indent_of(model).expandtabs(4))
 
 
 def _winner(pairs: Sequence[tuple[str, str]]) -> tuple[str, str]:
@@ -65,7 +66,7 @@ def _reference_indents(
         by_removed = _winner(removed)
         if abs(_shift(by_removed) - _shift(chosen)) == 1:
             chosen = by_removed
-    return _indent(chosen[0]), _indent(chosen[1])
+    return indent_of(chosen[0]), indent_of(chosen[1])
 
 
 def _levels(pairs: Sequence[tuple[str, str]], shift: int) -> dict[str, str]:
@@ -79,7 +80,7 @@ def _levels(pairs: Sequence[tuple[str, str]], shift: int) -> dict[str, str]:
     """
     seen: dict[str, Counter[str]] = {}
     for model, doc in pairs:
-        seen.setdefault(_indent(model), Counter())[_indent(doc)] += 1
+        seen.setdefault(indent_of(model), Counter())[indent_of(doc)] += 1
     # Depths the quote puts in one place only (two places: no answer), and their offsets.
     single = {m: next(iter(docs.items())) for m, docs in seen.items() if len(docs) == 1}
     support = Counter[int]()
@@ -106,7 +107,7 @@ def reindenter(
     a tab-indented file gets tabs back.
     """
     model_ref, doc_ref = _reference_indents(pairs, removed)
-    model_indents = [_indent(x) for x in model_lines if x.strip()]
+    model_indents = [indent_of(x) for x in model_lines if x.strip()]
     spaces_for_tabs = file_uses_tabs and not any("\t" in i for i in model_indents)
     spaces_for_tabs = spaces_for_tabs and any(" " in i for i in model_indents)
     if spaces_for_tabs:
@@ -116,7 +117,7 @@ def reindenter(
         def to_tabs(line: str) -> str:
             if not line.strip():
                 return line
-            lead = _indent(line)
+            lead = indent_of(line)
             levels, rest = divmod(len(lead.expandtabs(unit)), unit)
             return "\t" * max(0, levels + delta) + " " * rest + line[len(lead) :]
 
@@ -132,7 +133,7 @@ def reindenter(
     def shift(line: str) -> str:
         if not line.strip():
             return line
-        lead = _indent(line)
+        lead = indent_of(line)
         if lead in levels:
             return levels[lead] + line[len(lead) :]
         if line.startswith(model_ref):

@@ -11,8 +11,8 @@ from fathom.context import LineRange
 from fathom.edits.diff_parse import ParsedDiff
 from fathom.edits.errors import DiffParseError, NoDiffError
 from fathom.edits.new_version import (
-    new_version_twice,
     refused_reply_as_new_version,
+    unchanged_hunk_as_new_version,
     undivided_block_as_new_version,
 )
 from fathom.pipeline.apply_reply import plan_reply
@@ -36,7 +36,9 @@ def assert_replaces_the_selection(parsed: ParsedDiff | None) -> tuple[str, ...]:
 
 
 def test_new_lines_written_twice_replace_the_selection():
-    repairs = assert_replaces_the_selection(new_version_twice(TWICE, "m.py", TEXT, LineRange(0, 5)))
+    repairs = assert_replaces_the_selection(
+        unchanged_hunk_as_new_version(TWICE, "m.py", TEXT, LineRange(0, 5))
+    )
     assert any("marks no change but its lines are new" in r for r in repairs)
 
 
@@ -57,14 +59,14 @@ def test_the_refusal_picks_the_repair_and_other_formats_skip_the_whole_block_one
 
 def test_a_true_no_op_is_not_repaired():
     same = "--- a/m.py\n+++ b/m.py\n@@ @@\n-x = 1\n+x = 1\n"
-    assert new_version_twice(same, "m.py", TEXT, LineRange(0, 5)) is None
+    assert unchanged_hunk_as_new_version(same, "m.py", TEXT, LineRange(0, 5)) is None
 
 
 def test_a_real_change_or_another_file_is_not_touched():
     real = "--- a/m.py\n+++ b/m.py\n@@ @@\n-x = 1\n+x = 2\n"
-    assert new_version_twice(real, "m.py", TEXT, LineRange(6, 7)) is None
+    assert unchanged_hunk_as_new_version(real, "m.py", TEXT, LineRange(6, 7)) is None
     other = TWICE.replace("m.py", "n.py")
-    assert new_version_twice(other, "m.py", TEXT, LineRange(0, 5)) is None
+    assert unchanged_hunk_as_new_version(other, "m.py", TEXT, LineRange(0, 5)) is None
 
 
 UNDIVIDED = (
