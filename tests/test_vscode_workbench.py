@@ -290,6 +290,7 @@ def test_apply_in_the_diff_view_makes_the_buffer_the_proposed_change(session, tm
     assert applied and applied[-1].instruction == INSTRUCTION
     expected = _patched(_original("shop/report.py"), applied[-1].diff, tmp_path)
     assert result["text"] == expected != _original("shop/report.py")
+    assert result["diffTabs"] == 0  # the diff view closed once the change was applied
 
 
 def test_undo_after_apply_restores_the_buffer(session):
@@ -301,6 +302,7 @@ def test_undo_after_apply_restores_the_buffer(session):
 def test_discard_changes_nothing_and_is_not_reported_as_a_failure(session):
     result = _passed(session, "edit_discard")
     assert result["text"] == _original("shop/report.py")
+    assert result["diffTabs"] == 0  # the discarded change is no longer shown
     assert not [t for t in result["toasts"] if "refused" in t or "failed" in t], result["toasts"]
     rejected = [e for e in session["journal"] if e.outcome is Outcome.REJECTED]
     assert rejected and rejected[-1].reason == DISCARDED

@@ -95,7 +95,10 @@ async function openFile(relative) {
   await input.waitFor({ state: 'visible', timeout: 10_000 });
   await input.fill(relative);
   const name = relative.split('/').pop();
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
+  // The file itself, not a diff view of it that Quick Open lists among recent editors.
+  const row = page
+    .locator('.quick-input-list .monaco-list-row', { hasText: name, hasNotText: 'proposed' })
+    .first();
   await row.waitFor({ state: 'visible', timeout: 10_000 });
   await row.click();
   // The file's own tab in front (not a diff view whose title holds the name too).
@@ -148,6 +151,11 @@ function disk(relative) {
   return readFileSync(join(config.workspace, relative), 'utf8');
 }
 
+/** The diff views of a proposed change still open, by their tabs' titles. */
+async function proposedTabs() {
+  return page.locator('.tab[aria-label*="proposed change"]').count();
+}
+
 async function toasts() {
   return page.locator('.notification-toast').allInnerTexts();
 }
@@ -172,7 +180,12 @@ await scenario('edit_apply_then_undo', async () => {
   await shown.dialog.waitFor({ state: 'hidden' });
   await waitForState('ready', MINUTE, before + 1);
   await saveAll();
-  return { message: shown.message, detail: shown.detail, text: disk('shop/report.py') };
+  return {
+    message: shown.message,
+    detail: shown.detail,
+    text: disk('shop/report.py'),
+    diffTabs: await proposedTabs(),
+  };
 });
 
 await scenario('undo_restores', async () => {
@@ -191,7 +204,7 @@ await scenario('edit_discard', async () => {
   await shown.dialog.waitFor({ state: 'hidden' });
   await page.waitForTimeout(3000); // time for an error toast to show, if one comes
   await saveAll();
-  return { toasts: await toasts(), text: disk('shop/report.py') };
+  return { toasts: await toasts(), text: disk('shop/report.py'), diffTabs: await proposedTabs() };
 });
 
 await scenario('cancel_from_progress_notification', async () => {

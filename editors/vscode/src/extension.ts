@@ -115,11 +115,26 @@ async function confirmInDiffView(
   }
   const operations = fileOperations(params.edit);
   const detail = [params.label ?? 'Fathom edit', ...operations].join('\n');
-  const choice = await vscode.window.showInformationMessage(
-    'Apply the change Fathom proposes?', { modal: true, detail },
-    { title: 'Apply' }, { title: 'Discard', isCloseAffordance: true },
+  try {
+    const choice = await vscode.window.showInformationMessage(
+      'Apply the change Fathom proposes?', { modal: true, detail },
+      { title: 'Apply' }, { title: 'Discard', isCloseAffordance: true },
+    );
+    return choice?.title === 'Apply';
+  } finally {
+    await closeProposedDiffs(proposed);
+  }
+}
+
+/** Close the diff views `confirmInDiffView` opened once the user has chosen: left open, they
+ * would go on showing a discarded (or already applied) change as still proposed. */
+async function closeProposedDiffs(proposed: ProposedContent): Promise<void> {
+  const tabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter(
+    (tab) => tab.input instanceof vscode.TabInputTextDiff
+      && tab.input.modified.scheme === PROPOSED_SCHEME,
   );
-  return choice?.title === 'Apply';
+  if (tabs.length > 0) await vscode.window.tabGroups.close(tabs);
+  proposed.texts.clear();
 }
 
 function selectionRange(editor: vscode.TextEditor): vscode.Range {
