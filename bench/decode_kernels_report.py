@@ -126,7 +126,8 @@ def report() -> str:
     parts = [
         "# decode_kernels",
         "",
-        f"Fathom's FP8 decode kernels (backend/fp8_decode_kernels.py, plugged into vLLM by "
+        "Fathom's FP8 decode kernels (backend/fp8_decode_kernels.py and fp8_moe_kernels.py, "
+        "plugged into vLLM by "
         f"backend/vllm_decode_plugin.py) on one {kernels['gpu']}, vLLM {kernels.get('vllm')}, "
         f"torch {kernels['torch']}, Triton {kernels.get('triton')}, {kernels['date']}. "
         "Made by bench/decode_kernels_report.py.",
