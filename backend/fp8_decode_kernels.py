@@ -1,5 +1,4 @@
-"""Triton kernels for decode steps of a few tokens over FP8 block-quantized weights: the
-dense GEMV, and the tiles and limits shared with the MoE kernels (``fp8_moe_kernels``).
+"""Triton kernels for decode steps of a few tokens over FP8 block-quantized weights.
 
 At batch 1 a decode step of a whole FP8 MoE model is bound by kernels, not bytes (issue 23:
 ~1,000 kernels a step on Qwen3-Coder-30B-A3B, 20% of the HBM roofline). These kernels read
@@ -7,16 +6,24 @@ each weight byte once and do the work of several of vLLM's kernels in one. Weigh
 (e4m3) with one float scale per 128x128 block (the DeepSeek-V3 / Qwen3-FP8 format); the
 activations stay in 16 bits, so no activation quantization kernel runs before them.
 
-``gemv``: ``x @ W.T``, each program a few weight rows times the (few) activation rows with a
-broadcast multiply and a sum; also the MoE router (16-bit weights, no scale). It is for a
-handful of tokens (``MAX_DECODE_TOKENS``); larger batches keep vLLM's kernels. Results are
-accumulated in float32.
+- ``gemv``: ``x @ W.T``, each program a few weight rows times the (few) activation rows with
+  a broadcast multiply and a sum; also the MoE router (16-bit weights, no scale).
+- ``moe_decode``: router logits, softmax top-k, both expert GEMMs, SiLU-and-mul and the
+  weighted sum over the chosen experts in three kernels (the router GEMV; up + SiLU-and-mul
+  with the top-k inside; down with the weighted sum as float32 atomic adds, its last program
+  converting the sum to 16 bits: ``moe_fused_cast``), where vLLM runs a router GEMM, top-k,
+  two activation quantizations, two grouped GEMMs, SiLU-and-mul and a sum. Expert GEMMs: ``tl.dot``.
+
+They are for a handful of tokens (``MAX_DECODE_TOKENS``); larger batches keep vLLM's kernels.
+Results are accumulated in float32.
 
 Measured on an H200 (bench/results/decode_kernels_dot.md), Qwen3-Coder-30B-A3B-FP8 shapes,
-weights from HBM: the output projection (K 4096) in 9.4 against 12.2 µs; but the QKV
-projection (K 2048) in 12.4 against 8.9, so the plugin leaves K < 4096 to vLLM
-(``TILES["dense_min_k"]``). A whole batch-1 step with it and the MoE kernels: 3.59 ms
-against plain vLLM's 4.10 (22.8% and 20.0% of the HBM roofline), same session.
+weights from HBM: a MoE layer in 27.4 µs against vLLM's 37.0 with a 20x smaller mean error
+(26.6 against 37.2 with the fused conversion, decode_kernels_h200-split.json);
+the output projection (K 4096) in 9.4 against 12.2 µs; but the QKV projection (K 2048) in
+12.4 against 8.9, so the plugin leaves K < 4096 to vLLM (``TILES["dense_min_k"]``). A whole
+batch-1 step with both: 3.59 ms against plain vLLM's 4.10 (22.8% and 20.0% of the HBM
+roofline), same session.
 """
 
 from __future__ import annotations
@@ -39,11 +46,6 @@ TILES: dict[str, int] = {
     "dense_block_n": 8,
     "dense_block_k": 2048,
     "dense_warps": 4,
-    # 1: the GEMV loads one scale per 128-column group of a row tile and scales the group's
-    # products with it, instead of a scale load for every weight byte. Written 2026-12-05
-    # when no GPU was lent: checked for correctness by Triton's interpreter only, so off until
-    # bench/gpu_decode_kernels.py (which times both) shows it faster.
-    "dense_group_scales": 0,
     # The plugin takes the FP8 linears with at least this many columns: there ``gemv`` beat
     # vLLM's activation quantization + CUTLASS GEMM (o_proj, K 4096); below, it did not.
     "dense_min_k": 4096,
@@ -74,29 +76,17 @@ TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
 
 
 @triton.jit
-def _dequantized(w_base, s_base, rows, ks, mask, stride_wn, stride_sn, QBLOCK: tl.constexpr):
-    """Weight rows x columns ``ks`` in float32, each times its 128x128 block's scale."""
-    w = tl.load(w_base + rows[:, None] * stride_wn + ks[None, :], mask=mask, other=0.0)
-    s = tl.load(
-        s_base + (rows // QBLOCK)[:, None] * stride_sn + (ks // QBLOCK)[None, :],
-        mask=mask,
-        other=0.0,
-    )
-    return w.to(tl.float32) * s
-
-
-@triton.jit
 def _gemv_kernel(
     x_ptr, w_ptr, s_ptr, out_ptr, M, N, K,
     stride_xm, stride_wn, stride_sn, stride_om,
-    HAS_SCALE: tl.constexpr, GROUPED: tl.constexpr, M_P2: tl.constexpr,
+    HAS_SCALE: tl.constexpr, M_P2: tl.constexpr,
     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
 ):  # fmt: skip
     offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_m = tl.arange(0, M_P2)
     mask_n = offs_n < N
     mask_m = offs_m < M
-    if GROUPED:
+    if HAS_SCALE:
         acc = _fp8_rows_times_x(
             x_ptr, w_ptr, s_ptr, offs_m, mask_m, offs_n, mask_n, K, stride_xm, stride_wn,
             stride_sn, M_P2, BLOCK_N, BLOCK_K, QBLOCK,
@@ -107,17 +97,13 @@ def _gemv_kernel(
         for k0 in range(0, K, BLOCK_K):
             ks = k0 + offs_k
             mask_w = mask_n[:, None] & (ks < K)[None, :]
-            if HAS_SCALE:
-                w = _dequantized(w_ptr, s_ptr, offs_n, ks, mask_w, stride_wn, stride_sn, QBLOCK)
-            else:
-                w_ptrs = w_ptr + offs_n[:, None] * stride_wn + ks[None, :]
-                w = tl.load(w_ptrs, mask=mask_w, other=0.0).to(tl.float32)
+            w = tl.load(w_ptr + offs_n[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
             x = tl.load(
                 x_ptr + offs_m[:, None] * stride_xm + ks[None, :],
                 mask=mask_m[:, None] & (ks < K)[None, :],
                 other=0.0,
             )
-            acc += tl.sum(x.to(tl.float32)[:, None, :] * w[None, :, :], axis=2)
+            acc += tl.sum(x.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
     out = out_ptr + offs_m[:, None] * stride_om + offs_n[None, :]
     tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
 
@@ -129,7 +115,7 @@ def _fp8_rows_times_x(
 ):  # fmt: skip
     """x [M, K] times FP8 weight rows ``offs_n``, which lie in one 128-row scale block: each
     128-column group's products are scaled by one number loaded once, and summed over K only
-    at the end (``_dequantized`` loads a scale for every weight byte, four bytes of L1
+    at the end (the first kernel loaded a scale for every weight byte, four bytes of L1
     traffic for each one of HBM)."""
     offs_g = tl.arange(0, QBLOCK)
     scales = s_ptr + (tl.program_id(0) * BLOCK_N // QBLOCK) * stride_sn
@@ -155,7 +141,11 @@ def _fp8_rows_times_x(
 
 def _k_tile(k: int, widest: int, rows: int = 1) -> int:
     """Columns a program loads at once: ``widest``, narrower for a short K or more rows."""
-    return max(16, min(triton.next_power_of_2(k), widest // triton.next_power_of_2(rows)))
+    return max(16, min(_pow2(k), widest // _pow2(rows)))
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
 
 
 def gemv(
@@ -167,25 +157,20 @@ def gemv(
     block_n: int | None = None,
     block_k: int | None = None,
     num_warps: int | None = None,
-    group_scales: bool | None = None,
 ) -> torch.Tensor:
     """``x @ dequant(weight).T`` for ``x`` [M, K] with M ≤ MAX_DECODE_TOKENS.
 
     ``weight`` is [N, K], FP8 with ``scale`` [ceil(N/128), K/128] (one per block), or any
-    float type with ``scale`` None (then K may be anything). ``group_scales`` (FP8 only)
-    overrides ``TILES["dense_group_scales"]``.
+    float type with ``scale`` None (then K may be anything).
     """
     m, k = x.shape
     block_n = block_n or TILES["dense_block_n"]
     block_k = block_k or _k_tile(k, TILES["dense_block_k"], m)
     num_warps = num_warps or TILES["dense_warps"]
-    grouped = scale is not None and bool(
-        TILES["dense_group_scales"] if group_scales is None else group_scales
-    )
     n = weight.shape[0]
     if m > MAX_DECODE_TOKENS or weight.shape[1] != k or (scale is not None and k % QUANT_BLOCK):
         raise ValueError(f"gemv: x {tuple(x.shape)}, weight {tuple(weight.shape)}")
-    if grouped and (QUANT_BLOCK % block_n or block_k % QUANT_BLOCK):
+    if scale is not None and (QUANT_BLOCK % block_n or block_k % QUANT_BLOCK):
         raise ValueError(f"gemv: tiles {block_n}x{block_k} across the weight's scale blocks")
     if weight.stride(1) != 1 or x.stride(1) != 1:
         raise ValueError("gemv: rows of x and weight must be contiguous")
@@ -194,7 +179,244 @@ def gemv(
     _gemv_kernel[(triton.cdiv(n, block_n),)](
         x, weight, scale if has_scale else weight, out, m, n, k,
         x.stride(0), weight.stride(0), scale.stride(0) if scale is not None else 0, out.stride(0),
-        HAS_SCALE=has_scale, GROUPED=grouped, M_P2=triton.next_power_of_2(m), BLOCK_N=block_n,
-        BLOCK_K=block_k, QBLOCK=QUANT_BLOCK, num_warps=num_warps,
+        HAS_SCALE=has_scale, M_P2=_pow2(m), BLOCK_N=block_n, BLOCK_K=block_k,
+        QBLOCK=QUANT_BLOCK, num_warps=num_warps,
     )  # fmt: skip
     return out
+
+
+# --- The MoE's expert GEMMs on tl.dot ------------------------------------------------------
+# Loops like ``_gemv_kernel``'s hold one tile of weights per program in registers: too few
+# bytes in flight to stream from HBM (the first MoE kernels reached ~1 TB/s). These feed
+# ``tl.dot`` instead: the token's row padded to 16 (tl.dot's smallest M; the other rows are
+# masked and read nothing), the weights the other operand, a K loop that Triton
+# software-pipelines (``num_stages`` tiles of every program in flight through shared memory),
+# as vLLM's ``fused_moe_kernel`` does. A program's rows lie in one 128-row scale block, and
+# each product covers 128 columns, so each is scaled by one number. The products are fp16:
+# FP8 weights convert to fp16 exactly, in one instruction a pair (bf16 products and
+# row-scaled fp16 activations measured slower: bench/results/decode_kernels_dot.md), and the
+# 16-bit activations are clamped to fp16's range (±65504), so they stay 16-bit, where vLLM's
+# W8A8 path quantizes them to FP8.
+
+
+@triton.jit
+def _group_dot(acc, x, w, s):
+    """``acc + (x @ w) * s``: x [16, 128] 16-bit, w [128, BN] FP8, s a float32 scalar."""
+    xh = tl.clamp(x.to(tl.float32), -65504.0, 65504.0).to(tl.float16)
+    return acc + tl.dot(xh, w.to(tl.float16)) * s
+
+
+@triton.jit
+def _ranked_slot(logits_ptr, m, slot, E, E_P2: tl.constexpr, TOP_K: tl.constexpr,
+                 RENORMALIZE: tl.constexpr):  # fmt: skip
+    """The expert in place ``slot`` of token ``m``'s softmax top-k, and its weight, in a few
+    parallel reductions: each expert's rank is the number of experts ahead of it (ties: the
+    lower index ahead, a fixed rule, so every program that recomputes the top-k for a token
+    picks the same experts), and the slot's expert is the one of that rank."""
+    offs_e = tl.arange(0, E_P2)
+    valid = offs_e < E
+    logits = tl.load(logits_ptr + m * E + offs_e, mask=valid, other=float("-inf"))
+    ahead = (logits[None, :] > logits[:, None]) | (
+        (logits[None, :] == logits[:, None]) & (offs_e[None, :] < offs_e[:, None])
+    )
+    rank = tl.sum(ahead.to(tl.int32), axis=1)
+    probs = tl.exp(logits - tl.max(logits, axis=0))
+    mine = rank == slot
+    expert = tl.sum(tl.where(mine, offs_e, 0), axis=0)
+    if RENORMALIZE:
+        total = tl.sum(tl.where(rank < TOP_K, probs, 0.0), axis=0)
+    else:
+        total = tl.sum(probs, axis=0)
+    return expert, tl.sum(tl.where(mine, probs, 0.0), axis=0) / total
+
+
+@triton.jit
+def _moe_up_dot_kernel(
+    x_ptr, logits_ptr, w_ptr, s_ptr, act_ptr, ids_ptr, weights_ptr, out_ptr, E, INTER, K,
+    OUT_NUMEL, stride_xm, stride_we, stride_wn, stride_se, stride_sn,
+    E_P2: tl.constexpr, TOP_K: tl.constexpr, RENORMALIZE: tl.constexpr,
+    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr, SPLIT: tl.constexpr,
+):  # fmt: skip
+    """act[pair] = silu(x W_gate.T) * (x W_up.T) for the pair's expert; zeroes ``out``, which
+    the down kernel adds into. With SPLIT > 1, program (pair, tile, part) sums the part-th
+    K range only and stores gate and up in float32 (act [pairs, SPLIT, 2 INTER]) for the down
+    kernel to add up before SiLU."""
+    pair = tl.program_id(0)  # token * TOP_K + slot
+    tile = tl.program_id(1)
+    part = tl.program_id(2)
+    m = pair // TOP_K
+    expert, weight = _ranked_slot(logits_ptr, m, pair % TOP_K, E, E_P2, TOP_K, RENORMALIZE)
+    if (tile == 0) & (part == 0):
+        tl.store(ids_ptr + pair, expert)
+        tl.store(weights_ptr + pair, weight)
+    if (pair == 0) & (tile == 0) & (part == 0):
+        offs = tl.arange(0, 1024)
+        for i in range(0, OUT_NUMEL, 1024):
+            zero = tl.zeros((1024,), out_ptr.dtype.element_ty)
+            tl.store(out_ptr + i + offs, zero, mask=i + offs < OUT_NUMEL)
+    offs_m = tl.arange(0, 16)
+    offs_n = tile * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_g = tl.arange(0, QBLOCK)
+    # Row 0 of the padded activations is the token; the others read nothing.
+    first = offs_m[:, None] == 0
+    x_ptrs = x_ptr + m * stride_xm + offs_m[:, None] * 0 + offs_g[None, :]
+    w_base = w_ptr + expert.to(tl.int64) * stride_we
+    g_ptrs = w_base + offs_n[None, :].to(tl.int64) * stride_wn + offs_g[:, None]
+    u_ptrs = g_ptrs + INTER * stride_wn
+    s_base = s_ptr + expert.to(tl.int64) * stride_se
+    sg_ptr = s_base + (tile * BLOCK_N // QBLOCK) * stride_sn
+    su_ptr = s_base + ((INTER + tile * BLOCK_N) // QBLOCK) * stride_sn
+    gate = tl.zeros((16, BLOCK_N), dtype=tl.float32)
+    up = tl.zeros((16, BLOCK_N), dtype=tl.float32)
+    k_part = K // SPLIT
+    for k0 in range(part * k_part, (part + 1) * k_part, BLOCK_K):
+        for g in tl.static_range(BLOCK_K // QBLOCK):
+            kg = k0 + g * QBLOCK
+            x = tl.load(x_ptrs + kg, mask=first, other=0.0)
+            gate = _group_dot(gate, x, tl.load(g_ptrs + kg), tl.load(sg_ptr + kg // QBLOCK))
+            up = _group_dot(up, x, tl.load(u_ptrs + kg), tl.load(su_ptr + kg // QBLOCK))
+    g = tl.sum(gate, axis=0)  # row 0: the others are zero
+    u = tl.sum(up, axis=0)
+    if SPLIT == 1:
+        act = g / (1.0 + tl.exp(-g)) * u
+        tl.store(act_ptr + pair * INTER + offs_n, act.to(act_ptr.dtype.element_ty))
+    else:
+        partial = act_ptr + (pair * SPLIT + part) * 2 * INTER + offs_n
+        tl.store(partial, g)
+        tl.store(partial + INTER, u)
+
+
+@triton.jit
+def _summed_act(act_ptr, pair, cols, inside, INTER, SPLIT: tl.constexpr):
+    """A pair's activations at ``cols`` from the up kernel's SPLIT float32 partial sums,
+    rounded to bf16 as the unsplit up kernel stores them."""
+    g = tl.zeros(cols.shape, dtype=tl.float32)
+    u = tl.zeros(cols.shape, dtype=tl.float32)
+    for part in tl.static_range(SPLIT):
+        base = act_ptr + (pair * SPLIT + part) * 2 * INTER + cols
+        g += tl.load(base, mask=inside, other=0.0)
+        u += tl.load(base + INTER, mask=inside, other=0.0)
+    return (g / (1.0 + tl.exp(-g)) * u).to(tl.bfloat16).to(tl.float32)
+
+
+@triton.jit
+def _moe_down_dot_kernel(
+    act_ptr, ids_ptr, weights_ptr, w_ptr, s_ptr, out_ptr, H, INTER,
+    stride_we, stride_wn, stride_se, stride_sn, stride_om, cast_ptr, OUT_NUMEL, PROGRAMS,
+    TOP_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
+    SPLIT: tl.constexpr, CAST: tl.constexpr,
+):  # fmt: skip
+    """out[token] += weight x act[pair] W_down.T, one program per pair and row tile (act from
+    the up kernel's partial sums when it split K). With CAST, the last of the PROGRAMS to
+    finish writes ``cast`` = out in 16 bits; out's element OUT_NUMEL (zeroed by the up
+    kernel) counts the programs done."""
+    pair = tl.program_id(0)
+    tile = tl.program_id(1)
+    m = pair // TOP_K
+    expert = tl.load(ids_ptr + pair).to(tl.int64)
+    weight = tl.load(weights_ptr + pair)
+    offs_m = tl.arange(0, 16)
+    offs_n = tile * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_g = tl.arange(0, QBLOCK)
+    first = offs_m[:, None] == 0
+    a_ptrs = act_ptr + pair * INTER + offs_m[:, None] * 0 + offs_g[None, :]
+    w_ptrs = w_ptr + expert * stride_we + offs_n[None, :].to(tl.int64) * stride_wn
+    w_ptrs += offs_g[:, None]
+    s_ptr += expert * stride_se + (tile * BLOCK_N // QBLOCK) * stride_sn
+    acc = tl.zeros((16, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, INTER, BLOCK_K):
+        for g in tl.static_range(BLOCK_K // QBLOCK):
+            kg = k0 + g * QBLOCK
+            inside = offs_g < INTER - kg
+            if SPLIT == 1:
+                a = tl.load(a_ptrs + kg, mask=first & inside[None, :], other=0.0)
+            else:
+                act = _summed_act(act_ptr, pair, kg + offs_g, inside, INTER, SPLIT)
+                a = tl.where(first, act[None, :], 0.0)
+            w = tl.load(w_ptrs + kg, mask=inside[:, None], other=0.0)
+            s = tl.load(s_ptr + tl.minimum(kg, INTER - 1) // QBLOCK)  # a, w: 0 past INTER
+            acc = _group_dot(acc, a, w, s * weight)
+    tl.atomic_add(out_ptr + m * stride_om + offs_n, tl.sum(acc, axis=0), sem="relaxed")
+    if CAST:
+        # Every thread's adds are issued before the program counts itself done; the count's
+        # acquire-release makes all programs' adds visible to the last one, which reads the
+        # sums from L2 (.cg), where the atomics were made.
+        tl.debug_barrier()
+        done = tl.atomic_add(out_ptr + OUT_NUMEL, 1.0, sem="acq_rel")
+        if done == PROGRAMS - 1:
+            offs = tl.arange(0, 1024)
+            for j in range(0, OUT_NUMEL, 1024):
+                inside = j + offs < OUT_NUMEL
+                total = tl.load(out_ptr + j + offs, mask=inside, other=0.0, cache_modifier=".cg")
+                tl.store(cast_ptr + j + offs, total.to(cast_ptr.dtype.element_ty), mask=inside)
+
+
+def moe_decode(
+    x: torch.Tensor,
+    gate_weight: torch.Tensor,
+    w13: torch.Tensor,
+    w13_scale: torch.Tensor,
+    w2: torch.Tensor,
+    w2_scale: torch.Tensor,
+    *,
+    top_k: int,
+    renormalize: bool,
+    block_n: tuple[int, int] | None = None,
+    block_k: tuple[int, int] | None = None,
+    stages: int | None = None,
+    num_warps: int | None = None,
+    split_k: int | None = None,
+    fused_cast: bool | None = None,
+) -> torch.Tensor:
+    """A softmax-top-k MoE layer (SiLU-and-mul experts) for x [M, H], M ≤ MAX_DECODE_TOKENS.
+
+    ``gate_weight`` [E, H] is the router (16-bit); ``w13`` [E, 2I, H] holds each expert's
+    gate rows then up rows and ``w2`` [E, H, I] its down projection, FP8 with one scale per
+    128x128 block (``w13_scale`` [E, 2I/128, H/128], ``w2_scale`` [E, H/128, I/128]).
+    ``block_n`` and ``block_k`` (up, down), ``stages``, ``num_warps``, ``split_k`` (the up
+    kernel's) and ``fused_cast`` override ``TILES``.
+    """
+    m, h = x.shape
+    e, two_i, _ = w13.shape
+    i = two_i // 2
+    up_n, down_n = block_n or (TILES["moe_up_block_n"], TILES["moe_down_block_n"])
+    up_k, down_k = block_k or (TILES["moe_up_block_k"], TILES["moe_down_block_k"])
+    split = split_k or TILES["moe_up_split_k"]
+    while up_k > QUANT_BLOCK and h % (up_k * split):  # a hidden size the tiles do not divide
+        up_k //= 2
+    if h % (up_k * split):
+        raise ValueError(f"moe_decode: hidden size {h} not {split} parts of {up_k} columns")
+    if m > MAX_DECODE_TOKENS or w2.shape != (e, h, i) or i % up_n or h % down_n:
+        raise ValueError(f"moe_decode: x {tuple(x.shape)}, w13 {tuple(w13.shape)}")
+    if QUANT_BLOCK % up_n or QUANT_BLOCK % down_n or up_k % QUANT_BLOCK or down_k % QUANT_BLOCK:
+        raise ValueError("moe_decode: tiles across scale blocks")
+    stages = stages or TILES["moe_stages"]
+    num_warps = num_warps or TILES["moe_warps"]
+    logits = gemv(x, gate_weight, out_dtype=torch.float32, block_n=TILES["router_block_n"])
+    pairs = m * top_k
+    if split == 1:
+        act = torch.empty((pairs, i), dtype=torch.bfloat16, device=x.device)
+    else:  # float32 gate and up partial sums, added up by the down kernel
+        act = torch.empty((pairs, split, 2 * i), dtype=torch.float32, device=x.device)
+    ids = torch.empty((pairs,), dtype=torch.int32, device=x.device)
+    weights = torch.empty((pairs,), dtype=torch.float32, device=x.device)
+    # float32: the down kernel adds into it (bf16 atomics measured slower and less exact).
+    # One more element: the count of down programs done, for the fused cast (exact in float32
+    # far beyond the few hundred programs).
+    out = torch.empty((m * h + 1,), dtype=torch.float32, device=x.device)
+    cast = bool(TILES["moe_fused_cast"] if fused_cast is None else fused_cast)
+    result = torch.empty((m, h), dtype=x.dtype, device=x.device) if cast else out
+    _moe_up_dot_kernel[(pairs, i // up_n, split)](
+        x, logits, w13, w13_scale, act, ids, weights, out, e, i, h, out.numel(),
+        x.stride(0), w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
+        E_P2=_pow2(e), TOP_K=top_k, RENORMALIZE=renormalize, BLOCK_N=up_n, BLOCK_K=up_k,
+        QBLOCK=QUANT_BLOCK, SPLIT=split, num_warps=num_warps, num_stages=stages,
+    )  # fmt: skip
+    _moe_down_dot_kernel[(pairs, h // down_n)](
+        act, ids, weights, w2, w2_scale, out, h, i,
+        w2.stride(0), w2.stride(1), w2_scale.stride(0), w2_scale.stride(1), h,
+        result, m * h, pairs * (h // down_n),
+        TOP_K=top_k, BLOCK_N=down_n, BLOCK_K=down_k, QBLOCK=QUANT_BLOCK, SPLIT=split,
+        CAST=cast, num_warps=num_warps, num_stages=stages,
+    )  # fmt: skip
+    return result if cast else out[: m * h].view(m, h).to(x.dtype)

@@ -13,8 +13,7 @@ from typing import Any
 
 import torch
 
-from fathom.backend.fp8_decode_kernels import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES
-from fathom.backend.fp8_moe_kernels import moe_decode
+from fathom.backend.fp8_decode_kernels import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES, moe_decode
 
 log = logging.getLogger("fathom.decode_kernels")
 

@@ -126,8 +126,7 @@ def report() -> str:
     parts = [
         "# decode_kernels",
         "",
-        "Fathom's FP8 decode kernels (backend/fp8_decode_kernels.py and fp8_moe_kernels.py, "
-        "plugged into vLLM by "
+        f"Fathom's FP8 decode kernels (backend/fp8_decode_kernels.py, plugged into vLLM by "
         f"backend/vllm_decode_plugin.py) on one {kernels['gpu']}, vLLM {kernels.get('vllm')}, "
         f"torch {kernels['torch']}, Triton {kernels.get('triton')}, {kernels['date']}. "
         "Made by bench/decode_kernels_report.py.",

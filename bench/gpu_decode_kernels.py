@@ -33,8 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fathom.backend.fp8_decode_kernels import gemv
-from fathom.backend.fp8_moe_kernels import moe_decode
+from fathom.backend.fp8_decode_kernels import gemv, moe_decode
 
 HIDDEN, HEADS, KV_HEADS, HEAD_DIM = 2048, 32, 4, 128
 EXPERTS, INTERMEDIATE, TOP_K = 128, 768, 8

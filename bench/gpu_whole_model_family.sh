@@ -45,8 +45,8 @@ case "$STAGE" in
   kernels)
     timeout 300 $RUN python3 -u bench/gpu_decode_kernels.py --tokens 1 2 4 --up-n 64 \
       --stages 3 --split-k 1 --fused-cast 1 --dense-n 4 8 16 --dense-k 1024 2048 \
-      --dense-warps 4 8 --dense-group-scales 0 1 --tag h200-gemv-groups \
-      --tiles-file "$OUT/tiles.json" --out "$OUT" 2>&1 | grep -E "^\[kernels\]|^FATHOM|Error" | cut -c1-900
+      --dense-warps 4 8 --tag h200-gemv-groups --tiles-file "$OUT/tiles.json" \
+      --out "$OUT" 2>&1 | grep -E "^\[kernels\]|^FATHOM|Error" | cut -c1-900
     cp "$OUT/tiles.json" "$TILES_FILE" 2>/dev/null
     timeout 90 $RUN python3 tests/test_fp8_decode_kernels_gpu.py 2>&1 | tail -8
     ;;
