@@ -76,6 +76,18 @@ TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
 
 
 @triton.jit
+def _dequantized(w_base, s_base, rows, ks, mask, stride_wn, stride_sn, QBLOCK: tl.constexpr):
+    """Weight rows x columns ``ks`` in float32, each times its 128x128 block's scale."""
+    w = tl.load(w_base + rows[:, None] * stride_wn + ks[None, :], mask=mask, other=0.0)
+    s = tl.load(
+        s_base + (rows // QBLOCK)[:, None] * stride_sn + (ks // QBLOCK)[None, :],
+        mask=mask,
+        other=0.0,
+    )
+    return w.to(tl.float32) * s
+
+
+@triton.jit
 def _gemv_kernel(
     x_ptr, w_ptr, s_ptr, out_ptr, M, N, K,
     stride_xm, stride_wn, stride_sn, stride_om,
@@ -84,59 +96,26 @@ def _gemv_kernel(
 ):  # fmt: skip
     offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_m = tl.arange(0, M_P2)
+    offs_k = tl.arange(0, BLOCK_K)
     mask_n = offs_n < N
     mask_m = offs_m < M
-    if HAS_SCALE:
-        acc = _fp8_rows_times_x(
-            x_ptr, w_ptr, s_ptr, offs_m, mask_m, offs_n, mask_n, K, stride_xm, stride_wn,
-            stride_sn, M_P2, BLOCK_N, BLOCK_K, QBLOCK,
-        )  # fmt: skip
-    else:
-        offs_k = tl.arange(0, BLOCK_K)
-        acc = tl.zeros((M_P2, BLOCK_N), dtype=tl.float32)
-        for k0 in range(0, K, BLOCK_K):
-            ks = k0 + offs_k
-            mask_w = mask_n[:, None] & (ks < K)[None, :]
+    acc = tl.zeros((M_P2, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + offs_k
+        mask_w = mask_n[:, None] & (ks < K)[None, :]
+        if HAS_SCALE:
+            w = _dequantized(w_ptr, s_ptr, offs_n, ks, mask_w, stride_wn, stride_sn, QBLOCK)
+        else:
             w = tl.load(w_ptr + offs_n[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
-            x = tl.load(
-                x_ptr + offs_m[:, None] * stride_xm + ks[None, :],
-                mask=mask_m[:, None] & (ks < K)[None, :],
-                other=0.0,
-            )
-            acc += tl.sum(x.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
+            w = w.to(tl.float32)
+        x = tl.load(
+            x_ptr + offs_m[:, None] * stride_xm + ks[None, :],
+            mask=mask_m[:, None] & (ks < K)[None, :],
+            other=0.0,
+        )
+        acc += tl.sum(x.to(tl.float32)[:, None, :] * w[None, :, :], axis=2)
     out = out_ptr + offs_m[:, None] * stride_om + offs_n[None, :]
     tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
-
-
-@triton.jit
-def _fp8_rows_times_x(
-    x_ptr, w_ptr, s_ptr, offs_m, mask_m, offs_n, mask_n, K, stride_xm, stride_wn, stride_sn,
-    M_P2: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
-):  # fmt: skip
-    """x [M, K] times FP8 weight rows ``offs_n``, which lie in one 128-row scale block: each
-    128-column group's products are scaled by one number loaded once, and summed over K only
-    at the end (the first kernel loaded a scale for every weight byte, four bytes of L1
-    traffic for each one of HBM)."""
-    offs_g = tl.arange(0, QBLOCK)
-    scales = s_ptr + (tl.program_id(0) * BLOCK_N // QBLOCK) * stride_sn
-    acc = tl.zeros((M_P2, BLOCK_N, QBLOCK), dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        for g in tl.static_range(BLOCK_K // QBLOCK):
-            kg = k0 + g * QBLOCK
-            inside = (kg + offs_g) < K  # K is whole groups: all in or all out
-            w = tl.load(
-                w_ptr + offs_n[:, None] * stride_wn + (kg + offs_g)[None, :],
-                mask=mask_n[:, None] & inside[None, :],
-                other=0.0,
-            )
-            s = tl.load(scales + tl.minimum(kg, K - 1) // QBLOCK)  # w is 0 past K
-            x = tl.load(
-                x_ptr + offs_m[:, None] * stride_xm + (kg + offs_g)[None, :],
-                mask=mask_m[:, None] & inside[None, :],
-                other=0.0,
-            )
-            acc += x.to(tl.float32)[:, None, :] * (w.to(tl.float32) * s)[None, :, :]
-    return tl.sum(acc, axis=2)
 
 
 def _k_tile(k: int, widest: int, rows: int = 1) -> int:
@@ -170,8 +149,6 @@ def gemv(
     n = weight.shape[0]
     if m > MAX_DECODE_TOKENS or weight.shape[1] != k or (scale is not None and k % QUANT_BLOCK):
         raise ValueError(f"gemv: x {tuple(x.shape)}, weight {tuple(weight.shape)}")
-    if scale is not None and (QUANT_BLOCK % block_n or block_k % QUANT_BLOCK):
-        raise ValueError(f"gemv: tiles {block_n}x{block_k} across the weight's scale blocks")
     if weight.stride(1) != 1 or x.stride(1) != 1:
         raise ValueError("gemv: rows of x and weight must be contiguous")
     out = torch.empty((m, n), dtype=out_dtype or x.dtype, device=x.device)

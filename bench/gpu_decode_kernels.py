@@ -9,8 +9,8 @@ Shapes of Qwen3-Coder-30B-A3B-Instruct-FP8 (hidden 2048, 32 query + 4 KV heads o
   quantization; router + ``fused_topk`` + ``fused_experts``), max and mean absolute error
   relative to the largest output;
 - time: each op captured 100 times in one CUDA graph, replayed, µs per call (a decode step
-  runs them inside CUDA graphs too), for vLLM's op, the GEMV at each tile swept and the MoE
-  kernels at each tile swept (tried at one token; the best one again at more). The calls rotate over
+  runs them inside CUDA graphs too), for vLLM's op, the GEMV at its tile and the MoE kernels
+  at each tile swept (tried at one token; the best one again at more). The calls rotate over
   copies of the dense weights (4x the L2 cache) and over inputs that route to other experts,
   so weights come from HBM as in a model's step (reading one copy 100 times timed the L2).
 Writes ``decode_kernels_<tag>.json`` and, with ``--tiles-file``, the plugin's settings from
@@ -121,14 +121,7 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             row["fathom_error"] = error(gemv(x, q, s), exact)
             row["vllm_error"] = error(vllm_dense(x, q, s), exact)
             row["vllm_us"] = graph_time_us(rotating(functools.partial(vllm_dense, x), copies))
-            tiles = {}
-            for block_n, block_k, warps in itertools.product(
-                args.dense_n, args.dense_k, args.dense_warps
-            ):
-                call = functools.partial(gemv, x, block_n=block_n, block_k=block_k, num_warps=warps)
-                tiles[f"{block_n},{block_k},{warps}"] = graph_time_us(rotating(call, copies))
-            best = min(tiles, key=tiles.__getitem__)
-            row.update(fathom_us=tiles[best], best_tile=best, tiles=tiles)
+            row["fathom_us"] = graph_time_us(rotating(functools.partial(gemv, x), copies))
             row["bytes"] = n * k + s.numel() * 4 + m * k * 2
             row["fathom_tb_s"] = round(row["bytes"] / row["fathom_us"] / 1e6, 3)
             row["vllm_tb_s"] = round(row["bytes"] / row["vllm_us"] / 1e6, 3)
@@ -216,9 +209,6 @@ def main() -> None:
     parser.add_argument("--warps", type=int, nargs="+", default=[4])
     parser.add_argument("--split-k", type=int, nargs="+", default=[1], help="e.g. 1 2 4")
     parser.add_argument("--fused-cast", type=int, nargs="+", default=[0], help="0 1: both")
-    parser.add_argument("--dense-n", type=int, nargs="+", default=[8], help="GEMV rows")
-    parser.add_argument("--dense-k", type=int, nargs="+", default=[2048], help="GEMV columns")
-    parser.add_argument("--dense-warps", type=int, nargs="+", default=[4])
     parser.add_argument("--tag", default="h200")
     parser.add_argument("--tiles-file", type=Path, default=None, help="best_tiles as JSON")
     parser.add_argument("--out", type=Path, default=Path("."))
@@ -255,9 +245,6 @@ def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
     where it beat none), ``ops`` (FATHOM_DECODE_OPS: the kernels that beat vLLM's) and
     ``moe_max_tokens`` (the token counts from 1 up where the MoE kernel beat vLLM's)."""
     one = [row for row in result["dense"] if row["tokens"] == 1]
-    # One GEMV tile for every dense op: the fastest in sum over the one-token rows.
-    dense_tile = min(one[0]["tiles"], key=lambda tile: sum(row["tiles"][tile] for row in one))
-    dense_n, dense_k, dense_warps = map(int, dense_tile.split(","))
     moe = next(row for row in result["moe"] if row["tokens"] == 1)
     up, up_k, down, down_k, stages, warps, split, cast = map(int, moe["best_tile"].split(","))
     max_tokens = 0
@@ -265,11 +252,10 @@ def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
         if row["fathom_us"] >= row["vllm_us"]:
             break
         max_tokens = row["tokens"]
-    wins = [row["k"] for row in one if row["tiles"][dense_tile] < row["vllm_us"]]
+    wins = [row["k"] for row in one if row["fathom_us"] < row["vllm_us"]]
     ops = (["moe"] if moe["fathom_us"] < moe["vllm_us"] else []) + (["dense"] if wins else [])
     return {
         "dense_min_k": min(wins or [1 + max(row["k"] for row in one)]),
-        "dense_block_n": dense_n, "dense_block_k": dense_k, "dense_warps": dense_warps,
         "moe_up_block_n": up, "moe_up_block_k": up_k,
         "moe_down_block_n": down, "moe_down_block_k": down_k,
         "moe_stages": stages, "moe_warps": warps, "moe_up_split_k": split,

@@ -8,8 +8,8 @@
 #
 # RUN is what puts vLLM and Fathom on the path (default: python3 as is). Stages, in the
 # order a session runs them (the machine keeps /tmp between calls while it stays warm):
-#   kernels   the kernel sweep (the GEMV's tiles; the MoE kernels at the tiles chosen on
-#             2026-12-05; 1, 2 and 4 tokens) and the GPU correctness test;
+#   kernels   the kernel sweep (split-K of the expert up kernel at 1/2/4, the cast fused
+#             into the down kernel or not; 1, 2 and 4 tokens) and the GPU correctness test;
 #             the fastest tiles go to $OUT/tiles.json and $TILES_FILE for the stages after
 #   twins     the plugin on (--engine plain --decode-kernels) with those tiles: decode, 32K
 #             decode and a batch-1 profile; then plain vLLM, decode and 32K decode: the A/B
@@ -43,9 +43,8 @@ whole() {  # whole TIMEOUT TAG ARGS...: one engine, decode (1K and 32K), grep th
 
 case "$STAGE" in
   kernels)
-    timeout 300 $RUN python3 -u bench/gpu_decode_kernels.py --tokens 1 2 4 --up-n 64 \
-      --stages 3 --split-k 1 --fused-cast 1 --dense-n 4 8 16 --dense-k 1024 2048 \
-      --dense-warps 4 8 --tag h200-gemv-groups --tiles-file "$OUT/tiles.json" \
+    timeout 200 $RUN python3 -u bench/gpu_decode_kernels.py --tokens 1 2 4 --up-n 64 \
+      --stages 3 --split-k 1 2 4 --fused-cast 0 1 --tag h200-split --tiles-file "$OUT/tiles.json" \
       --out "$OUT" 2>&1 | grep -E "^\[kernels\]|^FATHOM|Error" | cut -c1-900
     cp "$OUT/tiles.json" "$TILES_FILE" 2>/dev/null
     timeout 90 $RUN python3 tests/test_fp8_decode_kernels_gpu.py 2>&1 | tail -8

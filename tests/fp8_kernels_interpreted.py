@@ -39,14 +39,10 @@ def rel_error(out: torch.Tensor, exact: torch.Tensor) -> float:
 def dense() -> dict[str, float]:
     errors = {}
     # N not a multiple of the row tile, K not a power of two: the masks are exercised.
-    q, s = quantize(torch.randn(196, 384))
+    q, s = quantize(torch.randn(200, 384))
     for m in (1, 3):
         x = torch.randn(m, 384).bfloat16()
         errors[f"fp8_m{m}"] = rel_error(kernels.gemv(x, q, s), x.float() @ dequantize(q, s).T)
-    # Other tiles: 16 rows, K in two steps of 256 columns (the second half empty).
-    x = torch.randn(2, 384).bfloat16()
-    out = kernels.gemv(x, q, s, block_n=16, block_k=256, num_warps=8)
-    errors["fp8_tiles"] = rel_error(out, x.float() @ dequantize(q, s).T)
     w = torch.randn(24, 100).bfloat16()  # the router's case: 16-bit, no scale, any K
     x = torch.randn(2, 100).bfloat16()
     out = kernels.gemv(x, w, out_dtype=torch.float32)
