@@ -83,13 +83,18 @@ class ParsedDiff:
     repairs: tuple[str, ...] = field(default=())
 
 
+def is_fence(line: str) -> bool:
+    """A Markdown code fence line (``` or ~~~, with or without a language)."""
+    return _FENCE.match(line) is not None
+
+
 def extract_diff_lines(reply: str) -> tuple[list[str], list[str]]:
     """The lines of ``reply`` that belong to a diff, and the repairs that took."""
     repairs: list[str] = []
     lines = reply.replace("\r\n", "\n").split("\n")
-    if any(_FENCE.match(ln) for ln in lines):
+    if any(is_fence(ln) for ln in lines):
         repairs.append("removed Markdown code fences")
-    lines = [ln for ln in lines if not _FENCE.match(ln)]
+    lines = [ln for ln in lines if not is_fence(ln)]
     start = next(
         (i for i, ln in enumerate(lines) if ln.startswith(("--- ", "@@", "diff --git"))), None
     )

@@ -7,14 +7,17 @@ with no marker column (the 1.5B on java-int-stack of the edit suite); in search/
 blocks they leave out the '=======' and the old text (one run of new lines between SEARCH
 and REPLACE: the 1.5B on py-retry-exceptions). Where those lines are not all in the file,
 the reply can only mean the selection's new version; the reading is recorded as a repair
-and the editor previews it.
+and the editor previews it. Written as code, such a hunk often keeps its marker column on
+some lines only (the 1.5B on rs-mean-option and js-cart-tax): it is read to the end of its
+code block, each line's first space taken as a marker only where the file's indentation
+says so.
 """
 
 from __future__ import annotations
 
 from fathom.context import LineRange
 from fathom.context.text import split_lines, strip_ending
-from fathom.edits.diff_parse import ParsedDiff, parse_diff
+from fathom.edits.diff_parse import ParsedDiff, is_fence, parse_diff
 from fathom.edits.errors import DiffParseError, EditError, NoDiffError
 from fathom.edits.reindent import indent_of
 from fathom.edits.search_replace import undivided_block
@@ -29,10 +32,38 @@ def _replacing_selection(
     stripped = {line.strip() for line in lines}
     if not new or all(line.strip() in stripped for line in new):
         return None
-    old = [strip_ending(line) for line in lines[selection.start : selection.end]]
+    end = _rewritten_end(lines, selection.end, new)
+    if end > selection.end:
+        repairs = (*repairs, f"the new version also rewrites lines {selection.end + 1}-{end}")
+    old = [strip_ending(line) for line in lines[selection.start : end]]
     body = "\n".join([*(f"-{line}" for line in old), *(f"+{line}" for line in new)])
     again = parse_diff(f"--- a/{rel}\n+++ b/{rel}\n@@ @@\n{body}\n", default_path=rel)
     return ParsedDiff(files=again.files, repairs=repairs)
+
+
+def _rewritten_end(lines: list[str], end: int, new: list[str]) -> int:
+    """Where the lines ``new`` stands for end: ``end`` (the selection's), or further when
+    the model went on past the selection (asked about two functions, the 1.5B rewrote the
+    third too: rs-mean-option), so keeping those lines would leave them twice. The lines
+    right after the selection count as rewritten while every one with code on it is in
+    ``new``, in order, and at least one of them says something ("}" alone does not: a
+    selection inside a function is followed by the function's own closing brace)."""
+    written = [line.strip() for line in new if line.strip()]
+    at, last, telling = 0, end, False
+    for i in range(end, len(lines)):
+        code = lines[i].strip()
+        if not code:
+            continue
+        at = next((j for j in range(at, len(written)) if written[j] == code), -1) + 1
+        if at == 0:
+            break
+        last, telling = i + 1, telling or _telling(code)
+    return last if telling else end
+
+
+def _telling(code: str) -> bool:
+    """A line that says something: enough letters or digits not to recur by chance."""
+    return sum(c.isalnum() for c in code) >= 8
 
 
 def unchanged_hunk_as_new_version(
@@ -51,8 +82,90 @@ def unchanged_hunk_as_new_version(
     if file_diff.source != rel or file_diff.target != rel or hunk.changes_something:
         return None
     note = "the model's one hunk marks no change but its lines are new: they replace the selection"
-    new = _unprefixed(hunk.new_lines, split_lines(text)[selection.start : selection.end])
+    lines = split_lines(text)
+    fenced = _fenced_context_hunk(reply)
+    # The model writes such a hunk as code, a marker column on some lines and not on others:
+    # the parser reads a line with no marker ("}" at column 0) as the end of the hunk and
+    # drops the rest as prose. Inside its code block the rest is code too.
+    selected = lines[selection.start : selection.end]
+    if fenced is None:
+        written = hunk.new_lines
+    else:
+        written = _closers_trimmed(_markers_dropped(fenced, _space_unit(lines)), selected)
+    new = _unprefixed(written, selected)
     return _replacing_selection(rel, text, selection, new, (*parsed.repairs, note))
+
+
+def _fenced_context_hunk(reply: str) -> list[str] | None:
+    """The lines of the reply's one hunk from its '@@' header to the fence that closes its
+    code block, as written; None when the hunk is not in a code block, or that span holds
+    anything but context (a changed line, another hunk or file). A reply that opens no block
+    before the hunk may have started inside one (the request's reply prefix opens it): a
+    bare fence after the hunk closes that one."""
+    lines = reply.replace("\r\n", "\n").split("\n")
+    header = next((i for i, line in enumerate(lines) if line.startswith("@@")), None)
+    if header is None:
+        return None
+    opened = sum(map(is_fence, lines[:header]))
+    close = next((i for i in range(header + 1, len(lines)) if is_fence(lines[i])), None)
+    if close is None or (opened % 2 == 0 and (opened or lines[close].strip() not in FENCES)):
+        return None
+    body = lines[header + 1 : close]
+    while body and not body[-1].strip():
+        body.pop()
+    if any(line.startswith(("+", "-", "@@")) for line in body):
+        return None
+    return body
+
+
+FENCES = ("```", "~~~")  # a fence with no language: one that closes a block
+
+
+def _closers_trimmed(new: list[str], selected: list[str]) -> list[str]:
+    """``new`` without the closing braces it ends with beyond those the selection closes: a
+    model writing to the end of its code block often closes the class around the selection
+    too (the 1.5B on java-int-stack), which the file closes already."""
+    new = list(new)
+    while new and new[-1].strip() in ("}", "};") and _depth(new) < _depth(selected):
+        new.pop()
+        while new and not new[-1].strip():
+            new.pop()
+    return new
+
+
+def _depth(lines: list[str]) -> int:
+    return sum(line.count("{") - line.count("}") for line in lines)
+
+
+def _space_unit(lines: list[str]) -> int | None:
+    """The file's indentation step in spaces (its narrowest space indentation, when most
+    indented lines are multiples of it); None for a file indented otherwise."""
+    widths = [_spaces(line) for line in lines if line.strip() and _spaces(line)]
+    unit = min(widths, default=0)
+    if unit < 2 or sum(width % unit == 0 for width in widths) < 0.8 * len(widths):
+        return None
+    return unit
+
+
+def _spaces(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _markers_dropped(written: list[str], unit: int | None) -> list[str]:
+    """Context lines as the model wrote them, each without its marker column where it has
+    one: a line's first space is a marker when without it the line sits on the file's
+    indentation steps and with it it does not (a line at column 0 has none). Lines neither
+    reading settles, or all of them where the file has no steps, lose the space as the
+    parser takes it."""
+    out = []
+    for line in written:
+        if not line.startswith(" "):
+            out.append(line)  # no marker column ("}" at column 0), or an empty line
+        elif unit is not None and _spaces(line) % unit == 0 and (_spaces(line) - 1) % unit:
+            out.append(line)
+        else:
+            out.append(line[1:])
+    return out
 
 
 def _first_indent(lines: list[str]) -> int | None:

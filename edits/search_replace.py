@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import re
 
-from fathom.edits.diff_parse import FileDiff, Hunk, HunkLine, ParsedDiff, parse_diff
+from fathom.edits.diff_parse import FileDiff, Hunk, HunkLine, ParsedDiff, is_fence, parse_diff
 from fathom.edits.errors import DiffParseError, NoDiffError
 
 # Models write five to nine markers; Aider's own prompt uses seven.
 _SEARCH = re.compile(r"^\s*<{5,9} ?SEARCH\s*$")
 _DIVIDER = re.compile(r"^\s*={5,9}\s*$")
 _REPLACE = re.compile(r"^\s*>{5,9} ?REPLACE\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 # A path line: no spaces inside, not prose, typically with a dot or a slash.
 _PATH = re.compile(r"^[`*#\s]*([\w./\\-]+[./][\w./\\-]+)[`*:\s]*$")
 
@@ -40,7 +39,7 @@ def has_blocks(reply: str) -> bool:
 def _path_before(lines: list[str], start: int) -> str | None:
     """The file a block names: the nearest path line above it, fences skipped."""
     for line in reversed(lines[max(0, start - 3) : start]):
-        if _FENCE.match(line) or not line.strip():
+        if is_fence(line) or not line.strip():
             continue
         found = _PATH.match(line)
         return found.group(1) if found else None
@@ -62,7 +61,7 @@ def _block_bounds(lines: list[str], start: int) -> tuple[int | None, int | None,
     end = next((j for j in range(divider + 1, stop) if _REPLACE.match(lines[j])), None)
     if end is not None:
         return divider, end, False
-    fence = next((j for j in range(divider + 1, stop) if _FENCE.match(lines[j])), None)
+    fence = next((j for j in range(divider + 1, stop) if is_fence(lines[j])), None)
     return divider, fence, fence is not None
 
 

@@ -233,3 +233,107 @@ def test_fathom_edit_in_unified_diffs_reads_it_the_same(
     assert code == 0, err
     assert_int_stack_rewritten(target.read_text())
     assert any("marks no change" in r for r in json.loads(out)["repairs"])
+
+
+# The 1.5B's first replies in unified diffs to two more tasks of the edit suite
+# (bench/results/eval_cpu-1.5b-udiff-new-version-44.json): the new code as one hunk of context
+# lines in a code block, the marker column on its first lines only, so the parser ends the
+# hunk at the first line at column 0 ("}") and the rest never reaches the file.
+STATS = (
+    "/// The arithmetic mean of `values`.\n"
+    "pub fn mean(values: &[i64]) -> f64 {\n"
+    "    let sum: i64 = values.iter().sum();\n"
+    "    sum as f64 / values.len() as f64\n"
+    "}\n"
+    "\n"
+    '/// A one-line summary for the dashboard: "n=3 mean=2.50".\n'
+    "pub fn describe(values: &[i64]) -> String {\n"
+    '    format!("n={} mean={:.2}", values.len(), mean(values))\n'
+    "}\n"
+    "\n"
+    "/// The smallest and largest reading.\n"
+    "pub fn range(values: &[i64]) -> Option<(i64, i64)> {\n"
+    "    Some((*values.iter().min()?, *values.iter().max()?))\n"
+    "}\n"
+)
+# Asked about lines 1-10 (mean and describe), it rewrote range too.
+STATS_NEW = (
+    "/// The arithmetic mean of `values`.\n"
+    "pub fn mean(values: &[i64]) -> Option<f64> {\n"
+    "    if values.is_empty() {\n"
+    "        return None;\n"
+    "    }\n"
+    "    let sum: i128 = values.iter().sum();\n"
+    "    Some(sum as f64 / values.len() as f64)\n"
+    "}\n"
+    "\n"
+    '/// A one-line summary for the dashboard: "n=3 mean=2.50".\n'
+    "pub fn describe(values: &[i64]) -> String {\n"
+    "    if values.is_empty() {\n"
+    '        return format!("n=0 mean=-");\n'
+    "    }\n"
+    '    format!("n={} mean={:.2}", values.len(), mean(values))\n'
+    "}\n"
+    "\n"
+    "/// The smallest and largest reading.\n"
+    "pub fn range(values: &[i64]) -> Option<(i64, i64)> {\n"
+    "    if values.is_empty() {\n"
+    "        return None;\n"
+    "    }\n"
+    "    Some((*values.iter().min()?, *values.iter().max()?))\n"
+    "}\n"
+)
+STATS_REPLY = (
+    "```diff\n--- a/src/stats.rs\n+++ b/src/stats.rs\n@@ ... @@\n"
+    + "".join(f" {line}\n" for line in STATS_NEW.splitlines()[:2])
+    + "".join(f"{line}\n" for line in STATS_NEW.splitlines()[2:])
+    + "```"
+)
+CART = (
+    "'use strict';\n\n/** Sum of price * quantity, in cents. */\nfunction subtotal(items) {\n"
+    "  return items.reduce((sum, item) => sum + item.priceCents * item.quantity, 0);\n}\n\n"
+    "/** What the customer pays, in cents. */\nfunction total(items) {\n"
+    "  return subtotal(items);\n}\n\nmodule.exports = { subtotal, total };\n"
+)
+CART_REPLY = (
+    "```diff\n--- a/src/cart.js\n+++ b/src/cart.js\n@@ ... @@\n"
+    " function total(items, { taxRate = 0 } = {}) {\n"
+    "  return subtotal(items) + (subtotal(items) * taxRate) / 100;\n}\n```"
+)
+
+
+def test_a_hunk_whose_marker_column_stops_is_read_to_the_end_of_its_code_block(
+    tmp_path: Path,
+):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/cart.js").write_text(CART)
+    plan = plan_reply(CART_REPLY, tmp_path, "src/cart.js", LineRange(8, 11))
+    (changed,) = plan.files
+    # The "}" at column 0 closes the function; the return line keeps the file's 2 spaces.
+    assert changed.new_text() == CART.replace(
+        "function total(items) {\n  return subtotal(items);\n}\n",
+        "function total(items, { taxRate = 0 } = {}) {\n"
+        "  return subtotal(items) + (subtotal(items) * taxRate) / 100;\n}\n",
+    )
+
+
+def test_a_new_version_that_goes_on_past_the_selection_replaces_what_it_rewrote(
+    tmp_path: Path,
+):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/stats.rs").write_text(STATS)
+    plan = plan_reply(STATS_REPLY, tmp_path, "src/stats.rs", LineRange(0, 10))
+    (changed,) = plan.files
+    assert changed.new_text() == STATS_NEW  # range once, as rewritten, not twice
+    assert any("also rewrites lines 11-15" in r for r in plan.repairs)
+
+
+def test_the_closing_brace_after_a_selection_inside_a_function_is_kept():
+    text = "fn f(x: i32) -> i32 {\n    let y = x;\n    y\n}\n\nfn g() {}\n"
+    reply = "```diff\n@@ @@\n     let y = x + 1;\n     y\n}\n```"
+    parsed = unchanged_hunk_as_new_version(reply, "m.rs", text, LineRange(1, 3))
+    assert parsed is not None
+    (hunk,) = parsed.files[0].hunks
+    # Only the selected lines are replaced: the function's own "}" after them stays.
+    assert hunk.old_lines == ["    let y = x;", "    y"]
+    assert hunk.new_lines == ["    let y = x + 1;", "    y"]
