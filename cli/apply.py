@@ -44,9 +44,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--range",
         type=parse_range,
         metavar="L1:L2",
-        help="with --file: the lines the model was asked to change; a hunk that quotes them "
-        "already rewritten (no line marked as changed, but new), or a search/replace block "
-        "without '=======', is read as their new version, as fathom edit does",
+        help="with --file: the lines the model was asked to change; a hunk or search/replace "
+        "block that quotes them already rewritten (no line marked as changed, but new), or a "
+        "search/replace block without '=======', is read as their new version, as fathom "
+        "edit does",
     )
     apply.set_defaults(run=run)
 

@@ -20,7 +20,7 @@ from fathom.context.text import split_lines, strip_ending
 from fathom.edits.diff_parse import ParsedDiff, is_fence, parse_diff
 from fathom.edits.errors import DiffParseError, EditError, NoDiffError
 from fathom.edits.reindent import indent_of
-from fathom.edits.search_replace import undivided_block
+from fathom.edits.search_replace import has_blocks, parse_search_replace, undivided_block
 
 
 def _replacing_selection(
@@ -70,24 +70,33 @@ def unchanged_hunk_as_new_version(
     reply: str, rel: str, text: str, selection: LineRange
 ) -> ParsedDiff | None:
     """A small model's slip: it "quotes" the selection already rewritten, so its one hunk
-    marks no change (it removes and adds the same new lines, or holds only context lines)
-    and its lines are nowhere in the file. Read that as the new version of the selection
-    (recorded as a repair; the editor previews it). None when the reply is anything else, or
-    its lines are really in the file (a true no-op)."""
-    parsed = parse_diff(reply, default_path=rel, allow_no_change=True)
+    marks no change (it removes and adds the same new lines, or holds only context lines),
+    or its one search/replace block has the same new lines as SEARCH and REPLACE (the 1.5B
+    on java-int-stack), and its lines are nowhere in the file. Read that as the new version
+    of the selection (recorded as a repair; the editor previews it). None when the reply is
+    anything else, or its lines are really in the file (a true no-op)."""
+    blocks = has_blocks(reply)
+    parse = parse_search_replace if blocks else parse_diff
+    try:
+        parsed = parse(reply, rel, allow_no_change=True)
+    except EditError:  # the reply's own refusal stands, not this reading's
+        return None
     if len(parsed.files) != 1 or len(parsed.files[0].hunks) != 1:
         return None
     (file_diff,) = parsed.files
     (hunk,) = file_diff.hunks
     if file_diff.source != rel or file_diff.target != rel or hunk.changes_something:
         return None
-    note = "the model's one hunk marks no change but its lines are new: they replace the selection"
+    what = "search/replace block changes nothing" if blocks else "hunk marks no change"
+    note = f"the model's one {what} but its lines are new: they replace the selection"
     lines = split_lines(text)
+    selected = lines[selection.start : selection.end]
+    if blocks:  # no marker column to misread
+        return _replacing_selection(rel, text, selection, hunk.new_lines, (note,))
     fenced = _fenced_context_hunk(reply)
     # The model writes such a hunk as code, a marker column on some lines and not on others:
     # the parser reads a line with no marker ("}" at column 0) as the end of the hunk and
     # drops the rest as prose. Inside its code block the rest is code too.
-    selected = lines[selection.start : selection.end]
     if fenced is None:
         written = hunk.new_lines
     else:
@@ -213,12 +222,12 @@ def refused_reply_as_new_version(
 ) -> ParsedDiff | None:
     """What a reply the parser refused with ``error`` still means, knowing the selection
     ``rel`` ``text`` was asked about: an unreadable one, its undivided search/replace block;
-    one that changes nothing, a hunk that quotes the new version (unless not
-    ``unchanged_hunk``: a model asked for search/replace blocks writes no hunks). None: no
-    repair.
+    one that changes nothing, a hunk or search/replace block that quotes the new version
+    (hunks only where ``unchanged_hunk``: a model asked for search/replace blocks writes no
+    hunks). None: no repair.
     The one dispatch for ``fathom edit`` and ``fathom apply``."""
     if isinstance(error, DiffParseError):
         return undivided_block_as_new_version(reply, rel, text, selection)
-    if isinstance(error, NoDiffError) and unchanged_hunk:
+    if isinstance(error, NoDiffError) and (unchanged_hunk or has_blocks(reply)):
         return unchanged_hunk_as_new_version(reply, rel, text, selection)
     return None

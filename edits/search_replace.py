@@ -79,9 +79,12 @@ def undivided_block(reply: str) -> tuple[str | None, list[str]] | None:
     return _path_before(lines, start), lines[start + 1 : end]
 
 
-def parse_search_replace(reply: str, default_path: str | None = None) -> ParsedDiff:
+def parse_search_replace(
+    reply: str, default_path: str | None = None, allow_no_change: bool = False
+) -> ParsedDiff:
     """The blocks of ``reply`` as file diffs, in the order written; one file's blocks stay in
-    one FileDiff. Unclosed or path-less blocks are a DiffParseError saying which."""
+    one FileDiff. Unclosed or path-less blocks are a DiffParseError saying which; blocks that
+    change nothing, a NoDiffError unless ``allow_no_change``."""
     lines = reply.replace("\r\n", "\n").split("\n")
     by_path: dict[str, list[Hunk]] = {}
     created: set[str] = set()
@@ -119,7 +122,7 @@ def parse_search_replace(reply: str, default_path: str | None = None) -> ParsedD
     )
     if not files:
         raise NoDiffError("The reply holds no search/replace block.")
-    if not any(h.changes_something for f in files for h in f.hunks):
+    if not allow_no_change and not any(h.changes_something for f in files for h in f.hunks):
         raise NoDiffError("The model's search/replace blocks change nothing.")
     return ParsedDiff(files=files, repairs=tuple(repairs))
 

@@ -42,10 +42,10 @@ def _parsed(
     try:
         return parse_reply(reply, default_path)
     except (NoDiffError, DiffParseError) as exc:
-        # A hunk that quotes the selection already rewritten (a whole block's or a unified
-        # diff's) changes nothing as written, a search/replace block without '=======' is
-        # unreadable; knowing the selection, ``fathom edit`` reads either as its new version
-        # (edits/new_version.py).
+        # A hunk or block that quotes the selection already rewritten (a whole block's, a
+        # unified diff's, a search/replace block's) changes nothing as written, a
+        # search/replace block without '=======' is unreadable; knowing the selection,
+        # ``fathom edit`` reads either as its new version (edits/new_version.py).
         if default_path is None or selection is None:
             raise
         text = read_text_file(root / default_path)

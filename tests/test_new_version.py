@@ -6,6 +6,8 @@ and a search/replace block without '=======' (the 1.5B on py-retry-exceptions)."
 import json
 from pathlib import Path
 
+import pytest
+
 from fathom.cli.main import main
 from fathom.context import LineRange
 from fathom.edits.diff_parse import ParsedDiff
@@ -337,3 +339,44 @@ def test_the_closing_brace_after_a_selection_inside_a_function_is_kept():
     # Only the selected lines are replaced: the function's own "}" after them stays.
     assert hunk.old_lines == ["    let y = x;", "    y"]
     assert hunk.new_lines == ["    let y = x + 1;", "    y"]
+
+
+# The 1.5B's first reply to java-int-stack in search/replace blocks
+# (bench/results/eval_cpu-1.5b-search-replace-44.json): the new code as both SEARCH and REPLACE.
+INT_STACK_NEW = UDIFF_NEW_CODE.split("@@ ... @@\n")[1].removesuffix("}\n```")
+SEARCH_REPLACE_NEW_CODE = (
+    f"{INT_STACK_PATH}\n```java\n<<<<<<< SEARCH\n{INT_STACK_NEW}=======\n{INT_STACK_NEW}"
+    ">>>>>>> REPLACE\n```"
+)
+
+
+def test_a_search_replace_block_of_new_code_twice_replaces_the_selection(tmp_path: Path):
+    int_stack_tree(tmp_path)
+    plan = plan_reply(SEARCH_REPLACE_NEW_CODE, tmp_path, INT_STACK_PATH, INT_STACK_SELECTION)
+    (changed,) = plan.files
+    assert_int_stack_rewritten(changed.new_text())
+    assert any(
+        "search/replace block changes nothing but its lines are new" in r for r in plan.repairs
+    )
+
+
+def test_a_search_replace_no_op_is_refused_as_one(tmp_path: Path):
+    int_stack_tree(tmp_path)
+    old = "".join(INT_STACK.splitlines(keepends=True)[15:26])
+    reply = f"{INT_STACK_PATH}\n<<<<<<< SEARCH\n{old}=======\n{old}>>>>>>> REPLACE\n"
+    with pytest.raises(NoDiffError, match="search/replace blocks change nothing"):
+        plan_reply(reply, tmp_path, INT_STACK_PATH, INT_STACK_SELECTION)
+
+
+def test_fathom_edit_in_search_replace_reads_it_the_same(
+    tmp_path: Path, stub, tokenizer_dir: Path, capsys
+):
+    target = int_stack_tree(tmp_path)
+    stub.replay([SEARCH_REPLACE_NEW_CODE])
+    argv = ["edit", str(target), "--range", "16:26", "--instruction", "grow the array"]
+    argv += ["--edit-format", "search-replace", "--json", "--apply"]
+    code = main([*argv, *stub.serve_args(tokenizer_dir)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert_int_stack_rewritten(target.read_text())
+    assert any("search/replace block changes nothing" in r for r in json.loads(out)["repairs"])
