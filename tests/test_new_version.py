@@ -1,7 +1,8 @@
 """A small model's slip: the new code alone where the format wants old and new, read as the
 selection's new version: a whole-block hunk quoting the selection already rewritten (old ==
-new lines), a unified-diff hunk of new code with no line marked (the 1.5B on java-int-stack),
-and a search/replace block without '=======' (the 1.5B on py-retry-exceptions)."""
+new lines), a unified-diff hunk of new code with no line marked (the 1.5B on java-int-stack,
+rs-mean-option, js-cart-tax), a search/replace block with the new code as SEARCH and REPLACE
+(java-int-stack) and a search/replace block without '=======' (py-retry-exceptions)."""
 
 import json
 from pathlib import Path
@@ -17,6 +18,7 @@ from fathom.edits.new_version import (
     unchanged_hunk_as_new_version,
     undivided_block_as_new_version,
 )
+from fathom.edits.plan import EditPlan
 from fathom.pipeline.apply_reply import plan_reply
 from tests.test_check_loop import SOURCE
 from tests.test_check_loop import edit as edit_tree
@@ -216,25 +218,48 @@ def assert_int_stack_rewritten(text: str) -> None:
     assert text.endswith(INT_STACK[INT_STACK.index("    public int size()") :])
 
 
-def test_an_unmarked_unified_diff_hunk_of_new_code_replaces_the_selection(tmp_path: Path):
+# The 1.5B's first reply to java-int-stack in search/replace blocks
+# (bench/results/eval_cpu-1.5b-search-replace-44.json): the new code as both SEARCH and REPLACE.
+INT_STACK_NEW = UDIFF_NEW_CODE.split("@@ ... @@\n")[1].removesuffix("}\n```")
+SEARCH_REPLACE_NEW_CODE = (
+    f"{INT_STACK_PATH}\n```java\n<<<<<<< SEARCH\n{INT_STACK_NEW}=======\n{INT_STACK_NEW}"
+    ">>>>>>> REPLACE\n```"
+)
+NEW_CODE_REPLIES = [
+    pytest.param(UDIFF_NEW_CODE, "udiff", "hunk marks no change", id="udiff"),
+    pytest.param(
+        SEARCH_REPLACE_NEW_CODE,
+        "search-replace",
+        "search/replace block changes nothing",
+        id="search-replace",
+    ),
+]
+
+
+@pytest.mark.parametrize(("reply", "edit_format", "repair"), NEW_CODE_REPLIES)
+def test_new_code_quoted_as_unchanged_replaces_the_selection(
+    tmp_path: Path, reply: str, edit_format: str, repair: str
+):
     int_stack_tree(tmp_path)
-    plan = plan_reply(UDIFF_NEW_CODE, tmp_path, INT_STACK_PATH, INT_STACK_SELECTION)
+    plan = plan_reply(reply, tmp_path, INT_STACK_PATH, INT_STACK_SELECTION)
     (changed,) = plan.files
     assert_int_stack_rewritten(changed.new_text())
+    assert any(repair in r for r in plan.repairs), plan.repairs
 
 
-def test_fathom_edit_in_unified_diffs_reads_it_the_same(
-    tmp_path: Path, stub, tokenizer_dir: Path, capsys
+@pytest.mark.parametrize(("reply", "edit_format", "repair"), NEW_CODE_REPLIES)
+def test_fathom_edit_reads_it_the_same(
+    tmp_path: Path, stub, tokenizer_dir: Path, capsys, reply: str, edit_format: str, repair: str
 ):
     target = int_stack_tree(tmp_path)
-    stub.replay([UDIFF_NEW_CODE])
+    stub.replay([reply])
     argv = ["edit", str(target), "--range", "16:26", "--instruction", "grow the array"]
-    argv += ["--edit-format", "udiff", "--json", "--apply", *stub.serve_args(tokenizer_dir)]
+    argv += ["--edit-format", edit_format, "--json", "--apply", *stub.serve_args(tokenizer_dir)]
     code = main(argv)
     out, err = capsys.readouterr()
     assert code == 0, err
     assert_int_stack_rewritten(target.read_text())
-    assert any("marks no change" in r for r in json.loads(out)["repairs"])
+    assert any(repair in r for r in json.loads(out)["repairs"])
 
 
 # The 1.5B's first replies in unified diffs to two more tasks of the edit suite
@@ -304,12 +329,17 @@ CART_REPLY = (
 )
 
 
+def planned(root: Path, rel: str, text: str, reply: str, selection: LineRange) -> EditPlan:
+    """``reply``'s plan for ``rel`` (holding ``text``) with ``selection`` asked about."""
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_text(text)
+    return plan_reply(reply, root, rel, selection)
+
+
 def test_a_hunk_whose_marker_column_stops_is_read_to_the_end_of_its_code_block(
     tmp_path: Path,
 ):
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src/cart.js").write_text(CART)
-    plan = plan_reply(CART_REPLY, tmp_path, "src/cart.js", LineRange(8, 11))
+    plan = planned(tmp_path, "src/cart.js", CART, CART_REPLY, LineRange(8, 11))
     (changed,) = plan.files
     # The "}" at column 0 closes the function; the return line keeps the file's 2 spaces.
     assert changed.new_text() == CART.replace(
@@ -322,9 +352,7 @@ def test_a_hunk_whose_marker_column_stops_is_read_to_the_end_of_its_code_block(
 def test_a_new_version_that_goes_on_past_the_selection_replaces_what_it_rewrote(
     tmp_path: Path,
 ):
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src/stats.rs").write_text(STATS)
-    plan = plan_reply(STATS_REPLY, tmp_path, "src/stats.rs", LineRange(0, 10))
+    plan = planned(tmp_path, "src/stats.rs", STATS, STATS_REPLY, LineRange(0, 10))
     (changed,) = plan.files
     assert changed.new_text() == STATS_NEW  # range once, as rewritten, not twice
     assert any("also rewrites lines 11-15" in r for r in plan.repairs)
@@ -341,42 +369,9 @@ def test_the_closing_brace_after_a_selection_inside_a_function_is_kept():
     assert hunk.new_lines == ["    let y = x + 1;", "    y"]
 
 
-# The 1.5B's first reply to java-int-stack in search/replace blocks
-# (bench/results/eval_cpu-1.5b-search-replace-44.json): the new code as both SEARCH and REPLACE.
-INT_STACK_NEW = UDIFF_NEW_CODE.split("@@ ... @@\n")[1].removesuffix("}\n```")
-SEARCH_REPLACE_NEW_CODE = (
-    f"{INT_STACK_PATH}\n```java\n<<<<<<< SEARCH\n{INT_STACK_NEW}=======\n{INT_STACK_NEW}"
-    ">>>>>>> REPLACE\n```"
-)
-
-
-def test_a_search_replace_block_of_new_code_twice_replaces_the_selection(tmp_path: Path):
-    int_stack_tree(tmp_path)
-    plan = plan_reply(SEARCH_REPLACE_NEW_CODE, tmp_path, INT_STACK_PATH, INT_STACK_SELECTION)
-    (changed,) = plan.files
-    assert_int_stack_rewritten(changed.new_text())
-    assert any(
-        "search/replace block changes nothing but its lines are new" in r for r in plan.repairs
-    )
-
-
 def test_a_search_replace_no_op_is_refused_as_one(tmp_path: Path):
     int_stack_tree(tmp_path)
     old = "".join(INT_STACK.splitlines(keepends=True)[15:26])
     reply = f"{INT_STACK_PATH}\n<<<<<<< SEARCH\n{old}=======\n{old}>>>>>>> REPLACE\n"
     with pytest.raises(NoDiffError, match="search/replace blocks change nothing"):
         plan_reply(reply, tmp_path, INT_STACK_PATH, INT_STACK_SELECTION)
-
-
-def test_fathom_edit_in_search_replace_reads_it_the_same(
-    tmp_path: Path, stub, tokenizer_dir: Path, capsys
-):
-    target = int_stack_tree(tmp_path)
-    stub.replay([SEARCH_REPLACE_NEW_CODE])
-    argv = ["edit", str(target), "--range", "16:26", "--instruction", "grow the array"]
-    argv += ["--edit-format", "search-replace", "--json", "--apply"]
-    code = main([*argv, *stub.serve_args(tokenizer_dir)])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    assert_int_stack_rewritten(target.read_text())
-    assert any("search/replace block changes nothing" in r for r in json.loads(out)["repairs"])
