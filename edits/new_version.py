@@ -22,6 +22,8 @@ from fathom.edits.errors import DiffParseError, EditError, NoDiffError
 from fathom.edits.reindent import indent_of
 from fathom.edits.search_replace import has_blocks, parse_search_replace, undivided_block
 
+_BARE_FENCES = ("```", "~~~")  # a fence with no language: one that closes a block
+
 
 def _replacing_selection(
     rel: str, text: str, selection: LineRange, new: list[str], repairs: tuple[str, ...]
@@ -117,7 +119,7 @@ def _fenced_context_hunk(reply: str) -> list[str] | None:
         return None
     opened = sum(map(is_fence, lines[:header]))
     close = next((i for i in range(header + 1, len(lines)) if is_fence(lines[i])), None)
-    if close is None or (opened % 2 == 0 and (opened or lines[close].strip() not in FENCES)):
+    if close is None or (opened % 2 == 0 and (opened or lines[close].strip() not in _BARE_FENCES)):
         return None
     body = lines[header + 1 : close]
     while body and not body[-1].strip():
@@ -125,9 +127,6 @@ def _fenced_context_hunk(reply: str) -> list[str] | None:
     if any(line.startswith(("+", "-", "@@")) for line in body):
         return None
     return body
-
-
-FENCES = ("```", "~~~")  # a fence with no language: one that closes a block
 
 
 def _closers_trimmed(new: list[str], selected: list[str]) -> list[str]:
