@@ -151,9 +151,18 @@ function disk(relative) {
   return readFileSync(join(config.workspace, relative), 'utf8');
 }
 
+const PROPOSED_TAB = '.tab[aria-label*="proposed change"]';
+
 /** The diff views of a proposed change still open, by their tabs' titles. */
 async function proposedTabs() {
-  return page.locator('.tab[aria-label*="proposed change"]').count();
+  return page.locator(PROPOSED_TAB).count();
+}
+
+/** Once Apply or Discard is chosen the extension closes the diff view, and the editor takes
+ * the focus back: a command palette opened before that would close with the focus change. */
+async function diffViewClosed() {
+  await page.locator(PROPOSED_TAB).first().waitFor({ state: 'detached', timeout: 10_000 });
+  await page.waitForTimeout(500);
 }
 
 async function toasts() {
@@ -178,6 +187,7 @@ await scenario('edit_apply_then_undo', async () => {
   await page.screenshot({ path: join(config.out, 'edit-preview.png') });
   await shown.dialog.locator('.monaco-button', { hasText: 'Apply' }).first().click();
   await shown.dialog.waitFor({ state: 'hidden' });
+  await diffViewClosed();
   await waitForState('ready', MINUTE, before + 1);
   await saveAll();
   return {
@@ -202,6 +212,7 @@ await scenario('edit_discard', async () => {
   const shown = await preview();
   await shown.dialog.locator('.monaco-button', { hasText: /^(Discard|Cancel)$/ }).first().click();
   await shown.dialog.waitFor({ state: 'hidden' });
+  await diffViewClosed();
   await page.waitForTimeout(3000); // time for an error toast to show, if one comes
   await saveAll();
   return { toasts: await toasts(), text: disk('shop/report.py'), diffTabs: await proposedTabs() };
