@@ -105,9 +105,11 @@ async function confirmInDiffView(
     if (!open) throw new Error(`${uri} is not open; Fathom edits open documents`);
     return open.getText();
   });
+  const shown: vscode.Uri[] = [];
   for (const [uri, text] of texts) {
     const original = vscode.Uri.parse(uri);
     const right = proposed.set(original, text);
+    shown.push(right);
     const name = original.path.split('/').pop() ?? uri;
     await vscode.commands.executeCommand(
       'vscode.diff', original, right, `Fathom: proposed change to ${name}`, { preview: true },
@@ -122,19 +124,21 @@ async function confirmInDiffView(
     );
     return choice?.title === 'Apply';
   } finally {
-    await closeProposedDiffs(proposed);
+    await closeProposedDiffs(proposed, shown);
   }
 }
 
 /** Close the diff views `confirmInDiffView` opened once the user has chosen: left open, they
- * would go on showing a discarded (or already applied) change as still proposed. */
-async function closeProposedDiffs(proposed: ProposedContent): Promise<void> {
+ * would go on showing a discarded (or already applied) change as still proposed. Only this
+ * change's: another edit's may be waiting for its own answer. */
+async function closeProposedDiffs(proposed: ProposedContent, shown: vscode.Uri[]): Promise<void> {
+  const mine = new Set(shown.map((uri) => uri.toString()));
   const tabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter(
     (tab) => tab.input instanceof vscode.TabInputTextDiff
-      && tab.input.modified.scheme === PROPOSED_SCHEME,
+      && mine.has(tab.input.modified.toString()),
   );
   if (tabs.length > 0) await vscode.window.tabGroups.close(tabs);
-  proposed.texts.clear();
+  for (const uri of mine) proposed.texts.delete(uri);
 }
 
 function selectionRange(editor: vscode.TextEditor): vscode.Range {
