@@ -26,11 +26,11 @@ _BARE_FENCES = ("```", "~~~")  # a fence with no language: one that closes a blo
 
 
 def _replacing_selection(
-    rel: str, text: str, selection: LineRange, new: list[str], repairs: tuple[str, ...]
+    rel: str, lines: list[str], selection: LineRange, new: list[str], repairs: tuple[str, ...]
 ) -> ParsedDiff | None:
-    """A diff of ``rel`` whose one hunk replaces ``selection`` with ``new``; None when
-    ``new`` is empty or every line of it is in the file already (a quote, not new code)."""
-    lines = split_lines(text)
+    """A diff of ``rel`` (its ``lines``) whose one hunk replaces ``selection`` with ``new``;
+    None when ``new`` is empty or every line of it is in the file already (a quote, not new
+    code)."""
     stripped = {line.strip() for line in lines}
     if not new or all(line.strip() in stripped for line in new):
         return None
@@ -92,9 +92,9 @@ def unchanged_hunk_as_new_version(
     what = "search/replace block changes nothing" if blocks else "hunk marks no change"
     note = f"the model's one {what} but its lines are new: they replace the selection"
     lines = split_lines(text)
-    selected = lines[selection.start : selection.end]
     if blocks:  # no marker column to misread
-        return _replacing_selection(rel, text, selection, hunk.new_lines, (note,))
+        return _replacing_selection(rel, lines, selection, hunk.new_lines, (note,))
+    selected = lines[selection.start : selection.end]
     fenced = _fenced_context_hunk(reply)
     # The model writes such a hunk as code, a marker column on some lines and not on others:
     # the parser reads a line with no marker ("}" at column 0) as the end of the hunk and
@@ -104,7 +104,7 @@ def unchanged_hunk_as_new_version(
     else:
         written = _closers_trimmed(_markers_dropped(fenced, _space_unit(lines)), selected)
     new = _unprefixed(written, selected)
-    return _replacing_selection(rel, text, selection, new, (*parsed.repairs, note))
+    return _replacing_selection(rel, lines, selection, new, (*parsed.repairs, note))
 
 
 def _fenced_context_hunk(reply: str) -> list[str] | None:
@@ -207,7 +207,7 @@ def undivided_block_as_new_version(
     if path is not None and path != rel and not rel.endswith("/" + path):
         return None
     note = "the search/replace block has no '=======' (only new lines): it replaces the selection"
-    return _replacing_selection(rel, text, selection, new, (note,))
+    return _replacing_selection(rel, split_lines(text), selection, new, (note,))
 
 
 def refused_reply_as_new_version(
