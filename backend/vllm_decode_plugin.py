@@ -17,7 +17,9 @@ asks for the originals, so no vLLM file is patched.
 
 The choice between the two paths is made inside a custom op (linear) or inside vLLM's own
 opaque MoE op, so torch.compile sees one graph and each captured CUDA graph holds one path.
-``FATHOM_DECODE_OPS`` (``moe,dense`` unless set) says which of the two it takes.
+``FATHOM_DECODE_OPS`` (``moe,dense`` unless set) says which of them it takes; ``attention``
+there also puts decode steps of a few sequences on Fathom's attention kernel
+(backend/vllm_decode_attention.py).
 
 Off unless ``FATHOM_DECODE_KERNELS=1``. On one H200 it made a batch-1 decode step of
 Qwen3-Coder-30B-A3B-FP8 12% faster than plain vLLM's (3.59 against 4.10 ms; more exact too,
@@ -60,6 +62,10 @@ def register() -> None:
     if "dense" in ops:
         _register_linear_op()
     _register_layers(dense="dense" in ops, moe="moe" in ops)
+    if "attention" in ops:
+        from fathom.backend import vllm_decode_attention
+
+        vllm_decode_attention.register()
     log.info("Fathom decode kernels registered for %s (FP8 blocks, a few tokens)", sorted(ops))
 
 

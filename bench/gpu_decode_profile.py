@@ -114,7 +114,7 @@ FAMILIES = (
     ("dense FP8 GEMMs (block-scaled)", ("gemm_fp8_blockwise", "block_scaled_mm", "deep_gemm")),
     ("Marlin GEMMs", ("marlin", "Marlin")),
     ("BF16 cuBLAS GEMMs (LM head; MLA's absorbed K/V projections)", ("nvjet", "cublas")),
-    ("attention", ("Flash", "flash", "mla", "MLA")),
+    ("attention", ("Flash", "flash", "mla", "MLA", "_decode_attention_kernel")),
 )
 
 

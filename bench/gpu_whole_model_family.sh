@@ -11,6 +11,9 @@
 #   kernels   the kernel sweep (split-K of the expert up kernel at 1/2/4, the cast fused
 #             into the down kernel or not; 1, 2 and 4 tokens) and the GPU correctness test;
 #             the fastest tiles go to $OUT/tiles.json and $TILES_FILE for the stages after
+#   attention the decode attention's GPU test and its sweep beside FlashAttention-3
+#             (bench/gpu_decode_attention.py): its fastest tile, the batches where it wins
+#             and, if it wins at batch 1, ``attention`` in the ops, merged into $TILES_FILE
 #   twins     the plugin on (--engine plain --decode-kernels) with those tiles: decode, 32K
 #             decode and a batch-1 profile; then plain vLLM, decode and 32K decode: the A/B
 #   splits    FlashAttention-3 without split-KV (fa-one-split): plugin on, then plain vLLM
@@ -49,8 +52,14 @@ case "$STAGE" in
     cp "$OUT/tiles.json" "$TILES_FILE" 2>/dev/null
     timeout 90 $RUN python3 tests/test_fp8_decode_kernels_gpu.py 2>&1 | tail -8
     ;;
+  attention)
+    timeout 60 $RUN python3 tests/test_decode_attention_gpu.py 2>&1 | tail -6
+    timeout 240 $RUN python3 -u bench/gpu_decode_attention.py --tiles-file "$TILES_FILE" \
+      --out "$OUT" 2>&1 | grep -E "^\[attention\]|Error" | cut -c1-700
+    cp "$TILES_FILE" "$OUT/tiles.json"
+    ;;
   twins)
-    whole 300 qwen3_plugin --engine plain --decode-kernels --phases decode decode_long profile
+    whole 360 qwen3_plugin --engine plain --decode-kernels --phases decode decode_long profile
     whole 200 qwen3_plain-twin --engine plain --phases decode decode_long
     ;;
   splits)
