@@ -16,6 +16,7 @@
 #             and, if it wins at batch 1, ``attention`` in the ops, merged into $TILES_FILE
 #   twins     the plugin on (--engine plain --decode-kernels) with those tiles: decode, 32K
 #             decode and a batch-1 profile; then plain vLLM, decode and 32K decode: the A/B
+#   plugin, plain  the two halves of twins, a call each (same machine, same session)
 #   splits    FlashAttention-3 without split-KV (fa-one-split): plugin on, then plain vLLM
 #   fusion    the plugin with vLLM's fusion passes, and its plain twin
 # Each engine run is cut at its own timeout, so a slow start costs one row, not the call.
@@ -61,6 +62,12 @@ case "$STAGE" in
   twins)
     whole 360 qwen3_plugin --engine plain --decode-kernels --phases decode decode_long profile
     whole 200 qwen3_plain-twin --engine plain --phases decode decode_long
+    ;;
+  plugin)  # the twins stage in two calls: each engine run gets a call of its own
+    whole 400 qwen3_plugin --engine plain --decode-kernels --phases decode decode_long profile
+    ;;
+  plain)
+    whole 240 qwen3_plain-twin --engine plain --phases decode decode_long
     ;;
   splits)
     whole 300 qwen3_plugin-fa-one-split --engine plain --decode-kernels \
