@@ -18,10 +18,12 @@ not import vLLM.
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 import torch
 
+log = logging.getLogger("fathom.decode_kernels")
 BACKEND_PATH = "fathom.backend.vllm_decode_attention.DecodeFlashAttentionBackend"
 
 
@@ -77,6 +79,7 @@ def _impl_class() -> type:
                     dtype=torch.int32,
                     device=torch.device("cuda", torch.cuda.current_device()),
                 )
+            _log_once(self.fathom_reason, ATTENTION_TILES["attn_max_seqs"])
 
         def forward(
             self,
@@ -125,6 +128,14 @@ def _impl_class() -> type:
 
     DecodeFlashAttentionImpl.__module__ = __name__
     return DecodeFlashAttentionImpl
+
+
+@functools.cache
+def _log_once(reason: str | None, max_seqs: int) -> None:
+    if reason is None:
+        log.info("Fathom decode attention takes decode batches of up to %d sequences", max_seqs)
+    else:
+        log.info("Fathom decode attention left to FlashAttention: %s", reason)
 
 
 def _unsupported(impl: Any, group: int, decoder: Any) -> str | None:
