@@ -17,6 +17,7 @@
 #   twins     the plugin on (--engine plain --decode-kernels) with those tiles: decode, 32K
 #             decode and a batch-1 profile; then plain vLLM, decode and 32K decode: the A/B
 #   plugin, plain  the two halves of twins, a call each (same machine, same session)
+#   plugin-short, plain-short  both in one call: decode at 1K only (the plugin's with a profile)
 #   splits    FlashAttention-3 without split-KV (fa-one-split): plugin on, then plain vLLM
 #   fusion    the plugin with vLLM's fusion passes, and its plain twin
 # Each engine run is cut at its own timeout, so a slow start costs one row, not the call.
@@ -68,6 +69,12 @@ case "$STAGE" in
     ;;
   plain)
     whole 240 qwen3_plain-twin --engine plain --phases decode decode_long
+    ;;
+  plugin-short)  # plugin and plain in one call: decode at 1K only
+    whole 290 qwen3_plugin --engine plain --decode-kernels --phases decode profile
+    ;;
+  plain-short)
+    whole 170 qwen3_plain-twin --engine plain --phases decode
     ;;
   splits)
     whole 300 qwen3_plugin-fa-one-split --engine plain --decode-kernels \
