@@ -167,6 +167,9 @@ def main() -> None:
         print(f"[attention] {json.dumps({k: v for k, v in row.items() if k != 'tiles'})}")
     result["best_tiles"] = best_tiles(result["rows"])
     path.write_text(json.dumps(result, indent=2))
+    table = markdown(result)
+    path.with_suffix(".md").write_text(table)
+    print(table, flush=True)
     print(f"[attention] wrote {path}; best {json.dumps(result['best_tiles'])}", flush=True)
     if args.tiles_file:
         tiles = json.loads(args.tiles_file.read_text()) if args.tiles_file.exists() else {}
@@ -175,6 +178,31 @@ def main() -> None:
             ops.append("attention")
         tiles.update(result["best_tiles"], ops=",".join(ops))
         args.tiles_file.write_text(json.dumps(tiles))
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The rows as a table: µs a call for each kernel, their ratio, and their errors."""
+    lines = [
+        f"# Decode attention, {result['gpu']}, {result['date']}",
+        "",
+        f"vLLM {result.get('vllm')}, torch {result['torch']}, Triton {result['triton']}. "
+        "Qwen3-Coder-30B-A3B's attention (32 query heads, 4 KV heads of 128, bf16 cache, "
+        "16-token pages), one new token a sequence, K and V from HBM. µs a call in a CUDA graph; "
+        "error: max |out - float32| over the largest output. Fathom's tile: splits, min chunk, "
+        f"block, warps, stages. Settings chosen: `{json.dumps(result.get('best_tiles'))}`.",
+        "",
+        "| sequences | context | FlashAttention-3 µs | Fathom µs (tile) | Fathom ÷ FA | "
+        "KV TB/s (FA, Fathom) | error (FA, Fathom) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in result["rows"]:
+        mine = row["fathom_error"].get(row["best_tile"])
+        lines.append(
+            f"| {row['seqs']} | {row['context']} | {row['fa_us']} | {row['fathom_us']} "
+            f"({row['best_tile']}) | {row['fathom_us'] / row['fa_us']:.3f} | "
+            f"{row['fa_tb_s']}, {row['fathom_tb_s']} | {row['fa_error']}, {mine} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def best_tiles(rows: list[dict[str, Any]]) -> dict[str, Any]:
