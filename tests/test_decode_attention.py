@@ -8,34 +8,20 @@ bench/gpu_decode_attention.py times both.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from fathom.backend import vllm_decode_attention
+from tests.triton_interpreted import run_interpreted
 
-HERE = Path(__file__).resolve().parent
 TOLERANCE = 0.01  # fp16 outputs carry ~3 significant digits
 
 
 @pytest.fixture(scope="module")
 def interpreted() -> dict[str, Any]:
-    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(HERE.parent)}
-    done = subprocess.run(
-        [sys.executable, str(HERE / "decode_attention_interpreted.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=HERE.parent,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_interpreted("decode_attention_interpreted.py")
 
 
 @pytest.mark.parametrize("case", ["one_slice", "slices", "empty_and_long", "group_of_3"])

@@ -9,10 +9,6 @@ bench/results/decode_kernels.md.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,31 +17,19 @@ import torch
 
 from fathom.backend import vllm_decode_plugin
 from fathom.backend.vllm_decode_moe import unsupported_reason
+from tests.triton_interpreted import run_interpreted
 
-HERE = Path(__file__).resolve().parent
 # bf16 outputs carry ~3 significant digits; the float32 sums differ only in order.
 TOLERANCE = 0.01
 
 
 @pytest.fixture(scope="module")
 def interpreted() -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "TRITON_INTERPRET": "1",
-        "PYTHONPATH": str(HERE.parent),
-        # The plugin takes only FP8 linears of K >= 4096 (o_proj) by default; the wrapper
-        # check runs a 256-column layer.
-        "FATHOM_DECODE_TILES": json.dumps({"dense_min_k": 0}),
-    }
-    done = subprocess.run(
-        [sys.executable, str(HERE / "fp8_kernels_interpreted.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=HERE.parent,
+    # The plugin takes only FP8 linears of K >= 4096 (o_proj) by default; the wrapper check
+    # runs a 256-column layer.
+    return run_interpreted(
+        "fp8_kernels_interpreted.py", FATHOM_DECODE_TILES=json.dumps({"dense_min_k": 0})
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_gemv_matches_float32_math(interpreted: dict[str, Any]) -> None:
