@@ -13,8 +13,9 @@ whose context took one slice writes its output; otherwise each program stores it
 and softmax statistics, counts itself done, and the sequence's last program combines the
 slices (so no second kernel runs) and resets the count for the next step.
 
-Settings (``ATTENTION_TILES``, overridable with the JSON in FATHOM_DECODE_TILES) are the
-fastest bench/gpu_decode_attention.py found on an H200.
+Settings (``ATTENTION_TILES``, overridable with the JSON in FATHOM_DECODE_TILES) are first
+choices, not yet timed on a GPU: bench/gpu_decode_attention.py sweeps them beside
+FlashAttention-3 and writes the fastest for a whole-model run.
 """
 
 from __future__ import annotations
