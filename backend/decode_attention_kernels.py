@@ -86,26 +86,16 @@ def _decode_attention_kernel(
             inside = tokens < end
             block = tl.load(table + tokens // PAGE, mask=inside, other=0).to(tl.int64)
             slot = tokens % PAGE
-            k = tl.load(
-                k_ptr
-                + (block * stride_kb + slot * stride_ks + kv_head * stride_kh)[:, None]
-                + dims[None, :],
-                mask=inside[:, None],
-                other=0.0,
-            )
+            k = _cached_rows(k_ptr, block, slot, kv_head, dims, inside, stride_kb, stride_ks,
+                             stride_kh)  # fmt: skip
             scores = tl.dot(q, tl.trans(k)) * scale_log2
             scores = tl.where(inside[None, :], scores, float("-inf"))
             new_top = tl.maximum(top, tl.max(scores, axis=1))
             p = tl.exp2(scores - new_top[:, None])
             alpha = tl.exp2(top - new_top)
             total = total * alpha + tl.sum(p, axis=1)
-            v = tl.load(
-                v_ptr
-                + (block * stride_vb + slot * stride_vs + kv_head * stride_vh)[:, None]
-                + dims[None, :],
-                mask=inside[:, None],
-                other=0.0,
-            )
+            v = _cached_rows(v_ptr, block, slot, kv_head, dims, inside, stride_vb, stride_vs,
+                             stride_vh)  # fmt: skip
             acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
             top = new_top
         if used == 1:
@@ -132,6 +122,14 @@ def _decode_attention_kernel(
                 _combine(part_ptr, stat_ptr, out_ptr, pair, seq, kv_head, used,
                          stride_ot, stride_oh, HEAD, GROUP, GROUP_P, SPLITS)  # fmt: skip
                 tl.atomic_xchg(count_ptr + pair, 0)
+
+
+@triton.jit
+def _cached_rows(base, block, slot, kv_head, dims, inside, stride_b, stride_s, stride_h):
+    """One KV head's rows of the cache (K or V) for the tokens at ``block``/``slot``; zeros
+    where ``inside`` is false."""
+    rows = base + (block * stride_b + slot * stride_s + kv_head * stride_h)[:, None]
+    return tl.load(rows + dims[None, :], mask=inside[:, None], other=0.0)
 
 
 @triton.jit

@@ -45,12 +45,11 @@ def _backend_class() -> type:
     from vllm.v1.attention.backends.flash_attn import FlashAttentionBackend
 
     impl = _impl_class()
-    backend = type(
+    return type(
         "DecodeFlashAttentionBackend",
         (FlashAttentionBackend,),
         {"get_impl_cls": staticmethod(lambda: impl), "__module__": __name__},
     )
-    return backend
 
 
 @functools.cache

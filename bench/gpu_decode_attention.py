@@ -24,7 +24,6 @@ import itertools
 import json
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from gpu_decode_kernels import L2_BYTES, graph_time_us, rotating  # noqa: E402
+from gpu_decode_kernels import L2_BYTES, graph_time_us, rotating, run_header  # noqa: E402
 from paged_attention_reference import attention, paged_cache  # noqa: E402
 
 from fathom.backend.decode_attention_kernels import decode_attention  # noqa: E402
@@ -138,21 +137,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args()
     torch.manual_seed(0)
-    import triton
-
-    result: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "gpu": torch.cuda.get_device_name(),
-        "torch": torch.__version__,
-        "triton": triton.__version__,
-        "rows": [],
-    }
-    try:
-        import vllm
-
-        result["vllm"] = vllm.__version__
-    except ImportError as exc:
-        result["import_error"] = str(exc)
+    result = {**run_header(), "rows": []}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"decode_attention_{args.tag}.json"
     sweep = list(
@@ -192,7 +177,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"# Decode attention, {result['gpu']}, {result['date']}",
         "",
-        f"vLLM {result.get('vllm')}, torch {result['torch']}, Triton {result['triton']}. "
+        f"vLLM {result.get('vllm')}, torch {result['torch']}, Triton {result.get('triton')}. "
         "Qwen3-Coder-30B-A3B's attention (32 query heads, 4 KV heads of 128, bf16 cache, "
         "16-token pages), one new token a sequence, K and V from HBM. µs a call in a CUDA graph; "
         "error: max |out - float32| over the largest output. Fathom's tile: splits, min chunk, "

@@ -214,6 +214,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args()
     torch.manual_seed(0)
+    result = run_header()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"decode_kernels_{args.tag}.json"
+    for name, rows in (("dense", dense_rows), ("moe", moe_rows)):
+        result[name] = rows(args)
+        path.write_text(json.dumps(result, indent=2))
+    result["best_tiles"] = best_tiles(result)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"[kernels] wrote {path}", flush=True)
+    print(f"FATHOM_DECODE_TILES='{json.dumps(result['best_tiles'])}'", flush=True)
+    if args.tiles_file:
+        args.tiles_file.write_text(json.dumps(result["best_tiles"]))
+
+
+def run_header() -> dict[str, Any]:
+    """What a GPU kernel bench's JSON starts with: date, GPU and the versions it ran."""
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "gpu": torch.cuda.get_device_name(),
@@ -226,17 +242,7 @@ def main() -> None:
         result.update(triton=triton.__version__, vllm=vllm.__version__)
     except ImportError as exc:
         result["import_error"] = str(exc)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"decode_kernels_{args.tag}.json"
-    for name, rows in (("dense", dense_rows), ("moe", moe_rows)):
-        result[name] = rows(args)
-        path.write_text(json.dumps(result, indent=2))
-    result["best_tiles"] = best_tiles(result)
-    path.write_text(json.dumps(result, indent=2))
-    print(f"[kernels] wrote {path}", flush=True)
-    print(f"FATHOM_DECODE_TILES='{json.dumps(result['best_tiles'])}'", flush=True)
-    if args.tiles_file:
-        args.tiles_file.write_text(json.dumps(result["best_tiles"]))
+    return result
 
 
 def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
