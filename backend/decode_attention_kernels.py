@@ -13,9 +13,11 @@ whose context took one slice writes its output; otherwise each program stores it
 and softmax statistics, counts itself done, and the sequence's last program combines the
 slices (so no second kernel runs) and resets the count for the next step.
 
-Settings (``ATTENTION_TILES``, overridable with the JSON in FATHOM_DECODE_TILES) are first
-choices, not yet timed on a GPU: bench/gpu_decode_attention.py sweeps them beside
-FlashAttention-3 and writes the fastest for a whole-model run.
+Settings (``ATTENTION_TILES``, overridable with the JSON in FATHOM_DECODE_TILES): the tile
+bench/gpu_decode_attention.py found fastest at batch 1 (1K and 32K contexts summed) on an
+H100. Even so the kernel is 1.3-1.4x slower than FlashAttention-3 there (and 1.05-1.6x at 4-32
+sequences, bench/results/decode_attention_h100*.md), so the plugin runs it only where
+FATHOM_DECODE_OPS names ``attention``; it stays for that sweep and its tests.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ import triton
 import triton.language as tl
 
 ATTENTION_TILES: dict[str, int] = {
-    "attn_splits": 16,
-    "attn_min_chunk": 64,
-    "attn_block_t": 64,
-    "attn_warps": 4,
-    "attn_stages": 2,
+    "attn_splits": 64,
+    "attn_min_chunk": 16,
+    "attn_block_t": 32,
+    "attn_warps": 2,
+    "attn_stages": 3,
     # Decode batches of at most this many sequences take the kernel; larger ones keep
     # FlashAttention (whose tiles fill up with more query rows).
     "attn_max_seqs": 8,

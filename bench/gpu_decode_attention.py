@@ -32,7 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from gpu_decode_kernels import L2_BYTES, graph_time_us, rotating, run_header  # noqa: E402
+from gpu_decode_kernels import L2_BYTES, gpu_tag, graph_time_us, rotating, run_header  # noqa: E402
 from paged_attention_reference import attention, paged_cache  # noqa: E402
 
 from fathom.backend.decode_attention_kernels import decode_attention  # noqa: E402
@@ -132,14 +132,14 @@ def main() -> None:
     parser.add_argument("--block-t", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--warps", type=int, nargs="+", default=[4])
     parser.add_argument("--stages", type=int, nargs="+", default=[2])
-    parser.add_argument("--tag", default="h200")
+    parser.add_argument("--tag", default=None, help="file name's tag; default: the GPU's model")
     parser.add_argument("--tiles-file", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args()
     torch.manual_seed(0)
     result = {**run_header(), "rows": []}
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"decode_attention_{args.tag}.json"
+    path = args.out / f"decode_attention_{args.tag or gpu_tag()}.json"
     sweep = list(
         itertools.product(args.splits, args.min_chunk, args.block_t, args.warps, args.stages)
     )

@@ -23,6 +23,7 @@ import argparse
 import functools
 import itertools
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -209,14 +210,14 @@ def main() -> None:
     parser.add_argument("--warps", type=int, nargs="+", default=[4])
     parser.add_argument("--split-k", type=int, nargs="+", default=[1], help="e.g. 1 2 4")
     parser.add_argument("--fused-cast", type=int, nargs="+", default=[0], help="0 1: both")
-    parser.add_argument("--tag", default="h200")
+    parser.add_argument("--tag", default=None, help="file name's tag; default: the GPU's model")
     parser.add_argument("--tiles-file", type=Path, default=None, help="best_tiles as JSON")
     parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args()
     torch.manual_seed(0)
     result = run_header()
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"decode_kernels_{args.tag}.json"
+    path = args.out / f"decode_kernels_{args.tag or gpu_tag()}.json"
     for name, rows in (("dense", dense_rows), ("moe", moe_rows)):
         result[name] = rows(args)
         path.write_text(json.dumps(result, indent=2))
@@ -226,6 +227,13 @@ def main() -> None:
     print(f"FATHOM_DECODE_TILES='{json.dumps(result['best_tiles'])}'", flush=True)
     if args.tiles_file:
         args.tiles_file.write_text(json.dumps(result["best_tiles"]))
+
+
+def gpu_tag() -> str:
+    """The GPU's model as a file-name tag ("h100", "h200"): results from two cards never share
+    a name."""
+    name = torch.cuda.get_device_name().lower()
+    return next((m for m in re.findall(r"[a-z]\d{2,4}", name)), "gpu")
 
 
 def run_header() -> dict[str, Any]:
