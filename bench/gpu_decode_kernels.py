@@ -9,8 +9,10 @@ Shapes of Qwen3-Coder-30B-A3B-Instruct-FP8 (hidden 2048, 32 query + 4 KV heads o
   quantization; router + ``fused_topk`` + ``fused_experts``), max and mean absolute error
   relative to the largest output;
 - time: each op captured 100 times in one CUDA graph, replayed, µs per call (a decode step
-  runs them inside CUDA graphs too), for vLLM's op, the GEMV at its tile and the MoE kernels
-  at each tile swept (tried at one token; the best one again at more). The calls rotate over
+  runs them inside CUDA graphs too), for vLLM's op, the GEMV at each tile swept
+  (``--dense-n/-k/-warps``; the plugin's tile alone by default) and the MoE kernels at each
+  tile swept (tried at one token; the best one again at more). ``--ops dense`` (or ``moe``)
+  times one kind alone and writes no settings. The calls rotate over
   copies of the dense weights (4x the L2 cache) and over inputs that route to other experts,
   so weights come from HBM as in a model's step (reading one copy 100 times timed the L2).
 Writes ``decode_kernels_<tag>.json`` and, with ``--tiles-file``, the plugin's settings from
@@ -34,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fathom.backend.fp8_decode_kernels import gemv, moe_decode
+from fathom.backend.fp8_decode_kernels import TILES, gemv, moe_decode
 
 HIDDEN, HEADS, KV_HEADS, HEAD_DIM = 2048, 32, 4, 128
 EXPERTS, INTERMEDIATE, TOP_K = 128, 768, 8
@@ -122,7 +124,21 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             row["fathom_error"] = error(gemv(x, q, s), exact)
             row["vllm_error"] = error(vllm_dense(x, q, s), exact)
             row["vllm_us"] = graph_time_us(rotating(functools.partial(vllm_dense, x), copies))
-            row["fathom_us"] = graph_time_us(rotating(functools.partial(gemv, x), copies))
+            tiles = {
+                f"{block_n},{block_k},{warps}": graph_time_us(
+                    rotating(
+                        functools.partial(
+                            gemv, x, block_n=block_n, block_k=block_k, num_warps=warps
+                        ),
+                        copies,
+                    )
+                )
+                for block_n, block_k, warps in itertools.product(
+                    args.dense_n, args.dense_k, args.dense_warps
+                )
+            }
+            row["best_tile"] = min(tiles, key=tiles.__getitem__)
+            row.update(fathom_us=tiles[row["best_tile"]], tiles=tiles)
             row["bytes"] = n * k + s.numel() * 4 + m * k * 2
             row["fathom_tb_s"] = round(row["bytes"] / row["fathom_us"] / 1e6, 3)
             row["vllm_tb_s"] = round(row["bytes"] / row["vllm_us"] / 1e6, 3)
@@ -210,6 +226,10 @@ def main() -> None:
     parser.add_argument("--warps", type=int, nargs="+", default=[4])
     parser.add_argument("--split-k", type=int, nargs="+", default=[1], help="e.g. 1 2 4")
     parser.add_argument("--fused-cast", type=int, nargs="+", default=[0], help="0 1: both")
+    parser.add_argument("--dense-n", type=int, nargs="+", default=[TILES["dense_block_n"]])
+    parser.add_argument("--dense-k", type=int, nargs="+", default=[TILES["dense_block_k"]])
+    parser.add_argument("--dense-warps", type=int, nargs="+", default=[TILES["dense_warps"]])
+    parser.add_argument("--ops", nargs="+", choices=["dense", "moe"], default=["dense", "moe"])
     parser.add_argument("--tag", default=None, help="file name's tag; default: the GPU's model")
     parser.add_argument("--tiles-file", type=Path, default=None, help="best_tiles as JSON")
     parser.add_argument("--out", type=Path, default=Path("."))
@@ -219,8 +239,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"decode_kernels_{args.tag or gpu_tag()}.json"
     for name, rows in (("dense", dense_rows), ("moe", moe_rows)):
-        result[name] = rows(args)
-        path.write_text(json.dumps(result, indent=2))
+        if name in args.ops:
+            result[name] = rows(args)
+            path.write_text(json.dumps(result, indent=2))
+    if set(args.ops) != {"dense", "moe"}:  # the plugin's settings need both
+        print(f"[kernels] wrote {path}", flush=True)
+        return
     result["best_tiles"] = best_tiles(result)
     path.write_text(json.dumps(result, indent=2))
     print(f"[kernels] wrote {path}", flush=True)
@@ -266,10 +290,15 @@ def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
         if row["fathom_us"] >= row["vllm_us"]:
             break
         max_tokens = row["tokens"]
-    wins = [row["k"] for row in one if row["fathom_us"] < row["vllm_us"]]
+    # One GEMV tile serves every dense op: the least time summed over the one-token rows.
+    dense_tile = min(one[0]["tiles"], key=lambda t: sum(row["tiles"][t] for row in one))
+    block_n, block_k, dense_warps = map(int, dense_tile.split(","))
+    # Each op's time at that tile decides whether the plugin takes it.
+    wins = [row["k"] for row in one if row["tiles"][dense_tile] < row["vllm_us"]]
     ops = (["moe"] if moe["fathom_us"] < moe["vllm_us"] else []) + (["dense"] if wins else [])
     return {
         "dense_min_k": min(wins or [1 + max(row["k"] for row in one)]),
+        "dense_block_n": block_n, "dense_block_k": block_k, "dense_warps": dense_warps,
         "moe_up_block_n": up, "moe_up_block_k": up_k,
         "moe_down_block_n": down, "moe_down_block_k": down_k,
         "moe_stages": stages, "moe_warps": warps, "moe_up_split_k": split,
