@@ -128,7 +128,7 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
                 f"{block_n},{block_k},{warps}": graph_time_us(
                     rotating(
                         functools.partial(
-                            gemv, x, block_n=block_n, block_k=block_k, num_warps=warps
+                            gemv, x, block_n=block_n, block_k=block_k or None, num_warps=warps
                         ),
                         copies,
                     )
@@ -227,7 +227,8 @@ def main() -> None:
     parser.add_argument("--split-k", type=int, nargs="+", default=[1], help="e.g. 1 2 4")
     parser.add_argument("--fused-cast", type=int, nargs="+", default=[0], help="0 1: both")
     parser.add_argument("--dense-n", type=int, nargs="+", default=[TILES["dense_block_n"]])
-    parser.add_argument("--dense-k", type=int, nargs="+", default=[TILES["dense_block_k"]])
+    # 0: the plugin's choice (TILES' widest, narrowed for more rows, as ``gemv`` does).
+    parser.add_argument("--dense-k", type=int, nargs="+", default=[0])
     parser.add_argument("--dense-warps", type=int, nargs="+", default=[TILES["dense_warps"]])
     parser.add_argument("--ops", nargs="+", choices=["dense", "moe"], default=["dense", "moe"])
     parser.add_argument("--tag", default=None, help="file name's tag; default: the GPU's model")
@@ -298,7 +299,8 @@ def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
     ops = (["moe"] if moe["fathom_us"] < moe["vllm_us"] else []) + (["dense"] if wins else [])
     return {
         "dense_min_k": min(wins or [1 + max(row["k"] for row in one)]),
-        "dense_block_n": block_n, "dense_block_k": block_k, "dense_warps": dense_warps,
+        "dense_block_n": block_n, "dense_block_k": block_k or TILES["dense_block_k"],
+        "dense_warps": dense_warps,
         "moe_up_block_n": up, "moe_up_block_k": up_k,
         "moe_down_block_n": down, "moe_down_block_k": down_k,
         "moe_stages": stages, "moe_warps": warps, "moe_up_split_k": split,
