@@ -36,8 +36,9 @@ ATTENTION_TILES: dict[str, int] = {
     "attn_warps": 2,
     "attn_stages": 3,
     # Decode batches of at most this many sequences take the kernel; larger ones keep
-    # FlashAttention (whose tiles fill up with more query rows).
-    "attn_max_seqs": 8,
+    # FlashAttention (whose tiles fill up with more query rows). It lost at every batch
+    # timed (1.05-1.6x), so where it is named it takes only the case it was written for.
+    "attn_max_seqs": 1,
 }
 ATTENTION_TILES.update(
     {
