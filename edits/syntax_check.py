@@ -3,11 +3,17 @@
 An edit may only add ERROR or MISSING nodes where the file was already broken. Errors are
 compared by line: inside an edited range, the old text's errors in the replaced range
 excuse it; outside, an error must be the same (shifted) one the old text had.
+
+tree-sitter's Python grammar recovers from what Python itself refuses (a body left indented
+under a one-line ``def``: "unexpected indent"), so Python files also go through Python's own
+parser (``ast.parse``: parsed, never run) when the file parsed before the edit.
 """
 
 from __future__ import annotations
 
+import ast
 import bisect
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
@@ -56,7 +62,7 @@ def check_syntax(
         return []
     new_errors = _error_rows(new_text, language)
     if not new_errors:
-        return []
+        return _python_problems(old_text, new_text, hunks) if language == "python" else []
     old_errors = _error_rows(old_text, language) if old_text else []
     # Each hunk's rows in the old text and in the new text, in order.
     spans: list[tuple[range, range, int]] = []
@@ -104,3 +110,38 @@ def check_syntax(
             blamed = spans[max(before, 0)][2]
             problems.append(SyntaxProblem(first, what, blamed))
     return problems
+
+
+def _python_error(text: str) -> SyntaxError | None:
+    """Python's own verdict on ``text``: its SyntaxError, or None where it parses (or where
+    this interpreter cannot tell: nesting too deep for it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SyntaxWarnings (an odd escape) are not errors
+        try:
+            ast.parse(text)
+        except SyntaxError as exc:
+            return exc
+        except (ValueError, RecursionError, MemoryError):
+            return None  # a NUL byte, or too deep: tree-sitter's verdict stands
+    return None
+
+
+def _python_problems(
+    old_text: str | None, new_text: str, hunks: Sequence[LocatedHunk]
+) -> list[SyntaxProblem]:
+    """The error Python finds in ``new_text`` where it found none in ``old_text`` (code for a
+    newer Python than this one fails both, and is let through), blamed on the hunk that
+    wrote its line, else the last hunk above it."""
+    error = _python_error(new_text)
+    if error is None or (old_text is not None and _python_error(old_text) is not None):
+        return []
+    line = max((error.lineno or 1) - 1, 0)
+    blamed, delta = 1, 0
+    for located in sorted(hunks, key=lambda h: h.edit.start):
+        start = located.first_line + delta
+        if start > line:
+            break
+        blamed = located.hunk.index
+        old_rows = _line_count(old_text[located.edit.start : located.edit.end]) if old_text else 0
+        delta += _line_count(located.edit.new_text) - old_rows
+    return [SyntaxProblem(line, f"Python: {error.msg}", blamed)]

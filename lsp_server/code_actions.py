@@ -3,12 +3,14 @@
 Every refactor is an instruction to ``fathom.edit`` (context -> engine -> edit engine). "Edit
 with instruction…" runs the client-side command ``fathom.editWithInstruction``: the editor
 asks the user for the text, then calls ``fathom.edit`` (LSP has no input box of its own).
-A finding's quick fix carries its edit, moved to the document's current version; a fix the
-model did not spell out (or that no longer fits) runs ``fathom.edit`` on the finding instead.
+A finding's quick fix carries its edit, moved to the document's current version, and applies
+at once; a fix the model did not spell out (or that no longer fits) runs ``fathom.edit`` on
+the finding instead, which shows the change and asks first like every other edit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -143,7 +145,12 @@ def _quick_fix(ls: FathomServer, uri: str, finding: Finding) -> types.CodeAction
             plan = current_plan(ls, finding.fix)
             encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
             root = ls.root_for(plan.files[0].snapshot.path) if plan.files else None
-            edit = to_workspace_edit(plan, ls.uri_of, encoding, ls.edit_support, root)
+            # No needsConfirmation annotations: the user picked this fix, and VS Code opens
+            # edits that need confirmation in its Refactor Preview with every change
+            # unchecked, so Apply there would change nothing. The fix applies at once, one
+            # undo. (A fix that deletes a file needs them: refused, the model fix is offered.)
+            support = dataclasses.replace(ls.edit_support, change_annotations=False)
+            edit = to_workspace_edit(plan, ls.uri_of, encoding, support, root)
             return types.CodeAction(
                 title=f"Fathom: Fix — {short}",
                 kind=types.CodeActionKind.QuickFix,

@@ -263,6 +263,22 @@ def test_an_edit_that_breaks_the_syntax_is_refused_with_the_line():
         _apply(body)
 
 
+def test_python_refuses_what_tree_sitter_lets_through():
+    """A one-line def over a body that stays indented: tree-sitter's grammar recovers without
+    an error node, Python says "unexpected indent" (a review's fix once did exactly this)."""
+    body = "-def load(path):\n+def load(path): return open(path).read()\n"
+    with pytest.raises(HunkLocationError, match=r"Hunk 1 .*Python: unexpected indent at line 7"):
+        _apply(body)
+
+
+def test_python_that_did_not_parse_before_is_not_blamed_on_the_edit():
+    # A stray indent tree-sitter recovers from and Python refuses, there before the edit (as
+    # is code for a newer Python than the server's): the edit elsewhere is not refused.
+    odd = SERVICE.replace("log = logging", "  log = logging")
+    new = _apply('-    return f"file {path}"\n+    return f"path {path}"\n', odd)
+    assert 'return f"path {path}"' in new.texts["service.py"]
+
+
 def test_a_file_already_broken_there_may_still_be_edited():
     broken = SERVICE.replace("def describe(path):", "def describe(path:")
     body = '-    return f"file {path}"\n+    return f"path {path}"\n'

@@ -7,6 +7,7 @@ each bad input leaves the buffer untouched.
 
 import ast
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -379,6 +380,69 @@ async def test_code_action_on_a_selection_triggers_fathom_edit(sample_project, r
         )
         assert result["applied"] is True
         assert len(client.applied) == 1
+
+
+REVIEW_WITH_FIXES = json.dumps(
+    {
+        "findings": [
+            {  # a fix that builds: offered ready, applied at once
+                "code": "        total = total + item.price * item.quantity",
+                "problem": "use += for the running total",
+                "severity": "hint",
+                "fixed_code": "        total += item.price * item.quantity",
+            },
+            {  # one Python refuses (the body stays indented under a one-line def)
+                "code": "def total_value(items):",
+                "problem": "the loop could be a sum",
+                "severity": "hint",
+                "fixed_code": "def total_value(items): return sum(i.price for i in items)",
+            },
+        ]
+    }
+)
+
+
+async def test_a_ready_fix_applies_at_once_and_one_python_refuses_asks_the_model(
+    sample_project, replay
+):
+    report = sample_project / "shop" / "report.py"
+    original = report.read_text()
+    async with editor_session(sample_project, *replay(REVIEW_WITH_FIXES)) as client:
+        uri = open_document(client, report)
+        review = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="fathom.review", arguments=[{"uri": uri}])
+        )
+        assert len(review["findings"]) == 2, review
+
+        async def fix_for(line: int) -> types.CodeAction | types.Command:
+            (diagnostic,) = [d for d in client.diagnostics[uri] if d.range.start.line == line]
+            actions = await client.text_document_code_action_async(
+                types.CodeActionParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri),
+                    range=diagnostic.range,
+                    context=types.CodeActionContext(diagnostics=[diagnostic]),
+                )
+            )
+            (fix,) = [a for a in actions if a.title.startswith("Fathom: Fix")]
+            return fix
+
+        ready = await fix_for(6)
+        assert isinstance(ready, types.CodeAction)
+        assert ready.title.startswith("Fathom: Fix — ") and ready.command is None
+        assert ready.edit is not None and ready.edit.change_annotations is None
+        (document_edit,) = ready.edit.document_changes or ()
+        assert isinstance(document_edit, types.TextDocumentEdit)
+        # Plain text edits: VS Code would put annotated ones needing confirmation into its
+        # Refactor Preview unchecked, where Apply changes nothing.
+        assert all(type(e) is types.TextEdit for e in document_edit.edits)
+        fixed = apply_text_edits(original, document_edit.edits)
+        assert "        total += item.price * item.quantity\n" in fixed
+        ast.parse(fixed)
+
+        refused = await fix_for(3)
+        assert refused.title.startswith("Fathom: Fix with the model")
+        assert getattr(refused, "edit", None) is None  # no edit: the model is asked again
+        assert command_of(refused).command == "fathom.edit"
 
 
 async def test_missing_model_is_reported_and_the_server_stays_up(sample_project, tmp_path):
