@@ -53,18 +53,10 @@ def _line_count(text: str) -> int:
     return len(split_lines(text))
 
 
-def check_syntax(
-    path: Path, old_text: str | None, new_text: str, hunks: Sequence[LocatedHunk]
-) -> list[SyntaxProblem]:
-    """Problems ``hunks`` introduce into ``path`` (none for languages Fathom cannot parse)."""
-    language = language_of(path)
-    if language is None:
-        return []
-    new_errors = _error_rows(new_text, language)
-    if not new_errors:
-        return _python_problems(old_text, new_text, hunks) if language == "python" else []
-    old_errors = _error_rows(old_text, language) if old_text else []
-    # Each hunk's rows in the old text and in the new text, in order.
+def _hunk_spans(
+    old_text: str | None, hunks: Sequence[LocatedHunk]
+) -> list[tuple[range, range, int]]:
+    """Each hunk's rows in the old text and in the new text, and its index, in order."""
     spans: list[tuple[range, range, int]] = []
     delta = 0
     for located in sorted(hunks, key=lambda h: h.edit.start):
@@ -79,6 +71,21 @@ def check_syntax(
             )
         )
         delta += new_rows - old_rows
+    return spans
+
+
+def check_syntax(
+    path: Path, old_text: str | None, new_text: str, hunks: Sequence[LocatedHunk]
+) -> list[SyntaxProblem]:
+    """Problems ``hunks`` introduce into ``path`` (none for languages Fathom cannot parse)."""
+    language = language_of(path)
+    if language is None:
+        return []
+    new_errors = _error_rows(new_text, language)
+    if not new_errors:
+        return _python_problems(old_text, new_text, hunks) if language == "python" else []
+    old_errors = _error_rows(old_text, language) if old_text else []
+    spans = _hunk_spans(old_text, hunks)
     if not spans:  # a created file: all of it is new
         return [SyntaxProblem(first, what, 1) for first, _last, what in new_errors]
 
@@ -136,12 +143,5 @@ def _python_problems(
     if error is None or (old_text is not None and _python_error(old_text) is not None):
         return []
     line = max((error.lineno or 1) - 1, 0)
-    blamed, delta = 1, 0
-    for located in sorted(hunks, key=lambda h: h.edit.start):
-        start = located.first_line + delta
-        if start > line:
-            break
-        blamed = located.hunk.index
-        old_rows = _line_count(old_text[located.edit.start : located.edit.end]) if old_text else 0
-        delta += _line_count(located.edit.new_text) - old_rows
-    return [SyntaxProblem(line, f"Python: {error.msg}", blamed)]
+    above = [index for _old, new, index in _hunk_spans(old_text, hunks) if new.start <= line]
+    return [SyntaxProblem(line, f"Python: {error.msg}", above[-1] if above else 1)]
