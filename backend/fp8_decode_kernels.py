@@ -17,13 +17,9 @@ activations stay in 16 bits, so no activation quantization kernel runs before th
 They are for a handful of tokens (``MAX_DECODE_TOKENS``); larger batches keep vLLM's kernels.
 Results are accumulated in float32.
 
-Measured on an H200 (bench/results/decode_kernels_dot.md), Qwen3-Coder-30B-A3B-FP8 shapes,
-weights from HBM: a MoE layer in 27.4 µs against vLLM's 37.0 with a 20x smaller mean error
-(26.6 against 37.2 with the fused conversion, decode_kernels_h200-split.json);
-the output projection (K 4096) in 9.4 against 12.2 µs; but the QKV projection (K 2048) in
-12.4 against 8.9, so the plugin leaves K < 4096 to vLLM (``TILES["dense_min_k"]``). A whole
-batch-1 step with both: 3.59 ms against plain vLLM's 4.10 (22.8% and 20.0% of the HBM
-roofline), same session.
+Measured on an H200 (bench/results/decode_kernels_dot.md, whole_model_fused_cast.md): a MoE
+layer in 26.6 µs against vLLM's 37.0, o_proj (K 4096) in 9.4 against 12.2 µs, QKV (K 2048)
+slower (12.4 against 8.9: left to vLLM); a whole batch-1 step 3.52 ms against 4.10.
 """
 
 from __future__ import annotations
@@ -34,6 +30,8 @@ import os
 import torch
 import triton
 import triton.language as tl
+
+from fathom.backend.fp8_dense_dot import dense_dot, group_dot
 
 QUANT_BLOCK = 128  # the weights' scale blocks are QUANT_BLOCK x QUANT_BLOCK
 MAX_DECODE_TOKENS = 4
@@ -46,6 +44,11 @@ TILES: dict[str, int] = {
     "dense_block_n": 8,
     "dense_block_k": 2048,
     "dense_warps": 4,
+    # 1: ``gemv`` runs fp8_dense_dot.py's tl.dot kernel on FP8 weights with these tiles.
+    "dense_dot": 0,
+    "dense_dot_block_n": 16,
+    "dense_dot_block_k": 256,
+    "dense_stages": 4,
     # The plugin takes the FP8 linears with at least this many columns: there ``gemv`` beat
     # vLLM's activation quantization + CUTLASS GEMM (o_proj, K 4096); below, it did not.
     "dense_min_k": 4096,
@@ -76,18 +79,6 @@ TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
 
 
 @triton.jit
-def _dequantized(w_base, s_base, rows, ks, mask, stride_wn, stride_sn, QBLOCK: tl.constexpr):
-    """Weight rows x columns ``ks`` in float32, each times its 128x128 block's scale."""
-    w = tl.load(w_base + rows[:, None] * stride_wn + ks[None, :], mask=mask, other=0.0)
-    s = tl.load(
-        s_base + (rows // QBLOCK)[:, None] * stride_sn + (ks // QBLOCK)[None, :],
-        mask=mask,
-        other=0.0,
-    )
-    return w.to(tl.float32) * s
-
-
-@triton.jit
 def _gemv_kernel(
     x_ptr, w_ptr, s_ptr, out_ptr, M, N, K,
     stride_xm, stride_wn, stride_sn, stride_om,
@@ -95,6 +86,7 @@ def _gemv_kernel(
     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
 ):  # fmt: skip
     offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    row_block = tl.program_id(0) * BLOCK_N // QBLOCK
     offs_m = tl.arange(0, M_P2)
     offs_k = tl.arange(0, BLOCK_K)
     mask_n = offs_n < N
@@ -103,17 +95,20 @@ def _gemv_kernel(
     for k0 in range(0, K, BLOCK_K):
         ks = k0 + offs_k
         mask_w = mask_n[:, None] & (ks < K)[None, :]
-        if HAS_SCALE:
-            w = _dequantized(w_ptr, s_ptr, offs_n, ks, mask_w, stride_wn, stride_sn, QBLOCK)
-        else:
-            w = tl.load(w_ptr + offs_n[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
-            w = w.to(tl.float32)
+        w = tl.load(w_ptr + offs_n[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
         x = tl.load(
             x_ptr + offs_m[:, None] * stride_xm + ks[None, :],
             mask=mask_m[:, None] & (ks < K)[None, :],
             other=0.0,
-        )
-        acc += tl.sum(x.to(tl.float32)[:, None, :] * w[None, :, :], axis=2)
+        ).to(tl.float32)
+        if HAS_SCALE:
+            # The program's rows lie in one 128-row scale block (``gemv`` checks that BLOCK_N
+            # divides 128), so each column's scale is one number for all of them: scaling the
+            # few activation rows instead of every weight takes BLOCK_N times fewer scale
+            # loads and products.
+            s = tl.load(s_ptr + row_block * stride_sn + ks // QBLOCK, mask=ks < K, other=0.0)
+            x = x * s[None, :]
+        acc += tl.sum(x[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
     out = out_ptr + offs_m[:, None] * stride_om + offs_n[None, :]
     tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
 
@@ -136,22 +131,35 @@ def gemv(
     block_n: int | None = None,
     block_k: int | None = None,
     num_warps: int | None = None,
+    dot: bool | None = None,
+    num_stages: int | None = None,
 ) -> torch.Tensor:
     """``x @ dequant(weight).T`` for ``x`` [M, K] with M ≤ MAX_DECODE_TOKENS.
 
     ``weight`` is [N, K], FP8 with ``scale`` [ceil(N/128), K/128] (one per block), or any
-    float type with ``scale`` None (then K may be anything).
+    float type with ``scale`` None (then K may be anything). ``dot`` (FP8 only): the tl.dot
+    kernel of fp8_dense_dot.py instead of this module's loop.
     """
     m, k = x.shape
-    block_n = block_n or TILES["dense_block_n"]
-    block_k = block_k or _k_tile(k, TILES["dense_block_k"], m)
-    num_warps = num_warps or TILES["dense_warps"]
     n = weight.shape[0]
     if m > MAX_DECODE_TOKENS or weight.shape[1] != k or (scale is not None and k % QUANT_BLOCK):
         raise ValueError(f"gemv: x {tuple(x.shape)}, weight {tuple(weight.shape)}")
     if weight.stride(1) != 1 or x.stride(1) != 1:
         raise ValueError("gemv: rows of x and weight must be contiguous")
     out = torch.empty((m, n), dtype=out_dtype or x.dtype, device=x.device)
+    if scale is not None and (TILES["dense_dot"] if dot is None else dot):
+        return dense_dot(
+            x, weight, scale, out,
+            block_n=block_n or TILES["dense_dot_block_n"],
+            block_k=block_k or TILES["dense_dot_block_k"],
+            num_warps=num_warps or TILES["dense_warps"],
+            num_stages=num_stages or TILES["dense_stages"],
+        )  # fmt: skip
+    block_n = block_n or TILES["dense_block_n"]
+    block_k = block_k or _k_tile(k, TILES["dense_block_k"], m)
+    num_warps = num_warps or TILES["dense_warps"]
+    if scale is not None and QUANT_BLOCK % block_n:
+        raise ValueError(f"gemv: a row tile of {block_n} straddles the 128-row scale blocks")
     has_scale = scale is not None
     _gemv_kernel[(triton.cdiv(n, block_n),)](
         x, weight, scale if has_scale else weight, out, m, n, k,
@@ -174,13 +182,6 @@ def gemv(
 # row-scaled fp16 activations measured slower: bench/results/decode_kernels_dot.md), and the
 # 16-bit activations are clamped to fp16's range (±65504), so they stay 16-bit, where vLLM's
 # W8A8 path quantizes them to FP8.
-
-
-@triton.jit
-def _group_dot(acc, x, w, s):
-    """``acc + (x @ w) * s``: x [16, 128] 16-bit, w [128, BN] FP8, s a float32 scalar."""
-    xh = tl.clamp(x.to(tl.float32), -65504.0, 65504.0).to(tl.float16)
-    return acc + tl.dot(xh, w.to(tl.float16)) * s
 
 
 @triton.jit
@@ -250,8 +251,8 @@ def _moe_up_dot_kernel(
         for g in tl.static_range(BLOCK_K // QBLOCK):
             kg = k0 + g * QBLOCK
             x = tl.load(x_ptrs + kg, mask=first, other=0.0)
-            gate = _group_dot(gate, x, tl.load(g_ptrs + kg), tl.load(sg_ptr + kg // QBLOCK))
-            up = _group_dot(up, x, tl.load(u_ptrs + kg), tl.load(su_ptr + kg // QBLOCK))
+            gate = group_dot(gate, x, tl.load(g_ptrs + kg), tl.load(sg_ptr + kg // QBLOCK))
+            up = group_dot(up, x, tl.load(u_ptrs + kg), tl.load(su_ptr + kg // QBLOCK))
     g = tl.sum(gate, axis=0)  # row 0: the others are zero
     u = tl.sum(up, axis=0)
     if SPLIT == 1:
@@ -312,7 +313,7 @@ def _moe_down_dot_kernel(
                 a = tl.where(first, act[None, :], 0.0)
             w = tl.load(w_ptrs + kg, mask=inside[:, None], other=0.0)
             s = tl.load(s_ptr + tl.minimum(kg, INTER - 1) // QBLOCK)  # a, w: 0 past INTER
-            acc = _group_dot(acc, a, w, s * weight)
+            acc = group_dot(acc, a, w, s * weight)
     tl.atomic_add(out_ptr + m * stride_om + offs_n, tl.sum(acc, axis=0), sem="relaxed")
     if CAST:
         # Every thread's adds are issued before the program counts itself done; the count's

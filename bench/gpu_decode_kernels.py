@@ -10,7 +10,8 @@ Shapes of Qwen3-Coder-30B-A3B-Instruct-FP8 (hidden 2048, 32 query + 4 KV heads o
   relative to the largest output;
 - time: each op captured 100 times in one CUDA graph, replayed, µs per call (a decode step
   runs them inside CUDA graphs too), for vLLM's op, the GEMV at each tile swept
-  (``--dense-n/-k/-warps``; the plugin's tile alone by default) and the MoE kernels at each
+  (``--dense-dot/-n/-k/-warps/-stages``: the loop kernel or the tl.dot one; the plugin's
+  tile alone by default) and the MoE kernels at each
   tile swept (tried at one token; the best one again at more). ``--ops dense`` (or ``moe``)
   times one kind alone and writes no settings. The calls rotate over
   copies of the dense weights (4x the L2 cache) and over inputs that route to other experts,
@@ -125,17 +126,8 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             row["vllm_error"] = error(vllm_dense(x, q, s), exact)
             row["vllm_us"] = graph_time_us(rotating(functools.partial(vllm_dense, x), copies))
             tiles = {
-                f"{block_n},{block_k},{warps}": graph_time_us(
-                    rotating(
-                        functools.partial(
-                            gemv, x, block_n=block_n, block_k=block_k or None, num_warps=warps
-                        ),
-                        copies,
-                    )
-                )
-                for block_n, block_k, warps in itertools.product(
-                    args.dense_n, args.dense_k, args.dense_warps
-                )
+                ",".join(map(str, tile)): graph_time_us(rotating(dense_call(x, *tile), copies))
+                for tile in dense_tiles(args, k)
             }
             row["best_tile"] = min(tiles, key=tiles.__getitem__)
             row.update(fathom_us=tiles[row["best_tile"]], tiles=tiles)
@@ -145,6 +137,31 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             rows.append(row)
             print(f"[kernels] {json.dumps(row)}", flush=True)
     return rows
+
+
+def dense_tiles(args: argparse.Namespace, k: int) -> list[tuple[int, int, int, int, int]]:
+    """(dot, block_n, block_k, warps, stages) to time: the loop kernel ignores the stages
+    (one value of them), the tl.dot kernel takes row tiles of 16-128 and K tiles of whole
+    scale blocks that divide K (0: the plugin's choice)."""
+    tiles = []
+    for dot, block_n, block_k, warps, stages in itertools.product(
+        args.dense_dot, args.dense_n, args.dense_k, args.dense_warps, args.dense_stages
+    ):
+        if not dot and stages != args.dense_stages[0]:
+            continue
+        if dot and (block_n < 16 or 128 % block_n or (block_k and (block_k % 128 or k % block_k))):
+            continue
+        tiles.append((dot, block_n, block_k, warps, stages))
+    return tiles
+
+
+def dense_call(
+    x: torch.Tensor, dot: int, block_n: int, block_k: int, warps: int, stages: int
+) -> Callable[..., torch.Tensor]:
+    return functools.partial(
+        gemv, x, block_n=block_n, block_k=block_k or None, num_warps=warps, dot=bool(dot),
+        num_stages=stages,
+    )  # fmt: skip
 
 
 def moe_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -230,6 +247,8 @@ def main() -> None:
     # 0: the plugin's choice (TILES' widest, narrowed for more rows, as ``gemv`` does).
     parser.add_argument("--dense-k", type=int, nargs="+", default=[0])
     parser.add_argument("--dense-warps", type=int, nargs="+", default=[TILES["dense_warps"]])
+    parser.add_argument("--dense-dot", type=int, nargs="+", default=[TILES["dense_dot"]])
+    parser.add_argument("--dense-stages", type=int, nargs="+", default=[TILES["dense_stages"]])
     parser.add_argument("--ops", nargs="+", choices=["dense", "moe"], default=["dense", "moe"])
     parser.add_argument("--tag", default=None, help="file name's tag; default: the GPU's model")
     parser.add_argument("--tiles-file", type=Path, default=None, help="best_tiles as JSON")
@@ -293,14 +312,19 @@ def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
         max_tokens = row["tokens"]
     # One GEMV tile serves every dense op: the least time summed over the one-token rows.
     dense_tile = min(one[0]["tiles"], key=lambda t: sum(row["tiles"][t] for row in one))
-    block_n, block_k, dense_warps = map(int, dense_tile.split(","))
+    dot, block_n, block_k, dense_warps, dense_stages = map(int, dense_tile.split(","))
+    dense = (
+        {"dense_dot_block_n": block_n, "dense_dot_block_k": block_k or TILES["dense_dot_block_k"],
+         "dense_stages": dense_stages}
+        if dot
+        else {"dense_block_n": block_n, "dense_block_k": block_k or TILES["dense_block_k"]}
+    )  # fmt: skip
     # Each op's time at that tile decides whether the plugin takes it.
     wins = [row["k"] for row in one if row["tiles"][dense_tile] < row["vllm_us"]]
     ops = (["moe"] if moe["fathom_us"] < moe["vllm_us"] else []) + (["dense"] if wins else [])
     return {
         "dense_min_k": min(wins or [1 + max(row["k"] for row in one)]),
-        "dense_block_n": block_n, "dense_block_k": block_k or TILES["dense_block_k"],
-        "dense_warps": dense_warps,
+        "dense_dot": dot, **dense, "dense_warps": dense_warps,
         "moe_up_block_n": up, "moe_up_block_k": up_k,
         "moe_down_block_n": down, "moe_down_block_k": down_k,
         "moe_stages": stages, "moe_warps": warps, "moe_up_split_k": split,

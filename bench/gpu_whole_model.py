@@ -352,6 +352,7 @@ def main() -> None:
         "variant_settings": gpu_decode_profile.VARIANTS[args.variant],
         "speculative": args.speculative,
         "env": {k: os.environ.get(k) for k in gpu_engine.ENV},
+        "moe_config_folder": os.environ.get("VLLM_TUNED_CONFIG_FOLDER"),
         "fathom_decode_env": {
             k: os.environ.get(k)
             for k in ("FATHOM_DECODE_KERNELS", "FATHOM_DECODE_OPS", "FATHOM_DECODE_TILES")

@@ -20,6 +20,10 @@
 #   plugin-short, plain-short  both in one call: decode at 1K only (the plugin's with a profile)
 #   splits    FlashAttention-3 without split-KV (fa-one-split): plugin on, then plain vLLM
 #   fusion    the plugin with vLLM's fusion passes, and its plain twin
+#   gemv      the plugin with the tiles in $TILES_FILE (the dense GEMV sweep's), decode at 1K
+#             and a batch-1 profile; then its plain twin, decode at 1K
+#   moe-tuned DeepSeek-V2-Lite, plain vLLM with its default MoE config, then with the configs
+#             bench/gpu_moe_tune.py wrote to $MOE_CONFIGS (VLLM_TUNED_CONFIG_FOLDER)
 # Each engine run is cut at its own timeout, so a slow start costs one row, not the call.
 set -u
 STAGE=${1:?stage}
@@ -86,6 +90,16 @@ case "$STAGE" in
     whole 300 qwen3_plugin-fusion --engine plain --decode-kernels --variant fusion \
       --phases decode
     whole 200 qwen3_plain-fusion-twin --engine plain --phases decode
+    ;;
+  gemv)
+    whole 330 qwen3_plugin-gemv --engine plain --decode-kernels --phases decode profile
+    whole 200 qwen3_plain-gemv-twin --engine plain --phases decode
+    ;;
+  moe-tuned)
+    V2=(--model deepseek-v2-lite --engine plain --phases decode)
+    whole 170 v2-lite_plain-default-moe "${V2[@]}"
+    VLLM_TUNED_CONFIG_FOLDER=${MOE_CONFIGS:?folder of tuned MoE configs} \
+      whole 170 v2-lite_plain-tuned-moe "${V2[@]}"
     ;;
   *)
     echo "unknown stage $STAGE" >&2

@@ -42,7 +42,10 @@ def dense() -> dict[str, float]:
     q, s = quantize(torch.randn(200, 384))
     for m in (1, 3):
         x = torch.randn(m, 384).bfloat16()
-        errors[f"fp8_m{m}"] = rel_error(kernels.gemv(x, q, s), x.float() @ dequantize(q, s).T)
+        exact = x.float() @ dequantize(q, s).T
+        errors[f"fp8_m{m}"] = rel_error(kernels.gemv(x, q, s), exact)
+        dot = kernels.gemv(x, q, s, dot=True, block_n=16, block_k=128, num_stages=2)
+        errors[f"fp8_dot_m{m}"] = rel_error(dot, exact)
     w = torch.randn(24, 100).bfloat16()  # the router's case: 16-bit, no scale, any K
     x = torch.randn(2, 100).bfloat16()
     out = kernels.gemv(x, w, out_dtype=torch.float32)

@@ -36,6 +36,8 @@ def test_gemv_matches_float32_math(interpreted: dict[str, Any]) -> None:
     dense = interpreted["dense"]
     assert dense["fp8_m1"] < TOLERANCE
     assert dense["fp8_m3"] < TOLERANCE
+    assert dense["fp8_dot_m1"] < TOLERANCE  # the tl.dot kernel (TILES["dense_dot"])
+    assert dense["fp8_dot_m3"] < TOLERANCE
     assert dense["bf16"] < TOLERANCE
     assert dense["bf16_dtype_is_float32"] == 1.0
 
@@ -131,3 +133,13 @@ def test_moe_kernel_leaves_four_token_steps_to_vllm() -> None:
 
     assert DecodeMoE.max_tokens == 2
     assert MAX_DECODE_TOKENS == 4
+
+
+def test_gemv_refuses_a_row_tile_that_straddles_scale_blocks() -> None:
+    from fathom.backend import fp8_decode_kernels as kernels
+
+    x = torch.zeros((1, 256), dtype=torch.bfloat16)
+    weight = torch.zeros((256, 256), dtype=torch.float8_e4m3fn)
+    scale = torch.ones((2, 2), dtype=torch.float32)
+    with pytest.raises(ValueError, match="straddles the 128-row scale blocks"):
+        kernels.gemv(x, weight, scale, block_n=48)

@@ -58,13 +58,14 @@ def vllm_dense(x: torch.Tensor, q: torch.Tensor, s: torch.Tensor) -> torch.Tenso
 
 def test_gemv_matches_float32_math_and_beats_vllms_error() -> None:
     torch.manual_seed(0)
-    for (n, k), m in itertools.product(((5120, 2048), (2048, 4096)), (1, 3)):
+    shapes = ((5120, 2048), (2048, 4096))
+    for (n, k), m, dot in itertools.product(shapes, (1, 3), (False, True)):
         q, s = quantize(torch.randn(n, k, device="cuda") * 0.02)
         x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
         exact = x.float() @ dequantize(q, s).T
-        ours = rel_error(kernels.gemv(x, q, s), exact)
+        ours = rel_error(kernels.gemv(x, q, s, dot=dot), exact)
         theirs = rel_error(vllm_dense(x, q, s), exact)
-        print(f"gemv {n}x{k} m={m}: {ours:.5f} (vLLM {theirs:.5f})")
+        print(f"gemv {n}x{k} m={m} dot={dot}: {ours:.5f} (vLLM {theirs:.5f})")
         assert ours < TOLERANCE
         assert ours < theirs
 
