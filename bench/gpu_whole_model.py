@@ -12,7 +12,8 @@ template -> ``VllmEngine.stream`` -> text deltas) and ``raw`` (token ids straigh
 against the HBM roofline (bytes per step ÷ measured copy bandwidth; bench/gpu_engine.py
 ``add_roofline``) at a 1K prompt and (``decode_long``) at a 32K one, prefix-cache cold vs hit, TTFT at the given prompt lengths, greedy edit
 requests (bench/ngram_speculation.py's prompts; run once with ``--speculative ngram``), and a
-torch-profiler trace of batch-1 decode read by bench/gpu_decode_profile.py. ``--variant``
+torch-profiler trace of batch-1 decode (``profile32``: batch 32) read by
+bench/gpu_decode_profile.py. ``--variant``
 picks engine settings from gpu_decode_profile.VARIANTS. Writes ``whole_<tag>.json`` after
 every phase, so a run cut short keeps what it measured.
 """
@@ -162,9 +163,11 @@ async def edits(engine: VllmEngine, count: int, max_tokens: int) -> dict[str, An
     }
 
 
-async def profile_b1(bench: Bench, trace_dir: Path, tpot_ms: float | None) -> dict[str, Any]:
-    """vLLM's torch profiler over ~0.25 s in the middle of a long batch-1 decode."""
-    job = asyncio.create_task(decode(bench.raw, 1, 1024, 600))
+async def profile_decode(
+    bench: Bench, trace_dir: Path, tpot_ms: float | None, batch: int = 1
+) -> dict[str, Any]:
+    """vLLM's torch profiler over ~0.25 s in the middle of a long decode of ``batch``."""
+    job = asyncio.create_task(decode(bench.raw, batch, 1024, 600))
     await asyncio.sleep(0.5)
     await bench.llm.start_profile()
     await asyncio.sleep(0.25)
@@ -178,7 +181,7 @@ async def start(args: argparse.Namespace, folder: Path, trace_dir: Path) -> tupl
     """The engine the run measures, and the arguments vLLM got."""
     variant = gpu_decode_profile.VARIANTS[args.variant]
     extra: dict[str, Any] = {"seed": 0, **variant.get("extra", {})}
-    if "profile" in args.phases:
+    if {"profile", "profile32"} & set(args.phases):
         from vllm.config import ProfilerConfig
 
         extra["profiler_config"] = ProfilerConfig(
@@ -269,10 +272,12 @@ async def run(args: argparse.Namespace, result: dict[str, Any], save: Callable[[
             result["ttft_long"] = {name: await ttft(runner, args.ttft_long)}
         elif phase == "edits" and bench.engine:
             result["edits"] = await edits(bench.engine, args.edit_requests, args.edit_tokens)
-        elif phase == "profile":
+        elif phase in ("profile", "profile32"):
+            batch = 1 if phase == "profile" else 32
             rows = result.get("decode", {}).get("raw", [])
-            tpot = rows[0]["tpot_ms"] if rows and rows[0]["batch"] == 1 else None
-            result["trace"] = await profile_b1(bench, trace_dir, tpot)
+            tpot = next((row["tpot_ms"] for row in rows if row["batch"] == batch), None)
+            key = "trace" if batch == 1 else "trace_b32"
+            result[key] = await profile_decode(bench, trace_dir, tpot, batch)
         else:
             continue
         print(
@@ -301,8 +306,15 @@ class _Prompts:
         return gpu_engine.Prompts.nonce()
 
 
-KEYS = {"prefix": "prefix_cache", "profile": "trace"}  # where each phase's figures go
-PHASES = ("decode", "decode_long", "prefix", "overhead", "ttft", "edits", "profile", "ttft_long")
+KEYS = {
+    "prefix": "prefix_cache",
+    "profile": "trace",
+    "profile32": "trace_b32",
+}  # where each phase's figures go
+PHASES = (
+    "decode", "decode_long", "prefix", "overhead", "ttft", "edits", "profile", "profile32",
+    "ttft_long",
+)  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

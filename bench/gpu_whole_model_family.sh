@@ -21,7 +21,7 @@
 #   splits    FlashAttention-3 without split-KV (fa-one-split): plugin on, then plain vLLM
 #   fusion    the plugin with vLLM's fusion passes, and its plain twin
 #   gemv      the plugin with the tiles in $TILES_FILE (the dense GEMV sweep's), decode at 1K
-#             and a batch-1 profile; then its plain twin, decode at 1K
+#             and a batch-1 profile; then its plain twin, decode at 1K and a batch-32 profile
 #   moe-tuned DeepSeek-V2-Lite, plain vLLM with its default MoE config, then with the configs
 #             bench/gpu_moe_tune.py wrote to $MOE_CONFIGS (VLLM_TUNED_CONFIG_FOLDER)
 # Each engine run is cut at its own timeout, so a slow start costs one row, not the call.
@@ -46,7 +46,7 @@ whole() {  # whole TIMEOUT TAG ARGS...: one engine, decode (1K and 32K), grep th
   local limit=$1 tag=$2
   shift 2
   timeout -k 15 "$limit" $RUN python3 -u bench/gpu_whole_model.py "${MODEL[@]}" --tag "$tag" "$@" 2>&1 |
-    grep -E "^\[bench\] (engine up|decode|decode_long|profile done|wrote)|Error|error:" |
+    grep -E "^\[bench\] (engine up|decode|decode_long|profile(32)? done|wrote)|Error|error:" |
     cut -c1-600
 }
 
@@ -93,10 +93,10 @@ case "$STAGE" in
     ;;
   gemv)
     whole 330 qwen3_plugin-gemv --engine plain --decode-kernels --phases decode profile
-    whole 200 qwen3_plain-gemv-twin --engine plain --phases decode
+    whole 200 qwen3_plain-gemv-twin --engine plain --phases decode profile32
     ;;
   moe-tuned)
-    V2=(--model deepseek-v2-lite --engine plain --phases decode)
+    V2=(--model deepseek-v2-lite --engine plain --phases decode profile32)
     whole 170 v2-lite_plain-default-moe "${V2[@]}"
     VLLM_TUNED_CONFIG_FOLDER=${MOE_CONFIGS:?folder of tuned MoE configs} \
       whole 170 v2-lite_plain-tuned-moe "${V2[@]}"
