@@ -13,6 +13,7 @@ markdown and writes it to ``--out`` when given.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ def _settings(run: dict[str, Any]) -> str:
         "routing "
         + ((run.get("env") or {}).get("VLLM_MOE_ROUTING_SIMULATION_STRATEGY") or "top-k"),
     ]
+    if run.get("moe_config_folder"):
+        parts.append("fused-MoE configs from bench/gpu_moe_tune.py")
     if plugin and tiles:
         parts.append(f"tiles {tiles}")
     if plugin:
@@ -65,8 +68,10 @@ def pair_lines(name: str, run: dict[str, Any], twin: dict[str, Any]) -> list[str
                 f"{b['tpot_ms'] if b else '—'} | {ratio} | {ref.get('roofline_ms')} | "
                 f"{a['of_roofline_pct'] if a else '—'}% | {b['of_roofline_pct'] if b else '—'}% |"
             )
-    for label, r in (("run", run), ("twin", twin)):
-        trace = r.get("trace") or {}
+    for (label, r), (key, batch) in itertools.product(
+        (("run", run), ("twin", twin)), (("trace", 1), ("trace_b32", 32))
+    ):
+        trace = r.get(key) or {}
         step = trace.get("per_step")
         if not step:
             continue
@@ -76,8 +81,8 @@ def pair_lines(name: str, run: dict[str, Any], twin: dict[str, Any]) -> list[str
         )
         lines += [
             "",
-            f"Profile ({label}, batch 1): GPU busy {round(1000 * step['busy_ms'])} µs a step in "
-            f"{step['kernels']} kernels; {families}.",
+            f"Profile ({label}, batch {batch}): GPU busy {round(1000 * step['busy_ms'])} µs a "
+            f"step in {step['kernels']} kernels; {families}.",
         ]
     return [*lines, ""]
 
