@@ -1,4 +1,4 @@
-"""Triton kernels for decode steps of a few tokens over FP8 block-quantized weights.
+"""Triton kernels for the MoE layer of decode steps of a few tokens, FP8 block-quantized.
 
 At batch 1 a decode step of a whole FP8 MoE model is bound by kernels, not bytes (issue 23:
 ~1,000 kernels a step on Qwen3-Coder-30B-A3B, 20% of the HBM roofline). These kernels read
@@ -6,182 +6,35 @@ each weight byte once and do the work of several of vLLM's kernels in one. Weigh
 (e4m3) with one float scale per 128x128 block (the DeepSeek-V3 / Qwen3-FP8 format); the
 activations stay in 16 bits, so no activation quantization kernel runs before them.
 
-- ``gemv``: ``x @ W.T``, each program a few weight rows times the (few) activation rows with
-  a broadcast multiply and a sum; also the MoE router (16-bit weights, no scale).
-- ``moe_decode``: router logits, softmax top-k, both expert GEMMs, SiLU-and-mul and the
-  weighted sum over the chosen experts in three kernels (the router GEMV; up + SiLU-and-mul
-  with the top-k inside; down with the weighted sum as float32 atomic adds, its last program
-  converting the sum to 16 bits: ``moe_fused_cast``), where vLLM runs a router GEMM, top-k,
-  two activation quantizations, two grouped GEMMs, SiLU-and-mul and a sum. Expert GEMMs: ``tl.dot``.
+``moe_decode``: router logits, softmax top-k, both expert GEMMs, SiLU-and-mul and the
+weighted sum over the chosen experts in three kernels (the router GEMV, fp8_dense_kernels.py;
+up + SiLU-and-mul with the top-k inside; down with the weighted sum as float32 atomic adds,
+its last program converting the sum to 16 bits: ``moe_fused_cast``), where vLLM runs a router
+GEMM, top-k, two activation quantizations, two grouped GEMMs, SiLU-and-mul and a sum.
 
 They are for a handful of tokens (``MAX_DECODE_TOKENS``); larger batches keep vLLM's kernels.
-Results are accumulated in float32.
-
-Measured on an H200 (bench/results/decode_kernels_dot.md, whole_model_fused_cast.md): a MoE
-layer in 26.6 µs against vLLM's 37.0, o_proj (K 4096) in 9.4 against 12.2 µs, QKV (K 2048)
-slower (12.4 against 8.9: left to vLLM); a whole batch-1 step 3.52 ms against 4.10.
+Results are accumulated in float32. Measured on an H200 (bench/results/decode_kernels_dot.md,
+whole_model_fused_cast.md): a MoE layer in 26.6 µs against vLLM's 37.0.
 """
 
 from __future__ import annotations
-
-import json
-import os
 
 import torch
 import triton
 import triton.language as tl
 
-from fathom.backend.fp8_dense_dot import dense_dot, group_dot
-
-QUANT_BLOCK = 128  # the weights' scale blocks are QUANT_BLOCK x QUANT_BLOCK
-MAX_DECODE_TOKENS = 4
-
-# Tiles: rows (N) and columns (K) a program loads, pipeline stages and warps per program: the
-# fastest at one token on an H200 among those bench/gpu_decode_kernels.py tries
-# (bench/results/decode_kernels_h200-dot3.json; the GEMV's from decode_kernels_h200.json).
-# Another GPU's best can be given as JSON in FATHOM_DECODE_TILES, e.g. '{"moe_stages": 4}'.
-TILES: dict[str, int] = {
-    "dense_block_n": 8,
-    "dense_block_k": 2048,
-    "dense_warps": 4,
-    # 1: ``gemv`` runs fp8_dense_dot.py's tl.dot kernel on FP8 weights with these tiles.
-    "dense_dot": 0,
-    "dense_dot_block_n": 16,
-    "dense_dot_block_k": 256,
-    "dense_stages": 4,
-    # The plugin takes the FP8 linears with at least this many columns: there ``gemv`` beat
-    # vLLM's activation quantization + CUTLASS GEMM (o_proj, K 4096); below, it did not.
-    "dense_min_k": 4096,
-    "router_block_n": 8,
-    "moe_up_block_n": 64,
-    "moe_up_block_k": 256,
-    "moe_down_block_n": 64,
-    "moe_down_block_k": 256,
-    "moe_stages": 3,
-    "moe_warps": 4,
-    # Split K (the hidden size) of the up kernel over this many programs a row tile: at 1 it
-    # runs only 96 programs at one token (8 experts x 12 tiles) on 132 SMs, streaming ~1.8 TB/s.
-    # Above 1 the programs store float32 partial sums and the down kernel adds them before
-    # SiLU-and-mul. Timed on an H200 (decode_kernels_h200-split.json, one token): 2 and 4 are
-    # slower (29.1 and 36.5 µs against 27.6): the partial sums cost more than the SMs won.
-    "moe_up_split_k": 1,
-    # The MoE kernel takes at most this many tokens (vLLM's CUDA graphs pad a batch of 3 to
-    # 4): at 4 it measured slower than vLLM's path (68.7 against 61.1 µs), at 1 faster (27.4
-    # against 37.0); at 2, faster too (39.7 against 45.5, decode_kernels_h200-split.json).
-    "moe_max_tokens": 2,
-    # 1: the down kernel's last program to finish converts the float32 sums to 16 bits (a
-    # counter in the sum's buffer says which), so no cast kernel runs after it (~1 µs a layer,
-    # 50 µs a batch-1 step). On an H200: 26.6 µs a call against 27.6 with the separate cast
-    # (decode_kernels_h200-split.json), checked against float32 math by the GPU test.
-    "moe_fused_cast": 1,
-}
-TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
-
-
-@triton.jit
-def _gemv_kernel(
-    x_ptr, w_ptr, s_ptr, out_ptr, M, N, K,
-    stride_xm, stride_wn, stride_sn, stride_om,
-    HAS_SCALE: tl.constexpr, M_P2: tl.constexpr,
-    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
-):  # fmt: skip
-    offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-    row_block = tl.program_id(0) * BLOCK_N // QBLOCK
-    offs_m = tl.arange(0, M_P2)
-    offs_k = tl.arange(0, BLOCK_K)
-    mask_n = offs_n < N
-    mask_m = offs_m < M
-    acc = tl.zeros((M_P2, BLOCK_N), dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        ks = k0 + offs_k
-        mask_w = mask_n[:, None] & (ks < K)[None, :]
-        w = tl.load(w_ptr + offs_n[:, None] * stride_wn + ks[None, :], mask=mask_w, other=0.0)
-        x = tl.load(
-            x_ptr + offs_m[:, None] * stride_xm + ks[None, :],
-            mask=mask_m[:, None] & (ks < K)[None, :],
-            other=0.0,
-        ).to(tl.float32)
-        if HAS_SCALE:
-            # The program's rows lie in one 128-row scale block (``gemv`` checks that BLOCK_N
-            # divides 128), so each column's scale is one number for all of them: scaling the
-            # few activation rows instead of every weight takes BLOCK_N times fewer scale
-            # loads and products.
-            s = tl.load(s_ptr + row_block * stride_sn + ks // QBLOCK, mask=ks < K, other=0.0)
-            x = x * s[None, :]
-        acc += tl.sum(x[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
-    out = out_ptr + offs_m[:, None] * stride_om + offs_n[None, :]
-    tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
-
-
-def _k_tile(k: int, widest: int, rows: int = 1) -> int:
-    """Columns a program loads at once: ``widest``, narrower for a short K or more rows."""
-    return max(16, min(_pow2(k), widest // _pow2(rows)))
-
-
-def _pow2(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
-
-
-def gemv(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    scale: torch.Tensor | None = None,
-    *,
-    out_dtype: torch.dtype | None = None,
-    block_n: int | None = None,
-    block_k: int | None = None,
-    num_warps: int | None = None,
-    dot: bool | None = None,
-    num_stages: int | None = None,
-) -> torch.Tensor:
-    """``x @ dequant(weight).T`` for ``x`` [M, K] with M ≤ MAX_DECODE_TOKENS.
-
-    ``weight`` is [N, K], FP8 with ``scale`` [ceil(N/128), K/128] (one per block), or any
-    float type with ``scale`` None (then K may be anything). ``dot`` (FP8 only): the tl.dot
-    kernel of fp8_dense_dot.py instead of this module's loop.
-    """
-    m, k = x.shape
-    n = weight.shape[0]
-    if m > MAX_DECODE_TOKENS or weight.shape[1] != k or (scale is not None and k % QUANT_BLOCK):
-        raise ValueError(f"gemv: x {tuple(x.shape)}, weight {tuple(weight.shape)}")
-    if weight.stride(1) != 1 or x.stride(1) != 1:
-        raise ValueError("gemv: rows of x and weight must be contiguous")
-    out = torch.empty((m, n), dtype=out_dtype or x.dtype, device=x.device)
-    if scale is not None and (TILES["dense_dot"] if dot is None else dot):
-        return dense_dot(
-            x, weight, scale, out,
-            block_n=block_n or TILES["dense_dot_block_n"],
-            block_k=block_k or TILES["dense_dot_block_k"],
-            num_warps=num_warps or TILES["dense_warps"],
-            num_stages=num_stages or TILES["dense_stages"],
-        )  # fmt: skip
-    block_n = block_n or TILES["dense_block_n"]
-    block_k = block_k or _k_tile(k, TILES["dense_block_k"], m)
-    num_warps = num_warps or TILES["dense_warps"]
-    if scale is not None and QUANT_BLOCK % block_n:
-        raise ValueError(f"gemv: a row tile of {block_n} straddles the 128-row scale blocks")
-    has_scale = scale is not None
-    _gemv_kernel[(triton.cdiv(n, block_n),)](
-        x, weight, scale if has_scale else weight, out, m, n, k,
-        x.stride(0), weight.stride(0), scale.stride(0) if scale is not None else 0, out.stride(0),
-        HAS_SCALE=has_scale, M_P2=_pow2(m), BLOCK_N=block_n, BLOCK_K=block_k,
-        QBLOCK=QUANT_BLOCK, num_warps=num_warps,
-    )  # fmt: skip
-    return out
-
+from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES
+from fathom.backend.fp8_dense_kernels import gemv, group_dot
 
 # --- The MoE's expert GEMMs on tl.dot ------------------------------------------------------
-# Loops like ``_gemv_kernel``'s hold one tile of weights per program in registers: too few
-# bytes in flight to stream from HBM (the first MoE kernels reached ~1 TB/s). These feed
-# ``tl.dot`` instead: the token's row padded to 16 (tl.dot's smallest M; the other rows are
-# masked and read nothing), the weights the other operand, a K loop that Triton
-# software-pipelines (``num_stages`` tiles of every program in flight through shared memory),
-# as vLLM's ``fused_moe_kernel`` does. A program's rows lie in one 128-row scale block, and
-# each product covers 128 columns, so each is scaled by one number. The products are fp16:
-# FP8 weights convert to fp16 exactly, in one instruction a pair (bf16 products and
-# row-scaled fp16 activations measured slower: bench/results/decode_kernels_dot.md), and the
-# 16-bit activations are clamped to fp16's range (±65504), so they stay 16-bit, where vLLM's
-# W8A8 path quantizes them to FP8.
+# Loops like fp8_dense_kernels.py's ``_gemv_kernel`` hold one tile of weights per program in
+# registers: too few bytes in flight to stream from HBM (the first MoE kernels reached ~1 TB/s).
+# These feed ``tl.dot`` instead (``group_dot``): the token's row padded to 16, the weights the
+# other operand, a K loop that Triton software-pipelines (``num_stages`` tiles of every program
+# in flight through shared memory), as vLLM's ``fused_moe_kernel`` does. A program's rows lie
+# in one 128-row scale block, and each product covers 128 columns, so each is scaled by one
+# number. The products are fp16 (bf16 products and row-scaled fp16 activations measured
+# slower: bench/results/decode_kernels_dot.md); vLLM's W8A8 path quantizes them to FP8.
 
 
 @triton.jit
@@ -387,7 +240,8 @@ def moe_decode(
     _moe_up_dot_kernel[(pairs, i // up_n, split)](
         x, logits, w13, w13_scale, act, ids, weights, out, e, i, h, out.numel(),
         x.stride(0), w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
-        E_P2=_pow2(e), TOP_K=top_k, RENORMALIZE=renormalize, BLOCK_N=up_n, BLOCK_K=up_k,
+        E_P2=triton.next_power_of_2(e), TOP_K=top_k, RENORMALIZE=renormalize,
+        BLOCK_N=up_n, BLOCK_K=up_k,
         QBLOCK=QUANT_BLOCK, SPLIT=split, num_warps=num_warps, num_stages=stages,
     )  # fmt: skip
     _moe_down_dot_kernel[(pairs, h // down_n)](

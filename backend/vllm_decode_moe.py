@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from fathom.backend.fp8_decode_kernels import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES, moe_decode
+from fathom.backend.fp8_decode_kernels import moe_decode
+from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES
 
 log = logging.getLogger("fathom.decode_kernels")
 

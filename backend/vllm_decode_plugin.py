@@ -5,9 +5,9 @@ installing Fathom declares (pyproject.toml). It uses vLLM's public extension poi
 layers, ``PluggableLayer.register_oot``: vLLM then builds these subclasses wherever a model
 asks for the originals, so no vLLM file is patched.
 
-- FP8 block-quantized linear layers with at least ``TILES["dense_min_k"]`` columns (4096:
-  the attention output projection of Qwen3-Coder-30B-A3B; narrower ones were slower on
-  Fathom's kernel than on vLLM's): for ≤ ``MAX_DECODE_TOKENS`` rows, ``gemv`` instead of
+- FP8 block-quantized linear layers with at least ``TILES["dense_min_k"]`` columns (2048:
+  the attention's QKV and output projections of Qwen3-Coder-30B-A3B, both faster on Fathom's
+  kernel than on vLLM's on an H100): for ≤ ``MAX_DECODE_TOKENS`` rows, ``gemv`` instead of
   quantizing the activations and running vLLM's chosen W8A8 GEMM (CUTLASS on Hopper); more
   rows go to vLLM's kernel.
 - MoE layers with a softmax top-k router, SiLU experts and FP8 block weights: for ≤
@@ -21,10 +21,11 @@ opaque MoE op, so torch.compile sees one graph and each captured CUDA graph hold
 there also puts decode steps of a few sequences on Fathom's attention kernel
 (backend/vllm_decode_attention.py).
 
-Off unless ``FATHOM_DECODE_KERNELS=1``. On one H200 it made a batch-1 decode step of
-Qwen3-Coder-30B-A3B-FP8 12% faster than plain vLLM's (3.59 against 4.10 ms; more exact too,
-bench/results/decode_kernels_dot.md), but it has been measured on that model and GPU only,
-and only the decode of a few tokens uses it. It does nothing where CUDA is not the platform
+Off unless ``FATHOM_DECODE_KERNELS=1``. A batch-1 decode step of Qwen3-Coder-30B-A3B-FP8
+took 0.81 of plain vLLM's time on an H100 (3.50 against 4.34 ms,
+bench/results/whole_model_gemv_h100.md) and 0.86 on an H200 before the GEMV took QKV
+(whole_model_fused_cast.md), more exact too; it has been measured on that model only, and
+only the decode of a few tokens uses it. It does nothing where CUDA is not the platform
 (vLLM's CPU build).
 """
 
@@ -70,7 +71,8 @@ def register() -> None:
 
 
 def _register_linear_op() -> None:
-    from fathom.backend.fp8_decode_kernels import MAX_DECODE_TOKENS, gemv
+    from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS
+    from fathom.backend.fp8_dense_kernels import gemv
 
     @torch.library.custom_op("fathom::block_fp8_linear", mutates_args=())
     def block_fp8_linear(
@@ -97,7 +99,7 @@ class DecodeLinearKernel:
         return getattr(self.inner, name)
 
     def process_weights_after_loading(self, layer: Any) -> None:
-        from fathom.backend.fp8_decode_kernels import TILES
+        from fathom.backend.fp8_decode_tiles import TILES
 
         self.inner.process_weights_after_loading(layer)
         weight, scale = layer.weight, getattr(layer, "weight_scale_inv", None)

@@ -37,7 +37,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fathom.backend.fp8_decode_kernels import TILES, gemv, moe_decode
+from fathom.backend.fp8_decode_kernels import moe_decode
+from fathom.backend.fp8_decode_tiles import TILES
+from fathom.backend.fp8_dense_kernels import gemv
 
 HIDDEN, HEADS, KV_HEADS, HEAD_DIM = 2048, 32, 4, 128
 EXPERTS, INTERMEDIATE, TOP_K = 128, 768, 8
@@ -243,11 +245,14 @@ def main() -> None:
     parser.add_argument("--warps", type=int, nargs="+", default=[4])
     parser.add_argument("--split-k", type=int, nargs="+", default=[1], help="e.g. 1 2 4")
     parser.add_argument("--fused-cast", type=int, nargs="+", default=[0], help="0 1: both")
-    parser.add_argument("--dense-n", type=int, nargs="+", default=[TILES["dense_block_n"]])
+    parser.add_argument(
+        "--dense-n", type=int, nargs="+",
+        default=[TILES["dense_block_n"], TILES["dense_dot_block_n"]],
+    )  # fmt: skip
     # 0: the plugin's choice (TILES' widest, narrowed for more rows, as ``gemv`` does).
     parser.add_argument("--dense-k", type=int, nargs="+", default=[0])
     parser.add_argument("--dense-warps", type=int, nargs="+", default=[TILES["dense_warps"]])
-    parser.add_argument("--dense-dot", type=int, nargs="+", default=[TILES["dense_dot"]])
+    parser.add_argument("--dense-dot", type=int, nargs="+", default=[0, 1], help="loop, tl.dot")
     parser.add_argument("--dense-stages", type=int, nargs="+", default=[TILES["dense_stages"]])
     parser.add_argument("--ops", nargs="+", choices=["dense", "moe"], default=["dense", "moe"])
     parser.add_argument("--tag", default=None, help="file name's tag; default: the GPU's model")
@@ -297,6 +302,47 @@ def run_header() -> dict[str, Any]:
     return result
 
 
+def dense_settings(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The GEMV's tiles: one loop tile for every dense op (the least time summed over the
+    one-token rows), one tl.dot tile (the same over the rows of the most tokens), and
+    ``dense_dot_min_rows``: the fewest tokens from which the tl.dot tile beat the loop tile at
+    every token count timed (above them all where it never did)."""
+
+    def fastest(kind: str, tokens: int) -> str:
+        mine = [row for row in rows if row["tokens"] == tokens]
+        keys = [key for key in mine[0]["tiles"] if key.startswith(kind)]
+        return min(keys, key=lambda key: sum(row["tiles"][key] for row in mine), default="")
+
+    def summed(key: str, tokens: int) -> float:
+        return sum(row["tiles"][key] for row in rows if row["tokens"] == tokens)
+
+    counts = sorted({row["tokens"] for row in rows})
+    loop, dot = fastest("0,", 1), fastest("1,", counts[-1])
+    if not loop:
+        raise ValueError("no loop tile was timed (--dense-dot 0 1)")
+    _, block_n, block_k, warps, stages = map(int, loop.split(","))
+    settings: dict[str, Any] = {
+        "dense_block_n": block_n, "dense_block_k": block_k or TILES["dense_block_k"],
+        "dense_warps": warps, "one_token_k": block_k, "one_token_stages": stages,
+        "dense_dot_min_rows": 1 + max(counts),
+    }  # fmt: skip
+    if not dot:
+        return settings
+    for tokens in reversed(counts):
+        by_count = [fastest("0,", tokens), dot]
+        if summed(by_count[1], tokens) >= summed(by_count[0], tokens):
+            break
+        settings["dense_dot_min_rows"] = tokens
+    _, block_n, block_k, warps, stages = map(int, dot.split(","))
+    settings.update(
+        dense_dot_block_n=block_n,
+        dense_dot_block_k=block_k or TILES["dense_dot_block_k"],
+        dense_dot_warps=warps,
+        dense_stages=stages,
+    )
+    return settings
+
+
 def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
     """The plugin's settings from the one-token rows: the MoE tile fastest there,
     ``dense_min_k`` (the smallest K of the dense ops where ``gemv`` beat vLLM; above them all
@@ -310,21 +356,15 @@ def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
         if row["fathom_us"] >= row["vllm_us"]:
             break
         max_tokens = row["tokens"]
-    # One GEMV tile serves every dense op: the least time summed over the one-token rows.
-    dense_tile = min(one[0]["tiles"], key=lambda t: sum(row["tiles"][t] for row in one))
-    dot, block_n, block_k, dense_warps, dense_stages = map(int, dense_tile.split(","))
-    dense = (
-        {"dense_dot_block_n": block_n, "dense_dot_block_k": block_k or TILES["dense_dot_block_k"],
-         "dense_stages": dense_stages}
-        if dot
-        else {"dense_block_n": block_n, "dense_block_k": block_k or TILES["dense_block_k"]}
-    )  # fmt: skip
-    # Each op's time at that tile decides whether the plugin takes it.
-    wins = [row["k"] for row in one if row["tiles"][dense_tile] < row["vllm_us"]]
+    dense = dense_settings(result["dense"])
+    # Each op's time at the one-token tile decides whether the plugin takes it.
+    tile = ",".join(map(str, (0, dense["dense_block_n"], dense.pop("one_token_k"),
+                              dense["dense_warps"], dense.pop("one_token_stages"))))  # fmt: skip
+    wins = [row["k"] for row in one if row["tiles"][tile] < row["vllm_us"]]
     ops = (["moe"] if moe["fathom_us"] < moe["vllm_us"] else []) + (["dense"] if wins else [])
     return {
         "dense_min_k": min(wins or [1 + max(row["k"] for row in one)]),
-        "dense_dot": dot, **dense, "dense_warps": dense_warps,
+        **dense,
         "moe_up_block_n": up, "moe_up_block_k": up_k,
         "moe_down_block_n": down, "moe_down_block_k": down_k,
         "moe_stages": stages, "moe_warps": warps, "moe_up_split_k": split,

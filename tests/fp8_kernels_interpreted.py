@@ -12,6 +12,7 @@ import sys
 import torch
 
 from fathom.backend import fp8_decode_kernels as kernels
+from fathom.backend import fp8_dense_kernels as dense_kernels
 from fathom.backend import vllm_decode_plugin
 
 
@@ -40,15 +41,26 @@ def dense() -> dict[str, float]:
     errors = {}
     # N not a multiple of the row tile, K not a power of two: the masks are exercised.
     q, s = quantize(torch.randn(200, 384))
-    for m in (1, 3):
+    for m in (1, 3, 4):
         x = torch.randn(m, 384).bfloat16()
         exact = x.float() @ dequantize(q, s).T
-        errors[f"fp8_m{m}"] = rel_error(kernels.gemv(x, q, s), exact)
-        dot = kernels.gemv(x, q, s, dot=True, block_n=16, block_k=128, num_stages=2)
+        # The default kernel for m rows (tl.dot from TILES' dense_dot_min_rows, 4), then each
+        # one by name.
+        errors[f"fp8_m{m}"] = rel_error(dense_kernels.gemv(x, q, s), exact)
+        loop = dense_kernels.gemv(x, q, s, dot=False)
+        errors[f"fp8_loop_m{m}"] = rel_error(loop, exact)
+        dot = dense_kernels.gemv(x, q, s, dot=True, block_n=16, block_k=128, num_stages=2)
         errors[f"fp8_dot_m{m}"] = rel_error(dot, exact)
+    # Which kernel gemv picks by itself: tl.dot at 4 rows only.
+    real, rows = dense_kernels.dense_dot, []
+    dense_kernels.dense_dot = lambda x, *a, **k: rows.append(x.shape[0]) or real(x, *a, **k)
+    for m in (1, 2, 3, 4):
+        dense_kernels.gemv(torch.ones(m, 384, dtype=torch.bfloat16), q, s)  # no RNG draw
+    dense_kernels.dense_dot = real
+    errors["dot_picked_at_4_rows_only"] = float(rows == [4])
     w = torch.randn(24, 100).bfloat16()  # the router's case: 16-bit, no scale, any K
     x = torch.randn(2, 100).bfloat16()
-    out = kernels.gemv(x, w, out_dtype=torch.float32)
+    out = dense_kernels.gemv(x, w, out_dtype=torch.float32)
     errors["bf16"] = rel_error(out, x.float() @ w.float().T)
     errors["bf16_dtype_is_float32"] = float(out.dtype == torch.float32)
     return errors

@@ -25,7 +25,7 @@ TOLERANCE = 0.01
 
 @pytest.fixture(scope="module")
 def interpreted() -> dict[str, Any]:
-    # The plugin takes only FP8 linears of K >= 4096 (o_proj) by default; the wrapper check
+    # The plugin takes only FP8 linears of K >= 2048 (QKV, o_proj) by default; the wrapper check
     # runs a 256-column layer.
     return run_interpreted(
         "fp8_kernels_interpreted.py", FATHOM_DECODE_TILES=json.dumps({"dense_min_k": 0})
@@ -36,8 +36,11 @@ def test_gemv_matches_float32_math(interpreted: dict[str, Any]) -> None:
     dense = interpreted["dense"]
     assert dense["fp8_m1"] < TOLERANCE
     assert dense["fp8_m3"] < TOLERANCE
-    assert dense["fp8_dot_m1"] < TOLERANCE  # the tl.dot kernel (TILES["dense_dot"])
-    assert dense["fp8_dot_m3"] < TOLERANCE
+    assert dense["fp8_m4"] < TOLERANCE
+    assert dense["dot_picked_at_4_rows_only"] == 1.0  # TILES["dense_dot_min_rows"]
+    for m in (1, 3, 4):
+        assert dense[f"fp8_loop_m{m}"] < TOLERANCE
+        assert dense[f"fp8_dot_m{m}"] < TOLERANCE
     assert dense["bf16"] < TOLERANCE
     assert dense["bf16_dtype_is_float32"] == 1.0
 
@@ -128,7 +131,7 @@ def test_moe_kernel_leaves_four_token_steps_to_vllm() -> None:
     """At 4 tokens vLLM's MoE path measured faster (bench/results/decode_kernels_dot.md);
     vLLM's CUDA graphs pad 3 tokens to 4, so the MoE kernel takes 1 or 2 and the dense GEMV
     (faster at 4) keeps 4."""
-    from fathom.backend.fp8_decode_kernels import MAX_DECODE_TOKENS
+    from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS
     from fathom.backend.vllm_decode_moe import DecodeMoE
 
     assert DecodeMoE.max_tokens == 2
@@ -136,7 +139,7 @@ def test_moe_kernel_leaves_four_token_steps_to_vllm() -> None:
 
 
 def test_gemv_refuses_a_row_tile_that_straddles_scale_blocks() -> None:
-    from fathom.backend import fp8_decode_kernels as kernels
+    from fathom.backend import fp8_dense_kernels as kernels
 
     x = torch.zeros((1, 256), dtype=torch.bfloat16)
     weight = torch.zeros((256, 256), dtype=torch.float8_e4m3fn)

@@ -1,0 +1,59 @@
+"""Tiles and limits of Fathom's FP8 decode kernels (fp8_dense_kernels.py, fp8_decode_kernels.py).
+
+Each is the fastest bench/gpu_decode_kernels.py found on the GPU named beside it; another
+GPU's best can be given as JSON in ``FATHOM_DECODE_TILES``, read once at import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+QUANT_BLOCK = 128  # the weights' scale blocks are QUANT_BLOCK x QUANT_BLOCK
+MAX_DECODE_TOKENS = 4
+
+# Tiles: rows (N) and columns (K) a program loads, pipeline stages and warps per program: the
+# fastest among those bench/gpu_decode_kernels.py tries (MoE: one token on an H200,
+# decode_kernels_h200-dot3.json; dense: decode_kernels_h100-gemv-after.json, an H100).
+# Another GPU's best can be given as JSON in FATHOM_DECODE_TILES, e.g. '{"moe_stages": 4}'.
+TILES: dict[str, int] = {
+    "dense_block_n": 8,
+    "dense_block_k": 2048,
+    "dense_warps": 4,
+    # From this many activation rows ``gemv`` runs fp8_dense_kernels.py's tl.dot kernel on FP8
+    # weights, with these tiles: on an H100 at 4 rows 8.9 against the loop's 18.1 µs (QKV)
+    # and 13.0 against 17.2 (o_proj); at 1 and 2 rows the loop wins (7.5 against 9.0 at 1).
+    # vLLM's CUDA graphs pad a step of 3 tokens to 4.
+    "dense_dot_min_rows": 4,
+    "dense_dot_block_n": 64,
+    "dense_dot_block_k": 512,
+    "dense_dot_warps": 4,
+    "dense_stages": 3,
+    # The plugin takes the FP8 linears with at least this many columns: there ``gemv`` beat
+    # vLLM's activation quantization + CUTLASS GEMM. On an H100 both of Qwen3's do at one
+    # token: QKV (K 2048) 7.5 against 10.0 µs, o_proj (K 4096) 7.1 against 12.0.
+    "dense_min_k": 2048,
+    "router_block_n": 8,
+    "moe_up_block_n": 64,
+    "moe_up_block_k": 256,
+    "moe_down_block_n": 64,
+    "moe_down_block_k": 256,
+    "moe_stages": 3,
+    "moe_warps": 4,
+    # Split K (the hidden size) of the up kernel over this many programs a row tile: at 1 it
+    # runs only 96 programs at one token (8 experts x 12 tiles) on 132 SMs, streaming ~1.8 TB/s.
+    # Above 1 the programs store float32 partial sums and the down kernel adds them before
+    # SiLU-and-mul. Timed on an H200 (decode_kernels_h200-split.json, one token): 2 and 4 are
+    # slower (29.1 and 36.5 µs against 27.6): the partial sums cost more than the SMs won.
+    "moe_up_split_k": 1,
+    # The MoE kernel takes at most this many tokens (vLLM's CUDA graphs pad a batch of 3 to
+    # 4): at 4 it measured slower than vLLM's path (68.7 against 61.1 µs), at 1 faster (27.4
+    # against 37.0); at 2, faster too (39.7 against 45.5, decode_kernels_h200-split.json).
+    "moe_max_tokens": 2,
+    # 1: the down kernel's last program to finish converts the float32 sums to 16 bits (a
+    # counter in the sum's buffer says which), so no cast kernel runs after it (~1 µs a layer,
+    # 50 µs a batch-1 step). On an H200: 26.6 µs a call against 27.6 with the separate cast
+    # (decode_kernels_h200-split.json), checked against float32 math by the GPU test.
+    "moe_fused_cast": 1,
+}
+TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
