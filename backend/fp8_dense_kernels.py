@@ -160,8 +160,7 @@ def gemv(
 
     ``weight`` is [N, K], FP8 with ``scale`` [ceil(N/128), K/128] (one per block), or any
     float type with ``scale`` None (then K may be anything). ``dot`` (FP8 only): the tl.dot
-    kernel of fp8_dense_dot.py instead of this module's loop (None: from
-    ``TILES["dense_dot_min_rows"]`` rows).
+    kernel instead of the loop (None: from ``TILES["dense_dot_min_rows"]`` rows on).
     """
     m, k = x.shape
     n = weight.shape[0]

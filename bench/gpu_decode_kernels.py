@@ -302,11 +302,12 @@ def run_header() -> dict[str, Any]:
     return result
 
 
-def dense_settings(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The GEMV's tiles: one loop tile for every dense op (the least time summed over the
-    one-token rows), one tl.dot tile (the same over the rows of the most tokens), and
-    ``dense_dot_min_rows``: the fewest tokens from which the tl.dot tile beat the loop tile at
-    every token count timed (above them all where it never did)."""
+def dense_settings(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """The GEMV's tiles and the one-token loop tile's key: one loop tile for every dense op
+    (the least time summed over the one-token rows), one tl.dot tile (the same over the rows
+    of the most tokens), and ``dense_dot_min_rows``: the fewest tokens from which the tl.dot
+    tile beat the fastest loop tile at every token count timed (above them all where it
+    never did)."""
 
     def fastest(kind: str, tokens: int) -> str:
         mine = [row for row in rows if row["tokens"] == tokens]
@@ -320,17 +321,15 @@ def dense_settings(rows: list[dict[str, Any]]) -> dict[str, Any]:
     loop, dot = fastest("0,", 1), fastest("1,", counts[-1])
     if not loop:
         raise ValueError("no loop tile was timed (--dense-dot 0 1)")
-    _, block_n, block_k, warps, stages = map(int, loop.split(","))
+    _, block_n, block_k, warps, _ = map(int, loop.split(","))
     settings: dict[str, Any] = {
         "dense_block_n": block_n, "dense_block_k": block_k or TILES["dense_block_k"],
-        "dense_warps": warps, "one_token_k": block_k, "one_token_stages": stages,
-        "dense_dot_min_rows": 1 + max(counts),
+        "dense_warps": warps, "dense_dot_min_rows": 1 + max(counts),
     }  # fmt: skip
     if not dot:
-        return settings
+        return settings, loop
     for tokens in reversed(counts):
-        by_count = [fastest("0,", tokens), dot]
-        if summed(by_count[1], tokens) >= summed(by_count[0], tokens):
+        if summed(dot, tokens) >= summed(fastest("0,", tokens), tokens):
             break
         settings["dense_dot_min_rows"] = tokens
     _, block_n, block_k, warps, stages = map(int, dot.split(","))
@@ -340,7 +339,7 @@ def dense_settings(rows: list[dict[str, Any]]) -> dict[str, Any]:
         dense_dot_warps=warps,
         dense_stages=stages,
     )
-    return settings
+    return settings, loop
 
 
 def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
@@ -356,11 +355,9 @@ def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
         if row["fathom_us"] >= row["vllm_us"]:
             break
         max_tokens = row["tokens"]
-    dense = dense_settings(result["dense"])
-    # Each op's time at the one-token tile decides whether the plugin takes it.
-    tile = ",".join(map(str, (0, dense["dense_block_n"], dense.pop("one_token_k"),
-                              dense["dense_warps"], dense.pop("one_token_stages"))))  # fmt: skip
-    wins = [row["k"] for row in one if row["tiles"][tile] < row["vllm_us"]]
+    dense, loop = dense_settings(result["dense"])
+    # Each op's time at the one-token loop tile decides whether the plugin takes it.
+    wins = [row["k"] for row in one if row["tiles"][loop] < row["vllm_us"]]
     ops = (["moe"] if moe["fathom_us"] < moe["vllm_us"] else []) + (["dense"] if wins else [])
     return {
         "dense_min_k": min(wins or [1 + max(row["k"] for row in one)]),
