@@ -52,13 +52,12 @@ let client: LanguageClient | undefined;
 
 /** Proposed texts by URI, served to the diff view's right-hand side. */
 class ProposedContent implements vscode.TextDocumentContentProvider {
-  readonly texts = new Map<string, string>();
+  private readonly texts = new Map<string, string>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
 
   uriFor(original: vscode.Uri): vscode.Uri {
-    const proposed = original.with({ scheme: PROPOSED_SCHEME, query: original.scheme });
-    return proposed;
+    return original.with({ scheme: PROPOSED_SCHEME, query: original.scheme });
   }
 
   set(original: vscode.Uri, text: string): vscode.Uri {
@@ -70,6 +69,11 @@ class ProposedContent implements vscode.TextDocumentContentProvider {
 
   provideTextDocumentContent(uri: vscode.Uri): string {
     return this.texts.get(uri.toString()) ?? '';
+  }
+
+  /** Drop a proposal whose diff view has closed. */
+  forget(uri: string): void {
+    this.texts.delete(uri);
   }
 }
 
@@ -138,7 +142,7 @@ async function closeProposedDiffs(proposed: ProposedContent, shown: vscode.Uri[]
       && mine.has(tab.input.modified.toString()),
   );
   if (tabs.length > 0) await vscode.window.tabGroups.close(tabs);
-  for (const uri of mine) proposed.texts.delete(uri);
+  for (const uri of mine) proposed.forget(uri);
 }
 
 function selectionRange(editor: vscode.TextEditor): vscode.Range {
