@@ -166,9 +166,15 @@ async def edits(engine: VllmEngine, count: int, max_tokens: int) -> dict[str, An
 async def profile_decode(
     bench: Bench, trace_dir: Path, tpot_ms: float | None, batch: int = 1
 ) -> dict[str, Any]:
-    """vLLM's torch profiler over ~0.25 s in the middle of a long decode of ``batch``."""
-    job = asyncio.create_task(decode(bench.raw, batch, 1024, 600))
-    await asyncio.sleep(0.5)
+    """vLLM's torch profiler over ~0.25 s in the middle of a long decode of ``batch``.
+
+    The window opens once the prompts' prefill is over: 0.5 s at batch 1; at batch 32 the
+    first try opened it at 0.5 s too and caught four prefill chunks of the 32 prompts instead
+    of decode steps (bench/results/whole_model_gemv_h100.md), so larger batches wait a second
+    more and 0.1 s per 1K prompt tokens (32K tokens prefill in ~1.3 s on an H200)."""
+    tokens = 600 if batch == 1 else 1500
+    job = asyncio.create_task(decode(bench.raw, batch, 1024, tokens))
+    await asyncio.sleep(0.5 if batch == 1 else 1.5 + 0.1 * batch * 1024 / 1000)
     await bench.llm.start_profile()
     await asyncio.sleep(0.25)
     await bench.llm.stop_profile()
