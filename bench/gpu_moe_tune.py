@@ -25,6 +25,7 @@ Writes ``DIR/moe_configs/<vLLM's file name>`` (what ``VLLM_TUNED_CONFIG_FOLDER``
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -112,10 +113,10 @@ class Shape:
             logits = torch.randn(batch, self.experts, device="cuda")
             weights, ids, _ = fused_topk(x, logits, self.top_k, True)
             routings.append((weights, ids))
-        turn = iter(range(10**9))
+        turn = itertools.cycle(routings)
 
         def run() -> torch.Tensor:
-            weights, ids = routings[next(turn) % ROUTINGS]
+            weights, ids = next(turn)
             return fused_experts(x, self.w13, self.w2, weights, ids, quant_config=self.quant)
 
         return run
