@@ -22,6 +22,8 @@
 #   fusion    the plugin with vLLM's fusion passes, and its plain twin
 #   gemv      the plugin with the tiles in $TILES_FILE (the dense GEMV sweep's), decode at 1K
 #             and a batch-1 profile; then its plain twin, decode at 1K and a batch-32 profile
+#   rows      the plugin at batch 1/2/4/8/32 (4 rows: the tl.dot dense kernel), 32K decode,
+#             batch-1 and batch-32 profiles; then its plain twin, the same
 #   moe-tuned DeepSeek-V2-Lite, plain vLLM with its default MoE config, then with the configs
 #             bench/gpu_moe_tune.py wrote to $MOE_CONFIGS (VLLM_TUNED_CONFIG_FOLDER)
 # Each engine run is cut at its own timeout, so a slow start costs one row, not the call.
@@ -94,6 +96,11 @@ case "$STAGE" in
   gemv)
     whole 330 qwen3_plugin-gemv --engine plain --decode-kernels --phases decode profile
     whole 200 qwen3_plain-gemv-twin --engine plain --phases decode profile32
+    ;;
+  rows)
+    ROWS=(--batches 1 2 4 8 32 --phases decode decode_long profile profile32)
+    whole 330 qwen3_plugin-rows --engine plain --decode-kernels "${ROWS[@]}"
+    whole 220 qwen3_plain-rows-twin --engine plain "${ROWS[@]}"
     ;;
   moe-tuned)
     V2=(--model deepseek-v2-lite --engine plain --phases decode profile32)
