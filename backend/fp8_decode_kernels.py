@@ -8,11 +8,9 @@ activations stay in 16 bits, so no activation quantization kernel runs before th
 
 ``moe_decode``: router logits, softmax top-k, both expert GEMMs, SiLU-and-mul and the
 weighted sum over the chosen experts in three kernels (the router GEMV, fp8_dense_kernels.py;
-up + SiLU-and-mul with the top-k inside; down, with the top-k again, the weighted sum as
-float32 atomic adds and its last program converting the sum to 16 bits: ``moe_fused_cast``;
-on Hopper each launched before the one ahead finishes, fp8_dense_kernels.py's PDL), where
-vLLM runs a router GEMM, top-k, two activation quantizations, two grouped GEMMs, SiLU-and-mul
-and a sum.
+up + SiLU-and-mul with the top-k inside; down with the weighted sum as float32 atomic adds,
+its last program converting the sum to 16 bits: ``moe_fused_cast``), where vLLM runs a router
+GEMM, top-k, two activation quantizations, two grouped GEMMs, SiLU-and-mul and a sum.
 
 They are for a handful of tokens (``MAX_DECODE_TOKENS``); larger batches keep vLLM's kernels.
 Results are accumulated in float32. Measured on an H200 (bench/results/decode_kernels_dot.md,
@@ -26,16 +24,7 @@ import triton
 import triton.language as tl
 
 from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES
-from fathom.backend.fp8_dense_kernels import (
-    gemv,
-    group_dot,
-    line_args,
-    pdl_launch,
-    pdl_wait,
-    prefetch_l2,
-    prefetch_rows,
-    use_pdl,
-)
+from fathom.backend.fp8_dense_kernels import gemv, group_dot, pdl_launch, pdl_wait, use_pdl
 
 # --- The MoE's expert GEMMs on tl.dot ------------------------------------------------------
 # Loops like fp8_dense_kernels.py's ``_gemv_kernel`` hold one tile of weights per program in
@@ -57,10 +46,7 @@ def _ranked_slot(logits_ptr, m, slot, E, E_P2: tl.constexpr, TOP_K: tl.constexpr
     picks the same experts), and the slot's expert is the one of that rank."""
     offs_e = tl.arange(0, E_P2)
     valid = offs_e < E
-    # From L2 (.cg): the down kernel reads them before its PDL wait, where L1 may still hold
-    # an earlier layer's logits at the same address.
-    logits = tl.load(logits_ptr + m * E + offs_e, mask=valid, other=float("-inf"),
-                     cache_modifier=".cg")  # fmt: skip
+    logits = tl.load(logits_ptr + m * E + offs_e, mask=valid, other=float("-inf"))
     ahead = (logits[None, :] > logits[:, None]) | (
         (logits[None, :] == logits[:, None]) & (offs_e[None, :] < offs_e[:, None])
     )
@@ -77,7 +63,7 @@ def _ranked_slot(logits_ptr, m, slot, E, E_P2: tl.constexpr, TOP_K: tl.constexpr
 
 @triton.jit
 def _moe_up_dot_kernel(
-    x_ptr, logits_ptr, w_ptr, s_ptr, act_ptr, out_ptr, E, INTER, K,
+    x_ptr, logits_ptr, w_ptr, s_ptr, act_ptr, ids_ptr, weights_ptr, out_ptr, E, INTER, K,
     OUT_NUMEL, stride_xm, stride_we, stride_wn, stride_se, stride_sn,
     E_P2: tl.constexpr, TOP_K: tl.constexpr, RENORMALIZE: tl.constexpr,
     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr, SPLIT: tl.constexpr,
@@ -93,7 +79,10 @@ def _moe_up_dot_kernel(
     tile = tl.program_id(1)
     part = tl.program_id(2)
     m = pair // TOP_K
-    expert, _ = _ranked_slot(logits_ptr, m, pair % TOP_K, E, E_P2, TOP_K, RENORMALIZE)
+    expert, weight = _ranked_slot(logits_ptr, m, pair % TOP_K, E, E_P2, TOP_K, RENORMALIZE)
+    if (tile == 0) & (part == 0):
+        tl.store(ids_ptr + pair, expert)
+        tl.store(weights_ptr + pair, weight)
     if (pair == 0) & (tile == 0) & (part == 0):
         offs = tl.arange(0, 1024)
         for i in range(0, OUT_NUMEL, 1024):
@@ -146,26 +135,22 @@ def _summed_act(act_ptr, pair, cols, inside, INTER, SPLIT: tl.constexpr):
 
 @triton.jit
 def _moe_down_dot_kernel(
-    act_ptr, logits_ptr, w_ptr, s_ptr, out_ptr, E, H, INTER,
+    act_ptr, ids_ptr, weights_ptr, w_ptr, s_ptr, out_ptr, H, INTER,
     stride_we, stride_wn, stride_se, stride_sn, stride_om, cast_ptr, OUT_NUMEL, PROGRAMS,
-    E_P2: tl.constexpr, TOP_K: tl.constexpr, RENORMALIZE: tl.constexpr,
-    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
-    SPLIT: tl.constexpr, CAST: tl.constexpr,
-    PDL: tl.constexpr, LINE: tl.constexpr, LINES: tl.constexpr,
+    TOP_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
+    SPLIT: tl.constexpr, CAST: tl.constexpr, PDL: tl.constexpr,
 ):  # fmt: skip
     """out[token] += weight x act[pair] W_down.T, one program per pair and row tile (act from
     the up kernel's partial sums when it split K). With CAST, the last of the PROGRAMS to
     finish writes ``cast`` = out in 16 bits; out's element OUT_NUMEL (zeroed by the up
-    kernel) counts the programs done.
-
-    The pair's expert and weight come from the router's logits, as in the up kernel: with
-    PDL, before waiting for the up kernel (which waited for the router before letting this
-    one launch), so the expert's weights are on their way to L2 while the up kernel runs."""
+    kernel) counts the programs done."""
+    if PDL:  # for the up kernel's experts and activations
+        pdl_wait()
     pair = tl.program_id(0)
     tile = tl.program_id(1)
     m = pair // TOP_K
-    expert, weight = _ranked_slot(logits_ptr, m, pair % TOP_K, E, E_P2, TOP_K, RENORMALIZE)
-    expert = expert.to(tl.int64)
+    expert = tl.load(ids_ptr + pair).to(tl.int64)
+    weight = tl.load(weights_ptr + pair)
     offs_m = tl.arange(0, 16)
     offs_n = tile * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_g = tl.arange(0, QBLOCK)
@@ -174,11 +159,6 @@ def _moe_down_dot_kernel(
     w_ptrs = w_ptr + expert * stride_we + offs_n[None, :].to(tl.int64) * stride_wn
     w_ptrs += offs_g[:, None]
     s_ptr += expert * stride_se + (tile * BLOCK_N // QBLOCK) * stride_sn
-    if PDL:
-        rows = w_ptr + expert * stride_we + offs_n.to(tl.int64) * stride_wn
-        prefetch_rows(rows, INTER, LINE, LINES)
-        prefetch_l2(s_ptr + tl.zeros((1,), tl.int32))  # the tile's scales: one line
-        pdl_wait()  # for the up kernel's activations
     acc = tl.zeros((16, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, INTER, BLOCK_K):
         for g in tl.static_range(BLOCK_K // QBLOCK):
@@ -257,6 +237,8 @@ def moe_decode(
         act = torch.empty((pairs, i), dtype=torch.bfloat16, device=x.device)
     else:  # float32 gate and up partial sums, added up by the down kernel
         act = torch.empty((pairs, split, 2 * i), dtype=torch.float32, device=x.device)
+    ids = torch.empty((pairs,), dtype=torch.int32, device=x.device)
+    weights = torch.empty((pairs,), dtype=torch.float32, device=x.device)
     # float32: the down kernel adds into it (bf16 atomics measured slower and less exact).
     # One more element: the count of down programs done, for the fused cast (exact in float32
     # far beyond the few hundred programs).
@@ -264,7 +246,7 @@ def moe_decode(
     cast = bool(TILES["moe_fused_cast"] if fused_cast is None else fused_cast)
     result = torch.empty((m, h), dtype=x.dtype, device=x.device) if cast else out
     _moe_up_dot_kernel[(pairs, i // up_n, split)](
-        x, logits, w13, w13_scale, act, out, e, i, h, out.numel(),
+        x, logits, w13, w13_scale, act, ids, weights, out, e, i, h, out.numel(),
         x.stride(0), w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
         E_P2=triton.next_power_of_2(e), TOP_K=top_k, RENORMALIZE=renormalize,
         BLOCK_N=up_n, BLOCK_K=up_k,
@@ -272,12 +254,10 @@ def moe_decode(
         **pdl_launch(pdl),
     )  # fmt: skip
     _moe_down_dot_kernel[(pairs, h // down_n)](
-        act, logits, w2, w2_scale, out, e, h, i,
+        act, ids, weights, w2, w2_scale, out, h, i,
         w2.stride(0), w2.stride(1), w2_scale.stride(0), w2_scale.stride(1), h,
         result, m * h, pairs * (h // down_n),
-        E_P2=triton.next_power_of_2(e), TOP_K=top_k, RENORMALIZE=renormalize,
-        BLOCK_N=down_n, BLOCK_K=down_k, QBLOCK=QUANT_BLOCK, SPLIT=split, CAST=cast,
-        PDL=pdl, **line_args(i, w2), num_warps=num_warps, num_stages=stages,
-        **pdl_launch(pdl),
+        TOP_K=top_k, BLOCK_N=down_n, BLOCK_K=down_k, QBLOCK=QUANT_BLOCK, SPLIT=split,
+        CAST=cast, PDL=pdl, num_warps=num_warps, num_stages=stages, **pdl_launch(pdl),
     )  # fmt: skip
     return result if cast else out[: m * h].view(m, h).to(x.dtype)
