@@ -24,7 +24,7 @@ import triton
 import triton.language as tl
 
 from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES
-from fathom.backend.fp8_dense_kernels import gemv, group_dot, pdl_launch, pdl_wait, use_pdl
+from fathom.backend.fp8_dense_kernels import gemv, group_dot
 
 # --- The MoE's expert GEMMs on tl.dot ------------------------------------------------------
 # Loops like fp8_dense_kernels.py's ``_gemv_kernel`` hold one tile of weights per program in
@@ -67,14 +67,11 @@ def _moe_up_dot_kernel(
     OUT_NUMEL, stride_xm, stride_we, stride_wn, stride_se, stride_sn,
     E_P2: tl.constexpr, TOP_K: tl.constexpr, RENORMALIZE: tl.constexpr,
     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr, SPLIT: tl.constexpr,
-    PDL: tl.constexpr,
 ):  # fmt: skip
     """act[pair] = silu(x W_gate.T) * (x W_up.T) for the pair's expert; zeroes ``out``, which
     the down kernel adds into. With SPLIT > 1, program (pair, tile, part) sums the part-th
     K range only and stores gate and up in float32 (act [pairs, SPLIT, 2 INTER]) for the down
     kernel to add up before SiLU."""
-    if PDL:  # the experts come from the router's logits, written by the kernel ahead
-        pdl_wait()
     pair = tl.program_id(0)  # token * TOP_K + slot
     tile = tl.program_id(1)
     part = tl.program_id(2)
@@ -138,14 +135,12 @@ def _moe_down_dot_kernel(
     act_ptr, ids_ptr, weights_ptr, w_ptr, s_ptr, out_ptr, H, INTER,
     stride_we, stride_wn, stride_se, stride_sn, stride_om, cast_ptr, OUT_NUMEL, PROGRAMS,
     TOP_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
-    SPLIT: tl.constexpr, CAST: tl.constexpr, PDL: tl.constexpr,
+    SPLIT: tl.constexpr, CAST: tl.constexpr,
 ):  # fmt: skip
     """out[token] += weight x act[pair] W_down.T, one program per pair and row tile (act from
     the up kernel's partial sums when it split K). With CAST, the last of the PROGRAMS to
     finish writes ``cast`` = out in 16 bits; out's element OUT_NUMEL (zeroed by the up
     kernel) counts the programs done."""
-    if PDL:  # for the up kernel's experts and activations
-        pdl_wait()
     pair = tl.program_id(0)
     tile = tl.program_id(1)
     m = pair // TOP_K
@@ -203,7 +198,6 @@ def moe_decode(
     num_warps: int | None = None,
     split_k: int | None = None,
     fused_cast: bool | None = None,
-    pdl: bool | None = None,
 ) -> torch.Tensor:
     """A softmax-top-k MoE layer (SiLU-and-mul experts) for x [M, H], M ≤ MAX_DECODE_TOKENS.
 
@@ -211,8 +205,7 @@ def moe_decode(
     gate rows then up rows and ``w2`` [E, H, I] its down projection, FP8 with one scale per
     128x128 block (``w13_scale`` [E, 2I/128, H/128], ``w2_scale`` [E, H/128, I/128]).
     ``block_n`` and ``block_k`` (up, down), ``stages``, ``num_warps``, ``split_k`` (the up
-    kernel's) and ``fused_cast`` override ``TILES``; ``pdl``: programmatic dependent launch
-    (None: ``TILES["pdl"]`` where the GPU has it).
+    kernel's) and ``fused_cast`` override ``TILES``.
     """
     m, h = x.shape
     e, two_i, _ = w13.shape
@@ -230,8 +223,7 @@ def moe_decode(
         raise ValueError("moe_decode: tiles across scale blocks")
     stages = stages or TILES["moe_stages"]
     num_warps = num_warps or TILES["moe_warps"]
-    pdl = use_pdl(x, pdl)
-    logits = gemv(x, gate_weight, out_dtype=torch.float32, block_n=TILES["router_block_n"], pdl=pdl)
+    logits = gemv(x, gate_weight, out_dtype=torch.float32, block_n=TILES["router_block_n"])
     pairs = m * top_k
     if split == 1:
         act = torch.empty((pairs, i), dtype=torch.bfloat16, device=x.device)
@@ -250,14 +242,13 @@ def moe_decode(
         x.stride(0), w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
         E_P2=triton.next_power_of_2(e), TOP_K=top_k, RENORMALIZE=renormalize,
         BLOCK_N=up_n, BLOCK_K=up_k,
-        QBLOCK=QUANT_BLOCK, SPLIT=split, PDL=pdl, num_warps=num_warps, num_stages=stages,
-        **pdl_launch(pdl),
+        QBLOCK=QUANT_BLOCK, SPLIT=split, num_warps=num_warps, num_stages=stages,
     )  # fmt: skip
     _moe_down_dot_kernel[(pairs, h // down_n)](
         act, ids, weights, w2, w2_scale, out, h, i,
         w2.stride(0), w2.stride(1), w2_scale.stride(0), w2_scale.stride(1), h,
         result, m * h, pairs * (h // down_n),
         TOP_K=top_k, BLOCK_N=down_n, BLOCK_K=down_k, QBLOCK=QUANT_BLOCK, SPLIT=split,
-        CAST=cast, PDL=pdl, num_warps=num_warps, num_stages=stages, **pdl_launch(pdl),
+        CAST=cast, num_warps=num_warps, num_stages=stages,
     )  # fmt: skip
     return result if cast else out[: m * h].view(m, h).to(x.dtype)

@@ -55,9 +55,5 @@ TILES: dict[str, int] = {
     # 50 µs a batch-1 step). On an H200: 26.6 µs a call against 27.6 with the separate cast
     # (decode_kernels_h200-split.json), checked against float32 math by the GPU test.
     "moe_fused_cast": 1,
-    # 1: on Hopper and later, every kernel above launches with programmatic dependent launch
-    # (fp8_dense_kernels.py): it starts while the kernel ahead finishes and asks L2 for its
-    # weights before waiting for that kernel's output. 0 launches them one after the other.
-    "pdl": 1,
 }
 TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))

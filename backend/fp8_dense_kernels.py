@@ -18,79 +18,13 @@ them, where vLLM quantizes them to FP8 for its CUTLASS GEMM. ``gemv`` picks one 
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import triton
 import triton.language as tl
-from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
 from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES
 
 DOT_ROWS = 16  # tl.dot's smallest M: the token rows are padded up to it
-LINE_BYTES = 128  # an L2 cache line
-
-
-# --- Programmatic dependent launch (PDL, Hopper on) ----------------------------------------
-# At batch 1 the GPU idles between kernels: a kernel is launched, ramps up and first asks
-# HBM for its weights only once the one ahead of it has finished. Launched with
-# ``launch_pdl``, a kernel may start while the kernel ahead finishes; ``pdl_wait`` holds it
-# until that kernel's writes are visible. What does not depend on them (the weights) is
-# requested into L2 before the wait, and each kernel lets the next start right after its
-# own wait, so a chain of these kernels (router, expert up, expert down) overlaps. Nothing
-# is read before the wait that the kernel just ahead writes.
-
-
-@triton.jit
-def prefetch_l2(ptrs):
-    """Ask L2 for the lines at ``ptrs`` (``prefetch.global.L2``: no register is written)."""
-    tl.inline_asm_elementwise(
-        "prefetch.global.L2 [$1];\n\tmov.u32 $0, 0;",
-        "=r,l",
-        [ptrs.to(tl.int64)],
-        dtype=tl.int32,
-        is_pure=False,
-        pack=1,
-    )
-
-
-@triton.jit
-def prefetch_rows(row_ptrs, K, LINE: tl.constexpr, LINES: tl.constexpr):
-    """Ask L2 for the K elements after each of ``row_ptrs`` (LINE elements a line)."""
-    offs = tl.arange(0, LINES) * LINE
-    for k0 in range(0, K, LINES * LINE):
-        prefetch_l2(row_ptrs[:, None] + tl.minimum(k0 + offs, K - 1)[None, :])
-
-
-@triton.jit
-def pdl_wait():
-    """Wait for the kernel ahead's writes, then let the next kernel launch."""
-    gdc_wait()
-    gdc_launch_dependents()
-
-
-@functools.cache
-def _hopper_or_later(device: int) -> bool:
-    return torch.cuda.get_device_capability(device)[0] >= 9
-
-
-def use_pdl(x: torch.Tensor, pdl: bool | None = None) -> bool:
-    """Whether the kernels for ``x`` launch with PDL: ``pdl``, else ``TILES["pdl"]``, on a
-    GPU that has it (compute capability 9, Hopper, on)."""
-    wanted = bool(TILES["pdl"]) if pdl is None else pdl
-    return wanted and x.is_cuda and _hopper_or_later(x.device.index or 0)
-
-
-def line_args(k: int, weight: torch.Tensor, widest: int = 16) -> dict[str, int]:
-    """A prefetch's LINE (elements a cache line) and LINES (lines a step) for rows of ``k``
-    elements of ``weight``."""
-    line = LINE_BYTES // weight.element_size()
-    return {"LINE": line, "LINES": min(widest, _pow2(triton.cdiv(k, line)))}
-
-
-def pdl_launch(pdl: bool) -> dict[str, bool]:
-    """The launch option for ``pdl`` (none without: Triton's interpreter knows no such option)."""
-    return {"launch_pdl": True} if pdl else {}
 
 
 @triton.jit
@@ -104,23 +38,10 @@ def group_dot(acc, x, w, s):
 
 
 @triton.jit
-def _prefetch_weights(w_ptr, s_ptr, offs_n, row_block, N, K, stride_wn, stride_sn,
-                      HAS_SCALE: tl.constexpr, QBLOCK: tl.constexpr, LINE: tl.constexpr,
-                      LINES: tl.constexpr):  # fmt: skip
-    """Ask L2 for a program's weight rows and their scale row (PDL, before the wait)."""
-    rows = tl.minimum(offs_n, N - 1).to(tl.int64)
-    prefetch_rows(w_ptr + rows * stride_wn, K, LINE, LINES)
-    if HAS_SCALE:  # 32 float scales a line
-        groups = tl.minimum(tl.arange(0, 8) * 32, K // QBLOCK - 1)
-        prefetch_l2(s_ptr + row_block * stride_sn + groups)
-
-
-@triton.jit
 def _dense_dot_kernel(
     x_ptr, w_ptr, s_ptr, out_ptr, M, N, K,
     stride_xm, stride_wn, stride_sn, stride_om,
     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
-    PDL: tl.constexpr, LINE: tl.constexpr, LINES: tl.constexpr,
 ):  # fmt: skip
     pid = tl.program_id(0)
     offs_m = tl.arange(0, 16)
@@ -128,10 +49,6 @@ def _dense_dot_kernel(
     offs_g = tl.arange(0, QBLOCK)
     rows = offs_m[:, None] < M
     cols = offs_n < N
-    if PDL:
-        _prefetch_weights(w_ptr, s_ptr, offs_n, pid * BLOCK_N // QBLOCK, N, K, stride_wn,
-                          stride_sn, True, QBLOCK, LINE, LINES)  # fmt: skip
-        pdl_wait()
     x_ptrs = x_ptr + offs_m[:, None] * stride_xm + offs_g[None, :]
     w_ptrs = w_ptr + offs_n[None, :].to(tl.int64) * stride_wn + offs_g[:, None]
     # The program's rows lie in one 128-row scale block (``dense_dot`` checks BLOCK_N).
@@ -157,11 +74,9 @@ def dense_dot(
     block_k: int,
     num_warps: int,
     num_stages: int,
-    pdl: bool = False,
 ) -> torch.Tensor:
     """``out = x @ dequant(weight).T`` for x [M ≤ 16, K], weight [N, K] FP8 with ``scale``
-    [ceil(N/128), K/128]; ``block_k`` a multiple of 128 that divides K. ``pdl``: launched
-    with programmatic dependent launch (``use_pdl``)."""
+    [ceil(N/128), K/128]; ``block_k`` a multiple of 128 that divides K."""
     m, k = x.shape
     n = weight.shape[0]
     if m > DOT_ROWS or k % block_k or block_k % QUANT_BLOCK:
@@ -171,8 +86,8 @@ def dense_dot(
     _dense_dot_kernel[(triton.cdiv(n, block_n),)](
         x, weight, scale, out, m, n, k,
         x.stride(0), weight.stride(0), scale.stride(0), out.stride(0),
-        BLOCK_N=block_n, BLOCK_K=block_k, QBLOCK=QUANT_BLOCK, PDL=pdl,
-        **line_args(k, weight), num_warps=num_warps, num_stages=num_stages, **pdl_launch(pdl),
+        BLOCK_N=block_n, BLOCK_K=block_k, QBLOCK=QUANT_BLOCK,
+        num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out
 
@@ -183,7 +98,6 @@ def _gemv_kernel(
     stride_xm, stride_wn, stride_sn, stride_om,
     HAS_SCALE: tl.constexpr, M_P2: tl.constexpr,
     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
-    PDL: tl.constexpr, LINE: tl.constexpr, LINES: tl.constexpr,
 ):  # fmt: skip
     offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     row_block = tl.program_id(0) * BLOCK_N // QBLOCK
@@ -191,10 +105,6 @@ def _gemv_kernel(
     offs_k = tl.arange(0, BLOCK_K)
     mask_n = offs_n < N
     mask_m = offs_m < M
-    if PDL:
-        _prefetch_weights(w_ptr, s_ptr, offs_n, row_block, N, K, stride_wn, stride_sn,
-                          HAS_SCALE, QBLOCK, LINE, LINES)  # fmt: skip
-        pdl_wait()
     acc = tl.zeros((M_P2, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, K, BLOCK_K):
         ks = k0 + offs_k
@@ -245,14 +155,12 @@ def gemv(
     num_warps: int | None = None,
     dot: bool | None = None,
     num_stages: int | None = None,
-    pdl: bool | None = None,
 ) -> torch.Tensor:
     """``x @ dequant(weight).T`` for ``x`` [M, K] with M ≤ MAX_DECODE_TOKENS.
 
     ``weight`` is [N, K], FP8 with ``scale`` [ceil(N/128), K/128] (one per block), or any
     float type with ``scale`` None (then K may be anything). ``dot`` (FP8 only): the tl.dot
-    kernel instead of the loop (None: from ``TILES["dense_dot_min_rows"]`` rows on). ``pdl``:
-    programmatic dependent launch (None: ``TILES["pdl"]`` where the GPU has it).
+    kernel instead of the loop (None: from ``TILES["dense_dot_min_rows"]`` rows on).
     """
     m, k = x.shape
     n = weight.shape[0]
@@ -263,7 +171,6 @@ def gemv(
     out = torch.empty((m, n), dtype=out_dtype or x.dtype, device=x.device)
     if dot is None:
         dot = m >= TILES["dense_dot_min_rows"]
-    pdl = use_pdl(x, pdl)
     if scale is not None and dot:
         return dense_dot(
             x, weight, scale, out,
@@ -271,7 +178,6 @@ def gemv(
             block_k=block_k or _dot_k_tile(k),
             num_warps=num_warps or TILES["dense_dot_warps"],
             num_stages=num_stages or TILES["dense_stages"],
-            pdl=pdl,
         )  # fmt: skip
     block_n = block_n or TILES["dense_block_n"]
     block_k = block_k or _k_tile(k, TILES["dense_block_k"], m)
@@ -283,7 +189,6 @@ def gemv(
         x, weight, scale if has_scale else weight, out, m, n, k,
         x.stride(0), weight.stride(0), scale.stride(0) if scale is not None else 0, out.stride(0),
         HAS_SCALE=has_scale, M_P2=_pow2(m), BLOCK_N=block_n, BLOCK_K=block_k,
-        QBLOCK=QUANT_BLOCK, PDL=pdl, **line_args(k, weight), num_warps=num_warps,
-        **pdl_launch(pdl),
+        QBLOCK=QUANT_BLOCK, num_warps=num_warps,
     )  # fmt: skip
     return out

@@ -24,10 +24,6 @@
 #             and a batch-1 profile; then its plain twin, decode at 1K and a batch-32 profile
 #   rows      the plugin at batch 1/2/4/8/32 (4 rows: the tl.dot dense kernel), 32K decode,
 #             batch-1 and batch-32 profiles; then its plain twin, the same
-#   pdl-off   the plugin as in rows with programmatic dependent launch off ({"pdl": 0}):
-#             decode at batch 1/2/4/8/32 and a batch-1 profile, the A/B of rows' plugin run
-#   pdl-ab    the plugin with PDL on, then off: decode at batch 1/2/4/8/32 and a batch-1
-#             profile each (TAG names the pair)
 #   moe-tuned DeepSeek-V2-Lite, plain vLLM with its default MoE config, then with the configs
 #             bench/gpu_moe_tune.py wrote to $MOE_CONFIGS (VLLM_TUNED_CONFIG_FOLDER)
 # Each engine run is cut at its own timeout, so a slow start costs one row, not the call.
@@ -105,20 +101,6 @@ case "$STAGE" in
     ROWS=(--batches 1 2 4 8 32 --phases decode decode_long profile profile32)
     whole 330 qwen3_plugin-rows --engine plain --decode-kernels "${ROWS[@]}"
     whole 220 qwen3_plain-rows-twin --engine plain "${ROWS[@]}"
-    ;;
-  pdl-off)
-    FATHOM_DECODE_TILES=$(python3 -c 'import json, sys; t = json.loads(sys.argv[1]); t["pdl"] = 0
-print(json.dumps(t))' "$FATHOM_DECODE_TILES")
-    echo "FATHOM_DECODE_TILES=$FATHOM_DECODE_TILES"
-    whole 330 qwen3_plugin-pdl-off --engine plain --decode-kernels --batches 1 2 4 8 32 \
-      --phases decode profile
-    ;;
-  pdl-ab)
-    PDL_OFF=$(python3 -c 'import json, sys; t = json.loads(sys.argv[1]); t["pdl"] = 0
-print(json.dumps(t))' "$FATHOM_DECODE_TILES")
-    AB=(--engine plain --decode-kernels --batches 1 2 4 8 32 --phases decode profile)
-    whole 260 "qwen3_plugin-${TAG:-pdl}" "${AB[@]}"
-    FATHOM_DECODE_TILES=$PDL_OFF whole 260 "qwen3_plugin-${TAG:-pdl}-off" "${AB[@]}"
     ;;
   moe-tuned)
     V2=(--model deepseek-v2-lite --engine plain --phases decode profile32)
