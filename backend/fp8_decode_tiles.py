@@ -55,5 +55,9 @@ TILES: dict[str, int] = {
     # 50 µs a batch-1 step). On an H200: 26.6 µs a call against 27.6 with the separate cast
     # (decode_kernels_h200-split.json), checked against float32 math by the GPU test.
     "moe_fused_cast": 1,
+    # 1: the tl.dot kernels (MoE up and down, dense at 4 rows) load each program's weight
+    # scales as one vector before the K loop and pick each K step's out of it, where 0 loads
+    # one scalar a step inside the loop (fp8_dense_kernels.py's ``block_scale`` says why).
+    "hoist_scales": 0,
 }
 TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
