@@ -21,12 +21,13 @@ opaque MoE op, so torch.compile sees one graph and each captured CUDA graph hold
 there also puts decode steps of a few sequences on Fathom's attention kernel
 (backend/vllm_decode_attention.py).
 
-Off unless ``FATHOM_DECODE_KERNELS=1``. A batch-1 decode step of Qwen3-Coder-30B-A3B-FP8
-took 0.81 of plain vLLM's time on an H100 (3.50 against 4.34 ms,
-bench/results/whole_model_gemv_h100.md) and 0.86 on an H200 before the GEMV took QKV
-(whole_model_fused_cast.md), more exact too; it has been measured on that model only, and
-only the decode of a few tokens uses it. It does nothing where CUDA is not the platform
-(vLLM's CPU build).
+Off unless ``FATHOM_DECODE_KERNELS=1``, which Fathom's engines set for the settings'
+``decode_kernels`` (on in the GPU defaults for Qwen3-MoE FP8 checkpoints on one GPU). A batch-1
+decode step of Qwen3-Coder-30B-A3B-FP8 took 0.81 of plain vLLM's time on an H100 (3.48
+against 4.29 ms, bench/results/whole_model_pdl_h100.md) and 0.86 on an H200 before the GEMV
+took QKV (whole_model_fused_cast.md), more exact too; it has been measured on that model
+only, and only the decode of a few tokens uses it. It does nothing where CUDA is not the
+platform (vLLM's CPU build) or the GPU is older than Hopper.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def enabled() -> bool:
         from vllm.platforms import current_platform
     except ImportError:
         return False
-    return bool(current_platform.is_cuda())
+    # Hopper and later: the kernels were written and measured there (FP8 in Triton needs 8.9).
+    return bool(current_platform.is_cuda() and current_platform.has_device_capability(90))
 
 
 def register() -> None:

@@ -80,6 +80,10 @@ class VllmSettings:
     attention_backend: str | None = None
     # Passed through when set: "triton", "cutlass", "deep_gemm" (vLLM's default: "auto").
     moe_backend: str | None = None
+    # Fathom's FP8 decode kernels (backend/vllm_decode_plugin.py) in vLLM's processes, through
+    # FATHOM_DECODE_KERNELS=1 where the environment does not say otherwise. The GPU defaults
+    # turn them on where they were measured faster (model_families.decode_kernels_measured).
+    decode_kernels: bool = False
     # "ngram": propose tokens copied from the prompt (edits repeat most of their input);
     # "mtp": the checkpoint's own multi-token-prediction head; "auto": mtp if it has one.
     speculative: str = "off"
@@ -261,6 +265,8 @@ class VllmSettings:
             # vLLM's torch symmetric-memory all-reduce wants what the custom one wants (CUDA
             # IPC, NVLink multicast); the measured TP runs (../shared/gpu) had it off too.
             env["VLLM_ALLREDUCE_USE_SYMM_MEM"] = "0"
+        if self.decode_kernels:
+            env["FATHOM_DECODE_KERNELS"] = "1"
         if load_format == "dummy" and info is not None and info.is_moe:
             # Random weights send nearly every token to the same few experts, which makes MoE
             # look cheap; route uniformly instead (../shared/gpu "Measured": 3.6 vs 7.35 ms).

@@ -78,6 +78,26 @@ def test_plugin_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None
     assert not vllm_decode_plugin.enabled()
 
 
+def test_plugin_acts_on_hopper_and_later_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vllm.platforms
+
+    class Gpu:  # vLLM's CUDA platform as far as ``enabled`` asks
+        def __init__(self, capability: int) -> None:
+            self.capability = capability
+
+        def is_cuda(self) -> bool:
+            return True
+
+        def has_device_capability(self, wanted: int) -> bool:
+            return self.capability >= wanted
+
+    monkeypatch.setenv("FATHOM_DECODE_KERNELS", "1")
+    monkeypatch.setattr(vllm.platforms, "current_platform", Gpu(80), raising=False)  # A100
+    assert not vllm_decode_plugin.enabled()
+    monkeypatch.setattr(vllm.platforms, "current_platform", Gpu(90), raising=False)  # H100
+    assert vllm_decode_plugin.enabled()
+
+
 def test_plugin_does_nothing_on_vllms_cpu_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     from vllm.model_executor.custom_op import op_registry_oot
 
