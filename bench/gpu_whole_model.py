@@ -371,15 +371,17 @@ def main() -> None:
         "speculative": args.speculative,
         "env": {k: os.environ.get(k) for k in gpu_engine.ENV},
         "moe_config_folder": os.environ.get("VLLM_TUNED_CONFIG_FOLDER"),
-        "fathom_decode_env": {
-            k: os.environ.get(k)
-            for k in ("FATHOM_DECODE_KERNELS", "FATHOM_DECODE_OPS", "FATHOM_DECODE_TILES")
-        },
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"whole_{tag}.json"
 
     def save() -> None:
+        # Read at each save: Fathom's engine sets FATHOM_DECODE_KERNELS from its settings
+        # (VllmEngine.start) where this process's environment left it unset.
+        result["fathom_decode_env"] = {
+            k: os.environ.get(k)
+            for k in ("FATHOM_DECODE_KERNELS", "FATHOM_DECODE_OPS", "FATHOM_DECODE_TILES")
+        }
         path.write_text(json.dumps(result, indent=2, default=str))
 
     asyncio.run(run(args, result, save))
