@@ -14,6 +14,7 @@ model's vocabulary): these checkpoints' own tokenizers are not at hand on the GP
 and with random weights only the token counts matter.
 
     python bench/dummy_models.py qwen3-coder-30b-a3b-fp8 DIR   # writes DIR/config.json + tokenizer
+    python bench/dummy_models.py qwen3-coder-30b-a3b-fp8 DIR --tokenizer QWEN_DIR  # its tokenizer
     python bench/dummy_models.py qwen3-coder-30b-a3b-fp8       # prints config, weights, roofline
 """
 
@@ -61,12 +62,39 @@ def config(name: str, layers: int | None = None) -> dict[str, Any]:
     return cfg
 
 
-def write_model(folder: Path, name: str, layers: int | None = None) -> dict[str, Any]:
-    """Write ``folder/config.json`` and the tokenizer; returns the config."""
+# A real tokenizer's files, for runs whose prompts must be the real ones (inline completion:
+# fill-in-the-middle tokens, prompt lengths, prefix-cache hits).
+TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+    "special_tokens_map.json", "added_tokens.json",
+)  # fmt: skip
+
+
+def copy_tokenizer(source: Path, folder: Path, vocab_size: int) -> None:
+    """Copy the tokenizer in ``source`` (e.g. the CPU default Qwen2.5-Coder's, the vocabulary
+    Qwen3-Coder shares) into ``folder``; refuse one with more tokens than the model embeds."""
+    spec = json.loads((source / "tokenizer.json").read_text())
+    ids = [*spec["model"]["vocab"].values(), *(t["id"] for t in spec.get("added_tokens", []))]
+    if max(ids) >= vocab_size:
+        raise SystemExit(f"{source}: token id {max(ids)} does not fit a vocabulary of {vocab_size}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in TOKENIZER_FILES:
+        if (source / name).is_file():
+            (folder / name).write_bytes((source / name).read_bytes())
+
+
+def write_model(
+    folder: Path, name: str, layers: int | None = None, tokenizer: Path | None = None
+) -> dict[str, Any]:
+    """Write ``folder/config.json`` and a tokenizer (``tokenizer``'s, else one trained on the
+    edit corpus); returns the config."""
     cfg = config(name, layers)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(cfg, indent=2))
-    dummy_deepseek.write_tokenizer(folder, cfg["vocab_size"])
+    if tokenizer is None:
+        dummy_deepseek.write_tokenizer(folder, cfg["vocab_size"])
+    else:
+        copy_tokenizer(tokenizer, folder, cfg["vocab_size"])
     return cfg
 
 
@@ -76,12 +104,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("folder", type=Path, nargs="?", help="omitted: print the config instead")
     parser.add_argument("--layers", type=int, default=None)
     parser.add_argument("--context", type=int, default=1152, help="tokens a sequence holds")
+    parser.add_argument("--tokenizer", type=Path, default=None, help="a folder to copy it from")
     args = parser.parse_args(argv)
     if args.folder is None:
         cfg = config(args.model, args.layers)
         where: dict[str, Any] = {"config": cfg}
     else:
-        cfg = write_model(args.folder, args.model, args.layers)
+        cfg = write_model(args.folder, args.model, args.layers, args.tokenizer)
         where = {"folder": str(args.folder)}
     sizes = dummy_deepseek.weight_sizes(cfg)
     # The HBM roofline's bytes per decode step at a few batch sizes, bf16 KV cache.

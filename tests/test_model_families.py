@@ -145,6 +145,29 @@ def _dummy_model(*args: str) -> dict:
     return json.loads(done.stdout)
 
 
+def test_dummy_model_takes_a_real_tokenizer_that_fits_its_vocabulary(tmp_path):
+    """Inline completion on the whole model needs the real vocabulary (fill-in-the-middle
+    tokens, prompt lengths): bench/dummy_models.py --tokenizer copies one in."""
+    source = tmp_path / "qwen-tokenizer"
+    source.mkdir()
+    spec = {"model": {"vocab": {"a": 0, "b": 1}}, "added_tokens": [{"id": 151659}]}
+    (source / "tokenizer.json").write_text(json.dumps(spec))
+    (source / "tokenizer_config.json").write_text('{"tokenizer_class": "Qwen2Tokenizer"}')
+    target = tmp_path / "model"
+    _dummy_model("qwen3-coder-30b-a3b-fp8", str(target), "--tokenizer", str(source))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        assert (target / name).read_bytes() == (source / name).read_bytes()
+    assert json.loads((target / "config.json").read_text())["vocab_size"] == 151936
+    spec["added_tokens"] = [{"id": 151936}]  # one past the embedding rows
+    (source / "tokenizer.json").write_text(json.dumps(spec))
+    refused = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "dummy_models.py"), "qwen3-coder-30b-a3b-fp8",
+         str(tmp_path / "other"), "--tokenizer", str(source)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "does not fit a vocabulary of 151936" in refused.stderr
+
+
 def test_dummy_configs_give_the_issue_rooflines():
     # Issue 23: 0.81 ms at batch 1 and 7.1 ms at batch 32 over 4.27 TB/s at ~1K context.
     whole = _dummy_model("qwen3-coder-30b-a3b-fp8", "--context", "1152")
