@@ -153,7 +153,7 @@ def _gemv_kernel(
 
 def _k_tile(k: int, widest: int, rows: int = 1) -> int:
     """Columns a program loads at once: ``widest``, narrower for a short K or more rows."""
-    return max(16, min(_pow2(k), widest // _pow2(rows)))
+    return max(16, min(triton.next_power_of_2(k), widest // triton.next_power_of_2(rows)))
 
 
 def _dot_k_tile(k: int) -> int:
@@ -167,11 +167,7 @@ def _dot_k_tile(k: int) -> int:
 def hoisted_scales(k: int) -> int:
     """NG for ``load_scales``: a K of k columns' scale groups, rounded up to a power of two,
     where ``TILES["hoist_scales"]`` asks for them to be loaded before the K loop; else 0."""
-    return _pow2(triton.cdiv(k, QUANT_BLOCK)) if TILES["hoist_scales"] else 0
-
-
-def _pow2(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
+    return triton.next_power_of_2(triton.cdiv(k, QUANT_BLOCK)) if TILES["hoist_scales"] else 0
 
 
 def gemv(
@@ -199,6 +195,8 @@ def gemv(
     if weight.stride(1) != 1 or x.stride(1) != 1:
         raise ValueError("gemv: rows of x and weight must be contiguous")
     out = torch.empty((m, n), dtype=out_dtype or x.dtype, device=x.device)
+    if m == 0:  # a step with no rows: no launch (and no 0-wide tl.arange to compile)
+        return out
     if dot is None:
         dot = m >= TILES["dense_dot_min_rows"]
     if scale is not None and dot:
@@ -218,7 +216,7 @@ def gemv(
     _gemv_kernel[(triton.cdiv(n, block_n),)](
         x, weight, scale if has_scale else weight, out, m, n, k,
         x.stride(0), weight.stride(0), scale.stride(0) if scale is not None else 0, out.stride(0),
-        HAS_SCALE=has_scale, M_P2=_pow2(m), BLOCK_N=block_n, BLOCK_K=block_k,
+        HAS_SCALE=has_scale, M_P2=triton.next_power_of_2(m), BLOCK_N=block_n, BLOCK_K=block_k,
         QBLOCK=QUANT_BLOCK, num_warps=num_warps,
     )  # fmt: skip
     return out

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -293,7 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.requests_out).write_text(json.dumps(asked))
     figures, table = summarize(rows)
     figures["settings"] = {"model": args.model, "forced_lengths": bool(args.lengths), "lines": args.lines,
-                           "keys": args.keys, "blocks": args.blocks}  # fmt: skip
+                           "keys": args.keys, "blocks": args.blocks,
+                           # as the engine left them (it sets only what the caller did not)
+                           "fathom_decode_env": {key: value for key, value in os.environ.items()
+                                                 if key.startswith("FATHOM_DECODE")}}  # fmt: skip
     figures["requests"] = rows
     common.write_results(f"completion_latency_{args.label}", figures, table, NOTES)
     return 0

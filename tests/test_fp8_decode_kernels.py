@@ -175,3 +175,12 @@ def test_gemv_refuses_a_row_tile_that_straddles_scale_blocks() -> None:
     scale = torch.ones((2, 2), dtype=torch.float32)
     with pytest.raises(ValueError, match="straddles the 128-row scale blocks"):
         kernels.gemv(x, weight, scale, block_n=48)
+
+
+def test_gemv_of_no_rows_is_empty_and_launches_nothing() -> None:
+    from fathom.backend import fp8_dense_kernels as kernels
+
+    # CPU tensors outside Triton's interpreter: any launch would raise.
+    weight = torch.zeros((256, 256), dtype=torch.float8_e4m3fn)
+    out = kernels.gemv(torch.zeros((0, 256)), weight, torch.ones((2, 2)))
+    assert out.shape == (0, 256)
