@@ -39,16 +39,6 @@ def family(info: ModelInfo) -> str:
     return "other"
 
 
-def decode_kernels_measured(info: ModelInfo) -> bool:
-    """Whether Fathom's FP8 decode kernels were measured faster than vLLM's on this family, on
-    one GPU (issue 23): Qwen3-MoE checkpoints in FP8 128x128 blocks, a batch-1 step of
-    Qwen3-Coder-30B-A3B in 0.81 of plain vLLM's time on an H100
-    (bench/results/whole_model_pdl_h100.md). DeepSeek's MoE (shared experts, grouped top-k)
-    is not one they take."""
-    fp8_blocks = info.quantization == "fp8" and info.weight_block_size == (128, 128)
-    return is_qwen3_moe(info) and fp8_blocks
-
-
 def gpu_max_model_len(info: ModelInfo) -> int:
     """The context length the GPU defaults ask for (capped later by the model's own)."""
     return {

@@ -22,7 +22,8 @@ there also puts decode steps of a few sequences on Fathom's attention kernel
 (backend/vllm_decode_attention.py).
 
 Off unless ``FATHOM_DECODE_KERNELS=1``, which Fathom's engines set for the settings'
-``decode_kernels`` (on in the GPU defaults for Qwen3-MoE FP8 checkpoints on one GPU). A batch-1
+``decode_kernels`` (off in every default: on a first start through Fathom's engine, 7 of 80
+completions waited 2.3-7.6 s, bench/results/completion_whole_model_h100.md). A batch-1
 decode step of Qwen3-Coder-30B-A3B-FP8 took 0.81 of plain vLLM's time on an H100 (3.48
 against 4.29 ms, bench/results/whole_model_pdl_h100.md) and 0.86 on an H200 before the GEMV
 took QKV (whole_model_fused_cast.md), more exact too; it has been measured on that model

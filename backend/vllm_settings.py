@@ -81,8 +81,10 @@ class VllmSettings:
     # Passed through when set: "triton", "cutlass", "deep_gemm" (vLLM's default: "auto").
     moe_backend: str | None = None
     # Fathom's FP8 decode kernels (backend/vllm_decode_plugin.py) in vLLM's processes, through
-    # FATHOM_DECODE_KERNELS=1 where the environment does not say otherwise. The GPU defaults
-    # turn them on where they were measured faster (model_families.decode_kernels_measured).
+    # FATHOM_DECODE_KERNELS=1 where the environment does not say otherwise. Opt-in: through
+    # Fathom's engine, a first start on a fresh H100 stalled 7 of 80 completions for 2.3-7.6 s
+    # where vLLM's own kernels stalled one for 0.9 s
+    # (bench/results/completion_latency_h100-qwen3-30b-cold.md).
     decode_kernels: bool = False
     # "ngram": propose tokens copied from the prompt (edits repeat most of their input);
     # "mtp": the checkpoint's own multi-token-prediction head; "auto": mtp if it has one.

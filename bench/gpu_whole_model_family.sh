@@ -30,12 +30,14 @@
 #             or more, the plugin with it at batch 1/2/4/32 and a batch-1 profile, then its
 #             plain twin
 #   completion inline completion over a stretch of typing (bench/completion_latency.py) on the
-#             whole model through Fathom's engine: its GPU defaults (decode kernels on), then
-#             FATHOM_DECODE_KERNELS=0 (vLLM's kernels). The model's config with the tokenizer
+#             whole model through Fathom's engine and GPU defaults: vLLM's kernels, then
+#             FATHOM_DECODE_KERNELS=1 (the plugin), each a first start (Triton's, torch's and
+#             vLLM's compile caches emptied before it). The model's config with the tokenizer
 #             in $QWEN_TOKENIZER (the CPU default model's folder, whose vocabulary Qwen3-Coder
 #             shares, carried to the device), dummy weights, each request writing as many
 #             tokens as the CPU default model wrote for it
 #             (bench/results/completion_requests_cpu-0.5b.json)
+#   completion-warm  the same two again on the caches the runs before left (a later start)
 #   moe-tuned DeepSeek-V2-Lite, plain vLLM with its default MoE config, then with the configs
 #             bench/gpu_moe_tune.py wrote to $MOE_CONFIGS (VLLM_TUNED_CONFIG_FOLDER)
 # Each engine run is cut at its own timeout, so a slow start costs one row, not the call.
@@ -139,16 +141,19 @@ PY
       whole 130 qwen3_plain-hoist-twin --engine plain "${HOIST[@]}" --phases decode
     fi
     ;;
-  completion)
+  completion | completion-warm)
     DIR=/tmp/fathom-qwen3-30b-real-tokenizer
-    python3 bench/dummy_models.py qwen3-coder-30b-a3b-fp8 "$DIR" \
+    [ -d "$DIR" ] || python3 bench/dummy_models.py qwen3-coder-30b-a3b-fp8 "$DIR" \
       --tokenizer "${QWEN_TOKENIZER:?folder of the CPU default model}" >/dev/null
+    export VLLM_USE_FLASHINFER_SAMPLER=0 # vLLM's sampler imports FlashInfer, not in the bundle
     LAT=(--lengths bench/results/completion_requests_cpu-0.5b.json --model "$DIR" --out "$OUT")
-    timeout 300 $RUN python3 -u bench/completion_latency.py "${LAT[@]}" \
-      --label "${TAG:-gpu}-qwen3-30b" 2>&1 | grep -E "latency|Error|error" | cut -c1-300
-    FATHOM_DECODE_KERNELS=0 timeout 240 $RUN python3 -u bench/completion_latency.py "${LAT[@]}" \
-      --label "${TAG:-gpu}-qwen3-30b-vllm-kernels" 2>&1 | grep -E "latency|Error|error" |
-      cut -c1-300
+    SUFFIX=$([ "$STAGE" = completion ] && echo cold || echo second)
+    for kernels in 0 1; do
+      [ "$STAGE" = completion ] && rm -rf ~/.triton/cache ~/.cache/vllm "/tmp/torchinductor_$(whoami)"
+      LABEL=${TAG:-gpu}-qwen3-30b$([ $kernels = 0 ] && echo -vllm-kernels)-$SUFFIX
+      FATHOM_DECODE_KERNELS=$kernels timeout 270 $RUN python3 -u bench/completion_latency.py \
+        "${LAT[@]}" --label "$LABEL" 2>&1 | grep -E "latency|init engine|Error|error" | cut -c1-300
+    done
     ;;
   moe-tuned)
     V2=(--model deepseek-v2-lite --engine plain --phases decode profile32)

@@ -90,27 +90,25 @@ def test_qwen3_coder_refusals(qwen3):
     assert gpu_settings_for(qwen3, 4, H100_GIB).enable_expert_parallel  # EP keeps experts whole
 
 
-def test_qwen3_coder_runs_fathoms_decode_kernels_on_one_gpu(qwen3, v2_lite):
-    one = gpu_settings_for(qwen3, 1, H100_GIB)
-    assert one.decode_kernels
-    assert one.engine_environment()["FATHOM_DECODE_KERNELS"] == "1"
-    # Measured on one GPU only, on Qwen3's MoE only: not with TP, DeepSeek, or on the CPU.
-    assert not gpu_settings_for(qwen3, 4, H100_GIB).decode_kernels
-    assert not gpu_settings_for(v2_lite, 1, H200_GIB).decode_kernels
-    assert not gpu_settings_for(qwen3, 0).decode_kernels
-    off = gpu_settings_for(qwen3, 1, H100_GIB, decode_kernels=False)
-    assert "FATHOM_DECODE_KERNELS" not in off.engine_environment()
+def test_fathoms_decode_kernels_are_opt_in(qwen3, v2_lite):
+    # Off in every GPU default, Qwen3-Coder on one GPU (where they were measured) included: a
+    # first start on a fresh GPU stalls completions for seconds (vllm_settings.py says more).
+    for settings in (
+        gpu_settings_for(qwen3, 1, H100_GIB),
+        gpu_settings_for(qwen3, 4, H100_GIB),
+        gpu_settings_for(v2_lite, 1, H200_GIB),
+        gpu_settings_for(qwen3, 0),
+    ):
+        assert not settings.decode_kernels
+        assert "FATHOM_DECODE_KERNELS" not in settings.engine_environment()
+    asked = gpu_settings_for(qwen3, 1, H100_GIB, decode_kernels=True)
+    assert asked.engine_environment()["FATHOM_DECODE_KERNELS"] == "1"
 
 
-def test_serve_model_asks_for_the_decode_kernels_unless_the_environment_says(
-    qwen3, capsys, monkeypatch
-):
+def test_serve_model_leaves_the_decode_kernels_to_the_environment(qwen3, capsys, monkeypatch):
     monkeypatch.delenv("FATHOM_API_KEY", raising=False)
     monkeypatch.delenv("FATHOM_DECODE_KERNELS", raising=False)
     args = ["serve-model", "--model", str(qwen3), "--gpus", "1", "--gpu-memory-gib", "80"]
-    assert main([*args, "--dry-run"]) == 0
-    assert "FATHOM_DECODE_KERNELS=1 " in capsys.readouterr().out
-    monkeypatch.setenv("FATHOM_DECODE_KERNELS", "0")  # the user's word: vLLM inherits it
     assert main([*args, "--dry-run"]) == 0
     assert "FATHOM_DECODE_KERNELS" not in capsys.readouterr().out
 
