@@ -24,13 +24,7 @@ import triton
 import triton.language as tl
 
 from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES
-from fathom.backend.fp8_dense_kernels import (
-    block_scale,
-    gemv,
-    group_dot,
-    hoisted_scales,
-    load_scales,
-)
+from fathom.backend.fp8_dense_kernels import gemv, group_dot
 
 # --- The MoE's expert GEMMs on tl.dot ------------------------------------------------------
 # Loops like fp8_dense_kernels.py's ``_gemv_kernel`` hold one tile of weights per program in
@@ -73,7 +67,6 @@ def _moe_up_dot_kernel(
     OUT_NUMEL, stride_xm, stride_we, stride_wn, stride_se, stride_sn,
     E_P2: tl.constexpr, TOP_K: tl.constexpr, RENORMALIZE: tl.constexpr,
     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr, SPLIT: tl.constexpr,
-    NG: tl.constexpr,
 ):  # fmt: skip
     """act[pair] = silu(x W_gate.T) * (x W_up.T) for the pair's expert; zeroes ``out``, which
     the down kernel adds into. With SPLIT > 1, program (pair, tile, part) sums the part-th
@@ -104,8 +97,6 @@ def _moe_up_dot_kernel(
     s_base = s_ptr + expert.to(tl.int64) * stride_se
     sg_ptr = s_base + (tile * BLOCK_N // QBLOCK) * stride_sn
     su_ptr = s_base + ((INTER + tile * BLOCK_N) // QBLOCK) * stride_sn
-    gate_scales = load_scales(sg_ptr, K // QBLOCK, NG)
-    up_scales = load_scales(su_ptr, K // QBLOCK, NG)
     gate = tl.zeros((16, BLOCK_N), dtype=tl.float32)
     up = tl.zeros((16, BLOCK_N), dtype=tl.float32)
     k_part = K // SPLIT
@@ -113,10 +104,8 @@ def _moe_up_dot_kernel(
         for g in tl.static_range(BLOCK_K // QBLOCK):
             kg = k0 + g * QBLOCK
             x = tl.load(x_ptrs + kg, mask=first, other=0.0)
-            sg = block_scale(sg_ptr, kg // QBLOCK, gate_scales, NG)
-            su = block_scale(su_ptr, kg // QBLOCK, up_scales, NG)
-            gate = group_dot(gate, x, tl.load(g_ptrs + kg), sg)
-            up = group_dot(up, x, tl.load(u_ptrs + kg), su)
+            gate = group_dot(gate, x, tl.load(g_ptrs + kg), tl.load(sg_ptr + kg // QBLOCK))
+            up = group_dot(up, x, tl.load(u_ptrs + kg), tl.load(su_ptr + kg // QBLOCK))
     g = tl.sum(gate, axis=0)  # row 0: the others are zero
     u = tl.sum(up, axis=0)
     if SPLIT == 1:
@@ -146,7 +135,7 @@ def _moe_down_dot_kernel(
     act_ptr, ids_ptr, weights_ptr, w_ptr, s_ptr, out_ptr, H, INTER,
     stride_we, stride_wn, stride_se, stride_sn, stride_om, cast_ptr, OUT_NUMEL, PROGRAMS,
     TOP_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
-    SPLIT: tl.constexpr, CAST: tl.constexpr, NG: tl.constexpr,
+    SPLIT: tl.constexpr, CAST: tl.constexpr,
 ):  # fmt: skip
     """out[token] += weight x act[pair] W_down.T, one program per pair and row tile (act from
     the up kernel's partial sums when it split K). With CAST, the last of the PROGRAMS to
@@ -165,7 +154,6 @@ def _moe_down_dot_kernel(
     w_ptrs = w_ptr + expert * stride_we + offs_n[None, :].to(tl.int64) * stride_wn
     w_ptrs += offs_g[:, None]
     s_ptr += expert * stride_se + (tile * BLOCK_N // QBLOCK) * stride_sn
-    scales = load_scales(s_ptr, tl.cdiv(INTER, QBLOCK), NG)
     acc = tl.zeros((16, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, INTER, BLOCK_K):
         for g in tl.static_range(BLOCK_K // QBLOCK):
@@ -177,8 +165,7 @@ def _moe_down_dot_kernel(
                 act = _summed_act(act_ptr, pair, kg + offs_g, inside, INTER, SPLIT)
                 a = tl.where(first, act[None, :], 0.0)
             w = tl.load(w_ptrs + kg, mask=inside[:, None], other=0.0)
-            # a, w: 0 past INTER
-            s = block_scale(s_ptr, tl.minimum(kg, INTER - 1) // QBLOCK, scales, NG)
+            s = tl.load(s_ptr + tl.minimum(kg, INTER - 1) // QBLOCK)  # a, w: 0 past INTER
             acc = group_dot(acc, a, w, s * weight)
     tl.atomic_add(out_ptr + m * stride_om + offs_n, tl.sum(acc, axis=0), sem="relaxed")
     if CAST:
@@ -255,14 +242,13 @@ def moe_decode(
         x.stride(0), w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
         E_P2=triton.next_power_of_2(e), TOP_K=top_k, RENORMALIZE=renormalize,
         BLOCK_N=up_n, BLOCK_K=up_k,
-        QBLOCK=QUANT_BLOCK, SPLIT=split, NG=hoisted_scales(h), num_warps=num_warps,
-        num_stages=stages,
+        QBLOCK=QUANT_BLOCK, SPLIT=split, num_warps=num_warps, num_stages=stages,
     )  # fmt: skip
     _moe_down_dot_kernel[(pairs, h // down_n)](
         act, ids, weights, w2, w2_scale, out, h, i,
         w2.stride(0), w2.stride(1), w2_scale.stride(0), w2_scale.stride(1), h,
         result, m * h, pairs * (h // down_n),
         TOP_K=top_k, BLOCK_N=down_n, BLOCK_K=down_k, QBLOCK=QUANT_BLOCK, SPLIT=split,
-        CAST=cast, NG=hoisted_scales(i), num_warps=num_warps, num_stages=stages,
+        CAST=cast, num_warps=num_warps, num_stages=stages,
     )  # fmt: skip
     return result if cast else out[: m * h].view(m, h).to(x.dtype)

@@ -55,12 +55,5 @@ TILES: dict[str, int] = {
     # 50 µs a batch-1 step). On an H200: 26.6 µs a call against 27.6 with the separate cast
     # (decode_kernels_h200-split.json), checked against float32 math by the GPU test.
     "moe_fused_cast": 1,
-    # 1: the tl.dot kernels (MoE up and down, dense at 4 rows) load each program's weight
-    # scales as one vector before the K loop and pick each K step's out of it, where 0 loads
-    # one scalar a step inside the loop (fp8_dense_kernels.py's ``block_scale`` says why).
-    # 0 on an H100: the MoE layer 27.66 against 28.30 µs at one token (-2.3%), 44.60 against
-    # 44.12 at two, the dense tl.dot kernel on o_proj 13.97-15.50 against 13.13-13.16
-    # (decode_kernels_h100-hoist0.json, -hoist1.json): no gain worth a second code path.
-    "hoist_scales": 0,
 }
 TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))

@@ -38,33 +38,10 @@ def group_dot(acc, x, w, s):
 
 
 @triton.jit
-def load_scales(row_ptr, groups, NG: tl.constexpr):
-    """A scale row's first ``groups`` scales as one vector of NG (0: none, see ``block_scale``)."""
-    if NG > 0:
-        offs = tl.arange(0, NG)
-        return tl.load(row_ptr + offs, mask=offs < groups, other=0.0)
-    else:
-        return 0.0
-
-
-@triton.jit
-def block_scale(row_ptr, group, hoisted, NG: tl.constexpr):
-    """The scale of K group ``group`` on a scale row: picked out of ``hoisted`` (the row's
-    scales, ``load_scales`` before the K loop) when NG > 0, else loaded here. A load here is a
-    scalar load, which Triton's software pipeliner does not fetch ahead (it pipelines tensor
-    loads), so each K step may wait for it, and a step's scales are not in L2: they were
-    last read a step, ~3 GB of weights, ago."""
-    if NG > 0:
-        return tl.sum(tl.where(tl.arange(0, NG) == group, hoisted, 0.0), axis=0)
-    else:
-        return tl.load(row_ptr + group)
-
-
-@triton.jit
 def _dense_dot_kernel(
     x_ptr, w_ptr, s_ptr, out_ptr, M, N, K,
     stride_xm, stride_wn, stride_sn, stride_om,
-    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr, NG: tl.constexpr,
+    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
 ):  # fmt: skip
     pid = tl.program_id(0)
     offs_m = tl.arange(0, 16)
@@ -76,14 +53,13 @@ def _dense_dot_kernel(
     w_ptrs = w_ptr + offs_n[None, :].to(tl.int64) * stride_wn + offs_g[:, None]
     # The program's rows lie in one 128-row scale block (``dense_dot`` checks BLOCK_N).
     s_row = s_ptr + (pid * BLOCK_N // QBLOCK) * stride_sn
-    scales = load_scales(s_row, K // QBLOCK, NG)
     acc = tl.zeros((16, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, K, BLOCK_K):
         for g in tl.static_range(BLOCK_K // QBLOCK):
             kg = k0 + g * QBLOCK
             x = tl.load(x_ptrs + kg, mask=rows, other=0.0)
             w = tl.load(w_ptrs + kg, mask=cols[None, :], other=0.0)
-            acc = group_dot(acc, x, w, block_scale(s_row, kg // QBLOCK, scales, NG))
+            acc = group_dot(acc, x, w, tl.load(s_row + kg // QBLOCK))
     out = out_ptr + offs_m[:, None] * stride_om + offs_n[None, :]
     tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=rows & cols[None, :])
 
@@ -110,7 +86,7 @@ def dense_dot(
     _dense_dot_kernel[(triton.cdiv(n, block_n),)](
         x, weight, scale, out, m, n, k,
         x.stride(0), weight.stride(0), scale.stride(0), out.stride(0),
-        BLOCK_N=block_n, BLOCK_K=block_k, QBLOCK=QUANT_BLOCK, NG=hoisted_scales(k),
+        BLOCK_N=block_n, BLOCK_K=block_k, QBLOCK=QUANT_BLOCK,
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out
@@ -162,12 +138,6 @@ def _dot_k_tile(k: int) -> int:
     while k % tile:
         tile //= 2
     return max(tile, QUANT_BLOCK)
-
-
-def hoisted_scales(k: int) -> int:
-    """NG for ``load_scales``: a K of k columns' scale groups, rounded up to a power of two,
-    where ``TILES["hoist_scales"]`` asks for them to be loaded before the K loop; else 0."""
-    return triton.next_power_of_2(triton.cdiv(k, QUANT_BLOCK)) if TILES["hoist_scales"] else 0
 
 
 def gemv(

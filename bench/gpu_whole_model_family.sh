@@ -24,11 +24,6 @@
 #             and a batch-1 profile; then its plain twin, decode at 1K and a batch-32 profile
 #   rows      the plugin at batch 1/2/4/8/32 (4 rows: the tl.dot dense kernel), 32K decode,
 #             batch-1 and batch-32 profiles; then its plain twin, the same
-#   hoist     the tl.dot kernels with each program's scales loaded per K step, then before the
-#             K loop (TILES["hoist_scales"] 0 and 1; MoE at 1/2/4 tokens, up tiles of 64 and
-#             32 rows, the dense tl.dot kernel); if 1 wins the MoE layer at one token by 3%
-#             or more, the plugin with it at batch 1/2/4/32 and a batch-1 profile, then its
-#             plain twin
 #   completion inline completion over a stretch of typing (bench/completion_latency.py) on the
 #             whole model through Fathom's engine and GPU defaults: vLLM's kernels, then
 #             FATHOM_DECODE_KERNELS=1 (the plugin), each a first start (Triton's, torch's and
@@ -115,31 +110,6 @@ case "$STAGE" in
     ROWS=(--batches 1 2 4 8 32 --phases decode decode_long profile profile32)
     whole 330 qwen3_plugin-rows --engine plain --decode-kernels "${ROWS[@]}"
     whole 220 qwen3_plain-rows-twin --engine plain "${ROWS[@]}"
-    ;;
-  hoist)
-    for h in 0 1; do
-      FATHOM_DECODE_TILES="{\"hoist_scales\": $h}" timeout 90 $RUN python3 -u \
-        bench/gpu_decode_kernels.py --ops moe dense --tokens 1 2 4 --up-n 64 32 --stages 3 \
-        --split-k 1 --fused-cast 1 --dense-dot 1 --dense-n 64 --tag "${TAG:-gpu}-hoist$h" \
-        --out "$OUT" 2>&1 | grep -E "^\[kernels\]|Error" | cut -c1-420
-    done
-    WIN=$(python3 - "$OUT" "${TAG:-gpu}" <<'PY'
-import json, sys
-runs = [json.load(open(f"{sys.argv[1]}/decode_kernels_{sys.argv[2]}-hoist{h}.json")) for h in (0, 1)]
-per_step, hoisted = (
-    next(row for row in run["moe"] if row["tokens"] == 1)["tiles"]["64,256,64,256,3,4,1,1"]
-    for run in runs
-)
-print(f"MoE layer, 1 token: scales per K step {per_step} us, hoisted {hoisted} us", file=sys.stderr)
-print(1 if hoisted <= 0.97 * per_step else 0)
-PY
-    )
-    if [ "$WIN" = 1 ]; then
-      HOIST=(--batches 1 2 4 32)
-      FATHOM_DECODE_TILES='{"hoist_scales": 1}' whole 230 qwen3_plugin-hoist --engine plain \
-        --decode-kernels "${HOIST[@]}" --phases decode profile
-      whole 130 qwen3_plain-hoist-twin --engine plain "${HOIST[@]}" --phases decode
-    fi
     ;;
   completion | completion-warm)
     DIR=/tmp/fathom-qwen3-30b-real-tokenizer

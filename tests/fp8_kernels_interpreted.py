@@ -14,7 +14,6 @@ import torch
 from fathom.backend import fp8_decode_kernels as kernels
 from fathom.backend import fp8_dense_kernels as dense_kernels
 from fathom.backend import vllm_decode_plugin
-from fathom.backend.fp8_decode_tiles import TILES
 
 
 def quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,25 +99,6 @@ def moe(renormalize: bool, split_k: int = 1, fused_cast: bool = False) -> float:
     return rel_error(out, exact)
 
 
-def hoisted_scales() -> dict[str, float]:
-    """The tl.dot kernels with each program's scales loaded before the K loop
-    (``TILES["hoist_scales"]``): K of 3 scale groups, so the 4-wide vector is masked."""
-    TILES["hoist_scales"] = 1
-    try:
-        q, s = quantize(torch.randn(200, 384))
-        x = torch.randn(4, 384).bfloat16()
-        dot = dense_kernels.gemv(x, q, s, dot=True, block_n=16, block_k=128, num_stages=2)
-        return {
-            "groups_for_k384": float(dense_kernels.hoisted_scales(384)),
-            "dense_dot": rel_error(dot, x.float() @ dequantize(q, s).T),
-            "moe": moe(True),
-            "moe_split_k2": moe(True, split_k=2),
-            "moe_fused_cast": moe(True, fused_cast=True),
-        }
-    finally:
-        TILES["hoist_scales"] = 0
-
-
 def linear_wrapper() -> dict[str, float]:
     """DecodeLinearKernel: a few rows through the custom op's GEMV, more to vLLM's kernel."""
     vllm_decode_plugin._register_linear_op()
@@ -162,7 +142,6 @@ if __name__ == "__main__":
         "moe_split_k2": moe(True, split_k=2),
         # The down kernel's last program writes the bf16 result (no cast kernel).
         "moe_fused_cast": moe(True, fused_cast=True),
-        "hoisted": hoisted_scales(),
         "linear": linear_wrapper(),
     }
     json.dump(report, sys.stdout)
