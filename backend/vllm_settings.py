@@ -84,7 +84,7 @@ class VllmSettings:
     # FATHOM_DECODE_KERNELS=1 where the environment does not say otherwise. Opt-in: through
     # Fathom's engine, a first start on a fresh H100 stalled 7 of 80 completions for 2.3-7.6 s
     # where vLLM's own kernels stalled one for 0.9 s
-    # (bench/results/completion_latency_h100-qwen3-30b-cold.md).
+    # (bench/results/completion_whole_model_h100.md).
     decode_kernels: bool = False
     # "ngram": propose tokens copied from the prompt (edits repeat most of their input);
     # "mtp": the checkpoint's own multi-token-prediction head; "auto": mtp if it has one.
