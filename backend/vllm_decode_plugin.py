@@ -43,6 +43,7 @@ log = logging.getLogger("fathom.decode_kernels")
 
 # Fallback paths for row counts the kernels do not take, by the key the custom op is given.
 _fallbacks: dict[str, Any] = {}
+_keys: set[str] = set()
 
 
 def enabled() -> bool:
@@ -93,9 +94,18 @@ def _register_linear_op() -> None:
 class DecodeLinearKernel:
     """Wraps vLLM's FP8 block linear kernel object: a few rows go to Fathom's GEMV."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, name: str = "") -> None:
         self.inner = inner
-        self.key = f"linear-{id(self)}"
+        # The key is a constant in vLLM's compiled graphs, which its compile cache keeps for
+        # the next start: the layer's name is the same in every process, an id() is not.
+        self.key = f"linear-{name}" if name and f"linear-{name}" not in _keys else ""
+        self.key = self.key or f"linear-{id(self)}"  # a second layer of that name, or none
+        _keys.add(self.key)
+        # vLLM 0.26's DeepGEMM warm-up compiles a layer's GEMMs at start only where its
+        # kernel is DeepGEMM's or has it as ``fallback`` (warmup/deep_gemm_warmup.py,
+        # ``_is_deep_gemm_backed_kernel``); hidden behind this wrapper, they compiled (nvcc,
+        # ~3 s each) in the middle of a user's first prefills instead.
+        self.fallback = getattr(inner, "fallback", inner)
         self.active = False
 
     def __getattr__(self, name: str) -> Any:
@@ -138,7 +148,7 @@ def _wrap_linear(layer: Any) -> None:
         return
     if getattr(method, "use_marlin", False) or isinstance(inner, DecodeLinearKernel):
         return
-    method.fp8_linear = DecodeLinearKernel(inner)
+    method.fp8_linear = DecodeLinearKernel(inner, getattr(layer, "prefix", ""))
 
 
 def _register_layers(dense: bool = True, moe: bool = True) -> None:

@@ -122,7 +122,9 @@ case "$STAGE" in
       [ "$STAGE" = completion ] && rm -rf ~/.triton/cache ~/.cache/vllm "/tmp/torchinductor_$(whoami)"
       LABEL=${TAG:-gpu}-qwen3-30b$([ $kernels = 0 ] && echo -vllm-kernels)-$SUFFIX
       FATHOM_DECODE_KERNELS=$kernels timeout 270 $RUN python3 -u bench/completion_latency.py \
-        "${LAT[@]}" --label "$LABEL" 2>&1 | grep -E "latency|init engine|Error|error" | cut -c1-300
+        "${LAT[@]}" --label "$LABEL" 2>&1 |
+        grep -E "latency|init engine|Selected .* for Fp8LinearMethod|DeepGEMM|Error|error" |
+        cut -c1-300
     done
     ;;
   moe-tuned)

@@ -175,3 +175,32 @@ def test_gemv_of_no_rows_is_empty_and_launches_nothing() -> None:
     weight = torch.zeros((256, 256), dtype=torch.float8_e4m3fn)
     out = kernels.gemv(torch.zeros((0, 256)), weight, torch.ones((2, 2)))
     assert out.shape == (0, 256)
+
+
+def test_wrapped_linear_stays_visible_to_vllms_deepgemm_warmup() -> None:
+    # vLLM 0.26 warms a layer's DeepGEMM kernels at start only if ``fp8_linear`` is the
+    # DeepGEMM kernel or has it as ``fallback`` (warmup/deep_gemm_warmup.py); otherwise they
+    # compile during the user's first prefills.
+    class DeepGemmKernel:
+        pass
+
+    class DynamicKernel:  # vLLM's FlashInfer-or-DeepGEMM kernel
+        def __init__(self) -> None:
+            self.fallback = DeepGemmKernel()
+
+    deep_gemm = DeepGemmKernel()
+    assert vllm_decode_plugin.DecodeLinearKernel(deep_gemm).fallback is deep_gemm
+    dynamic = DynamicKernel()
+    wrapped = vllm_decode_plugin.DecodeLinearKernel(dynamic)
+    assert wrapped.fallback is dynamic.fallback
+
+
+def test_linear_key_is_the_layers_name_once_and_unique() -> None:
+    # The key is baked into vLLM's cached compiled graphs: the same in the next process.
+    name = "model.layers.7.self_attn.qkv_proj"
+    first = vllm_decode_plugin.DecodeLinearKernel(object(), name)
+    again = vllm_decode_plugin.DecodeLinearKernel(object(), name)  # a second model, same name
+    nameless = [vllm_decode_plugin.DecodeLinearKernel(object()) for _ in range(2)]
+    assert first.key == f"linear-{name}"
+    keys = [first.key, again.key, *(kernel.key for kernel in nameless)]
+    assert len(set(keys)) == 4
