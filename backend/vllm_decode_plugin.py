@@ -98,8 +98,9 @@ class DecodeLinearKernel:
         self.inner = inner
         # The key is a constant in vLLM's compiled graphs, which its compile cache keeps for
         # the next start: the layer's name is the same in every process, an id() is not.
-        self.key = f"linear-{name}" if name and f"linear-{name}" not in _keys else ""
-        self.key = self.key or f"linear-{id(self)}"  # a second layer of that name, or none
+        self.key = f"linear-{name}"
+        if not name or self.key in _keys:  # a nameless layer, or a second of that name
+            self.key = f"linear-{id(self)}"
         _keys.add(self.key)
         # vLLM 0.26's DeepGEMM warm-up compiles a layer's GEMMs at start only where its
         # kernel is DeepGEMM's or has it as ``fallback`` (warmup/deep_gemm_warmup.py,
