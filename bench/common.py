@@ -50,6 +50,14 @@ def versions(*packages: str) -> dict[str, str | None]:
     return out
 
 
+def fathom_decode_env() -> dict[str, str | None]:
+    """The settings of Fathom's decode kernels as vLLM's processes inherit them, read after
+    the engine started (Fathom's engine sets FATHOM_DECODE_KERNELS from its settings where the
+    environment left it unset); None where unset."""
+    names = ("FATHOM_DECODE_KERNELS", "FATHOM_DECODE_OPS", "FATHOM_DECODE_TILES")
+    return {name: os.environ.get(name) for name in names}
+
+
 def _git(*args: str) -> str:
     done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
     return done.stdout.strip()

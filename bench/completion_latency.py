@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -295,9 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     figures, table = summarize(rows)
     figures["settings"] = {"model": args.model, "forced_lengths": bool(args.lengths), "lines": args.lines,
                            "keys": args.keys, "blocks": args.blocks,
-                           # as the engine left them (it sets only what the caller did not)
-                           "fathom_decode_env": {key: value for key, value in os.environ.items()
-                                                 if key.startswith("FATHOM_DECODE")}}  # fmt: skip
+                           "fathom_decode_env": common.fathom_decode_env()}  # fmt: skip
     figures["requests"] = rows
     common.write_results(f"completion_latency_{args.label}", figures, table, NOTES)
     return 0

@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import dummy_models, gpu_decode_profile, gpu_engine, ngram_speculation
+from bench import common, dummy_models, gpu_decode_profile, gpu_engine, ngram_speculation
 from fathom.backend.engine import GenerationStats
 from fathom.backend.gpu_defaults import detect_gpus, estimate_weight_bytes, gpu_settings_for
 from fathom.backend.model_info import inspect_model
@@ -376,12 +376,7 @@ def main() -> None:
     path = args.out / f"whole_{tag}.json"
 
     def save() -> None:
-        # Read at each save: Fathom's engine sets FATHOM_DECODE_KERNELS from its settings
-        # (VllmEngine.start) where this process's environment left it unset.
-        result["fathom_decode_env"] = {
-            k: os.environ.get(k)
-            for k in ("FATHOM_DECODE_KERNELS", "FATHOM_DECODE_OPS", "FATHOM_DECODE_TILES")
-        }
+        result["fathom_decode_env"] = common.fathom_decode_env()  # read at each save
         path.write_text(json.dumps(result, indent=2, default=str))
 
     asyncio.run(run(args, result, save))
