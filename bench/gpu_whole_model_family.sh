@@ -32,6 +32,7 @@
 #             shares, carried to the device), dummy weights, each request writing as many
 #             tokens as the CPU default model wrote for it
 #             (bench/results/completion_requests_cpu-0.5b.json)
+#             (KERNELS=1 or KERNELS=0 runs one of the two, when both do not fit one call)
 #   completion-warm  the same two again on the caches the runs before left (a later start)
 #   moe-tuned DeepSeek-V2-Lite, plain vLLM with its default MoE config, then with the configs
 #             bench/gpu_moe_tune.py wrote to $MOE_CONFIGS (VLLM_TUNED_CONFIG_FOLDER)
@@ -118,7 +119,7 @@ case "$STAGE" in
     export VLLM_USE_FLASHINFER_SAMPLER=0 # vLLM's sampler imports FlashInfer, not in the bundle
     LAT=(--lengths bench/results/completion_requests_cpu-0.5b.json --model "$DIR" --out "$OUT")
     SUFFIX=$([ "$STAGE" = completion ] && echo cold || echo second)
-    for kernels in 0 1; do
+    for kernels in ${KERNELS:-0 1}; do  # KERNELS=1 or 0: one half, a device call each
       [ "$STAGE" = completion ] && rm -rf ~/.triton/cache ~/.cache/vllm "/tmp/torchinductor_$(whoami)"
       LABEL=${TAG:-gpu}-qwen3-30b$([ $kernels = 0 ] && echo -vllm-kernels)-$SUFFIX
       # A first start took 216 s with vLLM's kernels; the plugin's now also runs DeepGEMM's
