@@ -22,8 +22,9 @@ there also puts decode steps of a few sequences on Fathom's attention kernel
 (backend/vllm_decode_attention.py).
 
 Off unless ``FATHOM_DECODE_KERNELS=1``, which Fathom's engines set for the settings'
-``decode_kernels`` (off in every default: on a first start through Fathom's engine, 7 of 80
-completions waited 2.3-7.6 s, bench/results/completion_whole_model_h100.md). A batch-1
+``decode_kernels`` (off in every default: on a fresh H100 the engine's first start took 340 s
+against vLLM's kernels' 246 s, and that process's prefills past 256 tokens 143 against 100 ms,
+bench/results/completion_whole_model_h100.md). A batch-1
 decode step of Qwen3-Coder-30B-A3B-FP8 took 0.81 of plain vLLM's time on an H100 (3.48
 against 4.29 ms, bench/results/whole_model_pdl_h100.md) and 0.86 on an H200 before the GEMV
 took QKV (whole_model_fused_cast.md), more exact too; it has been measured on that model
@@ -35,15 +36,21 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 log = logging.getLogger("fathom.decode_kernels")
 
-# Fallback paths for row counts the kernels do not take, by the key the custom op is given.
-_fallbacks: dict[str, Any] = {}
-_keys: set[str] = set()
+# vLLM's path for row counts the kernels do not take, by the address of the layer's weight.
+# The custom op finds its layer from the weight it is given, not from a per-layer constant (a
+# name, an id): a constant makes each layer's compiled graph different, and vLLM compiles
+# every distinct piece of the model on its own (torch.compile took 118 s with a name per
+# layer against vLLM's 45 s, bench/results/completion_whole_model_h100.md), where identical
+# pieces compile once. vLLM keeps weights where loading left them (CUDA graphs rely on it).
+_fallbacks: dict[int, Callable[[torch.Tensor], torch.Tensor]] = {}
+_linear_op_registered = False
 
 
 def enabled() -> bool:
@@ -75,33 +82,37 @@ def register() -> None:
 
 
 def _register_linear_op() -> None:
+    global _linear_op_registered
+    if _linear_op_registered:
+        return
+    _linear_op_registered = True
     from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS
     from fathom.backend.fp8_dense_kernels import gemv
 
     @torch.library.custom_op("fathom::block_fp8_linear", mutates_args=())
     def block_fp8_linear(
-        x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, key: str
+        x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor
     ) -> torch.Tensor:
         if x.shape[0] <= MAX_DECODE_TOKENS:
             return gemv(x, weight, scale)
-        return _fallbacks[key](x)
+        fallback = _fallbacks.get(weight.data_ptr())
+        if fallback is None:
+            raise RuntimeError(
+                "Fathom's decode plugin has no vLLM kernel for this FP8 weight: it was "
+                "replaced after loading; set FATHOM_DECODE_KERNELS=0 to run without the plugin"
+            )
+        return fallback(x)
 
     @block_fp8_linear.register_fake
-    def _(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, key: str) -> torch.Tensor:
+    def _(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         return x.new_empty((x.shape[0], weight.shape[0]))
 
 
 class DecodeLinearKernel:
     """Wraps vLLM's FP8 block linear kernel object: a few rows go to Fathom's GEMV."""
 
-    def __init__(self, inner: Any, name: str = "") -> None:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
-        # The key is a constant in vLLM's compiled graphs, which its compile cache keeps for
-        # the next start: the layer's name is the same in every process, an id() is not.
-        self.key = f"linear-{name}"
-        if not name or self.key in _keys:  # a nameless layer, or a second of that name
-            self.key = f"linear-{id(self)}"
-        _keys.add(self.key)
         # vLLM 0.26's DeepGEMM warm-up compiles a layer's GEMMs at start only where its
         # kernel is DeepGEMM's or has it as ``fallback`` (warmup/deep_gemm_warmup.py,
         # ``_is_deep_gemm_backed_kernel``); hidden behind this wrapper, they compiled (nvcc,
@@ -127,7 +138,7 @@ class DecodeLinearKernel:
             and weight.shape[1] >= TILES["dense_min_k"]
         )
         if self.active:
-            _fallbacks[self.key] = lambda x: self.inner.apply_weights(layer, x, None)
+            _fallbacks[weight.data_ptr()] = lambda x: self.inner.apply_weights(layer, x, None)
 
     def apply_weights(
         self, layer: Any, x: torch.Tensor, bias: torch.Tensor | None = None, **kw: Any
@@ -135,9 +146,7 @@ class DecodeLinearKernel:
         if not self.active:
             return self.inner.apply_weights(layer, x, bias, **kw)
         rows = x.reshape(-1, x.shape[-1])
-        out = torch.ops.fathom.block_fp8_linear(
-            rows, layer.weight, layer.weight_scale_inv, self.key
-        )
+        out = torch.ops.fathom.block_fp8_linear(rows, layer.weight, layer.weight_scale_inv)
         out = out.view(*x.shape[:-1], layer.weight.shape[0])
         return out if bias is None else out + bias
 
@@ -149,7 +158,7 @@ def _wrap_linear(layer: Any) -> None:
         return
     if getattr(method, "use_marlin", False) or isinstance(inner, DecodeLinearKernel):
         return
-    method.fp8_linear = DecodeLinearKernel(inner, getattr(layer, "prefix", ""))
+    method.fp8_linear = DecodeLinearKernel(inner)
 
 
 def _register_layers(dense: bool = True, moe: bool = True) -> None:

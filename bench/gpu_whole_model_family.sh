@@ -124,10 +124,11 @@ case "$STAGE" in
       LABEL=${TAG:-gpu}-qwen3-30b$([ $kernels = 0 ] && echo -vllm-kernels)-$SUFFIX
       # A first start took 216 s with vLLM's kernels; the plugin's now also runs DeepGEMM's
       # warm-up for the layers it wraps (~77 s more).
-      LIMIT=$([ $kernels = 1 ] && echo 330 || echo 250)
+      LIMIT=$([ $kernels = 1 ] && echo "${PLUGIN_LIMIT:-330}" || echo "${VLLM_LIMIT:-250}")
+      # The whole log comes back in $OUT; progress bars' carriage returns become lines.
       FATHOM_DECODE_KERNELS=$kernels timeout $LIMIT $RUN python3 -u bench/completion_latency.py \
-        "${LAT[@]}" --label "$LABEL" 2>&1 |
-        grep -E "latency|init engine|Selected .* for Fp8LinearMethod|DeepGEMM|Error|error" |
+        "${LAT[@]}" --label "$LABEL" 2>&1 | tr '\r' '\n' | tee "$OUT/$LABEL.log" |
+        grep -E "latency|init engine|Selected .* for Fp8LinearMethod|warmup: 100|torch.compile take|Graph capturing finished|Error|error" |
         cut -c1-300
     done
     ;;

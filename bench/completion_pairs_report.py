@@ -1,0 +1,104 @@
+"""The table of bench/results/completion_whole_model_h100.md, from completion_latency's JSONs.
+
+    python bench/completion_pairs_report.py h100-qwen3-30b-cold h100-qwen3-30b-vllm-kernels-cold
+
+Each name is a ``completion_latency_<name>.json`` in bench/results. Per run: latency p50 / p95
+by mode (as completion_latency reports them), the first tokens over 1 s (a stall: a compile in the middle of a request), the
+median first token of prefills of 257-999 and of 1000 or more new tokens with stalls left out
+(past 256 tokens a step runs outside vLLM's CUDA graphs), and the median time a decoded token
+takes over the requests that wrote more than 8 (fewer are dominated by the first token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import percentile
+
+RESULTS = Path(__file__).parent / "results"
+STALL_S = 1.0
+GRAPH_ROWS = 256  # vLLM's largest captured CUDA graph with the GPU defaults
+
+
+def _median_or_none(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summary(requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The table's figures for one run's requests."""
+
+    def latencies(mode: str) -> list[float]:
+        return [r["latency_s"] * 1000 for r in requests if r["mode"] == mode]
+
+    def new_tokens(r: dict[str, Any]) -> int:
+        return int(r["prompt_tokens"] - r["cached_tokens"])
+
+    calm = [r for r in requests if r["first_token_s"] < STALL_S]
+    decoded = [
+        (r["engine_s"] - r["first_token_s"]) / (r["completion_tokens"] - 1) * 1000
+        for r in requests
+        if r["completion_tokens"] > 8
+    ]
+    out: dict[str, Any] = {
+        mode: (percentile(latencies(mode), 50), percentile(latencies(mode), 95))
+        for mode in ("single", "multi")
+        if latencies(mode)
+    }
+    out["stalls_s"] = [
+        (r["n"], round(r["first_token_s"], 2)) for r in requests if r["first_token_s"] >= STALL_S
+    ]
+    out["first_token_ms"] = {
+        "graphs": _median_or_none(
+            [r["first_token_s"] * 1000 for r in calm if new_tokens(r) <= GRAPH_ROWS]
+        ),
+        "257-999": _median_or_none(
+            [r["first_token_s"] * 1000 for r in calm if GRAPH_ROWS < new_tokens(r) < 1000]
+        ),
+        ">=1000": _median_or_none(
+            [r["first_token_s"] * 1000 for r in calm if new_tokens(r) >= 1000]
+        ),
+    }
+    out["decoded_token_ms"] = _median_or_none(decoded)
+    return out
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def row(name: str, figures: dict[str, Any]) -> str:
+    single, multi = figures.get("single", (None, None)), figures.get("multi", (None, None))
+    stalls = figures["stalls_s"]
+    first = figures["first_token_ms"]
+    return (
+        f"| `{name}` | {_fmt(single[0])} / {_fmt(single[1])} | {_fmt(multi[0])} / "
+        f"{_fmt(multi[1])} | {len(stalls)}{' ' + str(stalls) if stalls else ''} | "
+        f"{_fmt(first['graphs'], 1)} / {_fmt(first['257-999'], 1)} / "
+        f"{_fmt(first['>=1000'], 1)} | {_fmt(figures['decoded_token_ms'], 2)} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="+", help="completion_latency_<name>.json in bench/results")
+    args = parser.parse_args()
+    print(
+        "| run | single-line p50 / p95 ms | multi-line p50 / p95 ms | first token ≥ 1 s "
+        "(request, s) | first token ≤ 256 / 257–999 / ≥ 1000 new tokens, median ms | "
+        "ms a decoded token (median) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name in args.names:
+        data = json.loads((RESULTS / f"completion_latency_{name}.json").read_text())
+        print(row(name, summary(data["figures"]["requests"])))
+
+
+if __name__ == "__main__":
+    main()
