@@ -137,20 +137,28 @@ def _intervals_union(spans: list[tuple[float, float]]) -> float:
     return total
 
 
-def read_trace(folder: Path, tpot_ms: float | None) -> dict[str, Any]:
+def load_trace(folder: Path) -> tuple[Path, list[dict[str, Any]]] | None:
+    """The newest engine trace in ``folder`` and its events, or None where there is none."""
+    traces = sorted(folder.rglob("*.json*"), key=lambda p: p.stat().st_mtime)
+    traces = [p for p in traces if "trace" in p.name]
+    if not traces:
+        return None
+    opener = gzip.open if traces[-1].suffix == ".gz" else open
+    with opener(traces[-1], "rt") as f:
+        return traces[-1], json.load(f)["traceEvents"]
+
+
+def read_trace(folder: Path, tpot_ms: float | None, steps: int | None = None) -> dict[str, Any]:
     """GPU kernels of the newest engine trace in ``folder``: busy time, gaps, top kernels.
 
     A batch-1 decode step is one CUDA graph launch, so per-step figures divide by those
     launches (the profiler itself stretches the gaps between steps, so the window per step
-    is longer than an unprofiled step; the busy time per step is what to compare)."""
-    traces = sorted(folder.rglob("*.json*"), key=lambda p: p.stat().st_mtime)
-    traces = [p for p in traces if "trace" in p.name]
-    if not traces:
+    is longer than an unprofiled step; the busy time per step is what to compare). Steps
+    that launch no graph (prefills past the largest one) are counted by the caller."""
+    loaded = load_trace(folder)
+    if loaded is None:
         return {"error": f"no trace in {folder}: {[p.name for p in folder.rglob('*')]}"}
-    path = traces[-1]
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as f:
-        events = json.load(f)["traceEvents"]
+    path, events = loaded
     kernels = [e for e in events if e.get("ph") == "X" and e.get("cat") in ("kernel", "gpu_memcpy")]
     graph_launches = sum(1 for e in events if e.get("name") == "cudaGraphLaunch")
     if not kernels:
@@ -171,7 +179,7 @@ def read_trace(folder: Path, tpot_ms: float | None) -> dict[str, Any]:
         families[kernel_family(name)][0] += t
         families[kernel_family(name)][1] += n
     window_us = last - first
-    steps = graph_launches or (max(1.0, window_us / 1000 / tpot_ms) if tpot_ms else 1.0)
+    steps = steps or graph_launches or (max(1.0, window_us / 1000 / tpot_ms) if tpot_ms else 1.0)
     return {
         "trace": path.name,
         "kernels": len(kernels),

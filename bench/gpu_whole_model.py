@@ -13,7 +13,8 @@ against the HBM roofline (bytes per step ÷ measured copy bandwidth; bench/gpu_e
 ``add_roofline``) at a 1K prompt and (``decode_long``) at a 32K one, prefix-cache cold vs hit, TTFT at the given prompt lengths, greedy edit
 requests (bench/ngram_speculation.py's prompts; run once with ``--speculative ngram``), and a
 torch-profiler trace of batch-1 decode (``profile32``: batch 32) read by
-bench/gpu_decode_profile.py. ``--variant``
+bench/gpu_decode_profile.py, and (``profile_prefill``) of prefills past vLLM's CUDA graphs
+(bench/gpu_prefill_profile.py). ``--variant``
 picks engine settings from gpu_decode_profile.VARIANTS. Writes ``whole_<tag>.json`` after
 every phase, so a run cut short keeps what it measured.
 """
@@ -37,6 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import common, dummy_models, gpu_decode_profile, gpu_engine, ngram_speculation
+from bench.gpu_prefill_profile import profile_prefill
 from fathom.backend.engine import GenerationStats
 from fathom.backend.gpu_defaults import detect_gpus, estimate_weight_bytes, gpu_settings_for
 from fathom.backend.model_info import inspect_model
@@ -187,7 +189,7 @@ async def start(args: argparse.Namespace, folder: Path, trace_dir: Path) -> tupl
     """The engine the run measures, and the arguments vLLM got."""
     variant = gpu_decode_profile.VARIANTS[args.variant]
     extra: dict[str, Any] = {"seed": 0, **variant.get("extra", {})}
-    if {"profile", "profile32"} & set(args.phases):
+    if {"profile", "profile32", "profile_prefill"} & set(args.phases):
         from vllm.config import ProfilerConfig
 
         extra["profiler_config"] = ProfilerConfig(
@@ -278,6 +280,8 @@ async def run(args: argparse.Namespace, result: dict[str, Any], save: Callable[[
             result["ttft_long"] = {name: await ttft(runner, args.ttft_long)}
         elif phase == "edits" and bench.engine:
             result["edits"] = await edits(bench.engine, args.edit_requests, args.edit_tokens)
+        elif phase == "profile_prefill":  # one past the CUDA graphs: host time, not GPU
+            result["trace_prefill"] = await profile_prefill(bench, trace_dir, args.prefill_tokens)
         elif phase in ("profile", "profile32"):
             batch = 1 if phase == "profile" else 32
             rows = result.get("decode", {}).get("raw", [])
@@ -316,10 +320,11 @@ KEYS = {
     "prefix": "prefix_cache",
     "profile": "trace",
     "profile32": "trace_b32",
+    "profile_prefill": "trace_prefill",
 }  # where each phase's figures go
 PHASES = (
     "decode", "decode_long", "prefix", "overhead", "ttft", "edits", "profile", "profile32",
-    "ttft_long",
+    "ttft_long", "profile_prefill",
 )  # fmt: skip
 
 
@@ -340,6 +345,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ttft", type=int, nargs="*", default=[32768, 131072])
     parser.add_argument("--ttft-long", type=int, default=None, help="e.g. 261000")
     parser.add_argument("--prefix", type=int, default=30000)
+    parser.add_argument("--prefill-tokens", type=int, default=1000, help="profile_prefill's")
     parser.add_argument("--edit-requests", type=int, default=6)
     parser.add_argument("--edit-tokens", type=int, default=256)
     parser.add_argument(

@@ -34,6 +34,10 @@
 #             (bench/results/completion_requests_cpu-0.5b.json)
 #             (KERNELS=1 or KERNELS=0 runs one of the two, when both do not fit one call)
 #   completion-warm  the same two again on the caches the runs before left (a later start)
+#   prefill   where a prefill past vLLM's CUDA graphs spends its time on a first start
+#             (bench/gpu_prefill_profile.py), through Fathom's engine and GPU defaults with
+#             DeepGEMM on, as users run it: the plugin, then vLLM's kernels (KERNELS picks one);
+#             each log's "torch.compile took" is the compile time the op's key changed
 #   moe-tuned DeepSeek-V2-Lite, plain vLLM with its default MoE config, then with the configs
 #             bench/gpu_moe_tune.py wrote to $MOE_CONFIGS (VLLM_TUNED_CONFIG_FOLDER)
 # Each engine run is cut at its own timeout, so a slow start costs one row, not the call.
@@ -58,7 +62,8 @@ whole() {  # whole TIMEOUT TAG ARGS...: one engine, decode (1K and 32K), grep th
   local limit=$1 tag=$2
   shift 2
   timeout -k 15 "$limit" $RUN python3 -u bench/gpu_whole_model.py "${MODEL[@]}" --tag "$tag" "$@" 2>&1 |
-    grep -E "^\[bench\] (engine up|decode|decode_long|profile(32)? done|wrote)|Error|error:" |
+    tr '\r' '\n' | tee "$OUT/$tag.log" |
+    grep -E "^\[bench\] (engine up|decode|decode_long|profile(32|_prefill)? done|wrote)|init engine|torch.compile took|Error|error:" |
     cut -c1-600
 }
 
@@ -130,6 +135,15 @@ case "$STAGE" in
         "${LAT[@]}" --label "$LABEL" 2>&1 | tr '\r' '\n' | tee "$OUT/$LABEL.log" |
         grep -E "latency|init engine|Selected .* for Fp8LinearMethod|warmup: 100|torch.compile take|Graph capturing finished|Error|error" |
         cut -c1-300
+    done
+    ;;
+  prefill)  # KERNELS=1 or 0 (default both, the plugin first), each a first start
+    for kernels in ${KERNELS:-1 0}; do
+      rm -rf ~/.triton/cache ~/.cache/vllm "/tmp/torchinductor_$(whoami)"
+      TAG_K=$([ $kernels = 1 ] && echo plugin || echo vllm-kernels)
+      LIMIT=$([ $kernels = 1 ] && echo "${PLUGIN_LIMIT:-420}" || echo "${VLLM_LIMIT:-330}")
+      FATHOM_DECODE_KERNELS=$kernels VLLM_USE_DEEP_GEMM=1 whole "$LIMIT" "qwen3_${TAG_K}-prefill" \
+        --engine fathom --phases profile_prefill
     done
     ;;
   moe-tuned)
