@@ -15,6 +15,7 @@ from typing import Any
 from fathom.backend.engine import Engine
 from fathom.backend.vllm_settings import DEFAULT_MODEL, VllmSettings
 from fathom.lsp_server.config import FathomConfig
+from fathom.lsp_server.engine_host import MakeEngine
 
 CPU_MAX_MODEL_LEN = 32768
 
@@ -80,13 +81,12 @@ def config_from_args(args: argparse.Namespace) -> FathomConfig:
     )
 
 
-def engine_factory(
-    args: argparse.Namespace, progress: Callable[[str], None] | None = None
-) -> Callable[[FathomConfig], Engine]:
-    """Builds an (unstarted) engine for a configuration; the command line fills the gaps.
-    ``progress`` hears the embedded engine's start-up steps (the model's first conversion)."""
+def engine_factory(args: argparse.Namespace) -> MakeEngine:
+    """Builds an (unstarted) engine for a configuration; the command line fills the gaps. The
+    engine tells the given callback its start-up steps (the default model's first assembly,
+    the engine starting, which model a server serves)."""
 
-    def make_engine(config: FathomConfig) -> Engine:
+    def make_engine(config: FathomConfig, progress: Callable[[str], None]) -> Engine:
         from fathom.backend.vllm_engine import VllmEngine
 
         if config.engine == "openai":
@@ -95,11 +95,13 @@ def engine_factory(
             # A shared model server (`fathom serve-model` on a GPU box): nothing loads here.
             assert config.server_url is not None
             return OpenAIEngine(
-                config.server_url, config.server_model, tokenizer=args.server_tokenizer
+                config.server_url,
+                config.server_model,
+                tokenizer=args.server_tokenizer,
+                progress=progress,
             )
         chosen = argparse.Namespace(**{**vars(args), "model": config.model or args.model})
-        settings = engine_settings(chosen)
-        return VllmEngine(settings) if progress is None else VllmEngine(settings, progress=progress)
+        return VllmEngine(engine_settings(chosen), progress=progress)
 
     return make_engine
 
@@ -108,7 +110,7 @@ def headless_engine(args: argparse.Namespace) -> Engine:
     """The engine ``fathom edit`` and ``fathom demo`` run: the server's choice, unstarted."""
     from fathom.pipeline.headless import say
 
-    return engine_factory(args, progress=say)(config_from_args(args))
+    return engine_factory(args)(config_from_args(args), say)
 
 
 def model_tokenizer(args: argparse.Namespace, command: str) -> tuple[Any, str] | None:

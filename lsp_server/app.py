@@ -7,13 +7,11 @@ feature needs a function-local import to dodge a cycle.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from fathom.backend.engine import Engine
 from fathom.lsp_server.code_actions import register_code_actions
 from fathom.lsp_server.config import FathomConfig
 from fathom.lsp_server.edit_command import register_edit
 from fathom.lsp_server.editor_sync import register_editor_sync
+from fathom.lsp_server.engine_host import MakeEngine
 from fathom.lsp_server.inline_completion import register_inline_completion
 from fathom.lsp_server.lifecycle import register_lifecycle
 from fathom.lsp_server.next_edit import register_next_edit
@@ -22,9 +20,7 @@ from fathom.lsp_server.server import FathomServer
 from fathom.lsp_server.wire import STATUS_COMMAND
 
 
-def build_server(
-    make_engine: Callable[[FathomConfig], Engine], config: FathomConfig | None = None
-) -> FathomServer:
+def build_server(make_engine: MakeEngine, config: FathomConfig | None = None) -> FathomServer:
     server = FathomServer(make_engine, config)
     register_lifecycle(server)  # initialize, initialized, shutdown, exit
     register_editor_sync(server)  # settings, folders, documents, watched files, cancels

@@ -12,17 +12,23 @@ from lsprotocol import types
 
 from fathom.backend.engine import Engine, EngineError
 from fathom.lsp_server.config import FathomConfig
-from fathom.lsp_server.progress import work_done
+from fathom.lsp_server.progress import ticking, work_done
 from fathom.lsp_server.wire import STATUS_NOTIFICATION
 
 if TYPE_CHECKING:
     from fathom.lsp_server.server import FathomServer
 
+# Builds an (unstarted) engine for the settings; it tells the callback its start-up steps.
+MakeEngine = Callable[[FathomConfig, Callable[[str], None]], Engine]
+# How often a start under way reports the time so far.
+START_TICK_S = 5.0
+
 
 class EngineHost:
-    def __init__(self, ls: FathomServer, make_engine: Callable[[FathomConfig], Engine]) -> None:
+    def __init__(self, ls: FathomServer, make_engine: MakeEngine) -> None:
         self._ls = ls
         self._make_engine = make_engine
+        self._tell: Callable[[str], None] | None = None
         self._engine: Engine | None = None
         self._task: asyncio.Task[Engine] | None = None
         self._error: str | None = None
@@ -43,34 +49,51 @@ class EngineHost:
 
     async def _start(self) -> Engine:
         ls = self._ls
+        async with (
+            work_done(ls, "Fathom: starting the model") as report,
+            ticking(report, ls.config.model or "the model", START_TICK_S) as tell,
+        ):
+            self._tell = tell
+            try:
+                return await self._build_and_start()
+            finally:
+                self._tell = None
+
+    async def _build_and_start(self) -> Engine:
+        ls = self._ls
         engine = self._engine
         while engine is None:
             # Building an engine may assemble the default model first (minutes on a fresh
             # cache): off the event loop, so the server keeps answering meanwhile. Settings
             # that changed during the build win.
             config = ls.config
-            engine = await asyncio.to_thread(self._make_engine, config)
+            engine = await asyncio.to_thread(self._make_engine, config, self.engine_said)
             if config.engine_key() != ls.config.engine_key():
                 await engine.close()
                 engine = None
         self._engine = engine
         self._error = None
         self.publish_status("loading", f"starting {engine.model_name}")
-        async with work_done(ls, "Fathom: starting the model") as report:
-            report(engine.model_name)
-            try:
-                await engine.start()
-            except EngineError as exc:
-                self._error = str(exc)
-                self.publish_status("error", str(exc))
-                ls.show(f"Fathom could not start its model: {exc}", types.MessageType.Error)
-                raise
+        try:
+            await engine.start()
+        except EngineError as exc:
+            self._error = str(exc)
+            self.publish_status("error", str(exc))
+            ls.show(f"Fathom could not start its model: {exc}", types.MessageType.Error)
+            raise
         ls.window_log_message(
             types.LogMessageParams(
                 types.MessageType.Info, f"Fathom: model ready ({engine.model_name})"
             )
         )
         return engine
+
+    def engine_said(self, message: str) -> None:
+        """A step the engine reports (from any thread): shown while a start is under way.
+        Engines keep this one callback for life, so a retried start shows its steps too."""
+        tell = self._tell
+        if tell is not None:
+            tell(message)
 
     async def replace(self) -> None:
         """The engine settings changed: stop what runs, close the old engine, start anew."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -51,3 +52,40 @@ async def work_done(
     finally:
         server.work_done_progress.end(token, types.WorkDoneProgressEnd())
         server.work_done_progress.tokens.pop(token, None)
+
+
+@contextlib.asynccontextmanager
+async def ticking(
+    report: Callable[[str], None], first: str, every: float
+) -> AsyncIterator[Callable[[str], None]]:
+    """Reports ``first``, then each step told to the function it yields (callable from any
+    thread: an engine starts in worker threads), and every ``every`` seconds the latest step
+    with the seconds so far: a start of minutes (a first start on a GPU compiles kernels) must
+    not look stuck. Steps told after the block are dropped: the progress has ended."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    latest = first
+    live = True
+
+    def show(message: str) -> None:
+        nonlocal latest
+        if live:
+            latest = message
+            report(message)
+
+    def tell(message: str) -> None:
+        if live:
+            loop.call_soon_threadsafe(show, message)
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(every)
+            report(f"{latest} ({round(loop.time() - started)} s)")
+
+    show(first)
+    ticker = asyncio.create_task(tick())
+    try:
+        yield tell
+    finally:
+        live = False
+        ticker.cancel()

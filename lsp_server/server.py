@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,12 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
 from fathom.backend.default_model import cache_root
-from fathom.backend.engine import Engine
 from fathom.edits.journal import EditJournal
 from fathom.lsp_server import __version__, framing
 from fathom.lsp_server.config import FathomConfig
 from fathom.lsp_server.document_sync import DocumentSync
 from fathom.lsp_server.documents import DocumentProtocol, fs_path
-from fathom.lsp_server.engine_host import EngineHost
+from fathom.lsp_server.engine_host import EngineHost, MakeEngine
 from fathom.lsp_server.findings import FindingStore
 from fathom.lsp_server.jobs import Jobs
 from fathom.lsp_server.root_indexes import RootIndexes
@@ -36,9 +35,7 @@ from fathom.lsp_server.workspace_edit import ClientEditSupport
 
 
 class FathomServer(LanguageServer):
-    def __init__(
-        self, make_engine: Callable[[FathomConfig], Engine], config: FathomConfig | None = None
-    ) -> None:
+    def __init__(self, make_engine: MakeEngine, config: FathomConfig | None = None) -> None:
         super().__init__("fathom", __version__, protocol_cls=DocumentProtocol)
         self.config = config or FathomConfig()
         self.jobs = Jobs()

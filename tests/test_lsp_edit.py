@@ -153,6 +153,15 @@ async def test_a_hunk_that_missed_is_asked_again_and_the_fixed_reply_lands(sampl
             if isinstance(r, types.WorkDoneProgressReport)
             and "asking the model again" in (r.message or "")
         ]
+        # The engine's own start-up steps reach the editor too (here: a model server's).
+        connecting = [
+            r.message
+            for reports in client.progress_reports.values()
+            for r in reports
+            if isinstance(r, types.WorkDoneProgressReport)
+            and (r.message or "").startswith("Connecting to the model server at http")
+        ]
+    assert connecting
     assert result["applied"] is True and result["rounds"] == 2
     assert retries and "Hunk 1 of shop/report.py does not match the file" in retries[0]
     assert "+def inventory_value(items):" in result["diff"]

@@ -110,6 +110,14 @@ async def test_features_with_the_real_model(editor: str, sample_project: Path, t
         uri = open_document(client, stats_path)
         review = await _command(client, "fathom.review", {"uri": uri})
         assert review["findings"], f"the review found nothing: {review}"
+        # The model's start had its own progress, with the steps the engine told the server.
+        (starting,) = _progress(client, "starting the model")
+        assert isinstance(starting[-1], types.WorkDoneProgressEnd)
+        assert any(
+            isinstance(v, types.WorkDoneProgressReport)
+            and (v.message or "").startswith("Starting the engine (")
+            for v in starting
+        ), starting
         await _until(lambda: client.diagnostics.get(uri), 10, "diagnostics")
         diagnostics = client.diagnostics[uri]
         assert all(d.source == "fathom" for d in diagnostics)
