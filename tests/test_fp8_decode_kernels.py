@@ -9,6 +9,7 @@ bench/results/decode_kernels.md.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -195,7 +196,9 @@ def test_wrapped_linear_stays_visible_to_vllms_deepgemm_warmup() -> None:
     assert wrapped.fallback is dynamic.fallback
 
 
-def test_every_wrapped_layer_compiles_to_the_same_graph_and_finds_its_own_kernel() -> None:
+def test_every_wrapped_layer_compiles_to_the_same_graph_and_finds_its_own_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # vLLM compiles each distinct piece of a model on its own; a per-layer constant in the
     # op's arguments (a name, an id) made all 48 of Qwen3-Coder's pieces distinct (torch.compile
     # 118 s against 45 s). Rows past the GEMV's reach must still reach that layer's kernel.
@@ -239,3 +242,18 @@ def test_every_wrapped_layer_compiles_to_the_same_graph_and_finds_its_own_kernel
     assert "block_fp8_linear" in graphs[0]
     assert graphs[0] == graphs[1]
     assert outputs[0].eq(1.0).all() and outputs[1].eq(2.0).all()
+
+    # Through Inductor's generated code (vLLM's backend), each layer still finds its own
+    # kernel by its weight: Inductor hands the op the parameter itself, not a copy.
+    class Model(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.first, self.second = Layer(3.0), Layer(4.0)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.first(x), self.second(x)
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))  # not the machine's cache
+    torch._dynamo.reset()
+    first, second = torch.compile(Model(), backend="inductor", dynamic=True)(rows)
+    assert first.eq(3.0).all() and second.eq(4.0).all()
