@@ -133,7 +133,7 @@ case "$STAGE" in
       # The whole log comes back in $OUT; progress bars' carriage returns become lines.
       FATHOM_DECODE_KERNELS=$kernels timeout $LIMIT $RUN python3 -u bench/completion_latency.py \
         "${LAT[@]}" --label "$LABEL" 2>&1 | tr '\r' '\n' | tee "$OUT/$LABEL.log" |
-        grep -E "latency|init engine|Selected .* for Fp8LinearMethod|warmup: 100|torch.compile take|Graph capturing finished|Error|error" |
+        grep -E "latency|init engine|Selected .* for Fp8LinearMethod|warmup: 100|torch.compile took|Graph capturing finished|Error|error" |
         cut -c1-300
     done
     ;;
