@@ -21,7 +21,8 @@ from tree_sitter import Node
 
 from fathom.backend.engine import GenerationStats
 from fathom.backend.fim import FimFormat
-from fathom.context.languages import parser_for, source_bytes
+from fathom.context.insertion_parse import document_tree, tree_with_insertion
+from fathom.context.languages import source_bytes
 from fathom.context.text import split_lines, strip_ending
 from fathom.errors import FathomError
 from fathom.pipeline.completion_cut import (
@@ -211,8 +212,7 @@ def _empty(block: Node, besides: Node | None = None) -> bool:
 def _probe_verdict(before: bytes, after: bytes, language: str) -> Mode | None:
     """The mode the probe shows, or None where it fits no block (where only items go, say,
     or where the tree recovers from an error around it)."""
-    probed = before + f"{PROBE};".encode() + after
-    root = parser_for(language).parse(probed).root_node
+    root = tree_with_insertion(before, f"{PROBE};".encode(), after, language).root_node
     node = root.descendant_for_byte_range(len(before), len(before) + len(PROBE))
     if node is None or node.text != PROBE.encode():
         return "single"  # the cursor is inside a word: the probe is not a name of its own
@@ -243,7 +243,7 @@ def completion_mode(text: str, offset: int, language: str | None) -> Mode:
     line_end = min(i for i in (after.find(b"\n"), after.find(b"\r"), len(after)) if i >= 0)
     if before[line_start:].strip() or after[:line_end].strip().decode() not in _CLOSERS:
         return "single"
-    root = parser_for(language).parse(before + after).root_node
+    root = document_tree(before + after, language).root_node
     node = root.descendant_for_byte_range(len(before), len(before))
     block = node if node is not None and _is_block(node) else _enclosing_block(node)[0]
     inside = block is not None and block.start_byte < len(before) < block.end_byte

@@ -14,9 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
-from fathom.context.languages import parser_for, source_bytes
+from fathom.context.insertion_parse import document_tree, tree_with_insertion
+from fathom.context.languages import source_bytes
 from fathom.context.text import dominant_ending
 
 Mode = Literal["single", "multi"]
@@ -107,9 +108,9 @@ def _without_overlap(body: str, line_after: str) -> Iterator[str]:
             yield body[:-k]
 
 
-def _error_spans(source: bytes, language: str) -> list[tuple[int, int]]:
-    """Byte spans of the ERROR and MISSING nodes of ``source``."""
-    stack: list[Node] = [parser_for(language).parse(source).root_node]
+def _error_spans(tree: Tree) -> list[tuple[int, int]]:
+    """Byte spans of the ERROR and MISSING nodes of ``tree``."""
+    stack: list[Node] = [tree.root_node]
     found: list[tuple[int, int]] = []
     while stack:
         node = stack.pop()
@@ -192,11 +193,12 @@ def postprocess(
         return Suggestion(candidates[0])
     before = source_bytes(text[:offset])
     after = source_bytes(text[offset:])
-    old = _error_spans(before + after, language)
+    old = _error_spans(document_tree(before + after, language))
     scored = []
     for candidate in candidates:
         inserted = source_bytes(candidate)
-        scored.append((_error_spans(before + inserted + after, language), candidate, inserted))
+        errors = _error_spans(tree_with_insertion(before, inserted, after, language))
+        scored.append((errors, candidate, inserted))
     # The fewest errors wins; the model's own text when it ties.
     new, best, inserted = min(scored, key=lambda s: len(s[0]))
     if not _excused(new, old, len(before), len(inserted)):

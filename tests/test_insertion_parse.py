@@ -1,0 +1,57 @@
+"""A parse with an insertion, re-parsed from the document's own parse, is the parse from
+scratch: every node with its bytes and its (row, column) points."""
+
+from __future__ import annotations
+
+import pytest
+from tree_sitter import Node, Tree
+
+from fathom.context.insertion_parse import document_tree, tree_with_insertion
+from fathom.context.languages import parser_for
+
+SOURCE = '''\
+def greet(name: str) -> str:
+    """Say hello — in any script: café, 東京."""
+    return f"hello {name}"
+
+
+class Shelf:
+    def __init__(self) -> None:
+        self.items = []
+
+    def add(self, item):
+        self.items.append(item)
+'''
+
+
+def _nodes(tree: Tree) -> list[tuple[object, ...]]:
+    found, stack = [], [tree.root_node]
+    while stack:
+        node: Node = stack.pop()
+        found.append((node.type, node.start_byte, node.end_byte, node.start_point, node.end_point))
+        stack.extend(reversed(node.children))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("anchor", "inserted"),
+    [
+        ("    return f", "    name = name.strip()\n"),  # whole lines, mid-file
+        ("東京", "、大阪"),  # mid-line, after multi-byte characters
+        ("self.items.append(item)", "\n        return self"),  # ending with no line break
+        ("", "import os\n\n"),  # at the very start
+        (SOURCE, "\n\nSHELF = Shelf()\n"),  # at the very end
+        ("    def add", "    count = 0\n"),  # a class body
+        ("    return f", "    if name:\n        pass\n"),
+    ],
+)
+def test_an_insertion_parses_as_the_whole_text_would(anchor: str, inserted: str) -> None:
+    at = SOURCE.index(anchor) if anchor != SOURCE else len(SOURCE)
+    before, after = SOURCE[:at].encode(), SOURCE[at:].encode()
+    incremental = tree_with_insertion(before, inserted.encode(), after, "python")
+    fresh = parser_for("python").parse(before + inserted.encode() + after)
+    assert _nodes(incremental) == _nodes(fresh)
+    # The document's own parse is untouched: the next insertion starts from it again.
+    assert _nodes(document_tree(before + after, "python")) == _nodes(
+        parser_for("python").parse(before + after)
+    )
