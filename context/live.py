@@ -25,7 +25,7 @@ from tree_sitter import Point
 from fathom.context.chunking import Chunk, chunk_text
 from fathom.context.languages import parser_for, source_bytes
 from fathom.context.symbols import FileSymbols, extract_symbols
-from fathom.context.text import split_lines
+from fathom.context.text import common_prefix, common_suffix, split_lines
 from fathom.context.tokens import LineTokens, TokenCounter, line_token_counts
 
 
@@ -36,29 +36,6 @@ class SymbolChange:
 
     ref_deltas: Counter[str]
     defs: set[str]
-
-
-def _common_prefix(a: str, b: str) -> int:
-    """Length of the common prefix, by halving: each probe is one C-level comparison."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[lo:mid] == b[lo:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _common_suffix(a: str, b: str, limit: int) -> int:
-    lo, hi = 0, limit
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[len(a) - mid : len(a) - lo] == b[len(b) - mid : len(b) - lo]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def _utf8_len(text: str) -> int:
@@ -127,8 +104,9 @@ class LiveDocument:
         old = self.text
         if text == old:
             return None
-        prefix = _common_prefix(old, text)
-        suffix = _common_suffix(old, text, min(len(old), len(text)) - prefix)
+        shortest = min(len(old), len(text))
+        prefix = common_prefix(old, text, shortest)
+        suffix = common_suffix(old, text, shortest - prefix)
         old_end = len(old) - suffix
         # The span tree-sitter is told was edited. Its incremental parse would reuse the old
         # tree's error nodes, and its recovery from them can differ from a fresh parse of the

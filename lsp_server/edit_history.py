@@ -20,7 +20,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fathom.context.text import split_lines, strip_ending
+from fathom.context.text import common_prefix, common_suffix, split_lines, strip_ending
 from fathom.pipeline.next_edit_prompt import RecentEdit
 
 MAX_EDITS = 10
@@ -45,35 +45,6 @@ class _Hunk:
 class _Document:
     text: str
     edits: deque[_Hunk] = field(default_factory=lambda: deque(maxlen=MAX_EDITS))
-
-
-# Texts are compared this many characters at a time (in C) before the Python loop finds the
-# first differing character: a keystroke in a 1 MB file costs well under a millisecond.
-_CHUNK = 4096
-
-
-def _common_prefix(a: str, b: str, limit: int) -> int:
-    i = 0
-    while i < limit:
-        j = min(i + _CHUNK, limit)
-        if a[i:j] != b[i:j]:
-            while a[i] == b[i]:
-                i += 1
-            return i
-        i = j
-    return limit
-
-
-def _common_suffix(a: str, b: str, limit: int) -> int:
-    n = 0
-    while n < limit:
-        m = min(n + _CHUNK, limit)
-        if a[len(a) - m : len(a) - n] != b[len(b) - m : len(b) - n]:
-            while a[len(a) - 1 - n] == b[len(b) - 1 - n]:
-                n += 1
-            return n
-        n = m
-    return limit
 
 
 def _line_start(text: str, i: int) -> int:
@@ -105,8 +76,8 @@ def line_change(old: str, new: str) -> tuple[int, list[str], list[str]] | None:
     if old == new:
         return None
     shortest = min(len(old), len(new))
-    prefix = _common_prefix(old, new, shortest)
-    suffix = _common_suffix(old, new, shortest - prefix)
+    prefix = common_prefix(old, new, shortest)
+    suffix = common_suffix(old, new, shortest - prefix)
     start = _line_start(old, prefix)
     kept = len(old) - _line_end(old, len(old) - suffix)  # common to both texts' ends
     if old[start - 1 : start] == "\r" or kept > suffix:  # a CRLF cut in two: read it all

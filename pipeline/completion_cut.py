@@ -14,9 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from tree_sitter import Node, Tree
-
-from fathom.context.insertion_parse import document_tree, tree_with_insertion
+from fathom.context.insertion_parse import document_tree, error_spans, tree_with_insertion
 from fathom.context.languages import source_bytes
 from fathom.context.text import dominant_ending
 
@@ -108,19 +106,6 @@ def _without_overlap(body: str, line_after: str) -> Iterator[str]:
             yield body[:-k]
 
 
-def _error_spans(tree: Tree) -> list[tuple[int, int]]:
-    """Byte spans of the ERROR and MISSING nodes of ``tree``."""
-    stack: list[Node] = [tree.root_node]
-    found: list[tuple[int, int]] = []
-    while stack:
-        node = stack.pop()
-        if node.is_missing or node.is_error:
-            found.append((node.start_byte, node.end_byte))
-        elif node.has_error:
-            stack.extend(node.children)
-    return found
-
-
 def _excused(
     new: list[tuple[int, int]], old: list[tuple[int, int]], at: int, inserted: int
 ) -> bool:
@@ -193,11 +178,11 @@ def postprocess(
         return Suggestion(candidates[0])
     before = source_bytes(text[:offset])
     after = source_bytes(text[offset:])
-    old = _error_spans(document_tree(before + after, language))
+    old = error_spans(document_tree(before + after, language).root_node)
     scored = []
     for candidate in candidates:
         inserted = source_bytes(candidate)
-        errors = _error_spans(tree_with_insertion(before, inserted, after, language))
+        errors = error_spans(tree_with_insertion(before, inserted, after, language).root_node)
         scored.append((errors, candidate, inserted))
     # The fewest errors wins; the model's own text when it ties.
     new, best, inserted = min(scored, key=lambda s: len(s[0]))

@@ -1,5 +1,6 @@
-"""A parse with an insertion, re-parsed from the document's own parse, is the parse from
-scratch: every node with its bytes and its (row, column) points."""
+"""Parses re-parsed from an earlier one (the buffer's from the last keystroke's, a suggestion's
+from the buffer's) are the parses from scratch: every node with its bytes and its (row,
+column) points."""
 
 from __future__ import annotations
 
@@ -55,3 +56,21 @@ def test_an_insertion_parses_as_the_whole_text_would(anchor: str, inserted: str)
     assert _nodes(document_tree(before + after, "python")) == _nodes(
         parser_for("python").parse(before + after)
     )
+
+
+def test_typing_a_line_again_parses_each_buffer_as_from_scratch() -> None:
+    # The completion bench's typing: a line emptied to its indentation, then typed again; at
+    # each keystroke the buffer (from the last keystroke's parse) and a suggestion inserted
+    # at the cursor (from the buffer's), through unclosed brackets and strings on the way.
+    line = '        self.items.append({"item": item, "note": f"added {item!r}"})'
+    start = SOURCE.index("        self.items.append(item)")
+    end = SOURCE.index("\n", start)
+    indent = "        "
+    parser = parser_for("python")
+    for typed in range(len(line) - len(indent) + 1):
+        before = (SOURCE[:start] + line[: len(indent) + typed]).encode()
+        after = SOURCE[end:].encode()
+        buffer = document_tree(before + after, "python")
+        assert _nodes(buffer) == _nodes(parser.parse(before + after)), typed
+        suggested = tree_with_insertion(before, b"x)", after, "python")
+        assert _nodes(suggested) == _nodes(parser.parse(before + b"x)" + after)), typed
