@@ -11,9 +11,9 @@ of its language (the previous keystroke's), and each insertion from the buffer's
 The span told to tree-sitter as edited also covers the old tree's errors, as in live.py: an
 incremental parse that reuses error nodes can recover from them differently than a fresh parse.
 Lines of the edit corpus typed again one character at a time, with a suggestion inserted at
-each step, all parsed as from scratch (3,516 parses). Where an edit itself breaks valid code the recovery
-may still differ from a fresh parse's (4 of 1,440 random insertions into the corpus's files):
-both are tree-sitter's parses of the same bytes, and the kind editors keep.
+each step, all parsed as from scratch (3,516 parses). Where an edit itself breaks valid code,
+the recovery may still differ from a fresh parse's (4 of 1,440 random insertions into the
+corpus's files): both are tree-sitter's parses of the same bytes, and the kind editors keep.
 """
 
 from __future__ import annotations
