@@ -74,3 +74,19 @@ def test_typing_a_line_again_parses_each_buffer_as_from_scratch() -> None:
         assert _nodes(buffer) == _nodes(parser.parse(before + after)), typed
         suggested = tree_with_insertion(before, b"x)", after, "python")
         assert _nodes(suggested) == _nodes(parser.parse(before + b"x)" + after)), typed
+
+
+def test_errors_of_the_last_keystroke_are_parsed_again_not_reused() -> None:
+    # Found by retyping lines of the edit corpus (zod's errors.ts), then cut down: without the
+    # old tree's errors in the edited span, an incremental parse of this buffer kept an error
+    # recovery a fresh parse does not make.
+    rest = (
+        "\n    for (const issue of error.issues) {"
+        '\n      if (issue.code === "invalid_union" && issue.errors.length) {'
+        '\n      } else if (issue.code === "invalid_key") {'
+    )
+    line = "  const processError = (error: { issues: $ZodIssue[] }, path: PropertyKey[] = []) => {"
+    parser = parser_for("typescript")
+    for typed in range(len(line) - 1):
+        buffer = (line[: 2 + typed] + rest).encode()
+        assert _nodes(document_tree(buffer, "typescript")) == _nodes(parser.parse(buffer)), typed
