@@ -82,8 +82,8 @@ class VllmSettings:
     moe_backend: str | None = None
     # Fathom's FP8 decode kernels (backend/vllm_decode_plugin.py) in vLLM's processes, through
     # FATHOM_DECODE_KERNELS=1 where the environment does not say otherwise. Opt-in: through
-    # Fathom's engine, a first start on a fresh H100 stalled 7 of 80 completions for 2.3-7.6 s
-    # where vLLM's own kernels stalled one for 0.9 s
+    # Fathom's engine, a first start on a fresh H100 took 340 s against vLLM's kernels' 246 s,
+    # and its prefills past 256 tokens 143 against 100 ms, which cancelled the decode gain
     # (bench/results/completion_whole_model_h100.md).
     decode_kernels: bool = False
     # "ngram": propose tokens copied from the prompt (edits repeat most of their input);

@@ -92,7 +92,7 @@ def test_qwen3_coder_refusals(qwen3):
 
 def test_fathoms_decode_kernels_are_opt_in(qwen3, v2_lite):
     # Off in every GPU default, Qwen3-Coder on one GPU (where they were measured) included: a
-    # first start on a fresh GPU stalls completions for seconds (vllm_settings.py says more).
+    # first start on a fresh GPU is slower with them (vllm_settings.py says more).
     for settings in (
         gpu_settings_for(qwen3, 1, H100_GIB),
         gpu_settings_for(qwen3, 4, H100_GIB),
