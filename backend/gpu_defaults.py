@@ -18,6 +18,7 @@ from typing import Any
 from fathom.backend.model_families import DEEPSEEK_MAX_MODEL_LEN as DEEPSEEK_MAX_MODEL_LEN
 from fathom.backend.model_families import OTHER_GPU_MAX_MODEL_LEN as OTHER_GPU_MAX_MODEL_LEN
 from fathom.backend.model_families import (
+    decode_kernels_measured,
     gpu_max_model_len,
     gqa_kv_bytes_per_token,
     is_qwen3_moe,
@@ -320,6 +321,7 @@ def gpu_settings_for(
             "disable_custom_all_reduce": tp > 1 and not custom_all_reduce,
             "gpu_memory_utilization": klass.gpu_memory_utilization,
             "max_num_batched_tokens": klass.max_num_batched_tokens,
+            "decode_kernels": decode_kernels_measured(info, tp, pp),
         }
     settings = VllmSettings(**{**base, **overrides, "model_info": info})
     for warning in settings.check(info, gpu_count):

@@ -47,6 +47,25 @@ def gpu_max_model_len(info: ModelInfo) -> int:
     }.get(family(info), OTHER_GPU_MAX_MODEL_LEN)
 
 
+def decode_kernels_measured(info: ModelInfo, tensor_parallel: int, pipeline_parallel: int) -> bool:
+    """Whether Fathom's FP8 decode kernels (backend/vllm_decode_plugin.py) are on by default:
+    where they were measured, a Qwen3-MoE checkpoint in FP8 128x128 blocks on one GPU.
+
+    There, through Fathom's engine on an H100, a first start with them took 217 s against
+    vLLM's kernels' 245 s and 65 of 80 inline completions were faster (median 0.87 of the
+    time; a decoded token 3.34 against 4.28 ms), prefills of 257-999 new tokens 1.08x as long
+    (bench/results/completion_whole_model_h100.md); a batch-1 decode step 0.81 of plain
+    vLLM's and batch 8 and 32 within 3% (whole_model_pdl_h100.md). The plugin itself acts
+    on Hopper GPUs and later only; elsewhere the setting changes nothing."""
+    return (
+        is_qwen3_moe(info)
+        and info.quantization == "fp8"
+        and info.weight_block_size == (128, 128)
+        and tensor_parallel == 1
+        and pipeline_parallel == 1
+    )
+
+
 def _linear(block: tuple[int, int] | None, n_out: int, n_in: int) -> int:
     """Bytes of one linear: FP8 plus an fp32 scale per block, or bf16 when unquantized."""
     if block is None:

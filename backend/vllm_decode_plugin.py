@@ -22,14 +22,15 @@ there also puts decode steps of a few sequences on Fathom's attention kernel
 (backend/vllm_decode_attention.py).
 
 Off unless ``FATHOM_DECODE_KERNELS=1``, which Fathom's engines set for the settings'
-``decode_kernels`` (off in every default: on a fresh H100 the engine's first start took 340 s
-against vLLM's kernels' 246 s, and that process's prefills past 256 tokens 143 against 100 ms,
-bench/results/completion_whole_model_h100.md). A batch-1
-decode step of Qwen3-Coder-30B-A3B-FP8 took 0.81 of plain vLLM's time on an H100 (3.48
-against 4.29 ms, bench/results/whole_model_pdl_h100.md) and 0.86 on an H200 before the GEMV
-took QKV (whole_model_fused_cast.md), more exact too; it has been measured on that model
-only, and only the decode of a few tokens uses it. It does nothing where CUDA is not the
-platform (vLLM's CPU build) or the GPU is older than Hopper.
+``decode_kernels``: on in the GPU defaults where they were measured, a Qwen3-MoE FP8
+checkpoint on one GPU (model_families.decode_kernels_measured; on a fresh H100 a first start
+took 217 s against vLLM's kernels' 245 s and 65 of 80 inline completions were faster,
+bench/results/completion_whole_model_h100.md). A batch-1 decode step of
+Qwen3-Coder-30B-A3B-FP8 took 0.81 of plain vLLM's time on an H100 (3.48 against 4.29 ms,
+bench/results/whole_model_pdl_h100.md) and 0.86 on an H200 before the GEMV took QKV
+(whole_model_fused_cast.md), more exact too; it has been measured on that model only, and
+only the decode of a few tokens uses it. It does nothing where CUDA is not the platform
+(vLLM's CPU build) or the GPU is older than Hopper.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ log = logging.getLogger("fathom.decode_kernels")
 # The custom op finds its layer from the weight it is given, not from a per-layer constant (a
 # name, an id): a constant makes each layer's compiled graph different, and vLLM compiles
 # every distinct piece of the model on its own (torch.compile took 118 s with a name per
-# layer against vLLM's 45 s, bench/results/completion_whole_model_h100.md), where identical
-# pieces compile once. vLLM keeps weights where loading left them (CUDA graphs rely on it).
+# layer against vLLM's 45 s, and 31 against 38 s since; bench/results/
+# completion_whole_model_h100.md), where identical pieces compile once. vLLM keeps weights
+# where loading left them (CUDA graphs rely on it).
 _fallbacks: dict[int, Callable[[torch.Tensor], torch.Tensor]] = {}
 _linear_op_registered = False
 

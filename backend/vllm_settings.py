@@ -81,10 +81,9 @@ class VllmSettings:
     # Passed through when set: "triton", "cutlass", "deep_gemm" (vLLM's default: "auto").
     moe_backend: str | None = None
     # Fathom's FP8 decode kernels (backend/vllm_decode_plugin.py) in vLLM's processes, through
-    # FATHOM_DECODE_KERNELS=1 where the environment does not say otherwise. Opt-in: through
-    # Fathom's engine, a first start on a fresh H100 took 340 s against vLLM's kernels' 246 s,
-    # and its prefills past 256 tokens 143 against 100 ms, which cancelled the decode gain
-    # (bench/results/completion_whole_model_h100.md).
+    # FATHOM_DECODE_KERNELS=1 where the environment does not say otherwise (=0 there turns them
+    # off). The GPU defaults turn them on where they were measured (model_families.py:
+    # decode_kernels_measured); a settings object built by hand leaves them off.
     decode_kernels: bool = False
     # "ngram": propose tokens copied from the prompt (edits repeat most of their input);
     # "mtp": the checkpoint's own multi-token-prediction head; "auto": mtp if it has one.

@@ -90,25 +90,34 @@ def test_qwen3_coder_refusals(qwen3):
     assert gpu_settings_for(qwen3, 4, H100_GIB).enable_expert_parallel  # EP keeps experts whole
 
 
-def test_fathoms_decode_kernels_are_opt_in(qwen3, v2_lite):
-    # Off in every GPU default, Qwen3-Coder on one GPU (where they were measured) included: a
-    # first start on a fresh GPU is slower with them (vllm_settings.py says more).
+def test_fathoms_decode_kernels_are_on_where_they_were_measured(qwen3, v2_lite):
+    # On for Qwen3-MoE FP8 on one GPU, where a first start and inline completion were measured
+    # faster with them (model_families.decode_kernels_measured); off where they were not.
+    on = gpu_settings_for(qwen3, 1, H100_GIB)
+    assert on.decode_kernels
+    assert on.engine_environment()["FATHOM_DECODE_KERNELS"] == "1"
     for settings in (
-        gpu_settings_for(qwen3, 1, H100_GIB),
-        gpu_settings_for(qwen3, 4, H100_GIB),
-        gpu_settings_for(v2_lite, 1, H200_GIB),
-        gpu_settings_for(qwen3, 0),
+        gpu_settings_for(qwen3, 4, H100_GIB),  # expert parallel over 4 GPUs: not measured
+        gpu_settings_for(v2_lite, 1, H200_GIB),  # bf16: nothing for FP8 kernels to take
+        gpu_settings_for(qwen3, 0),  # the CPU
+        gpu_settings_for(qwen3, 1, H100_GIB, decode_kernels=False),  # asked off
     ):
         assert not settings.decode_kernels
         assert "FATHOM_DECODE_KERNELS" not in settings.engine_environment()
-    asked = gpu_settings_for(qwen3, 1, H100_GIB, decode_kernels=True)
-    assert asked.engine_environment()["FATHOM_DECODE_KERNELS"] == "1"
+    unquantized = inspect_model({**inspect_model(qwen3).config, "quantization_config": None})
+    assert not gpu_settings_for(unquantized, 1, H200_GIB).decode_kernels
 
 
-def test_serve_model_leaves_the_decode_kernels_to_the_environment(qwen3, capsys, monkeypatch):
+def test_serve_model_turns_the_decode_kernels_on_unless_the_environment_says_no(
+    qwen3, capsys, monkeypatch
+):
     monkeypatch.delenv("FATHOM_API_KEY", raising=False)
     monkeypatch.delenv("FATHOM_DECODE_KERNELS", raising=False)
     args = ["serve-model", "--model", str(qwen3), "--gpus", "1", "--gpu-memory-gib", "80"]
+    assert main([*args, "--dry-run"]) == 0
+    assert "FATHOM_DECODE_KERNELS=1" in capsys.readouterr().out
+    # A user's FATHOM_DECODE_KERNELS=0 stays: vLLM's processes inherit it, nothing overrides it.
+    monkeypatch.setenv("FATHOM_DECODE_KERNELS", "0")
     assert main([*args, "--dry-run"]) == 0
     assert "FATHOM_DECODE_KERNELS" not in capsys.readouterr().out
 
