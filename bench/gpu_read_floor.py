@@ -33,6 +33,7 @@ import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.fused_moe_kernel import moe_fused
 from bench.gpu_decode_kernels import (
     DENSE,
     EXPERTS,
@@ -149,13 +150,20 @@ def moe_row(args: argparse.Namespace) -> dict[str, Any]:
                 moe_split, **weights, top_k=TOP_K, renormalize=True, split=split, up_n=up_n,
                 up_k=up_k,
             )  # fmt: skip
+    for prefetch, down_n, warps in itertools.product(args.prefetch, args.down_n, args.warps):
+        variants[f"one launch, prefetch {prefetch}, down {down_n}, {warps} warps"] = (
+            functools.partial(
+                moe_fused, **weights, top_k=TOP_K, renormalize=True, down_n=down_n,
+                num_warps=warps, prefetch=bool(prefetch),
+            )
+        )  # fmt: skip
     inputs = [(torch.randn_like(x),) for _ in range(32)]
     row: dict[str, Any] = {"op": "moe", "tokens": 1, "variants": {}}
     row["bytes"] = TOP_K * 3 * INTERMEDIATE * HIDDEN + gate.numel() * 2
     for label, call in variants.items():
         err = error(call(x), exact)
         row["variants"][label] = {"us": graph_time_us(rotating(call, inputs)), "error": err}
-    print(f"[moe] {json.dumps(row)}", flush=True)
+        print(f"[moe] {label}: {json.dumps(row['variants'][label])}", flush=True)
     return row
 
 
@@ -171,7 +179,7 @@ def markdown(result: dict[str, Any]) -> str:
         "| op | variant | µs | floor µs | ÷ floor | max error |",
         "|---|---|---|---|---|---|",
     ]
-    for row in [*result["dense"], result["moe"]]:
+    for row in [*result["dense"], *([result["moe"]] if result["moe"] else [])]:
         floor = floors[row["op"]]["floor_us"]
         ranked = sorted(row["variants"].items(), key=lambda kv: kv[1]["us"])
         for label, v in ranked[: result["shown"]]:
@@ -191,6 +199,7 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--tag", default="", help="appended to the file names")
     parser.add_argument("--per-sm", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--block", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--stages", type=int, nargs="+", default=[1, 3])
@@ -199,19 +208,26 @@ def main() -> None:
     parser.add_argument("--split-k-tile", type=int, nargs="+", default=[128, 256, 512])
     parser.add_argument("--up-n", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--up-k", type=int, nargs="+", default=[128, 256])
+    parser.add_argument("--prefetch", type=int, nargs="+", default=[1, 0])
+    parser.add_argument("--down-n", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--warps", type=int, nargs="+", default=[4])
+    parser.add_argument("--ops", default="dense,moe", help="which rows to time (and floor)")
     parser.add_argument("--shown", type=int, default=6, help="variants a row in the .md")
     args = parser.parse_args()
     torch.manual_seed(0)
     result: dict[str, Any] = run_header()
     result["shown"] = args.shown
-    result["dense"] = dense_rows(args)
-    result["moe"] = moe_row(args)
-    sizes = {row["op"]: row["bytes"] for row in [*result["dense"], result["moe"]]}
-    expert = INTERMEDIATE * HIDDEN  # one expert matrix's FP8 bytes
-    sizes.update({"moe up": TOP_K * 2 * expert, "moe down": TOP_K * expert})
+    ops = args.ops.split(",")
+    result["dense"] = dense_rows(args) if "dense" in ops else []
+    result["moe"] = moe_row(args) if "moe" in ops else None
+    timed = [*result["dense"], *([result["moe"]] if result["moe"] else [])]
+    sizes = {row["op"]: row["bytes"] for row in timed}
+    if result["moe"]:
+        expert = INTERMEDIATE * HIDDEN  # one expert matrix's FP8 bytes
+        sizes.update({"moe up": TOP_K * 2 * expert, "moe down": TOP_K * expert})
     result["floors"] = [floor_row(name, nbytes, args) for name, nbytes in sizes.items()]
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"read_floor_{gpu_tag()}"
+    stem = args.out / f"read_floor_{gpu_tag()}{args.tag}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
     stem.with_suffix(".md").write_text(markdown(result))
     print(markdown(result), flush=True)
