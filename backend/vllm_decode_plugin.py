@@ -141,7 +141,6 @@ class DecodeLinearKernel:
         )
         if self.active:
             _fallbacks[weight.data_ptr()] = lambda x: self.inner.apply_weights(layer, x, None)
-            quantizers_on_their_kernels(self.inner)
 
     def apply_weights(
         self, layer: Any, x: torch.Tensor, bias: torch.Tensor | None = None, **kw: Any
@@ -152,33 +151,6 @@ class DecodeLinearKernel:
         out = torch.ops.fathom.block_fp8_linear(rows, layer.weight, layer.weight_scale_inv)
         out = out.view(*x.shape[:-1], layer.weight.shape[0])
         return out if bias is None else out + bias
-
-
-def quantizers_on_their_kernels(kernel: Any) -> None:
-    """Runs the activation quantizers (vLLM's ``QuantFP8``) of ``kernel`` and of the kernels
-    it dispatches to on their own kernels (``forward_cuda`` on a GPU).
-
-    Under torch.compile vLLM leaves ``QuantFP8`` off and runs its ``forward_native``, which
-    Inductor fuses into the model's graph; inside an opaque op, where the graph cannot see it,
-    vLLM compiles that function on its own (``CustomOp.maybe_compile``). Behind Fathom's op,
-    every linear of a step past the kernels' few rows (a prefill) then went through a
-    torch.compile'd call of its own: 96 a step on Qwen3-Coder-30B-A3B, and prefills of
-    257-999 new tokens took 1.08x vLLM's time (bench/results/completion_whole_model_h100.md).
-    ``_enforce_enable`` is vLLM's own switch for an op that must run its kernel whatever the
-    compilation config says; the dispatch is made when the op is built, so it is made again.
-    """
-    from vllm.model_executor.custom_op import CustomOp
-
-    kernels = [kernel, getattr(kernel, "base", None), getattr(kernel, "fallback", None)]
-    for each in kernels:
-        quant = getattr(each, "quant_fp8", None)
-        if isinstance(quant, CustomOp) and not quant._enforce_enable:
-            quant._enforce_enable = True
-            try:
-                quant._forward_method = quant.dispatch_forward(compile_native=False)
-            except Exception as exc:  # vLLM's internals moved: keep its own dispatch
-                quant._enforce_enable = False
-                log.warning("Fathom decode kernels: %s keeps vLLM's dispatch (%s)", quant, exc)
 
 
 def _wrap_linear(layer: Any) -> None:

@@ -257,37 +257,3 @@ def test_every_wrapped_layer_compiles_to_the_same_graph_and_finds_its_own_kernel
     torch._dynamo.reset()
     first, second = torch.compile(Model(), backend="inductor", dynamic=True)(rows)
     assert first.eq(3.0).all() and second.eq(4.0).all()
-
-
-def test_quantizers_behind_the_op_run_their_kernel_not_a_compiled_function_of_their_own() -> None:
-    # Under torch.compile vLLM leaves QuantFP8 off: its forward_native, compiled on its own
-    # when an opaque op hides it from the model's graph. Behind Fathom's op that was a
-    # torch.compile'd call per linear per prefill step; the plugin puts them on their kernel.
-    import vllm.config as vllm_config
-    from vllm.config.compilation import CompilationMode
-    from vllm.model_executor.layers.quantization.input_quant_fp8 import QuantFP8
-    from vllm.model_executor.layers.quantization.utils.quant_utils import GroupShape
-
-    compiled = vllm_config.CompilationConfig(
-        mode=CompilationMode.VLLM_COMPILE, backend="inductor", custom_ops=["none"]
-    )
-
-    class Kernel:  # vLLM's block FP8 kernel, with the kernel it falls back to
-        def __init__(self, quant: Any, fallback: Any = None) -> None:
-            self.quant_fp8 = quant
-            self.fallback = fallback
-
-    # vLLM loads a model, and so wraps its layers, inside its config's context.
-    with vllm_config.set_current_vllm_config(vllm_config.VllmConfig(compilation_config=compiled)):
-        quantizers = [QuantFP8(static=False, group_shape=GroupShape(1, 128)) for _ in range(2)]
-        for quant in quantizers:
-            assert quant._forward_method != quant.forward_cpu  # the compiled forward_native
-        vllm_decode_plugin.quantizers_on_their_kernels(Kernel(quantizers[0], Kernel(quantizers[1])))
-    for quant in quantizers:
-        # On vLLM's CPU platform the op's own kernel is forward_cpu (forward_cuda on a GPU).
-        assert quant._forward_method == quant.forward_cpu
-    x = torch.randn(8, 256, dtype=torch.bfloat16)
-    values, scales = quantizers[0](x)
-    expected = quantizers[0].forward_native(x)
-    assert torch.equal(values.float(), expected[0].float())
-    assert torch.equal(scales, expected[1])
