@@ -41,11 +41,34 @@ def _prefetch_l2(ptrs):
 
 
 @triton.jit
-def _wait_for(count_ptr, target):
-    """Spin until the count reaches ``target``; its writers' stores are visible after."""
-    seen = tl.atomic_add(count_ptr, 0, sem="acquire")
-    while seen < target:
+def _sleep(ns: tl.constexpr):
+    tl.inline_asm_elementwise(
+        "nanosleep.u32 $1;\n\tmov.u32 $0, 0;",
+        "=r,r",
+        [tl.full((1,), ns, tl.int32)],
+        dtype=tl.int32,
+        is_pure=False,
+        pack=1,
+    )
+
+
+@triton.jit
+def _wait_for(count_ptr, target, SLEEP: tl.constexpr):
+    """Spin until the count reaches ``target``; its writers' stores are visible after.
+
+    SLEEP 0 polls with atomics (each one a round trip to the L2's atomic unit, contended by
+    every waiting program); otherwise with plain volatile loads and a sleep of SLEEP ns
+    between them, then one acquiring atomic."""
+    if SLEEP == 0:
         seen = tl.atomic_add(count_ptr, 0, sem="acquire")
+        while seen < target:
+            seen = tl.atomic_add(count_ptr, 0, sem="acquire")
+    else:
+        seen = tl.load(count_ptr, volatile=True)
+        while seen < target:
+            _sleep(SLEEP)
+            seen = tl.load(count_ptr, volatile=True)
+        tl.atomic_add(count_ptr, 0, sem="acquire")
 
 
 @triton.jit
@@ -149,7 +172,7 @@ def _moe_fused_kernel(
     E_P2: tl.constexpr, M_P2: tl.constexpr, TOP_K: tl.constexpr, RENORMALIZE: tl.constexpr,
     ROUTER_N: tl.constexpr, ROUTER_K: tl.constexpr, UP_N: tl.constexpr, UP_K: tl.constexpr,
     DOWN_N: tl.constexpr, DOWN_K: tl.constexpr, QBLOCK: tl.constexpr,
-    PREFETCH: tl.constexpr, PREFETCH_LINES: tl.constexpr,
+    PREFETCH: tl.constexpr, PREFETCH_LINES: tl.constexpr, SLEEP: tl.constexpr,
 ):  # fmt: skip
     """sync: [0] router programs done, [1 + pair] up programs of the pair done; out has one
     more float32 than the sums, the count of down programs done."""
@@ -172,7 +195,7 @@ def _moe_fused_kernel(
         pair = (pid - routers) // up_tiles
         tile = (pid - routers) % up_tiles
         m = pair // TOP_K
-        _wait_for(sync_ptr, routers)
+        _wait_for(sync_ptr, routers, SLEEP)
         expert, weight = _top_k_slot(logits_ptr, m, pair % TOP_K, E, E_P2, TOP_K, RENORMALIZE)
         _up(x_ptr, w13_ptr, s13_ptr, act_ptr, m, pair, expert, tile, INTER, H, stride_xm,
             stride_w13e, stride_w13n, stride_s13e, stride_s13n, UP_N, UP_K, QBLOCK)  # fmt: skip
@@ -182,7 +205,7 @@ def _moe_fused_kernel(
         pair = (pid - routers - ups) // down_tiles
         tile = (pid - routers - ups) % down_tiles
         m = pair // TOP_K
-        _wait_for(sync_ptr, routers)
+        _wait_for(sync_ptr, routers, SLEEP)
         expert, weight = _top_k_slot(logits_ptr, m, pair % TOP_K, E, E_P2, TOP_K, RENORMALIZE)
         if PREFETCH:
             # The tile's rows are contiguous: DOWN_N x INTER bytes of FP8, then its scales.
@@ -190,7 +213,7 @@ def _moe_fused_kernel(
             span = DOWN_N * stride_w2n
             lines = tl.minimum(tl.arange(0, PREFETCH_LINES) * 128, span - 1)
             _prefetch_l2(rows + lines)
-        _wait_for(sync_ptr + 1 + pair, up_tiles)
+        _wait_for(sync_ptr + 1 + pair, up_tiles, SLEEP)
         _down(act_ptr, w2_ptr, s2_ptr, out_ptr, m, pair, expert, weight, tile, INTER,
               stride_w2e, stride_w2n, stride_s2e, stride_s2n, H, DOWN_N, DOWN_K,
               QBLOCK)  # fmt: skip
@@ -228,6 +251,7 @@ def moe_fused(
     num_warps: int = 4,
     num_stages: int = 3,
     prefetch: bool = True,
+    sleep_ns: int = 0,
 ) -> torch.Tensor:
     """fp8_decode_kernels.moe_decode in one launch (x [M ≤ 4, H])."""
     m, h = x.shape
@@ -253,6 +277,6 @@ def moe_fused(
         E_P2=triton.next_power_of_2(e), M_P2=triton.next_power_of_2(m), TOP_K=top_k,
         RENORMALIZE=renormalize, ROUTER_N=router_n, ROUTER_K=min(h, 1024), UP_N=up_n,
         UP_K=up_k, DOWN_N=down_n, DOWN_K=down_k, QBLOCK=QUANT_BLOCK,
-        PREFETCH=prefetch, PREFETCH_LINES=lines, num_warps=num_warps, num_stages=num_stages,
+        PREFETCH=prefetch, PREFETCH_LINES=lines, SLEEP=sleep_ns, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return result

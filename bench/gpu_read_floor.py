@@ -150,12 +150,15 @@ def moe_row(args: argparse.Namespace) -> dict[str, Any]:
                 moe_split, **weights, top_k=TOP_K, renormalize=True, split=split, up_n=up_n,
                 up_k=up_k,
             )  # fmt: skip
-    for prefetch, down_n, warps in itertools.product(args.prefetch, args.down_n, args.warps):
-        variants[f"one launch, prefetch {prefetch}, down {down_n}, {warps} warps"] = (
-            functools.partial(
-                moe_fused, **weights, top_k=TOP_K, renormalize=True, down_n=down_n,
-                num_warps=warps, prefetch=bool(prefetch),
-            )
+    fused = itertools.product(
+        args.prefetch, args.down_n, args.warps, args.fused_up_k, args.fused_stages, args.sleep
+    )
+    for prefetch, down_n, warps, up_k, stages, sleep in fused:
+        label = f"one launch: prefetch {prefetch}, down {down_n}, {warps} warps, up K {up_k}"
+        variants[f"{label}, {stages} stages, sleep {sleep}"] = functools.partial(
+            moe_fused, **weights, top_k=TOP_K, renormalize=True, down_n=down_n,
+            num_warps=warps, prefetch=bool(prefetch), up_k=up_k, num_stages=stages,
+            sleep_ns=sleep,
         )  # fmt: skip
     inputs = [(torch.randn_like(x),) for _ in range(32)]
     row: dict[str, Any] = {"op": "moe", "tokens": 1, "variants": {}}
@@ -211,6 +214,9 @@ def main() -> None:
     parser.add_argument("--prefetch", type=int, nargs="+", default=[1, 0])
     parser.add_argument("--down-n", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--warps", type=int, nargs="+", default=[4])
+    parser.add_argument("--fused-up-k", type=int, nargs="+", default=[256])
+    parser.add_argument("--fused-stages", type=int, nargs="+", default=[3])
+    parser.add_argument("--sleep", type=int, nargs="+", default=[0], help="ns between polls")
     parser.add_argument("--ops", default="dense,moe", help="which rows to time (and floor)")
     parser.add_argument("--shown", type=int, default=6, help="variants a row in the .md")
     args = parser.parse_args()
