@@ -23,8 +23,8 @@ there also puts decode steps of a few sequences on Fathom's attention kernel
 
 Off unless ``FATHOM_DECODE_KERNELS=1``, which Fathom's engines set for the settings'
 ``decode_kernels``: on in the GPU defaults where they were measured, a Qwen3-MoE FP8
-checkpoint on one GPU (model_families.decode_kernels_measured; on a fresh H100 a first start
-took 217 s against vLLM's kernels' 245 s and 65 of 80 inline completions were faster,
+checkpoint on one GPU (model_families.decode_kernels_measured; on two fresh H100s 65 and
+57 of 80 inline completions were faster with them,
 bench/results/completion_whole_model_h100.md). A batch-1 decode step of
 Qwen3-Coder-30B-A3B-FP8 took 0.81 of plain vLLM's time on an H100 (3.48 against 4.29 ms,
 bench/results/whole_model_pdl_h100.md) and 0.86 on an H200 before the GEMV took QKV
