@@ -21,6 +21,7 @@ from fathom.backend.engine import (
     GenerationStats,
     ModelUnavailableError,
 )
+from fathom.backend.engine_start_steps import telling_start_steps
 from fathom.backend.model_info import local_model_info
 from fathom.backend.packaged_models import DEFAULT_PACKAGED, packaged_model
 from fathom.backend.tokenizer import HFTokenCounter
@@ -170,7 +171,9 @@ class VllmEngine:
             os.environ.setdefault(key, value)
         kwargs = self.settings.engine_kwargs(model_path, on_cpu=current_platform.is_cpu())
         args = AsyncEngineArgs(**kwargs)
-        return AsyncLLM.from_engine_args(args)
+        # The minutes of a first GPU start pass in vLLM's own processes: their steps are told.
+        with telling_start_steps(self._progress):
+            return AsyncLLM.from_engine_args(args)
 
     async def close(self) -> None:
         llm, self._llm = self._llm, None

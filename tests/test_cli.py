@@ -58,6 +58,9 @@ def test_demo_prints_a_real_diff_that_applies_and_parses():
     assert "\n+" in done.stdout and "\n-" in done.stdout
     assert "Applied to shop/report.py (parses)" in done.stderr
     assert "Starting the engine" in done.stderr  # the progress line while the engine starts
+    # ... and the steps vLLM's own processes logged on the way (engine_start_steps.py)
+    assert "Loading the weights" in done.stderr
+    assert "Engine ready (its set-up after loading took" in done.stderr
 
 
 def test_index_prints_counts_and_reuses_its_cache_on_the_next_run(

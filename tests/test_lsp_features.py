@@ -118,6 +118,12 @@ async def test_features_with_the_real_model(editor: str, sample_project: Path, t
             and (v.message or "").startswith("Starting the engine (")
             for v in starting
         ), starting
+        # vLLM's own processes' steps came through too (backend/engine_start_steps.py).
+        messages = [
+            v.message or "" for v in starting if isinstance(v, types.WorkDoneProgressReport)
+        ]
+        assert any(m.startswith("Loading the weights") for m in messages), messages
+        assert any(m.startswith("Engine ready") for m in messages), messages
         await _until(lambda: client.diagnostics.get(uri), 10, "diagnostics")
         diagnostics = client.diagnostics[uri]
         assert all(d.source == "fathom" for d in diagnostics)
