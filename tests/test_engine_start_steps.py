@@ -58,10 +58,10 @@ def test_each_step_of_a_gpu_and_a_cpu_start_is_told_in_words():
 
 CHILD = """
 import logging, sys
-from vllm.config.logging import LoggingConfig
-from vllm.logger import configure_logging
-# As vLLM's processes do: a LoggingConfig read from the environment, applied.
-configure_logging(LoggingConfig())
+import vllm.logger  # vLLM 0.26 configures its logging from the environment here
+if hasattr(vllm.logger, "configure_logging"):  # 0.32: from a LoggingConfig, as its processes do
+    from vllm.config.logging import LoggingConfig
+    vllm.logger.configure_logging(LoggingConfig())
 log = logging.getLogger("vllm.worker")
 for line in sys.argv[1:]:
     log.info(line)
