@@ -8,12 +8,12 @@ fastest a kernel that only reads those bytes (and adds them up) runs, over a swe
 sizes and loads a program, timed as the kernels are (gpu_decode_kernels.py: 100 calls in one
 CUDA graph, rotating over copies worth 4x the L2 cache so every byte comes from HBM).
 
-Beside each floor, at one token, Qwen3-Coder-30B-A3B's shapes:
-- dense (QKV, o_proj): ``gemv`` with the plugin's tiles, the loop at a 4-row tile, and the
-  split-K tl.dot kernel of bench/split_k_kernels.py over its tiles;
-- MoE layer: ``moe_decode`` with the plugin's tiles and with the up kernel split K ways.
-Each variant's error against float32 math on the dequantized weights is kept. Writes
-``read_floor_<gpu>.json`` and ``.md``.
+Beside each floor, at one token, Qwen3-Coder-30B-A3B's shapes: the dense linears (QKV,
+o_proj) on ``gemv`` with the plugin's tiles and with a 4-row tile, and the MoE layer on
+``moe_decode``; each with its error against float32 math on the dequantized weights. Writes
+``read_floor_<gpu><tag>.json`` and ``.md``. The split-K and one-launch variants timed beside
+them on 2026-12-06 (bench/results/read_floor_h100.md) lost, and their code was removed after
+commit d741c58 (``bench/split_k_kernels.py``, ``bench/fused_moe_kernel.py`` there).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.fused_moe_kernel import moe_fused
 from bench.gpu_decode_kernels import (
     DENSE,
     EXPERTS,
@@ -49,7 +48,6 @@ from bench.gpu_decode_kernels import (
     rotating,
     run_header,
 )
-from bench.split_k_kernels import dense_split, moe_split
 from fathom.backend.fp8_decode_kernels import moe_decode
 from fathom.backend.fp8_dense_kernels import gemv
 
@@ -94,7 +92,7 @@ def floor_row(name: str, nbytes: int, args: argparse.Namespace) -> dict[str, Any
     return row
 
 
-def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+def dense_rows() -> list[dict[str, Any]]:
     rows = []
     for name, (n, k) in DENSE.items():
         q, s = quantize(torch.randn(n, k, device="cuda") * 0.02)
@@ -105,13 +103,6 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             "gemv, plugin tiles": functools.partial(gemv, x),
             "gemv loop, 4 rows": functools.partial(gemv, x, block_n=4),
         }
-        for block_n, block_k, split in itertools.product(
-            args.split_n, args.split_k_tile, args.split
-        ):
-            if k % (block_k * split) == 0:
-                variants[f"split {split}, {block_n}x{block_k}"] = functools.partial(
-                    dense_split, x, block_n=block_n, block_k=block_k, split=split
-                )
         row: dict[str, Any] = {"op": name, "n": n, "k": k, "tokens": 1, "variants": {}}
         row["bytes"] = n * k + s.numel() * 4 + k * 2
         for label, call in variants.items():
@@ -123,7 +114,7 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
-def moe_row(args: argparse.Namespace) -> dict[str, Any]:
+def moe_row() -> dict[str, Any]:
     gate = (torch.randn(EXPERTS, HIDDEN, device="cuda") * 0.02).bfloat16()
     q13, s13 = quantize(torch.randn(EXPERTS, 2 * INTERMEDIATE, HIDDEN, device="cuda") * 0.02)
     q2, s2 = quantize(torch.randn(EXPERTS, HIDDEN, INTERMEDIATE, device="cuda") * 0.02)
@@ -138,28 +129,12 @@ def moe_row(args: argparse.Namespace) -> dict[str, Any]:
         act = torch.nn.functional.silu(h[:INTERMEDIATE]) * h[INTERMEDIATE:]
         exact[0] += top_w[0, j] * (w2[top_i[0, j]] @ act)
     del w13, w2
-    weights: dict[str, Any] = dict(gate_weight=gate, w13=q13, w13_scale=s13, w2=q2, w2_scale=s2)
     variants: dict[str, Callable[..., torch.Tensor]] = {
         "moe_decode, plugin tiles": functools.partial(
-            moe_decode, **weights, top_k=TOP_K, renormalize=True
+            moe_decode, gate_weight=gate, w13=q13, w13_scale=s13, w2=q2, w2_scale=s2,
+            top_k=TOP_K, renormalize=True,
         ),
-    }
-    for split, up_n, up_k in itertools.product(args.split, args.up_n, args.up_k):
-        if HIDDEN % (up_k * split) == 0:
-            variants[f"up split {split}, {up_n}x{up_k}"] = functools.partial(
-                moe_split, **weights, top_k=TOP_K, renormalize=True, split=split, up_n=up_n,
-                up_k=up_k,
-            )  # fmt: skip
-    fused = itertools.product(
-        args.prefetch, args.down_n, args.warps, args.fused_up_k, args.fused_stages, args.sleep
-    )
-    for prefetch, down_n, warps, up_k, stages, sleep in fused:
-        label = f"one launch: prefetch {prefetch}, down {down_n}, {warps} warps, up K {up_k}"
-        variants[f"{label}, {stages} stages, sleep {sleep}"] = functools.partial(
-            moe_fused, **weights, top_k=TOP_K, renormalize=True, down_n=down_n,
-            num_warps=warps, prefetch=bool(prefetch), up_k=up_k, num_stages=stages,
-            sleep_ns=sleep,
-        )  # fmt: skip
+    }  # fmt: skip
     inputs = [(torch.randn_like(x),) for _ in range(32)]
     row: dict[str, Any] = {"op": "moe", "tokens": 1, "variants": {}}
     row["bytes"] = TOP_K * 3 * INTERMEDIATE * HIDDEN + gate.numel() * 2
@@ -206,17 +181,6 @@ def main() -> None:
     parser.add_argument("--per-sm", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--block", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--stages", type=int, nargs="+", default=[1, 3])
-    parser.add_argument("--split", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--split-n", type=int, nargs="+", default=[32, 64])
-    parser.add_argument("--split-k-tile", type=int, nargs="+", default=[128, 256, 512])
-    parser.add_argument("--up-n", type=int, nargs="+", default=[32, 64])
-    parser.add_argument("--up-k", type=int, nargs="+", default=[128, 256])
-    parser.add_argument("--prefetch", type=int, nargs="+", default=[1, 0])
-    parser.add_argument("--down-n", type=int, nargs="+", default=[32, 64])
-    parser.add_argument("--warps", type=int, nargs="+", default=[4])
-    parser.add_argument("--fused-up-k", type=int, nargs="+", default=[256])
-    parser.add_argument("--fused-stages", type=int, nargs="+", default=[3])
-    parser.add_argument("--sleep", type=int, nargs="+", default=[0], help="ns between polls")
     parser.add_argument("--ops", default="dense,moe", help="which rows to time (and floor)")
     parser.add_argument("--shown", type=int, default=6, help="variants a row in the .md")
     args = parser.parse_args()
@@ -224,8 +188,8 @@ def main() -> None:
     result: dict[str, Any] = run_header()
     result["shown"] = args.shown
     ops = args.ops.split(",")
-    result["dense"] = dense_rows(args) if "dense" in ops else []
-    result["moe"] = moe_row(args) if "moe" in ops else None
+    result["dense"] = dense_rows() if "dense" in ops else []
+    result["moe"] = moe_row() if "moe" in ops else None
     timed = [*result["dense"], *([result["moe"]] if result["moe"] else [])]
     sizes = {row["op"]: row["bytes"] for row in timed}
     if result["moe"]:
