@@ -102,6 +102,10 @@ def test_a_logging_config_of_the_users_own_is_left_alone(monkeypatch: pytest.Mon
     told: list[str] = []
     with telling_start_steps(told.append):
         assert os.environ["VLLM_LOGGING_CONFIG_PATH"] == "/etc/team/vllm-logging.json"
+    monkeypatch.delenv("VLLM_LOGGING_CONFIG_PATH")
+    monkeypatch.setenv("VLLM_CONFIGURE_LOGGING", "0")  # vLLM's logging left unconfigured
+    with telling_start_steps(told.append):
+        assert "VLLM_LOGGING_CONFIG_PATH" not in os.environ
     assert told == []
 
 
