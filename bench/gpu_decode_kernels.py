@@ -292,11 +292,13 @@ def run_header() -> dict[str, Any]:
         "gpu": torch.cuda.get_device_name(),
         "torch": torch.__version__,
     }
-    try:
-        import triton
+    import triton
+
+    result["triton"] = triton.__version__
+    try:  # the kernels alone run without vLLM (bench/gpu_read_floor.py on a bare machine)
         import vllm
 
-        result.update(triton=triton.__version__, vllm=vllm.__version__)
+        result["vllm"] = vllm.__version__
     except ImportError as exc:
         result["import_error"] = str(exc)
     return result
