@@ -7,6 +7,10 @@ by mode (as completion_latency reports them), the first tokens over 1 s (a stall
 median first token of prefills of 257-999 and of 1000 or more new tokens with stalls left out
 (past 256 tokens a step runs outside vLLM's CUDA graphs), and the median time a decoded token
 takes over the requests that wrote more than 8 (fewer are dominated by the first token).
+
+``--paired RUN TWIN`` compares two runs of the same requests request by request: how many
+were faster in RUN, the median of RUN's latency over TWIN's, and the median first-token ratio
+by the same prefill lengths (requests with a stall in either run left out).
 """
 
 from __future__ import annotations
@@ -69,6 +73,33 @@ def summary(requests: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def paired(run: list[dict[str, Any]], twin: list[dict[str, Any]]) -> dict[str, Any]:
+    """Request-by-request ratios of ``run`` to ``twin`` (the same requests, in order)."""
+    if [r["n"] for r in run] != [r["n"] for r in twin]:
+        raise ValueError("the two runs did not make the same requests")
+    ratios = [a["latency_s"] / b["latency_s"] for a, b in zip(run, twin, strict=True)]
+    out: dict[str, Any] = {
+        "requests": len(ratios),
+        "faster": sum(r < 1 for r in ratios),
+        "median_latency_ratio": round(statistics.median(ratios), 3),
+        "same_tokens": sum(
+            a["completion_tokens"] == b["completion_tokens"] for a, b in zip(run, twin, strict=True)
+        ),
+    }
+    buckets = {"≤256": (0, GRAPH_ROWS), "257-999": (GRAPH_ROWS + 1, 999), "≥1000": (1000, 10**9)}
+    for label, (low, high) in buckets.items():
+        firsts = [
+            a["first_token_s"] / b["first_token_s"]
+            for a, b in zip(run, twin, strict=True)
+            if low <= b["prompt_tokens"] - b["cached_tokens"] <= high
+            and max(a["first_token_s"], b["first_token_s"]) < STALL_S
+        ]
+        out[f"first_token_ratio {label}"] = (
+            (len(firsts), round(statistics.median(firsts), 3)) if firsts else None
+        )
+    return out
+
+
 def _fmt(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -88,16 +119,25 @@ def row(name: str, figures: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="+", help="completion_latency_<name>.json in bench/results")
+    parser.add_argument("--paired", action="store_true", help="two names: RUN against TWIN")
     args = parser.parse_args()
+    runs = [
+        json.loads((RESULTS / f"completion_latency_{name}.json").read_text())["figures"]
+        for name in args.names
+    ]
+    if args.paired:
+        if len(runs) != 2:
+            parser.error("--paired takes two names: RUN TWIN")
+        print(json.dumps(paired(runs[0]["requests"], runs[1]["requests"]), ensure_ascii=False))
+        return
     print(
         "| run | single-line p50 / p95 ms | multi-line p50 / p95 ms | first token ≥ 1 s "
         "(request, s) | first token ≤ 256 / 257–999 / ≥ 1000 new tokens, median ms | "
         "ms a decoded token (median) |"
     )
     print("|---|---|---|---|---|---|")
-    for name in args.names:
-        data = json.loads((RESULTS / f"completion_latency_{name}.json").read_text())
-        print(row(name, summary(data["figures"]["requests"])))
+    for name, figures in zip(args.names, runs, strict=True):
+        print(row(name, summary(figures["requests"])))
 
 
 if __name__ == "__main__":
