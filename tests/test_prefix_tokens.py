@@ -272,8 +272,10 @@ def test_real_tokenizer_reuses_prefixes_and_matches_full_encoding(tokenizer):
 
 def test_counter_ids_use_the_cache_for_long_texts_only(tokenizer):
     counter = HFTokenCounter(tokenizer)
-    prompts = [p for p in _prompts(seed=2, n=8) if len(p) >= PREFIX_CACHE_MIN_CHARS]
-    assert len(prompts) >= 6
+    # The prompts quote the repository's own files, which change from commit to commit: draw
+    # enough of them that eight are long, whichever files there are.
+    prompts = [p for p in _prompts(seed=2, n=32) if len(p) >= PREFIX_CACHE_MIN_CHARS][:8]
+    assert len(prompts) == 8
     rust = tokenizer.backend_tokenizer
     for prompt in prompts:
         assert counter.ids(prompt) == rust.encode(prompt, add_special_tokens=False).ids
