@@ -22,7 +22,7 @@ import threading
 
 from tree_sitter import Node, Tree
 
-from fathom.context.languages import parser_for
+from fathom.context.languages import error_nodes, parser_for
 from fathom.context.text import common_prefix, common_suffix
 
 # The last buffer parsed per language, and its tree: the next keystroke's starting point.
@@ -86,12 +86,4 @@ def _point(source: bytes, offset: int) -> tuple[int, int]:
 
 def error_spans(root: Node) -> list[tuple[int, int]]:
     """Byte spans of the ERROR and MISSING nodes under ``root``."""
-    found: list[tuple[int, int]] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.is_missing or node.is_error:
-            found.append((node.start_byte, node.end_byte))
-        elif node.has_error:
-            stack.extend(node.children)
-    return found
+    return [(node.start_byte, node.end_byte) for node in error_nodes(root)]

@@ -6,7 +6,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from tree_sitter import Language, Parser
+from tree_sitter import Language, Node, Parser
 from tree_sitter_language_pack import get_language, get_parser
 
 LANGUAGE_BY_SUFFIX: dict[str, str] = {
@@ -63,3 +63,17 @@ def parser_for(language: str) -> Parser:
 @cache
 def language_for(language: str) -> Language:
     return get_language(language)  # type: ignore[arg-type]
+
+
+def error_nodes(root: Node) -> list[Node]:
+    """The ERROR and MISSING nodes under ``root``: only subtrees that hold an error are walked
+    (tree-sitter marks both kinds, and every node above them, ``has_error``)."""
+    found: list[Node] = []
+    stack = [root] if root.has_error else []
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            found.append(node)
+        else:
+            stack.extend(child for child in node.children if child.has_error)
+    return found

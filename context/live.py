@@ -23,7 +23,7 @@ from itertools import accumulate
 from tree_sitter import Point
 
 from fathom.context.chunking import Chunk, chunk_text
-from fathom.context.languages import parser_for, source_bytes
+from fathom.context.languages import error_nodes, parser_for, source_bytes
 from fathom.context.symbols import FileSymbols, extract_symbols
 from fathom.context.text import common_prefix, common_suffix, split_lines
 from fathom.context.tokens import LineTokens, TokenCounter, line_token_counts
@@ -83,20 +83,11 @@ class LiveDocument:
 
     def _error_span(self) -> tuple[int, int] | None:
         """Character span covering every ERROR and MISSING node of the tree, or None."""
-        root = self.tree.root_node
-        if not root.has_error:
+        errors = error_nodes(self.tree.root_node)
+        if not errors:
             return None
-        first, last = None, None
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            if node.is_error or node.is_missing:
-                first = node.start_point if first is None else min(first, node.start_point)
-                last = node.end_point if last is None else max(last, node.end_point)
-                continue
-            stack.extend(child for child in node.children if child.has_error)
-        if first is None or last is None:
-            return None
+        first = min(node.start_point for node in errors)
+        last = max(node.end_point for node in errors)
         return self._offset(first), self._offset(last)
 
     def update(self, text: str) -> SymbolChange | None:
