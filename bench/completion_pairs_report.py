@@ -35,14 +35,17 @@ def _median_or_none(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def prefill_length(request: dict[str, Any]) -> str:
+    """Which of the table's prefill lengths a request's new (uncached) tokens fall in."""
+    new = request["prompt_tokens"] - request["cached_tokens"]
+    return "graphs" if new <= GRAPH_ROWS else "257-999" if new < 1000 else ">=1000"
+
+
 def summary(requests: list[dict[str, Any]]) -> dict[str, Any]:
     """The table's figures for one run's requests."""
 
     def latencies(mode: str) -> list[float]:
         return [r["latency_s"] * 1000 for r in requests if r["mode"] == mode]
-
-    def new_tokens(r: dict[str, Any]) -> int:
-        return int(r["prompt_tokens"] - r["cached_tokens"])
 
     calm = [r for r in requests if r["first_token_s"] < STALL_S]
     decoded = [
@@ -59,15 +62,10 @@ def summary(requests: list[dict[str, Any]]) -> dict[str, Any]:
         (r["n"], round(r["first_token_s"], 2)) for r in requests if r["first_token_s"] >= STALL_S
     ]
     out["first_token_ms"] = {
-        "graphs": _median_or_none(
-            [r["first_token_s"] * 1000 for r in calm if new_tokens(r) <= GRAPH_ROWS]
-        ),
-        "257-999": _median_or_none(
-            [r["first_token_s"] * 1000 for r in calm if GRAPH_ROWS < new_tokens(r) < 1000]
-        ),
-        ">=1000": _median_or_none(
-            [r["first_token_s"] * 1000 for r in calm if new_tokens(r) >= 1000]
-        ),
+        length: _median_or_none(
+            [r["first_token_s"] * 1000 for r in calm if prefill_length(r) == length]
+        )
+        for length in ("graphs", "257-999", ">=1000")
     }
     out["decoded_token_ms"] = _median_or_none(decoded)
     return out
@@ -86,13 +84,11 @@ def paired(run: list[dict[str, Any]], twin: list[dict[str, Any]]) -> dict[str, A
             a["completion_tokens"] == b["completion_tokens"] for a, b in zip(run, twin, strict=True)
         ),
     }
-    buckets = {"≤256": (0, GRAPH_ROWS), "257-999": (GRAPH_ROWS + 1, 999), "≥1000": (1000, 10**9)}
-    for label, (low, high) in buckets.items():
+    for length, label in (("graphs", "≤256"), ("257-999", "257-999"), (">=1000", "≥1000")):
         firsts = [
             a["first_token_s"] / b["first_token_s"]
             for a, b in zip(run, twin, strict=True)
-            if low <= b["prompt_tokens"] - b["cached_tokens"] <= high
-            and max(a["first_token_s"], b["first_token_s"]) < STALL_S
+            if prefill_length(b) == length and max(a["first_token_s"], b["first_token_s"]) < STALL_S
         ]
         out[f"first_token_ratio {label}"] = (
             (len(firsts), round(statistics.median(firsts), 3)) if firsts else None
