@@ -33,6 +33,10 @@ TILES: dict[str, int] = {
     # vLLM's activation quantization + CUTLASS GEMM. On an H100 both of Qwen3's do at one
     # token: QKV (K 2048) 7.5 against 10.0 µs, o_proj (K 4096) 7.1 against 12.0.
     "dense_min_k": 2048,
+    # The plugin's dense linears take steps of up to this many tokens (at most 64, the tl.dot
+    # kernel's one program of rows); larger ones go to vLLM's activation quantization and
+    # CUTLASS GEMM.
+    "dense_max_tokens": 32,
     "router_block_n": 8,
     "moe_up_block_n": 64,
     "moe_up_block_k": 256,

@@ -1,4 +1,4 @@
-"""Dense FP8 linears (``x @ W.T``) for the few tokens of a decode step, two ways.
+"""Dense FP8 linears (``x @ W.T``) for the tokens of a decode step, two ways.
 
 Weights are FP8 (e4m3) with one float scale per 128x128 block (the DeepSeek-V3 / Qwen3-FP8
 format); the activations stay in 16 bits, so no activation quantization kernel runs before
@@ -9,11 +9,13 @@ them, where vLLM quantizes them to FP8 for its CUTLASS GEMM. ``gemv`` picks one 
   (one number per 128 columns: a program's rows lie in one scale block). Also the MoE router
   (16-bit weights, no scale). Fastest at 1-2 rows: on an H100, QKV (K 2048) 7.5 µs and o_proj
   (K 4096) 7.1 µs against vLLM's 10.0 and 12.0 (bench/results/whole_model_gemv_h100.md);
-- ``tl.dot`` (``_dense_dot_kernel``): the rows padded to 16 (tl.dot's smallest M; the padding
-  rows are masked and read nothing), a K loop that Triton software-pipelines (``num_stages``
-  weight tiles of every program in flight), one scale per 128x128 product, as the MoE kernels
-  (fp8_decode_kernels.py) do. Fastest at 4 rows: there, 8.9 and 13.0 µs against the loop's
-  18.1 and 17.2.
+- ``tl.dot`` (``_dense_dot_kernel``): the rows padded to 16, 32 or 64 (tl.dot's smallest M is
+  16; the padding rows are masked and read nothing), a K loop that Triton software-pipelines
+  (``num_stages`` weight tiles of every program in flight), one scale per 128x128 product, as
+  the MoE kernels (fp8_decode_kernels.py) do. Each program reads its weight rows once for all
+  the tokens, so up to 64 of them cost little more than one. Fastest at 4 rows: there, 8.9
+  and 13.0 µs against the loop's 18.1 and 17.2; up to ``TILES["dense_max_tokens"]`` rows it
+  takes the steps vLLM would give its activation quantization and CUTLASS GEMM.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ import triton.language as tl
 
 from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES
 
-DOT_ROWS = 16  # tl.dot's smallest M: the token rows are padded up to it
+DOT_MAX_ROWS = 64  # one program's rows: more would read each weight tile again per 64 rows
 
 
 @triton.jit
 def group_dot(acc, x, w, s):
-    """``acc + (x @ w) * s``: x [16, 128] 16-bit, w [128, BN] FP8, s a float32 scalar.
+    """``acc + (x @ w) * s``: x [BM, 128] 16-bit, w [128, BN] FP8, s a float32 scalar.
 
     The products are fp16: FP8 weights convert to fp16 exactly, in one instruction a pair,
     and the 16-bit activations are clamped to fp16's range (±65504) first."""
@@ -41,10 +43,10 @@ def group_dot(acc, x, w, s):
 def _dense_dot_kernel(
     x_ptr, w_ptr, s_ptr, out_ptr, M, N, K,
     stride_xm, stride_wn, stride_sn, stride_om,
-    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
 ):  # fmt: skip
     pid = tl.program_id(0)
-    offs_m = tl.arange(0, 16)
+    offs_m = tl.arange(0, BLOCK_M)
     offs_n = pid * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_g = tl.arange(0, QBLOCK)
     rows = offs_m[:, None] < M
@@ -53,7 +55,7 @@ def _dense_dot_kernel(
     w_ptrs = w_ptr + offs_n[None, :].to(tl.int64) * stride_wn + offs_g[:, None]
     # The program's rows lie in one 128-row scale block (``dense_dot`` checks BLOCK_N).
     s_row = s_ptr + (pid * BLOCK_N // QBLOCK) * stride_sn
-    acc = tl.zeros((16, BLOCK_N), dtype=tl.float32)
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, K, BLOCK_K):
         for g in tl.static_range(BLOCK_K // QBLOCK):
             kg = k0 + g * QBLOCK
@@ -75,18 +77,19 @@ def dense_dot(
     num_warps: int,
     num_stages: int,
 ) -> torch.Tensor:
-    """``out = x @ dequant(weight).T`` for x [M ≤ 16, K], weight [N, K] FP8 with ``scale``
+    """``out = x @ dequant(weight).T`` for x [M ≤ 64, K], weight [N, K] FP8 with ``scale``
     [ceil(N/128), K/128]; ``block_k`` a multiple of 128 that divides K."""
     m, k = x.shape
     n = weight.shape[0]
-    if m > DOT_ROWS or k % block_k or block_k % QUANT_BLOCK:
+    if m > DOT_MAX_ROWS or k % block_k or block_k % QUANT_BLOCK:
         raise ValueError(f"dense_dot: x {tuple(x.shape)}, block_k {block_k}")
     if QUANT_BLOCK % block_n or block_n < 16:
         raise ValueError(f"dense_dot: a row tile of {block_n} must be 16-128 and divide 128")
     _dense_dot_kernel[(triton.cdiv(n, block_n),)](
         x, weight, scale, out, m, n, k,
         x.stride(0), weight.stride(0), scale.stride(0), out.stride(0),
-        BLOCK_N=block_n, BLOCK_K=block_k, QBLOCK=QUANT_BLOCK,
+        BLOCK_M=max(16, triton.next_power_of_2(m)), BLOCK_N=block_n, BLOCK_K=block_k,
+        QBLOCK=QUANT_BLOCK,
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out
@@ -152,23 +155,25 @@ def gemv(
     dot: bool | None = None,
     num_stages: int | None = None,
 ) -> torch.Tensor:
-    """``x @ dequant(weight).T`` for ``x`` [M, K] with M ≤ MAX_DECODE_TOKENS.
+    """``x @ dequant(weight).T`` for ``x`` [M, K].
 
     ``weight`` is [N, K], FP8 with ``scale`` [ceil(N/128), K/128] (one per block), or any
     float type with ``scale`` None (then K may be anything). ``dot`` (FP8 only): the tl.dot
-    kernel instead of the loop (None: from ``TILES["dense_dot_min_rows"]`` rows on).
+    kernel instead of the loop (None: from ``TILES["dense_dot_min_rows"]`` rows on). The loop
+    takes M ≤ MAX_DECODE_TOKENS, the tl.dot kernel M ≤ DOT_MAX_ROWS.
     """
     m, k = x.shape
     n = weight.shape[0]
-    if m > MAX_DECODE_TOKENS or weight.shape[1] != k or (scale is not None and k % QUANT_BLOCK):
+    if dot is None:
+        dot = m >= TILES["dense_dot_min_rows"] or m > MAX_DECODE_TOKENS
+    most = DOT_MAX_ROWS if dot and scale is not None else MAX_DECODE_TOKENS
+    if m > most or weight.shape[1] != k or (scale is not None and k % QUANT_BLOCK):
         raise ValueError(f"gemv: x {tuple(x.shape)}, weight {tuple(weight.shape)}")
     if weight.stride(1) != 1 or x.stride(1) != 1:
         raise ValueError("gemv: rows of x and weight must be contiguous")
     out = torch.empty((m, n), dtype=out_dtype or x.dtype, device=x.device)
     if m == 0:  # a step with no rows: no launch (and no 0-wide tl.arange to compile)
         return out
-    if dot is None:
-        dot = m >= TILES["dense_dot_min_rows"]
     if scale is not None and dot:
         return dense_dot(
             x, weight, scale, out,

@@ -7,9 +7,9 @@ asks for the originals, so no vLLM file is patched.
 
 - FP8 block-quantized linear layers with at least ``TILES["dense_min_k"]`` columns (2048:
   the attention's QKV and output projections of Qwen3-Coder-30B-A3B, both faster on Fathom's
-  kernel than on vLLM's on an H100): for ≤ ``MAX_DECODE_TOKENS`` rows, ``gemv`` instead of
-  quantizing the activations and running vLLM's chosen W8A8 GEMM (CUTLASS on Hopper); more
-  rows go to vLLM's kernel.
+  kernel than on vLLM's on an H100): for ≤ ``TILES["dense_max_tokens"]`` rows, ``gemv``
+  instead of quantizing the activations and running vLLM's chosen W8A8 GEMM (CUTLASS on
+  Hopper); more rows go to vLLM's kernel.
 - MoE layers with a softmax top-k router, SiLU experts and FP8 block weights: for ≤
   ``TILES["moe_max_tokens"]`` tokens (2: at 4 vLLM's path was faster), ``moe_decode``;
   anything else (shared experts, expert parallelism, other routers, other formats) keeps
@@ -88,14 +88,17 @@ def _register_linear_op() -> None:
     if _linear_op_registered:
         return
     _linear_op_registered = True
-    from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS
-    from fathom.backend.fp8_dense_kernels import gemv
+    from fathom.backend.fp8_decode_tiles import TILES
+    from fathom.backend.fp8_dense_kernels import DOT_MAX_ROWS, gemv
+
+    # Read once: a captured CUDA graph holds the path its row count took.
+    max_rows = min(TILES["dense_max_tokens"], DOT_MAX_ROWS)
 
     @torch.library.custom_op("fathom::block_fp8_linear", mutates_args=())
     def block_fp8_linear(
         x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor
     ) -> torch.Tensor:
-        if x.shape[0] <= MAX_DECODE_TOKENS:
+        if x.shape[0] <= max_rows:
             return gemv(x, weight, scale)
         fallback = _fallbacks.get(weight.data_ptr())
         if fallback is None:

@@ -38,7 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fathom.backend.fp8_decode_kernels import moe_decode
-from fathom.backend.fp8_decode_tiles import TILES
+from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, TILES
 from fathom.backend.fp8_dense_kernels import gemv
 
 HIDDEN, HEADS, KV_HEADS, HEAD_DIM = 2048, 32, 4, 128
@@ -129,7 +129,7 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             row["vllm_us"] = graph_time_us(rotating(functools.partial(vllm_dense, x), copies))
             tiles = {
                 ",".join(map(str, tile)): graph_time_us(rotating(dense_call(x, *tile), copies))
-                for tile in dense_tiles(args, k)
+                for tile in dense_tiles(args, k, m)
             }
             row["best_tile"] = min(tiles, key=tiles.__getitem__)
             row.update(fathom_us=tiles[row["best_tile"]], tiles=tiles)
@@ -141,15 +141,16 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
-def dense_tiles(args: argparse.Namespace, k: int) -> list[tuple[int, int, int, int, int]]:
-    """(dot, block_n, block_k, warps, stages) to time: the loop kernel ignores the stages
-    (one value of them), the tl.dot kernel takes row tiles of 16-128 and K tiles of whole
-    scale blocks that divide K (0: the plugin's choice)."""
+def dense_tiles(args: argparse.Namespace, k: int, m: int) -> list[tuple[int, int, int, int, int]]:
+    """(dot, block_n, block_k, warps, stages) to time for m rows: the loop kernel takes at
+    most MAX_DECODE_TOKENS rows and ignores the stages (one value of them), the tl.dot kernel
+    takes row tiles of 16-128 and K tiles of whole scale blocks that divide K (0: the
+    plugin's choice)."""
     tiles = []
     for dot, block_n, block_k, warps, stages in itertools.product(
         args.dense_dot, args.dense_n, args.dense_k, args.dense_warps, args.dense_stages
     ):
-        if not dot and stages != args.dense_stages[0]:
+        if not dot and (stages != args.dense_stages[0] or m > MAX_DECODE_TOKENS):
             continue
         if dot and (block_n < 16 or 128 % block_n or (block_k and (block_k % 128 or k % block_k))):
             continue
@@ -309,7 +310,8 @@ def dense_settings(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     (the least time summed over the one-token rows), one tl.dot tile (the same over the rows
     of the most tokens), and ``dense_dot_min_rows``: the fewest tokens from which the tl.dot
     tile beat the fastest loop tile at every token count timed (above them all where it
-    never did)."""
+    never did); where more than MAX_DECODE_TOKENS were timed, ``dense_max_tokens``: the most
+    tokens up to which that tl.dot tile beat vLLM at every count timed past the loop's."""
 
     def fastest(kind: str, tokens: int) -> str:
         mine = [row for row in rows if row["tokens"] == tokens]
@@ -319,7 +321,8 @@ def dense_settings(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     def summed(key: str, tokens: int) -> float:
         return sum(row["tiles"][key] for row in rows if row["tokens"] == tokens)
 
-    counts = sorted({row["tokens"] for row in rows})
+    every = sorted({row["tokens"] for row in rows})
+    counts = [tokens for tokens in every if tokens <= MAX_DECODE_TOKENS]  # the loop's
     loop, dot = fastest("0,", 1), fastest("1,", counts[-1])
     if not loop:
         raise ValueError("no loop tile was timed (--dense-dot 0 1)")
@@ -341,6 +344,14 @@ def dense_settings(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
         dense_dot_warps=warps,
         dense_stages=stages,
     )
+    wider = [tokens for tokens in every if tokens > MAX_DECODE_TOKENS]
+    if wider:
+        settings["dense_max_tokens"] = MAX_DECODE_TOKENS
+    for tokens in wider:
+        mine = [row for row in rows if row["tokens"] == tokens]
+        if summed(dot, tokens) >= sum(row["vllm_us"] for row in mine):
+            break
+        settings["dense_max_tokens"] = tokens
     return settings, loop
 
 

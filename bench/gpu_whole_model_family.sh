@@ -24,6 +24,9 @@
 #             and a batch-1 profile; then its plain twin, decode at 1K and a batch-32 profile
 #   rows      the plugin at batch 1/2/4/8/32 (4 rows: the tl.dot dense kernel), 32K decode,
 #             batch-1 and batch-32 profiles; then its plain twin, the same
+#   wide-plugin, wide-plain  the dense linears of up to 64 tokens on the plugin's tl.dot kernel
+#             (TILES' dense_max_tokens; $TILES_FILE may set it) against plain vLLM, a call each:
+#             decode at batch 1/4/8/16/32/64 on a 1K prompt and a batch-32 profile
 #   completion inline completion over a stretch of typing (bench/completion_latency.py) on the
 #             whole model through Fathom's engine and GPU defaults: vLLM's kernels, then
 #             FATHOM_DECODE_KERNELS=1 (the plugin), each a first start (Triton's, torch's and
@@ -116,6 +119,14 @@ case "$STAGE" in
     ROWS=(--batches 1 2 4 8 32 --phases decode decode_long profile profile32)
     whole 330 qwen3_plugin-rows --engine plain --decode-kernels "${ROWS[@]}"
     whole 220 qwen3_plain-rows-twin --engine plain "${ROWS[@]}"
+    ;;
+  wide-plugin | wide-plain)
+    WIDE=(--batches 1 4 8 16 32 64 --phases decode profile32)
+    if [ "$STAGE" = wide-plugin ]; then
+      whole 400 qwen3_plugin-wide${TAG:-} --engine plain --decode-kernels "${WIDE[@]}"
+    else
+      whole 300 qwen3_plain-wide-twin${TAG:-} --engine plain "${WIDE[@]}"
+    fi
     ;;
   completion | completion-warm)
     DIR=/tmp/fathom-qwen3-30b-real-tokenizer

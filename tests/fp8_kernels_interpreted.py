@@ -51,13 +51,19 @@ def dense() -> dict[str, float]:
         errors[f"fp8_loop_m{m}"] = rel_error(loop, exact)
         dot = dense_kernels.gemv(x, q, s, dot=True, block_n=16, block_k=128, num_stages=2)
         errors[f"fp8_dot_m{m}"] = rel_error(dot, exact)
-    # Which kernel gemv picks by itself: tl.dot at 4 rows only.
+    # More rows than the loop takes: tl.dot with 16, 32 and 64 rows a program (padded).
+    for m in (9, 20, 33):
+        x = torch.randn(m, 384).bfloat16()
+        exact = x.float() @ dequantize(q, s).T
+        out = dense_kernels.gemv(x, q, s, block_n=32, block_k=128, num_stages=2)
+        errors[f"fp8_dot_m{m}"] = rel_error(out, exact)
+    # Which kernel gemv picks by itself: tl.dot from 4 rows on.
     real, rows = dense_kernels.dense_dot, []
     dense_kernels.dense_dot = lambda x, *a, **k: rows.append(x.shape[0]) or real(x, *a, **k)
-    for m in (1, 2, 3, 4):
+    for m in (1, 2, 3, 4, 5):
         dense_kernels.gemv(torch.ones(m, 384, dtype=torch.bfloat16), q, s)  # no RNG draw
     dense_kernels.dense_dot = real
-    errors["dot_picked_at_4_rows_only"] = float(rows == [4])
+    errors["dot_picked_from_4_rows"] = float(rows == [4, 5])
     w = torch.randn(24, 100).bfloat16()  # the router's case: 16-bit, no scale, any K
     x = torch.randn(2, 100).bfloat16()
     out = dense_kernels.gemv(x, w, out_dtype=torch.float32)
@@ -100,7 +106,8 @@ def moe(renormalize: bool, split_k: int = 1, fused_cast: bool = False) -> float:
 
 
 def linear_wrapper() -> dict[str, float]:
-    """DecodeLinearKernel: a few rows through the custom op's GEMV, more to vLLM's kernel."""
+    """DecodeLinearKernel: up to TILES' dense_max_tokens rows (32) through the custom op's
+    GEMV, more to vLLM's kernel."""
     vllm_decode_plugin._register_linear_op()
     q, s = quantize(torch.randn(256, 256))
 
@@ -121,12 +128,13 @@ def linear_wrapper() -> dict[str, float]:
 
     layer, wrapper = Layer(), vllm_decode_plugin.DecodeLinearKernel(VllmKernel())
     wrapper.process_weights_after_loading(layer)
-    few = torch.randn(2, 256).bfloat16()
-    out = wrapper.apply_weights(layer, few)
-    many = wrapper.apply_weights(layer, torch.randn(5, 256).bfloat16())
+    few, most = torch.randn(2, 256).bfloat16(), torch.randn(32, 256).bfloat16()
+    out, out_most = wrapper.apply_weights(layer, few), wrapper.apply_weights(layer, most)
+    many = wrapper.apply_weights(layer, torch.randn(33, 256).bfloat16())
     return {
         "active": float(wrapper.active),
         "few_error": rel_error(out, few.float() @ dequantize(q, s).T),
+        "most_error": rel_error(out_most, most.float() @ dequantize(q, s).T),
         "fallback_calls": float(VllmKernel.calls),
         "many_is_fallback": float(bool((many == 0).all())),
     }

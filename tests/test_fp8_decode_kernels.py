@@ -38,7 +38,9 @@ def test_gemv_matches_float32_math(interpreted: dict[str, Any]) -> None:
     assert dense["fp8_m1"] < TOLERANCE
     assert dense["fp8_m3"] < TOLERANCE
     assert dense["fp8_m4"] < TOLERANCE
-    assert dense["dot_picked_at_4_rows_only"] == 1.0  # TILES["dense_dot_min_rows"]
+    assert dense["dot_picked_from_4_rows"] == 1.0  # TILES["dense_dot_min_rows"]
+    for m in (9, 20, 33):  # past the loop's 4 rows, tl.dot's 16/32/64-row programs
+        assert dense[f"fp8_dot_m{m}"] < TOLERANCE
     for m in (1, 3, 4):
         assert dense[f"fp8_loop_m{m}"] < TOLERANCE
         assert dense[f"fp8_dot_m{m}"] < TOLERANCE
@@ -59,6 +61,7 @@ def test_linear_wrapper_sends_few_rows_to_the_gemv_and_more_to_vllm(
     linear = interpreted["linear"]
     assert linear["active"] == 1.0
     assert linear["few_error"] < TOLERANCE
+    assert linear["most_error"] < TOLERANCE  # 32 rows: TILES["dense_max_tokens"]
     assert linear["fallback_calls"] == 1.0
     assert linear["many_is_fallback"] == 1.0
 
@@ -151,7 +154,7 @@ def test_moe_layers_the_kernel_can_run_are_told_apart() -> None:
 def test_moe_kernel_leaves_four_token_steps_to_vllm() -> None:
     """At 4 tokens vLLM's MoE path measured faster (bench/results/decode_kernels_dot.md);
     vLLM's CUDA graphs pad 3 tokens to 4, so the MoE kernel takes 1 or 2 and the dense GEMV
-    (faster at 4) keeps 4."""
+    (faster at 4) keeps 4 and more."""
     from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS
     from fathom.backend.vllm_decode_moe import DecodeMoE
 
@@ -231,7 +234,7 @@ def test_every_wrapped_layer_compiles_to_the_same_graph_and_finds_its_own_kernel
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.kernel.apply_weights(self, x)
 
-    rows = torch.ones((8, 2048), dtype=torch.bfloat16)  # more rows than the GEMV takes
+    rows = torch.ones((33, 2048), dtype=torch.bfloat16)  # more rows than the GEMV takes (32)
     outputs = []
     for number in (1.0, 2.0):
         layer = Layer(number)
