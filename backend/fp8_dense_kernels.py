@@ -135,10 +135,19 @@ def _k_tile(k: int, widest: int, rows: int = 1) -> int:
     return max(16, min(triton.next_power_of_2(k), widest // triton.next_power_of_2(rows)))
 
 
-def _dot_k_tile(k: int) -> int:
-    """The tl.dot kernel's K tile: TILES' or the widest whole scale blocks that divide K."""
+# Shared memory a program may use on Hopper (227 KiB); Triton refuses to launch beyond it.
+SHARED_MEMORY = 227 * 1024
+
+
+def _dot_k_tile(k: int, rows: int, block_n: int, stages: int) -> int:
+    """The tl.dot kernel's K tile: TILES' or the widest whole scale blocks that divide K and
+    whose pipeline (``stages`` copies of the rows' 16-bit tile and the FP8 weight tile) fits
+    in shared memory: 64 rows at TILES' 512 columns and 3 stages would ask for 288 KiB."""
+    block_m = max(16, triton.next_power_of_2(rows))
     tile = TILES["dense_dot_block_k"]
-    while k % tile:
+    while tile > QUANT_BLOCK and (
+        k % tile or stages * tile * (2 * block_m + block_n) > SHARED_MEMORY
+    ):
         tile //= 2
     return max(tile, QUANT_BLOCK)
 
@@ -175,12 +184,14 @@ def gemv(
     if m == 0:  # a step with no rows: no launch (and no 0-wide tl.arange to compile)
         return out
     if scale is not None and dot:
+        block_n = block_n or TILES["dense_dot_block_n"]
+        num_stages = num_stages or TILES["dense_stages"]
         return dense_dot(
             x, weight, scale, out,
-            block_n=block_n or TILES["dense_dot_block_n"],
-            block_k=block_k or _dot_k_tile(k),
+            block_n=block_n,
+            block_k=block_k or _dot_k_tile(k, m, block_n, num_stages),
             num_warps=num_warps or TILES["dense_dot_warps"],
-            num_stages=num_stages or TILES["dense_stages"],
+            num_stages=num_stages,
         )  # fmt: skip
     block_n = block_n or TILES["dense_block_n"]
     block_k = block_k or _k_tile(k, TILES["dense_block_k"], m)

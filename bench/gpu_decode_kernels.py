@@ -26,6 +26,7 @@ import argparse
 import functools
 import itertools
 import json
+import math
 import re
 import sys
 import time
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from triton.runtime.errors import OutOfResources
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -127,10 +129,13 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             row["fathom_error"] = error(gemv(x, q, s), exact)
             row["vllm_error"] = error(vllm_dense(x, q, s), exact)
             row["vllm_us"] = graph_time_us(rotating(functools.partial(vllm_dense, x), copies))
-            tiles = {
-                ",".join(map(str, tile)): graph_time_us(rotating(dense_call(x, *tile), copies))
-                for tile in dense_tiles(args, k, m)
-            }
+            tiles = {}
+            for tile in dense_tiles(args, k, m):
+                try:
+                    timed = graph_time_us(rotating(dense_call(x, *tile), copies))
+                except OutOfResources:  # e.g. 64 rows' pipeline past the shared memory
+                    continue
+                tiles[",".join(map(str, tile))] = timed
             row["best_tile"] = min(tiles, key=tiles.__getitem__)
             row.update(fathom_us=tiles[row["best_tile"]], tiles=tiles)
             row["bytes"] = n * k + s.numel() * 4 + m * k * 2
@@ -268,8 +273,12 @@ def main() -> None:
         if name in args.ops:
             result[name] = rows(args)
             path.write_text(json.dumps(result, indent=2))
-    if set(args.ops) != {"dense", "moe"}:  # the plugin's settings need both
+    if set(args.ops) != {"dense", "moe"}:  # the plugin's settings need both ...
         print(f"[kernels] wrote {path}", flush=True)
+        if args.tiles_file and "dense" in args.ops:  # ... or are the dense ones alone
+            settings = dense_settings(result["dense"])[0]
+            args.tiles_file.write_text(json.dumps(settings))
+            print(f"FATHOM_DECODE_TILES='{json.dumps(settings)}'", flush=True)
         return
     result["best_tiles"] = best_tiles(result)
     path.write_text(json.dumps(result, indent=2))
@@ -316,10 +325,10 @@ def dense_settings(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     def fastest(kind: str, tokens: int) -> str:
         mine = [row for row in rows if row["tokens"] == tokens]
         keys = [key for key in mine[0]["tiles"] if key.startswith(kind)]
-        return min(keys, key=lambda key: sum(row["tiles"][key] for row in mine), default="")
+        return min(keys, key=lambda key: summed(key, tokens), default="")
 
-    def summed(key: str, tokens: int) -> float:
-        return sum(row["tiles"][key] for row in rows if row["tokens"] == tokens)
+    def summed(key: str, tokens: int) -> float:  # a tile that could not launch: never best
+        return sum(row["tiles"].get(key, math.inf) for row in rows if row["tokens"] == tokens)
 
     every = sorted({row["tokens"] for row in rows})
     counts = [tokens for tokens in every if tokens <= MAX_DECODE_TOKENS]  # the loop's

@@ -172,6 +172,15 @@ def test_gemv_refuses_a_row_tile_that_straddles_scale_blocks() -> None:
         kernels.gemv(x, weight, scale, block_n=48)
 
 
+def test_dot_kernels_k_tile_keeps_its_pipeline_in_shared_memory() -> None:
+    from fathom.backend import fp8_dense_kernels as kernels
+
+    # TILES' 512 columns at 3 stages: 192 KiB for 32 rows, 288 KiB (past Hopper's 227) for 64.
+    assert kernels._dot_k_tile(2048, rows=32, block_n=64, stages=3) == 512
+    assert kernels._dot_k_tile(2048, rows=64, block_n=64, stages=3) == 256
+    assert kernels._dot_k_tile(384, rows=4, block_n=64, stages=3) == 128  # whole blocks of K
+
+
 def test_gemv_of_no_rows_is_empty_and_launches_nothing() -> None:
     from fathom.backend import fp8_dense_kernels as kernels
 
