@@ -21,10 +21,11 @@ TILES: dict[str, int] = {
     "dense_block_k": 2048,
     "dense_warps": 4,
     # From this many activation rows ``gemv`` runs fp8_dense_kernels.py's tl.dot kernel on FP8
-    # weights, with these tiles: on an H100 at 4 rows 8.9 against the loop's 18.1 µs (QKV)
-    # and 13.0 against 17.2 (o_proj); at 1 and 2 rows the loop wins (7.5 against 9.0 at 1).
-    # vLLM's CUDA graphs pad a step of 3 tokens to 4.
-    "dense_dot_min_rows": 4,
+    # weights, with these tiles (or DOT_TILES'): on an H100 (decode_kernels_h100-wide.json) at
+    # 2 rows 9.0 against the loop's 11.7 µs (QKV) and 12.1 against 13.1 (o_proj); at one row
+    # the loop is as fast for QKV (9.0) and faster for o_proj (11.1 against 11.6). vLLM's CUDA
+    # graphs pad a step of 3 tokens to 4.
+    "dense_dot_min_rows": 2,
     "dense_dot_block_n": 64,
     "dense_dot_block_k": 512,
     "dense_dot_warps": 4,
@@ -35,7 +36,9 @@ TILES: dict[str, int] = {
     "dense_min_k": 2048,
     # The plugin's dense linears take steps of up to this many tokens (at most 64, the tl.dot
     # kernel's one program of rows); larger ones go to vLLM's activation quantization and
-    # CUTLASS GEMM.
+    # CUTLASS GEMM. On an H100 (decode_kernels_h100-wide.json) at 32 tokens QKV took 12.5
+    # against vLLM's 13.3 µs, the output projection 12.8 against 17.8; at 48, QKV 15.6
+    # against 13.2.
     "dense_max_tokens": 32,
     "router_block_n": 8,
     "moe_up_block_n": 64,
@@ -60,4 +63,16 @@ TILES: dict[str, int] = {
     # (decode_kernels_h200-split.json), checked against float32 math by the GPU test.
     "moe_fused_cast": 1,
 }
-TILES.update(json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}"))
+# The tl.dot kernel's [row tile, K tile] by weight shape ("NxK") and rows a program (16, 32
+# or 64: the step's tokens padded), where they differ from dense_dot_block_n/_k: the fastest
+# for each of Qwen3-Coder-30B-A3B's two shapes on an H100
+# (bench/results/decode_kernels_h100-wide.json). Its output projection, with half QKV's rows,
+# runs 32 programs at 64 rows each: 32 and 16 rows a program took 11.8 and 12.8 µs at 16 and
+# 32 tokens, 64 rows 13.1 and 20.6. QKV at 32 tokens: 12.5 µs at 256 columns, 14.9 at 512.
+DOT_TILES: dict[str, dict[str, list[int]]] = {
+    "5120x2048": {"16": [64, 256], "32": [64, 256], "64": [64, 256]},  # QKV
+    "2048x4096": {"16": [32, 512], "32": [16, 512], "64": [16, 512]},  # the output projection
+}
+_given = json.loads(os.environ.get("FATHOM_DECODE_TILES") or "{}")
+DOT_TILES.update(_given.pop("dense_dot_tiles_by_shape", {}))
+TILES.update(_given)

@@ -26,7 +26,6 @@ import argparse
 import functools
 import itertools
 import json
-import math
 import re
 import sys
 import time
@@ -39,6 +38,7 @@ from triton.runtime.errors import OutOfResources
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.decode_tile_choice import best_tiles, dense_settings
 from fathom.backend.fp8_decode_kernels import moe_decode
 from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, TILES
 from fathom.backend.fp8_dense_kernels import gemv
@@ -312,85 +312,6 @@ def run_header() -> dict[str, Any]:
     except ImportError as exc:
         result["import_error"] = str(exc)
     return result
-
-
-def dense_settings(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
-    """The GEMV's tiles and the one-token loop tile's key: one loop tile for every dense op
-    (the least time summed over the one-token rows), one tl.dot tile (the same over the rows
-    of the most tokens), and ``dense_dot_min_rows``: the fewest tokens from which the tl.dot
-    tile beat the fastest loop tile at every token count timed (above them all where it
-    never did); where more than MAX_DECODE_TOKENS were timed, ``dense_max_tokens``: the most
-    tokens up to which that tl.dot tile beat vLLM at every count timed past the loop's."""
-
-    def fastest(kind: str, tokens: int) -> str:
-        mine = [row for row in rows if row["tokens"] == tokens]
-        keys = [key for key in mine[0]["tiles"] if key.startswith(kind)]
-        return min(keys, key=lambda key: summed(key, tokens), default="")
-
-    def summed(key: str, tokens: int) -> float:  # a tile that could not launch: never best
-        return sum(row["tiles"].get(key, math.inf) for row in rows if row["tokens"] == tokens)
-
-    every = sorted({row["tokens"] for row in rows})
-    counts = [tokens for tokens in every if tokens <= MAX_DECODE_TOKENS]  # the loop's
-    loop, dot = fastest("0,", 1), fastest("1,", counts[-1])
-    if not loop:
-        raise ValueError("no loop tile was timed (--dense-dot 0 1)")
-    _, block_n, block_k, warps, _ = map(int, loop.split(","))
-    settings: dict[str, Any] = {
-        "dense_block_n": block_n, "dense_block_k": block_k or TILES["dense_block_k"],
-        "dense_warps": warps, "dense_dot_min_rows": 1 + max(counts),
-    }  # fmt: skip
-    if not dot:
-        return settings, loop
-    for tokens in reversed(counts):
-        if summed(dot, tokens) >= summed(fastest("0,", tokens), tokens):
-            break
-        settings["dense_dot_min_rows"] = tokens
-    _, block_n, block_k, warps, stages = map(int, dot.split(","))
-    settings.update(
-        dense_dot_block_n=block_n,
-        dense_dot_block_k=block_k or TILES["dense_dot_block_k"],
-        dense_dot_warps=warps,
-        dense_stages=stages,
-    )
-    wider = [tokens for tokens in every if tokens > MAX_DECODE_TOKENS]
-    if wider:
-        settings["dense_max_tokens"] = MAX_DECODE_TOKENS
-    for tokens in wider:
-        mine = [row for row in rows if row["tokens"] == tokens]
-        if summed(dot, tokens) >= sum(row["vllm_us"] for row in mine):
-            break
-        settings["dense_max_tokens"] = tokens
-    return settings, loop
-
-
-def best_tiles(result: dict[str, Any]) -> dict[str, Any]:
-    """The plugin's settings from the one-token rows: the MoE tile fastest there,
-    ``dense_min_k`` (the smallest K of the dense ops where ``gemv`` beat vLLM; above them all
-    where it beat none), ``ops`` (FATHOM_DECODE_OPS: the kernels that beat vLLM's) and
-    ``moe_max_tokens`` (the token counts from 1 up where the MoE kernel beat vLLM's)."""
-    one = [row for row in result["dense"] if row["tokens"] == 1]
-    moe = next(row for row in result["moe"] if row["tokens"] == 1)
-    up, up_k, down, down_k, stages, warps, split, cast = map(int, moe["best_tile"].split(","))
-    max_tokens = 0
-    for row in sorted(result["moe"], key=lambda row: row["tokens"]):
-        if row["fathom_us"] >= row["vllm_us"]:
-            break
-        max_tokens = row["tokens"]
-    dense, loop = dense_settings(result["dense"])
-    # Each op's time at the one-token loop tile decides whether the plugin takes it.
-    wins = [row["k"] for row in one if row["tiles"][loop] < row["vllm_us"]]
-    ops = (["moe"] if moe["fathom_us"] < moe["vllm_us"] else []) + (["dense"] if wins else [])
-    return {
-        "dense_min_k": min(wins or [1 + max(row["k"] for row in one)]),
-        **dense,
-        "moe_up_block_n": up, "moe_up_block_k": up_k,
-        "moe_down_block_n": down, "moe_down_block_k": down_k,
-        "moe_stages": stages, "moe_warps": warps, "moe_up_split_k": split,
-        "moe_fused_cast": cast,
-        "moe_max_tokens": max(max_tokens, 1),
-        "ops": ",".join(ops),
-    }  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@
 #             batch-1 and batch-32 profiles; then its plain twin, the same
 #   wide-plugin, wide-plain  the dense linears of up to 64 tokens on the plugin's tl.dot kernel
 #             (TILES' dense_max_tokens; $TILES_FILE may set it) against plain vLLM, a call each:
-#             decode at batch 1/4/8/16/32/64 on a 1K prompt and a batch-32 profile
+#             decode at batch 1/2/4/8/16/32/64 on a 1K prompt and a batch-32 profile
 #   completion inline completion over a stretch of typing (bench/completion_latency.py) on the
 #             whole model through Fathom's engine and GPU defaults: vLLM's kernels, then
 #             FATHOM_DECODE_KERNELS=1 (the plugin), each a first start (Triton's, torch's and
@@ -121,7 +121,7 @@ case "$STAGE" in
     whole 220 qwen3_plain-rows-twin --engine plain "${ROWS[@]}"
     ;;
   wide-plugin | wide-plain)
-    WIDE=(--batches 1 4 8 16 32 64 --phases decode profile32)
+    WIDE=(--batches 1 2 4 8 16 32 64 --phases decode profile32)
     if [ "$STAGE" = wide-plugin ]; then
       whole 400 qwen3_plugin-wide${TAG:-} --engine plain --decode-kernels "${WIDE[@]}"
     else

@@ -57,13 +57,23 @@ def dense() -> dict[str, float]:
         exact = x.float() @ dequantize(q, s).T
         out = dense_kernels.gemv(x, q, s, block_n=32, block_k=128, num_stages=2)
         errors[f"fp8_dot_m{m}"] = rel_error(out, exact)
-    # Which kernel gemv picks by itself: tl.dot from 4 rows on.
+    # Which kernel gemv picks by itself: tl.dot from TILES' dense_dot_min_rows (2) on, with
+    # DOT_TILES' tiles for the weight's shape and the rows' program height where it has them.
     real, rows = dense_kernels.dense_dot, []
-    dense_kernels.dense_dot = lambda x, *a, **k: rows.append(x.shape[0]) or real(x, *a, **k)
-    for m in (1, 2, 3, 4, 5):
+
+    def recorded(x: torch.Tensor, *args: object, **tiles: int) -> torch.Tensor:
+        rows.append((x.shape[0], tiles["block_n"], tiles["block_k"]))
+        return real(x, *args, **tiles)  # type: ignore[arg-type]
+
+    dense_kernels.dense_dot = recorded  # type: ignore[assignment]
+    dense_kernels.DOT_TILES["200x384"] = {"32": [16, 128]}
+    for m in (1, 2, 3, 20):
         dense_kernels.gemv(torch.ones(m, 384, dtype=torch.bfloat16), q, s)  # no RNG draw
     dense_kernels.dense_dot = real
-    errors["dot_picked_from_4_rows"] = float(rows == [4, 5])
+    del dense_kernels.DOT_TILES["200x384"]
+    errors["dot_picked_from_2_rows"] = float([r[0] for r in rows] == [2, 3, 20])
+    # 2-3 rows: TILES' 64 rows and the widest K tile that divides 384 (128); 20: DOT_TILES'.
+    errors["dot_tiles_by_shape"] = float([r[1:] for r in rows] == [(64, 128)] * 2 + [(16, 128)])
     w = torch.randn(24, 100).bfloat16()  # the router's case: 16-bit, no scale, any K
     x = torch.randn(2, 100).bfloat16()
     out = dense_kernels.gemv(x, w, out_dtype=torch.float32)

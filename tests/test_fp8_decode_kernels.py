@@ -38,7 +38,8 @@ def test_gemv_matches_float32_math(interpreted: dict[str, Any]) -> None:
     assert dense["fp8_m1"] < TOLERANCE
     assert dense["fp8_m3"] < TOLERANCE
     assert dense["fp8_m4"] < TOLERANCE
-    assert dense["dot_picked_from_4_rows"] == 1.0  # TILES["dense_dot_min_rows"]
+    assert dense["dot_picked_from_2_rows"] == 1.0  # TILES["dense_dot_min_rows"]
+    assert dense["dot_tiles_by_shape"] == 1.0  # fp8_decode_tiles.DOT_TILES
     for m in (9, 20, 33):  # past the loop's 4 rows, tl.dot's 16/32/64-row programs
         assert dense[f"fp8_dot_m{m}"] < TOLERANCE
     for m in (1, 3, 4):
