@@ -55,7 +55,18 @@ def fathom_decode_env() -> dict[str, str | None]:
     the engine started (Fathom's engine sets FATHOM_DECODE_KERNELS from its settings where the
     environment left it unset); None where unset."""
     names = ("FATHOM_DECODE_KERNELS", "FATHOM_DECODE_OPS", "FATHOM_DECODE_TILES")
-    return {name: os.environ.get(name) for name in names}
+    found = {name: os.environ.get(name) for name in names}
+    found["plugin_entry_point"] = decode_plugin_entry_point()
+    return found
+
+
+def decode_plugin_entry_point() -> str | None:
+    """The ``vllm.general_plugins`` entry point vLLM loads Fathom's decode kernels from, or
+    None where Fathom's distribution metadata is not on the path: vLLM then never loads the
+    plugin, whatever FATHOM_DECODE_KERNELS says (a GPU run lost that way looked like plain
+    vLLM)."""
+    points = importlib.metadata.entry_points(group="vllm.general_plugins")
+    return next((point.value for point in points if point.name == "fathom_decode_kernels"), None)
 
 
 def _git(*args: str) -> str:

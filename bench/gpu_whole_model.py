@@ -363,6 +363,8 @@ def main() -> None:
     os.environ.update(gpu_decode_profile.VARIANTS[args.variant].get("env", {}))
     if args.engine == "plain":  # vLLM as it comes: not Fathom's plugin either, unless asked
         os.environ["FATHOM_DECODE_KERNELS"] = "1" if args.decode_kernels else "0"
+    if args.decode_kernels and not common.decode_plugin_entry_point():
+        raise SystemExit("--decode-kernels: vLLM cannot find Fathom's plugin (no entry point)")
     for key, value in gpu_engine.ENV.items():
         os.environ.setdefault(key, value)
     tag = args.tag or f"{args.model}_{args.engine}_{args.variant}"
