@@ -10,7 +10,7 @@ import json
 import os
 
 QUANT_BLOCK = 128  # the weights' scale blocks are QUANT_BLOCK x QUANT_BLOCK
-MAX_DECODE_TOKENS = 4
+MAX_DECODE_TOKENS = 4  # the most rows the MoE kernel and the dense loop kernel take
 
 # Tiles: rows (N) and columns (K) a program loads, pipeline stages and warps per program: the
 # fastest among those bench/gpu_decode_kernels.py tries (MoE: one token on an H200,
@@ -21,11 +21,11 @@ TILES: dict[str, int] = {
     "dense_block_k": 2048,
     "dense_warps": 4,
     # From this many activation rows ``gemv`` runs fp8_dense_kernels.py's tl.dot kernel on FP8
-    # weights, with these tiles (or DOT_TILES'): on an H100 (decode_kernels_h100-wide.json) at
-    # 2 rows 9.0 against the loop's 11.7 µs (QKV) and 12.1 against 13.1 (o_proj); at one row
-    # the loop is as fast for QKV (9.0) and faster for o_proj (11.1 against 11.6). vLLM's CUDA
-    # graphs pad a step of 3 tokens to 4.
-    "dense_dot_min_rows": 2,
+    # weights, with these tiles (or DOT_TILES'). Alone, on an H100, it beat the loop from 2
+    # rows (decode_kernels_h100-wide.md), but in the whole model a batch-2 step took 4.56 ms
+    # with it against 4.35 with the loop, same machine (whole_model_wide_h100.md), so the
+    # loop keeps 2 and 3. vLLM's CUDA graphs pad a step of 3 tokens to 4.
+    "dense_dot_min_rows": 4,
     "dense_dot_block_n": 64,
     "dense_dot_block_k": 512,
     "dense_dot_warps": 4,
@@ -36,10 +36,11 @@ TILES: dict[str, int] = {
     "dense_min_k": 2048,
     # The plugin's dense linears take steps of up to this many tokens (at most 64, the tl.dot
     # kernel's one program of rows); larger ones go to vLLM's activation quantization and
-    # CUTLASS GEMM. On an H100 (decode_kernels_h100-wide.json) at 32 tokens QKV took 12.5
-    # against vLLM's 13.3 µs, the output projection 12.8 against 17.8; at 48, QKV 15.6
-    # against 13.2.
-    "dense_max_tokens": 32,
+    # CUTLASS GEMM. Alone, on an H100, the tl.dot kernel beat vLLM's up to 32 tokens
+    # (decode_kernels_h100-wide.md); in the whole model, against plain vLLM on the same
+    # machine, steps of 8 and 16 sequences took 0.954 and 0.988 of the time and 32 took 1.004
+    # (its kernels 1,203 µs a step against CUTLASS's 1,179; whole_model_wide_h100.md).
+    "dense_max_tokens": 16,
     "router_block_n": 8,
     "moe_up_block_n": 64,
     "moe_up_block_k": 256,
@@ -69,6 +70,8 @@ TILES: dict[str, int] = {
 # (bench/results/decode_kernels_h100-wide.json). Its output projection, with half QKV's rows,
 # runs 32 programs at 64 rows each: 32 and 16 rows a program took 11.8 and 12.8 µs at 16 and
 # 32 tokens, 64 rows 13.1 and 20.6. QKV at 32 tokens: 12.5 µs at 256 columns, 14.9 at 512.
+# In the whole model, same machine, these against one 64 x 512 tile for both: batch 4 / 8 /
+# 16 steps of 6.14 / 7.74 / 10.49 ms against 6.26 / 7.99 / 10.77 (whole_model_wide_h100.md).
 DOT_TILES: dict[str, dict[str, list[int]]] = {
     "5120x2048": {"16": [64, 256], "32": [64, 256], "64": [64, 256]},  # QKV
     "2048x4096": {"16": [32, 512], "32": [16, 512], "64": [16, 512]},  # the output projection

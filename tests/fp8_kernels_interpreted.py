@@ -57,7 +57,7 @@ def dense() -> dict[str, float]:
         exact = x.float() @ dequantize(q, s).T
         out = dense_kernels.gemv(x, q, s, block_n=32, block_k=128, num_stages=2)
         errors[f"fp8_dot_m{m}"] = rel_error(out, exact)
-    # Which kernel gemv picks by itself: tl.dot from TILES' dense_dot_min_rows (2) on, with
+    # Which kernel gemv picks by itself: tl.dot from TILES' dense_dot_min_rows (4) on, with
     # DOT_TILES' tiles for the weight's shape and the rows' program height where it has them.
     real, rows = dense_kernels.dense_dot, []
 
@@ -67,13 +67,13 @@ def dense() -> dict[str, float]:
 
     dense_kernels.dense_dot = recorded  # type: ignore[assignment]
     dense_kernels.DOT_TILES["200x384"] = {"32": [16, 128]}
-    for m in (1, 2, 3, 20):
+    for m in (1, 3, 4, 20):
         dense_kernels.gemv(torch.ones(m, 384, dtype=torch.bfloat16), q, s)  # no RNG draw
     dense_kernels.dense_dot = real
     del dense_kernels.DOT_TILES["200x384"]
-    errors["dot_picked_from_2_rows"] = float([r[0] for r in rows] == [2, 3, 20])
-    # 2-3 rows: TILES' 64 rows and the widest K tile that divides 384 (128); 20: DOT_TILES'.
-    errors["dot_tiles_by_shape"] = float([r[1:] for r in rows] == [(64, 128)] * 2 + [(16, 128)])
+    errors["dot_picked_from_4_rows"] = float([r[0] for r in rows] == [4, 20])
+    # 4 rows: TILES' 64 rows and the widest K tile that divides 384 (128); 20: DOT_TILES'.
+    errors["dot_tiles_by_shape"] = float([r[1:] for r in rows] == [(64, 128), (16, 128)])
     w = torch.randn(24, 100).bfloat16()  # the router's case: 16-bit, no scale, any K
     x = torch.randn(2, 100).bfloat16()
     out = dense_kernels.gemv(x, w, out_dtype=torch.float32)
@@ -116,7 +116,7 @@ def moe(renormalize: bool, split_k: int = 1, fused_cast: bool = False) -> float:
 
 
 def linear_wrapper() -> dict[str, float]:
-    """DecodeLinearKernel: up to TILES' dense_max_tokens rows (32) through the custom op's
+    """DecodeLinearKernel: up to TILES' dense_max_tokens rows (16) through the custom op's
     GEMV, more to vLLM's kernel."""
     vllm_decode_plugin._register_linear_op()
     q, s = quantize(torch.randn(256, 256))
@@ -138,9 +138,9 @@ def linear_wrapper() -> dict[str, float]:
 
     layer, wrapper = Layer(), vllm_decode_plugin.DecodeLinearKernel(VllmKernel())
     wrapper.process_weights_after_loading(layer)
-    few, most = torch.randn(2, 256).bfloat16(), torch.randn(32, 256).bfloat16()
+    few, most = torch.randn(2, 256).bfloat16(), torch.randn(16, 256).bfloat16()
     out, out_most = wrapper.apply_weights(layer, few), wrapper.apply_weights(layer, most)
-    many = wrapper.apply_weights(layer, torch.randn(33, 256).bfloat16())
+    many = wrapper.apply_weights(layer, torch.randn(17, 256).bfloat16())
     return {
         "active": float(wrapper.active),
         "few_error": rel_error(out, few.float() @ dequantize(q, s).T),

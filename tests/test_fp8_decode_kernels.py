@@ -38,7 +38,7 @@ def test_gemv_matches_float32_math(interpreted: dict[str, Any]) -> None:
     assert dense["fp8_m1"] < TOLERANCE
     assert dense["fp8_m3"] < TOLERANCE
     assert dense["fp8_m4"] < TOLERANCE
-    assert dense["dot_picked_from_2_rows"] == 1.0  # TILES["dense_dot_min_rows"]
+    assert dense["dot_picked_from_4_rows"] == 1.0  # TILES["dense_dot_min_rows"]
     assert dense["dot_tiles_by_shape"] == 1.0  # fp8_decode_tiles.DOT_TILES
     for m in (9, 20, 33):  # past the loop's 4 rows, tl.dot's 16/32/64-row programs
         assert dense[f"fp8_dot_m{m}"] < TOLERANCE
@@ -62,7 +62,7 @@ def test_linear_wrapper_sends_few_rows_to_the_gemv_and_more_to_vllm(
     linear = interpreted["linear"]
     assert linear["active"] == 1.0
     assert linear["few_error"] < TOLERANCE
-    assert linear["most_error"] < TOLERANCE  # 32 rows: TILES["dense_max_tokens"]
+    assert linear["most_error"] < TOLERANCE  # 16 rows: TILES["dense_max_tokens"]
     assert linear["fallback_calls"] == 1.0
     assert linear["many_is_fallback"] == 1.0
 
@@ -244,7 +244,7 @@ def test_every_wrapped_layer_compiles_to_the_same_graph_and_finds_its_own_kernel
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.kernel.apply_weights(self, x)
 
-    rows = torch.ones((33, 2048), dtype=torch.bfloat16)  # more rows than the GEMV takes (32)
+    rows = torch.ones((17, 2048), dtype=torch.bfloat16)  # more rows than the GEMV takes (16)
     outputs = []
     for number in (1.0, 2.0):
         layer = Layer(number)
