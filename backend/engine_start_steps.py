@@ -169,4 +169,17 @@ def telling_start_steps(tell: Callable[[str], None]) -> Iterator[None]:
                 os.environ[name] = value
         reader.stopped.set()
         reader.join()
+        _detach(steps)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _detach(steps: Path) -> None:
+    """Takes the step handler off vLLM's logger in this process, where vLLM configured its
+    logging from the file during the start (0.32 does, in the process that creates the
+    engine): the last step is logged in the engine's own process, so this one would otherwise
+    match every INFO record of the process's life against the steps' patterns."""
+    logger = logging.getLogger("vllm")
+    for handler in list(logger.handlers):
+        if isinstance(handler, StepFileHandler) and handler.path == str(steps):
+            logger.removeHandler(handler)
+            handler.close()

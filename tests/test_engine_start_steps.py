@@ -117,3 +117,35 @@ def test_the_step_file_stops_growing_after_the_last_step(tmp_path: Path):
     for message in [*CPU_START, *CPU_START]:  # a second start's messages come after the end
         handler.handle(logging.LogRecord("vllm", logging.INFO, __file__, 1, message, None, None))
     assert path.read_text().splitlines() == [m for m in CPU_START if describe(m)]
+
+
+IN_PROCESS = """
+import logging
+import vllm.logger
+from fathom.backend.engine_start_steps import StepFileHandler, telling_start_steps
+
+
+def step_handlers():
+    return [h for h in logging.getLogger("vllm").handlers if isinstance(h, StepFileHandler)]
+
+
+with telling_start_steps(print):
+    # What vLLM 0.32 does in the process that creates the engine: its logging from the file.
+    from vllm.config.logging import LoggingConfig
+    vllm.logger.configure_logging(LoggingConfig())
+    print("during", len(step_handlers()))
+print("after", len(step_handlers()))
+"""
+
+
+def test_the_step_handler_leaves_the_process_that_started_the_engine(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    for name in ("VLLM_LOGGING_CONFIG_PATH", "VLLM_CONFIGURE_LOGGING"):
+        monkeypatch.delenv(name, raising=False)
+    child = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS], capture_output=True, text=True, timeout=300
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert "during 1" in child.stdout  # it was there for the start ...
+    assert "after 0" in child.stdout  # ... and is gone after it
