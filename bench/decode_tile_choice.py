@@ -3,6 +3,11 @@
 Each dense row is one op (``n`` x ``k``) at one token count, with ``tiles``: µs per call by
 tile key "dot,block_n,block_k,warps,stages" (a tile that could not launch is absent), and
 ``vllm_us``: vLLM's activation quantization + CUTLASS GEMM on the same inputs.
+
+The bounds chosen here (``dense_dot_min_rows``, ``dense_max_tokens``) are those of calls
+alone; in the whole model they were too generous (2 and 32 tokens where a whole-model pair
+bore out 4 and 16, bench/results/whole_model_wide_h100.md), so a sweep's bounds are a
+starting point for that pair, not a setting to ship as they are.
 """
 
 from __future__ import annotations
