@@ -15,7 +15,8 @@ MAX_DECODE_TOKENS = 4  # the most rows the MoE kernel and the dense loop kernel 
 # Tiles: rows (N) and columns (K) a program loads, pipeline stages and warps per program: the
 # fastest among those bench/gpu_decode_kernels.py tries (MoE: one token on an H200,
 # decode_kernels_h200-dot3.json; dense: decode_kernels_h100-gemv-after.json, an H100).
-# Another GPU's best can be given as JSON in FATHOM_DECODE_TILES, e.g. '{"moe_stages": 4}'.
+# Another GPU's best can be given as JSON in FATHOM_DECODE_TILES, e.g. '{"moe_stages": 4}'
+# (and DOT_TILES' entries under "dense_dot_tiles_by_shape").
 TILES: dict[str, int] = {
     "dense_block_n": 8,
     "dense_block_k": 2048,

@@ -88,7 +88,7 @@ def dense_dot(
     _dense_dot_kernel[(triton.cdiv(n, block_n),)](
         x, weight, scale, out, m, n, k,
         x.stride(0), weight.stride(0), scale.stride(0), out.stride(0),
-        BLOCK_M=_dot_rows(m), BLOCK_N=block_n, BLOCK_K=block_k,
+        BLOCK_M=dot_rows(m), BLOCK_N=block_n, BLOCK_K=block_k,
         QBLOCK=QUANT_BLOCK,
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
@@ -135,7 +135,7 @@ def _k_tile(k: int, widest: int, rows: int = 1) -> int:
     return max(16, min(triton.next_power_of_2(k), widest // triton.next_power_of_2(rows)))
 
 
-def _dot_rows(rows: int) -> int:
+def dot_rows(rows: int) -> int:
     """A tl.dot program's rows for a step of ``rows`` tokens: 16, 32 or 64."""
     return max(16, triton.next_power_of_2(rows))
 
@@ -148,7 +148,7 @@ def _dot_k_tile(k: int, rows: int, block_n: int, stages: int) -> int:
     """The tl.dot kernel's K tile: TILES' or the widest whole scale blocks that divide K and
     whose pipeline (``stages`` copies of the rows' 16-bit tile and the FP8 weight tile) fits
     in shared memory: 64 rows at TILES' 512 columns and 3 stages would ask for 288 KiB."""
-    block_m = _dot_rows(rows)
+    block_m = dot_rows(rows)
     tile = TILES["dense_dot_block_k"]
     while tile > QUANT_BLOCK and (
         k % tile or stages * tile * (2 * block_m + block_n) > SHARED_MEMORY
@@ -189,7 +189,7 @@ def gemv(
     if m == 0:  # a step with no rows: no launch (and no 0-wide tl.arange to compile)
         return out
     if scale is not None and dot:
-        shaped = DOT_TILES.get(f"{n}x{k}", {}).get(str(_dot_rows(m)))
+        shaped = DOT_TILES.get(f"{n}x{k}", {}).get(str(dot_rows(m)))
         if shaped and not (block_n or block_k):
             block_n, block_k = shaped
         block_n = block_n or TILES["dense_dot_block_n"]

@@ -16,11 +16,7 @@ import math
 from typing import Any
 
 from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, TILES
-
-
-def dot_rows(tokens: int) -> int:
-    """The rows of a tl.dot program for ``tokens`` (fp8_dense_kernels pads to 16, 32, 64)."""
-    return max(16, 1 << (tokens - 1).bit_length())
+from fathom.backend.fp8_dense_kernels import dot_rows
 
 
 def dense_settings(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
