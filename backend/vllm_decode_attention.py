@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-log = logging.getLogger("fathom.decode_kernels")
+log = logging.getLogger("vllm.fathom_decode_kernels")  # vllm_decode_plugin.LOGGER
 BACKEND_PATH = "fathom.backend.vllm_decode_attention.DecodeFlashAttentionBackend"
 
 

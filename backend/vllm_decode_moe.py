@@ -16,7 +16,7 @@ import torch
 from fathom.backend.fp8_decode_kernels import moe_decode
 from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES
 
-log = logging.getLogger("fathom.decode_kernels")
+log = logging.getLogger("vllm.fathom_decode_kernels")  # vllm_decode_plugin.LOGGER
 
 
 class DecodeMoE:

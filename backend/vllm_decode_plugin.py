@@ -42,7 +42,10 @@ from typing import Any
 
 import torch
 
-log = logging.getLogger("fathom.decode_kernels")
+# Under vLLM's logger, so these lines reach vLLM's own handlers in the processes that run the
+# kernels (a "fathom" logger has none there: a GPU run could not tell the plugin was on).
+LOGGER = "vllm.fathom_decode_kernels"
+log = logging.getLogger(LOGGER)
 
 # vLLM's path for row counts the kernels do not take, by the address of the layer's weight.
 # The custom op finds its layer from the weight it is given, not from a per-layer constant (a

@@ -66,7 +66,7 @@ whole() {  # whole TIMEOUT TAG ARGS...: one engine, decode (1K and 32K), grep th
   shift 2
   timeout -k 15 "$limit" $RUN python3 -u bench/gpu_whole_model.py "${MODEL[@]}" --tag "$tag" "$@" 2>&1 |
     tr '\r' '\n' | tee "$OUT/$tag.log" |
-    grep -E "^\[bench\] (engine up|decode|decode_long|profile(32|_prefill)? done|wrote)|init engine|torch.compile took|Error|error:" |
+    grep -E "^\[bench\] (engine up|decode|decode_long|profile(32|_prefill)? done|wrote)|init engine|torch.compile took|decode kernels registered|Error|error:" |
     cut -c1-600
 }
 
