@@ -146,13 +146,17 @@ SHARED_MEMORY = 227 * 1024
 
 def _dot_k_tile(k: int, rows: int, block_n: int, stages: int) -> int:
     """The tl.dot kernel's K tile: TILES' or the widest whole scale blocks that divide K and
-    whose pipeline (``stages`` copies of the rows' 16-bit tile and the FP8 weight tile) fits
-    in shared memory: 64 rows at TILES' 512 columns and 3 stages would ask for 288 KiB."""
+    whose pipeline fits in shared memory. Triton 3.6 compiles it for sm_90 with ``stages - 1``
+    copies of the rows' 16-bit tile and the FP8 weight tile in flight, plus the accumulator's
+    float32 tile: 64 rows with a 128-row, 512-column tile at 3 stages asked for 288 KiB and
+    could not launch (decode_kernels_h100-wide.json); 64 rows of 64 at 512 took 208 KiB."""
     block_m = dot_rows(rows)
     tile = TILES["dense_dot_block_k"]
-    while tile > QUANT_BLOCK and (
-        k % tile or stages * tile * (2 * block_m + block_n) > SHARED_MEMORY
-    ):
+
+    def shared(tile: int) -> int:
+        return (stages - 1) * tile * (2 * block_m + block_n) + 4 * block_m * block_n
+
+    while tile > QUANT_BLOCK and (k % tile or shared(tile) > SHARED_MEMORY):
         tile //= 2
     return max(tile, QUANT_BLOCK)
 
