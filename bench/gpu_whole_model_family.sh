@@ -24,8 +24,8 @@
 #             and a batch-1 profile; then its plain twin, decode at 1K and a batch-32 profile
 #   rows      the plugin at batch 1/2/4/8/32 (4 rows: the tl.dot dense kernel), 32K decode,
 #             batch-1 and batch-32 profiles; then its plain twin, the same
-#   wide-plugin, wide-plain  the dense linears of up to 64 tokens on the plugin's tl.dot kernel
-#             (TILES' dense_max_tokens; $TILES_FILE may set it) against plain vLLM, a call each:
+#   wide-plugin, wide-plain  the plugin's dense linears on its tl.dot kernel up to TILES'
+#             dense_max_tokens (16; $TILES_FILE may raise it to 64) against plain vLLM, a call each:
 #             decode at batch 1/2/4/8/16/32/64 on a 1K prompt and a batch-32 profile
 #   completion inline completion over a stretch of typing (bench/completion_latency.py) on the
 #             whole model through Fathom's engine and GPU defaults: vLLM's kernels, then
