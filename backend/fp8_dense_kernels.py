@@ -140,6 +140,14 @@ def dot_rows(rows: int) -> int:
     return max(16, triton.next_power_of_2(rows))
 
 
+def shaped_tile(
+    table: dict[str, dict[str, list[int]]], n: int, k: int, rows: int
+) -> list[int] | None:
+    """[row tile, K tile] for an N x K weight and ``rows`` tokens from a table laid out as
+    fp8_decode_tiles.DOT_TILES ("NxK", then the program height), None where it has none."""
+    return table.get(f"{n}x{k}", {}).get(str(dot_rows(rows)))
+
+
 # Shared memory a program may use on Hopper (227 KiB); Triton refuses to launch beyond it.
 SHARED_MEMORY = 227 * 1024
 
@@ -193,7 +201,7 @@ def gemv(
     if m == 0:  # a step with no rows: no launch (and no 0-wide tl.arange to compile)
         return out
     if scale is not None and dot:
-        shaped = DOT_TILES.get(f"{n}x{k}", {}).get(str(dot_rows(m)))
+        shaped = shaped_tile(DOT_TILES, n, k, m)
         if shaped and not (block_n or block_k):
             block_n, block_k = shaped
         block_n = block_n or TILES["dense_dot_block_n"]

@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, TILES
-from fathom.backend.fp8_dense_kernels import dot_rows
+from fathom.backend.fp8_dense_kernels import dot_rows, shaped_tile
 
 
 def dense_settings(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
@@ -79,19 +79,15 @@ def row_tiles_by_shape(rows: list[dict[str, Any]], dot: str) -> dict[str, dict[s
     summed over the token counts of that height from MAX_DECODE_TOKENS on, among tiles with
     ``dot``'s warps and stages."""
     warps_stages = ",".join(dot.split(",")[3:])
-    by_shape: dict[str, dict[str, list[int]]] = {}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
-        if row["tokens"] < MAX_DECODE_TOKENS:
-            continue
-        shape, height = f"{row['n']}x{row['k']}", str(dot_rows(row["tokens"]))
-        mine = [
-            other
-            for other in rows
-            if (other["n"], other["k"]) == (row["n"], row["k"])
-            and other["tokens"] >= MAX_DECODE_TOKENS
-            and str(dot_rows(other["tokens"])) == height
-        ]
-        keys = [k for k in row["tiles"] if k.startswith("1,") and k.endswith("," + warps_stages)]
+        if row["tokens"] >= MAX_DECODE_TOKENS:
+            key = (f"{row['n']}x{row['k']}", str(dot_rows(row["tokens"])))
+            groups.setdefault(key, []).append(row)
+    by_shape: dict[str, dict[str, list[int]]] = {}
+    for (shape, height), mine in groups.items():
+        tiles = mine[-1]["tiles"]
+        keys = [k for k in tiles if k.startswith("1,") and k.endswith("," + warps_stages)]
         best = min(keys, key=lambda key: sum(o["tiles"].get(key, math.inf) for o in mine))
         by_shape.setdefault(shape, {})[height] = [int(part) for part in best.split(",")[1:3]]
     return by_shape
@@ -100,7 +96,7 @@ def row_tiles_by_shape(rows: list[dict[str, Any]], dot: str) -> dict[str, dict[s
 def shape_tile(row: dict[str, Any], dot: str, by_shape: dict[str, dict[str, list[int]]]) -> str:
     """The tile key the plugin runs for ``row``'s op and tokens, given ``by_shape``."""
     kind, block_n, block_k, warps_stages = dot.split(",", 3)
-    chosen = by_shape.get(f"{row['n']}x{row['k']}", {}).get(str(dot_rows(row["tokens"])))
+    chosen = shaped_tile(by_shape, row["n"], row["k"], row["tokens"])
     block_n, block_k = map(str, chosen) if chosen else (block_n, block_k)
     return f"{kind},{block_n},{block_k},{warps_stages}"
 
