@@ -48,6 +48,7 @@ from bench.gpu_decode_kernels import (
     rotating,
     run_header,
 )
+from bench.moe_topk_once_kernels import moe_topk_once
 from fathom.backend.fp8_decode_kernels import moe_decode
 from fathom.backend.fp8_dense_kernels import gemv
 
@@ -114,7 +115,29 @@ def dense_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def moe_row() -> dict[str, Any]:
+def topk_once_variants(
+    gate: torch.Tensor, *weights: torch.Tensor
+) -> dict[str, Callable[..., torch.Tensor]]:
+    """moe_topk_once_kernels.py's layer at each tile: loop up kernel (rows of gate and of up
+    a program, K tile, warps), then the loop down kernel (rows a program) or the shipped one."""
+    count = torch.zeros(1, dtype=torch.int32, device="cuda")
+    once = functools.partial(
+        moe_topk_once, gate_weight=gate, w13=weights[0], w13_scale=weights[1], w2=weights[2],
+        w2_scale=weights[3], count=count, top_k=TOP_K, renormalize=True,
+    )  # fmt: skip
+    variants: dict[str, Callable[..., torch.Tensor]] = {}
+    for up_n, up_k in itertools.product([2, 4, 8], [1024, 2048]):
+        for down_n, warps in itertools.product([4, 8, 16], [4, 8]):
+            variants[f"top-k once: up {up_n}x{up_k}, down loop {down_n}, {warps} warps"] = (
+                functools.partial(once, up_n=up_n, up_k=up_k, down_n=down_n, warps=warps)
+            )
+        variants[f"top-k once: up {up_n}x{up_k}, shipped down"] = functools.partial(
+            once, up_n=up_n, up_k=up_k, down="dot"
+        )
+    return variants
+
+
+def moe_row(topk_once: bool = False) -> dict[str, Any]:
     gate = (torch.randn(EXPERTS, HIDDEN, device="cuda") * 0.02).bfloat16()
     q13, s13 = quantize(torch.randn(EXPERTS, 2 * INTERMEDIATE, HIDDEN, device="cuda") * 0.02)
     q2, s2 = quantize(torch.randn(EXPERTS, HIDDEN, INTERMEDIATE, device="cuda") * 0.02)
@@ -135,6 +158,7 @@ def moe_row() -> dict[str, Any]:
             top_k=TOP_K, renormalize=True,
         ),
     }  # fmt: skip
+    variants.update(topk_once_variants(gate, q13, s13, q2, s2) if topk_once else {})
     inputs = [(torch.randn_like(x),) for _ in range(32)]
     row: dict[str, Any] = {"op": "moe", "tokens": 1, "variants": {}}
     row["bytes"] = TOP_K * 3 * INTERMEDIATE * HIDDEN + gate.numel() * 2
@@ -182,6 +206,9 @@ def main() -> None:
     parser.add_argument("--block", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--stages", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--ops", default="dense,moe", help="which rows to time (and floor)")
+    parser.add_argument(
+        "--topk-once", action="store_true", help="time moe_topk_once_kernels.py's tiles too"
+    )
     parser.add_argument("--shown", type=int, default=6, help="variants a row in the .md")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -189,7 +216,7 @@ def main() -> None:
     result["shown"] = args.shown
     ops = args.ops.split(",")
     result["dense"] = dense_rows() if "dense" in ops else []
-    result["moe"] = moe_row() if "moe" in ops else None
+    result["moe"] = moe_row(args.topk_once) if "moe" in ops else None
     timed = [*result["dense"], *([result["moe"]] if result["moe"] else [])]
     sizes = {row["op"]: row["bytes"] for row in timed}
     if result["moe"]:
