@@ -147,16 +147,15 @@ def moe_topk_once(
     *,
     top_k: int,
     renormalize: bool,
-    up_n: int = 4,
-    up_k: int = 2048,
-    down_n: int = 8,
-    down_k: int = 256,
-    warps: int = 4,
-    down: str = "loop",
+    up: tuple[int, int, int] = (4, 1024, 4),
+    down: tuple[str, int, int, int, int] = ("dot", 64, 256, 3, 4),
+    stop_after: str = "",
 ) -> torch.Tensor:
     """``moe_decode``'s layer with the top-k ranked once; ``count`` an int32 zero the router
-    kernel leaves at zero. ``down``: "loop" (``_down_loop_kernel``) or "dot" (the shipped
-    down kernel with its atomics and fused cast)."""
+    kernel leaves at zero. ``up``: the loop up kernel's rows, K tile and warps; ``down``:
+    "loop" (``_down_loop_kernel``) or "dot" (the shipped down kernel, its atomics and fused
+    cast), then rows, K tile, stages and warps. ``stop_after`` "router" or "up" leaves out the
+    kernels after it (to time each kernel by difference)."""
     m, h = x.shape
     e, two_i, _ = w13.shape
     i = two_i // 2
@@ -170,30 +169,35 @@ def moe_topk_once(
         E_P2=triton.next_power_of_2(e), TOP_K=top_k, RENORMALIZE=renormalize,
         M_P2=triton.next_power_of_2(m), BLOCK_N=router_n, BLOCK_K=min(2048, h), num_warps=4,
     )  # fmt: skip
+    if stop_after == "router":
+        return logits
     act = torch.empty((pairs, i), dtype=torch.bfloat16, device=x.device)
-    dot_down = down == "dot"
+    kind, down_n, down_k, down_stages, down_warps = down
+    dot_down = kind == "dot"
     out = torch.empty((m * h + 1,), dtype=torch.float32, device=x.device) if dot_down else act
+    up_n, up_k, up_warps = up
     _up_loop_kernel[(pairs, i // up_n)](
         x, ids, w13, w13_scale, act, out, out.numel(), i, x.stride(0),
         w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
         K=h, TOP_K=top_k, BLOCK_N=up_n, BLOCK_K=min(up_k, h), QBLOCK=QUANT_BLOCK,
-        ZERO_OUT=dot_down, num_warps=warps,
+        ZERO_OUT=dot_down, num_warps=up_warps,
     )  # fmt: skip
+    if stop_after == "up":
+        return act
     result = torch.empty((m, h), dtype=x.dtype, device=x.device)
     if dot_down:
-        block = TILES["moe_down_block_n"]
-        _moe_down_dot_kernel[(pairs, h // block)](
+        _moe_down_dot_kernel[(pairs, h // down_n)](
             act, ids, weights, w2, w2_scale, out, h, i,
             w2.stride(0), w2.stride(1), w2_scale.stride(0), w2_scale.stride(1), h,
-            result, m * h, pairs * (h // block),
-            TOP_K=top_k, BLOCK_N=block, BLOCK_K=TILES["moe_down_block_k"], QBLOCK=QUANT_BLOCK,
-            SPLIT=1, CAST=True, num_warps=TILES["moe_warps"], num_stages=TILES["moe_stages"],
+            result, m * h, pairs * (h // down_n),
+            TOP_K=top_k, BLOCK_N=down_n, BLOCK_K=down_k, QBLOCK=QUANT_BLOCK,
+            SPLIT=1, CAST=True, num_warps=down_warps, num_stages=down_stages,
         )  # fmt: skip
         return result
     _down_loop_kernel[(m, h // down_n)](
         act, ids, weights, w2, w2_scale, result,
         w2.stride(0), w2.stride(1), w2_scale.stride(0), w2_scale.stride(1), result.stride(0),
         INTER=i, TOP_K=top_k, BLOCK_N=down_n, BLOCK_K=down_k, QBLOCK=QUANT_BLOCK,
-        num_warps=warps,
+        num_warps=down_warps,
     )  # fmt: skip
     return result
