@@ -119,28 +119,37 @@ def dense_rows() -> list[dict[str, Any]]:
 def topk_once_variants(
     gate: torch.Tensor, *weights: torch.Tensor
 ) -> dict[str, Callable[..., torch.Tensor]]:
-    """moe_topk_once_kernels.py's layer: the loop up kernel's tiles (rows of gate and of up a
-    program, K tile, warps) before the shipped down kernel, that kernel's tiles (rows, K tile,
-    stages, warps) after the best up tile of the first sweep (4 x 1024, 4 warps:
-    read_floor_h100-topk-once.md), the loop down kernel, and the router and up kernels alone
-    (the kernels' times by difference)."""
+    """moe_topk_once_kernels.py's layer: the loop up kernel's best tiles of the first sweeps
+    (rows of gate and of up a program, K tile, warps: read_floor_h100-topk-once*.md), each
+    with and without asking L2 for the down weights (``prefetch``); the shipped down kernel's
+    tiles after it; the router's rows a program; and the router and up kernels alone (the
+    kernels' times by difference)."""
     count = torch.zeros(1, dtype=torch.int32, device="cuda")
     once = functools.partial(
         moe_topk_once, gate_weight=gate, w13=weights[0], w13_scale=weights[1], w2=weights[2],
         w2_scale=weights[3], count=count, top_k=TOP_K, renormalize=True,
     )  # fmt: skip
     variants: dict[str, Callable[..., torch.Tensor]] = {}
-    for up in itertools.product([2, 4, 8], [512, 1024, 2048], [2, 4, 8]):
-        variants[f"top-k once: up {up}, shipped down"] = functools.partial(once, up=up)
-    for down in itertools.product(["dot"], [32, 64, 128], [128, 256, 512], [2, 3, 4], [4]):
-        variants[f"top-k once: up (4, 1024, 4), down {down}"] = functools.partial(once, down=down)
-    for down_n in (4, 8):
-        down_loop = ("loop", down_n, 256, 1, 4)
-        variants[f"top-k once: up (4, 1024, 4), down {down_loop}"] = functools.partial(
-            once, down=down_loop
+    for up, prefetch in itertools.product([(4, 1024, 4), (8, 512, 4), (4, 512, 2)], [0, 1, 2]):
+        variants[f"top-k once: up {up}, prefetch {prefetch}"] = functools.partial(
+            once, up=up, prefetch=prefetch
         )
-    for stop in ("router", "up"):
-        variants[f"top-k once, up to the {stop} kernel"] = functools.partial(once, stop_after=stop)
+    for down, prefetch in itertools.product(
+        [("dot", 64, 128, 4, 4), ("dot", 128, 128, 3, 4), ("dot", 32, 128, 3, 4)], [0, 2]
+    ):
+        variants[f"top-k once: down {down}, prefetch {prefetch}"] = functools.partial(
+            once, down=down, prefetch=prefetch
+        )
+    for router_n in (2, 4, 16):
+        variants[f"top-k once: router {router_n} rows"] = functools.partial(once, router_n=router_n)
+    for router_n in (2, 4, 8):
+        variants[f"top-k once, router {router_n} rows alone"] = functools.partial(
+            once, router_n=router_n, stop_after="router"
+        )
+    for prefetch in (0, 1, 2):
+        variants[f"top-k once, up to the up kernel, prefetch {prefetch}"] = functools.partial(
+            once, prefetch=prefetch, stop_after="up"
+        )
     return variants
 
 

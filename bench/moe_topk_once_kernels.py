@@ -22,7 +22,22 @@ import triton
 import triton.language as tl
 
 from fathom.backend.fp8_decode_kernels import _moe_down_dot_kernel
-from fathom.backend.fp8_decode_tiles import QUANT_BLOCK, TILES
+from fathom.backend.fp8_decode_tiles import QUANT_BLOCK
+
+
+@triton.jit
+def _prefetch_l2(ptrs, EVICT_LAST: tl.constexpr):
+    """Ask L2 for the lines at ``ptrs``: no register is written, the program does not wait."""
+    if EVICT_LAST:
+        tl.inline_asm_elementwise(
+            "prefetch.global.L2::evict_last [$1];\n\tmov.u32 $0, 0;", "=r,l",
+            [ptrs.to(tl.int64)], dtype=tl.int32, is_pure=False, pack=1,
+        )  # fmt: skip
+    else:
+        tl.inline_asm_elementwise(
+            "prefetch.global.L2 [$1];\n\tmov.u32 $0, 0;", "=r,l",
+            [ptrs.to(tl.int64)], dtype=tl.int32, is_pure=False, pack=1,
+        )  # fmt: skip
 
 
 @triton.jit
@@ -71,9 +86,10 @@ def _router_topk_kernel(
 @triton.jit
 def _up_loop_kernel(
     x_ptr, ids_ptr, w_ptr, s_ptr, act_ptr, out_ptr, OUT_NUMEL, INTER, stride_xm,
-    stride_we, stride_wn, stride_se, stride_sn,
+    stride_we, stride_wn, stride_se, stride_sn, down_ptr, stride_de,
     K: tl.constexpr, TOP_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    QBLOCK: tl.constexpr, ZERO_OUT: tl.constexpr,
+    QBLOCK: tl.constexpr, ZERO_OUT: tl.constexpr, PREFETCH: tl.constexpr, LINES: tl.constexpr,
+    EVICT: tl.constexpr,
 ):  # fmt: skip
     pair = tl.program_id(0)
     tile = tl.program_id(1)
@@ -86,6 +102,12 @@ def _up_loop_kernel(
             for i in range(0, OUT_NUMEL, 1024):
                 zero = tl.zeros((1024,), out_ptr.dtype.element_ty)
                 tl.store(out_ptr + i + offs, zero, mask=i + offs < OUT_NUMEL)
+    if PREFETCH > 0:
+        # This program's share of the pair's down weights (one expert's [H, INTER] FP8
+        # matrix, contiguous), asked of L2 now so the down kernel finds them there.
+        share = stride_de // tl.num_programs(1)
+        lines = tl.minimum(tl.arange(0, LINES) * 128, share - 1)
+        _prefetch_l2(down_ptr + expert * stride_de + tile * share + lines, PREFETCH == 2)
     offs_n = tile * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_k = tl.arange(0, BLOCK_K)
     g_rows = w_ptr + expert * stride_we + offs_n[:, None].to(tl.int64) * stride_wn
@@ -98,8 +120,8 @@ def _up_loop_kernel(
     for k0 in tl.static_range(0, K, BLOCK_K):
         ks = k0 + offs_k
         x = tl.load(x_ptr + m * stride_xm + ks).to(tl.float32)
-        wg = tl.load(g_rows + ks[None, :]).to(tl.float32)
-        wu = tl.load(u_rows + ks[None, :]).to(tl.float32)
+        wg = tl.load(g_rows + ks[None, :], eviction_policy=EVICT).to(tl.float32)
+        wu = tl.load(u_rows + ks[None, :], eviction_policy=EVICT).to(tl.float32)
         xg = x * tl.load(sg_row + ks // QBLOCK)
         xu = x * tl.load(su_row + ks // QBLOCK)
         gate += tl.sum(wg * xg[None, :], axis=1)
@@ -149,12 +171,16 @@ def moe_topk_once(
     renormalize: bool,
     up: tuple[int, int, int] = (4, 1024, 4),
     down: tuple[str, int, int, int, int] = ("dot", 64, 256, 3, 4),
+    router_n: int = 8,
+    prefetch: int = 0,
     stop_after: str = "",
 ) -> torch.Tensor:
     """``moe_decode``'s layer with the top-k ranked once; ``count`` an int32 zero the router
     kernel leaves at zero. ``up``: the loop up kernel's rows, K tile and warps; ``down``:
     "loop" (``_down_loop_kernel``) or "dot" (the shipped down kernel, its atomics and fused
-    cast), then rows, K tile, stages and warps. ``stop_after`` "router" or "up" leaves out the
+    cast), then rows, K tile, stages and warps. ``router_n``: the router's rows a program.
+    ``prefetch``: the up kernel asks L2 for the down weights (1; 2 marked evict-last, its own
+    loads evict-first). ``stop_after`` "router" or "up" leaves out the
     kernels after it (to time each kernel by difference)."""
     m, h = x.shape
     e, two_i, _ = w13.shape
@@ -163,7 +189,6 @@ def moe_topk_once(
     logits = torch.empty((m, e), dtype=torch.float32, device=x.device)
     ids = torch.empty((pairs,), dtype=torch.int32, device=x.device)
     weights = torch.empty((pairs,), dtype=torch.float32, device=x.device)
-    router_n = TILES["router_block_n"]
     _router_topk_kernel[(triton.cdiv(e, router_n),)](
         x, gate_weight, logits, ids, weights, count, m, e, h, x.stride(0),
         E_P2=triton.next_power_of_2(e), TOP_K=top_k, RENORMALIZE=renormalize,
@@ -179,8 +204,11 @@ def moe_topk_once(
     _up_loop_kernel[(pairs, i // up_n)](
         x, ids, w13, w13_scale, act, out, out.numel(), i, x.stride(0),
         w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
+        w2, w2.stride(0),
         K=h, TOP_K=top_k, BLOCK_N=up_n, BLOCK_K=min(up_k, h), QBLOCK=QUANT_BLOCK,
-        ZERO_OUT=dot_down, num_warps=up_warps,
+        ZERO_OUT=dot_down, PREFETCH=prefetch, EVICT="evict_first" if prefetch == 2 else "",
+        LINES=triton.next_power_of_2(triton.cdiv(w2.stride(0) * up_n, i * 128)),
+        num_warps=up_warps,
     )  # fmt: skip
     if stop_after == "up":
         return act
