@@ -14,6 +14,7 @@ import torch
 from fathom.backend import fp8_decode_kernels as kernels
 from fathom.backend import fp8_dense_kernels as dense_kernels
 from fathom.backend import vllm_decode_plugin
+from fathom.backend.fp8_moe_router import router_topk
 
 
 def quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,8 +83,14 @@ def dense() -> dict[str, float]:
     return errors
 
 
-def moe(renormalize: bool, split_k: int = 1, fused_cast: bool = False) -> float:
-    e, h, i, top_k, m = 8, 256, 384, 2, 2
+def moe(
+    renormalize: bool,
+    split_k: int = 1,
+    fused_cast: bool = False,
+    topk_once: bool = True,
+    h: int = 256,
+) -> float:
+    e, i, top_k, m = 8, 384, 2, 2
     x = torch.randn(m, h).bfloat16()
     gate = torch.randn(e, h).bfloat16()
     q13, s13 = quantize(torch.randn(e, 2 * i, h) * 0.05)
@@ -99,6 +106,7 @@ def moe(renormalize: bool, split_k: int = 1, fused_cast: bool = False) -> float:
         renormalize=renormalize,
         split_k=split_k,
         fused_cast=fused_cast,
+        topk_once=topk_once,
     )
     assert out.dtype == x.dtype and out.shape == x.shape
     probs = (x.float() @ gate.float().T).softmax(-1)
@@ -113,6 +121,27 @@ def moe(renormalize: bool, split_k: int = 1, fused_cast: bool = False) -> float:
             act = torch.nn.functional.silu(up[:i]) * up[i:]
             exact[t] += weights[t, j] * (w2[ids[t, j]] @ act)
     return rel_error(out, exact)
+
+
+def router() -> dict[str, float]:
+    """router_topk: the top-k of distinct logits as torch ranks them; ties to the lower
+    index; the counter back at zero after each call, so the next call's last program ranks."""
+    e, h, top_k = 12, 256, 3
+    count = torch.zeros(1, dtype=torch.int32)
+    x, gate = torch.randn(2, h).bfloat16(), torch.randn(e, h).bfloat16()
+    results = {}
+    for call in range(2):  # the same counter twice
+        ids, weights = router_topk(x, gate, count, top_k=top_k, renormalize=False, block_n=4)
+        probs = (x.float() @ gate.float().T).softmax(-1)
+        want_w, want_i = probs.topk(top_k, -1)
+        results[f"ids_{call}"] = float(torch.equal(ids.view(2, top_k).long(), want_i))
+        results[f"weights_{call}"] = rel_error(weights.view(2, top_k), want_w)
+        results[f"count_{call}"] = float(count.item())
+    same = torch.ones(e, h).bfloat16()  # every expert's logit equal
+    ids, weights = router_topk(x[:1], same, count, top_k=top_k, renormalize=True, block_n=8)
+    results["ties_to_lower_index"] = float(ids.tolist() == [0, 1, 2])
+    results["ties_weights"] = rel_error(weights, torch.full((top_k,), 1 / top_k))
+    return results
 
 
 def linear_wrapper() -> dict[str, float]:
@@ -156,10 +185,16 @@ if __name__ == "__main__":
         "dense": dense(),
         "moe_renormalized": moe(True),
         "moe_softmax": moe(False),
-        # The up kernel's K split over 2 programs, partial sums added in the down kernel.
-        "moe_split_k2": moe(True, split_k=2),
+        # A hidden size of 3 scale blocks: the loop up kernel's K tile halves to 128.
+        "moe_hidden_384": moe(True, h=384),
         # The down kernel's last program writes the bf16 result (no cast kernel).
         "moe_fused_cast": moe(True, fused_cast=True),
+        # The tl.dot up kernel, which ranks the experts in each of its programs.
+        "moe_dot_renormalized": moe(True, topk_once=False),
+        "moe_dot_softmax": moe(False, topk_once=False),
+        # Its K split over 2 programs, partial sums added in the down kernel.
+        "moe_split_k2": moe(True, split_k=2, topk_once=False),
+        "router": router(),
         "linear": linear_wrapper(),
     }
     json.dump(report, sys.stdout)

@@ -50,10 +50,25 @@ def test_gemv_matches_float32_math(interpreted: dict[str, Any]) -> None:
 
 
 def test_moe_decode_routes_and_sums_like_float32_math(interpreted: dict[str, Any]) -> None:
+    # The top-k ranked once by the router kernel, the loop up kernel (TILES' default).
     assert interpreted["moe_renormalized"] < TOLERANCE
     assert interpreted["moe_softmax"] < TOLERANCE
-    assert interpreted["moe_split_k2"] < TOLERANCE
+    assert interpreted["moe_hidden_384"] < TOLERANCE
     assert interpreted["moe_fused_cast"] < TOLERANCE
+    # The tl.dot up kernel, the top-k in each of its programs.
+    assert interpreted["moe_dot_renormalized"] < TOLERANCE
+    assert interpreted["moe_dot_softmax"] < TOLERANCE
+    assert interpreted["moe_split_k2"] < TOLERANCE
+
+
+def test_router_kernel_ranks_once_and_resets_its_counter(interpreted: dict[str, Any]) -> None:
+    router = interpreted["router"]
+    for call in (0, 1):  # the second call finds the counter at zero again
+        assert router[f"ids_{call}"] == 1.0
+        assert router[f"weights_{call}"] < TOLERANCE
+        assert router[f"count_{call}"] == 0.0
+    assert router["ties_to_lower_index"] == 1.0
+    assert router["ties_weights"] < TOLERANCE
 
 
 def test_linear_wrapper_sends_few_rows_to_the_gemv_and_more_to_vllm(

@@ -1,0 +1,99 @@
+"""The MoE router of a decode step and its softmax top-k, in one kernel.
+
+A GEMV over the router's 16-bit weights writes each token's expert logits; the program that
+finishes last (a counter the programs add to, which it resets for the next call) ranks each
+token's logits once and writes the top-k experts and their weights. The expert kernels
+(fp8_decode_kernels.py) then load a pair's expert id instead of ranking 128 logits in each of
+their programs, which let the up kernel be ~1,500 small programs instead of 96 large ones: on
+an H100 a batch-1 MoE layer took 26.0-26.7 µs against 28.3 with the top-k in every up program
+(bench/results/read_floor_h100-topk-once*.md).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _router_topk_kernel(
+    x_ptr, w_ptr, logits_ptr, ids_ptr, weights_ptr, count_ptr, M, E, K, stride_xm,
+    E_P2: tl.constexpr, TOP_K: tl.constexpr, RENORMALIZE: tl.constexpr, M_P2: tl.constexpr,
+    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+):  # fmt: skip
+    offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_m = tl.arange(0, M_P2)
+    offs_k = tl.arange(0, BLOCK_K)
+    acc = tl.zeros((M_P2, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + offs_k
+        inside_k = (ks < K)[None, :]
+        w = tl.load(
+            w_ptr + offs_n[:, None] * K + ks[None, :], mask=(offs_n < E)[:, None] & inside_k
+        )
+        x = tl.load(
+            x_ptr + offs_m[:, None] * stride_xm + ks[None, :],
+            mask=(offs_m < M)[:, None] & inside_k,
+        )
+        acc += tl.sum(x.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
+    inside = (offs_m < M)[:, None] & (offs_n < E)[None, :]
+    tl.store(logits_ptr + offs_m[:, None] * E + offs_n[None, :], acc, mask=inside)
+    # Every thread's stores are issued before the program counts itself done; the count's
+    # acquire-release makes all programs' logits visible to the last one, which reads them
+    # from L2 (.cg), where they were written.
+    tl.debug_barrier()
+    done = tl.atomic_add(count_ptr, 1, sem="acq_rel")
+    if done == tl.num_programs(0) - 1:
+        offs_e = tl.arange(0, E_P2)
+        for m in range(M):
+            logits = tl.load(
+                logits_ptr + m * E + offs_e, mask=offs_e < E, other=float("-inf"),
+                cache_modifier=".cg",
+            )  # fmt: skip
+            # An expert's rank: the experts ahead of it (ties: the lower index ahead), all
+            # at once in a few parallel reductions.
+            ahead = (logits[None, :] > logits[:, None]) | (
+                (logits[None, :] == logits[:, None]) & (offs_e[None, :] < offs_e[:, None])
+            )
+            rank = tl.sum(ahead.to(tl.int32), axis=1)
+            probs = tl.exp(logits - tl.max(logits, axis=0))
+            top = rank < TOP_K
+            if RENORMALIZE:
+                total = tl.sum(tl.where(top, probs, 0.0), axis=0)
+            else:
+                total = tl.sum(probs, axis=0)
+            tl.store(ids_ptr + m * TOP_K + rank, offs_e, mask=top)
+            tl.store(weights_ptr + m * TOP_K + rank, probs / total, mask=top)
+        tl.store(count_ptr, 0)
+
+
+def router_topk(
+    x: torch.Tensor,
+    gate_weight: torch.Tensor,
+    count: torch.Tensor,
+    *,
+    top_k: int,
+    renormalize: bool,
+    block_n: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each token's top-k experts of ``softmax(x @ gate_weight.T)`` [M * top_k] int32, best
+    first, and their weights (float32; renormalized over the k or not). ``count``: one int32
+    zero on x's device, left at zero (a layer's, or shared by kernels that run one after
+    another on a stream)."""
+    m, k = x.shape
+    e = gate_weight.shape[0]
+    if gate_weight.shape[1] != k or gate_weight.stride(1) != 1 or x.stride(1) != 1:
+        raise ValueError(f"router_topk: x {tuple(x.shape)}, router {tuple(gate_weight.shape)}")
+    if not 0 < top_k <= e or count.dtype != torch.int32:
+        raise ValueError(f"router_topk: top {top_k} of {e} experts, count {count.dtype}")
+    logits = torch.empty((m, e), dtype=torch.float32, device=x.device)
+    ids = torch.empty((m * top_k,), dtype=torch.int32, device=x.device)
+    weights = torch.empty((m * top_k,), dtype=torch.float32, device=x.device)
+    _router_topk_kernel[(triton.cdiv(e, block_n),)](
+        x, gate_weight, logits, ids, weights, count, m, e, k, x.stride(0),
+        E_P2=triton.next_power_of_2(e), TOP_K=top_k, RENORMALIZE=renormalize,
+        M_P2=triton.next_power_of_2(m), BLOCK_N=block_n,
+        BLOCK_K=min(2048, triton.next_power_of_2(k)), num_warps=4,
+    )  # fmt: skip
+    return ids, weights
