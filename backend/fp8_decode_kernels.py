@@ -7,10 +7,14 @@ each weight byte once and do the work of several of vLLM's kernels in one. Weigh
 activations stay in 16 bits, so no activation quantization kernel runs before them.
 
 ``moe_decode``: router logits, softmax top-k, both expert GEMMs, SiLU-and-mul and the
-weighted sum over the chosen experts in three kernels (the router GEMV, fp8_dense_kernels.py;
-up + SiLU-and-mul with the top-k inside; down with the weighted sum as float32 atomic adds,
-its last program converting the sum to 16 bits: ``moe_fused_cast``), where vLLM runs a router
-GEMM, top-k, two activation quantizations, two grouped GEMMs, SiLU-and-mul and a sum.
+weighted sum over the chosen experts in three kernels, where vLLM runs a router GEMM, top-k,
+two activation quantizations, two grouped GEMMs, SiLU-and-mul and a sum:
+- the router GEMV, whose last program ranks the experts (fp8_moe_router.py), or without
+  ``moe_topk_once`` fp8_dense_kernels.py's GEMV;
+- up + SiLU-and-mul: a loop of a few rows a program for the experts the router chose, or
+  without ``moe_topk_once`` the ``tl.dot`` kernel below, with the top-k in each program;
+- down (``tl.dot``) with the weighted sum as float32 atomic adds, its last program converting
+  the sum to 16 bits (``moe_fused_cast``).
 
 They are for a handful of tokens (``MAX_DECODE_TOKENS``); larger batches keep vLLM's kernels.
 Results are accumulated in float32. Measured on an H200 (bench/results/decode_kernels_dot.md,
@@ -29,13 +33,15 @@ from fathom.backend.fp8_moe_router import router_topk
 
 # --- The MoE's expert GEMMs on tl.dot ------------------------------------------------------
 # Loops like fp8_dense_kernels.py's ``_gemv_kernel`` hold one tile of weights per program in
-# registers: too few bytes in flight to stream from HBM (the first MoE kernels reached ~1 TB/s).
-# These feed ``tl.dot`` instead (``group_dot``): the token's row padded to 16, the weights the
-# other operand, a K loop that Triton software-pipelines (``num_stages`` tiles of every program
-# in flight through shared memory), as vLLM's ``fused_moe_kernel`` does. A program's rows lie
-# in one 128-row scale block, and each product covers 128 columns, so each is scaled by one
-# number. The products are fp16 (bf16 products and row-scaled fp16 activations measured
-# slower: bench/results/decode_kernels_dot.md); vLLM's W8A8 path quantizes them to FP8.
+# registers: the first MoE kernels, loops that each ranked the experts, reached ~1 TB/s. With
+# the experts ranked once (fp8_moe_router.py), ~1,500 loop programs stream the up weights at
+# ~2.2 TB/s (``_moe_up_loop_kernel``). The kernels here feed ``tl.dot`` (``group_dot``): the
+# token's row padded to 16, the weights the other operand, a K loop that Triton
+# software-pipelines (``num_stages`` tiles of every program in flight through shared memory),
+# as vLLM's ``fused_moe_kernel`` does. A program's rows lie in one 128-row scale block, and
+# each product covers 128 columns, so each is scaled by one number. The products are fp16
+# (bf16 products and row-scaled fp16 activations measured slower:
+# bench/results/decode_kernels_dot.md); vLLM's W8A8 path quantizes them to FP8.
 
 
 @triton.jit

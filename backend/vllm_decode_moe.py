@@ -32,6 +32,10 @@ class DecodeMoE:
         self.w2, self.w2_scale = experts.w2_weight, experts.w2_weight_scale_inv
         self.top_k = int(runner.router.top_k)
         self.renormalize = bool(runner.router.renormalize)
+        # The router kernel's count of programs done (fp8_moe_router.py): made here, before
+        # vLLM captures its CUDA graphs, so every replay adds to the same zero, which the
+        # kernel's last program leaves at zero again.
+        self.count = torch.zeros(1, dtype=torch.int32, device=self.w13.device)
 
     def __call__(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return moe_decode(
@@ -43,6 +47,7 @@ class DecodeMoE:
             self.w2_scale,
             top_k=self.top_k,
             renormalize=self.renormalize,
+            count=self.count,
         )
 
     @classmethod
