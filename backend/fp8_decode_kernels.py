@@ -125,35 +125,28 @@ def _moe_up_dot_kernel(
 
 
 @triton.jit
-def _prefetch_l2(ptrs):
-    """Ask L2 for the lines at ``ptrs`` (``prefetch.global.L2::evict_last``): no register is
-    written and the program does not wait. PTX: GPU only, not Triton's interpreter."""
-    tl.inline_asm_elementwise(
-        "prefetch.global.L2::evict_last [$1];\n\tmov.u32 $0, 0;", "=r,l",
-        [ptrs.to(tl.int64)], dtype=tl.int32, is_pure=False, pack=1,
-    )  # fmt: skip
-
-
-@triton.jit
 def _moe_up_loop_kernel(
-    x_ptr, ids_ptr, w_ptr, s_ptr, act_ptr, out_ptr, OUT_NUMEL, INTER, stride_xm,
-    stride_we, stride_wn, stride_se, stride_sn, down_ptr, stride_de,
-    K: tl.constexpr, TOP_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    QBLOCK: tl.constexpr, PREFETCH: tl.constexpr, LINES: tl.constexpr, EVICT: tl.constexpr,
+    x_ptr, logits_ptr, ids_ptr, weights_ptr, w_ptr, s_ptr, act_ptr, out_ptr, E, OUT_NUMEL,
+    INTER, stride_xm, stride_we, stride_wn, stride_se, stride_sn,
+    K: tl.constexpr, TOP_K: tl.constexpr, E_P2: tl.constexpr, RENORMALIZE: tl.constexpr,
+    RANK: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
 ):  # fmt: skip
-    """act[pair] = silu(x W_gate.T) * (x W_up.T) for the pair's expert (``ids``, from the
-    router's top-k), BLOCK_N gate rows and the matching up rows a program, with a broadcast
-    multiply and a sum as fp8_dense_kernels.py's loop does; zeroes ``out``, which the down
-    kernel adds into. With PREFETCH, each program first asks L2 for its share of the pair's
-    down weights (``down_ptr``), so the down kernel finds them there."""
+    """act[pair] = silu(x W_gate.T) * (x W_up.T) for the pair's expert, BLOCK_N gate rows and
+    the matching up rows a program, with a broadcast multiply and a sum as
+    fp8_dense_kernels.py's loop does; zeroes ``out``, which the down kernel adds into. The
+    expert: ``ids`` from the router kernel's top-k, or with RANK ranked from ``logits`` by
+    each program (the first of a pair's programs storing it for the down kernel)."""
     pair = tl.program_id(0)  # token * TOP_K + slot
     tile = tl.program_id(1)
     m = pair // TOP_K
-    expert = tl.load(ids_ptr + pair).to(tl.int64)
-    if PREFETCH:
-        share = stride_de // tl.num_programs(1)  # one expert's down matrix is contiguous
-        lines = tl.minimum(tl.arange(0, LINES) * 128, share - 1)
-        _prefetch_l2(down_ptr + expert * stride_de + tile * share + lines)
+    if RANK:
+        expert, weight = _ranked_slot(logits_ptr, m, pair % TOP_K, E, E_P2, TOP_K, RENORMALIZE)
+        if tile == 0:
+            tl.store(ids_ptr + pair, expert)
+            tl.store(weights_ptr + pair, weight)
+        expert = expert.to(tl.int64)
+    else:
+        expert = tl.load(ids_ptr + pair).to(tl.int64)
     if (pair == 0) & (tile == 0):
         offs = tl.arange(0, 1024)
         for i in range(0, OUT_NUMEL, 1024):
@@ -174,8 +167,8 @@ def _moe_up_loop_kernel(
     for k0 in tl.static_range(0, K, BLOCK_K):
         ks = k0 + offs_k
         x = tl.load(x_ptr + m * stride_xm + ks).to(tl.float32)
-        wg = tl.load(g_rows + ks[None, :], eviction_policy=EVICT).to(tl.float32)
-        wu = tl.load(u_rows + ks[None, :], eviction_policy=EVICT).to(tl.float32)
+        wg = tl.load(g_rows + ks[None, :]).to(tl.float32)
+        wu = tl.load(u_rows + ks[None, :]).to(tl.float32)
         gate += tl.sum(wg * (x * tl.load(sg_row + ks // QBLOCK))[None, :], axis=1)
         up += tl.sum(wu * (x * tl.load(su_row + ks // QBLOCK))[None, :], axis=1)
     act = gate / (1.0 + tl.exp(-gate)) * up
@@ -263,9 +256,9 @@ def moe_decode(
     num_warps: int | None = None,
     split_k: int | None = None,
     fused_cast: bool | None = None,
+    up_loop: bool | None = None,
     topk_once: bool | None = None,
     count: torch.Tensor | None = None,
-    prefetch: bool | None = None,
 ) -> torch.Tensor:
     """A softmax-top-k MoE layer (SiLU-and-mul experts) for x [M, H], M ≤ MAX_DECODE_TOKENS.
 
@@ -273,9 +266,9 @@ def moe_decode(
     gate rows then up rows and ``w2`` [E, H, I] its down projection, FP8 with one scale per
     128x128 block (``w13_scale`` [E, 2I/128, H/128], ``w2_scale`` [E, H/128, I/128]).
     ``block_n`` and ``block_k`` (up, down), ``stages``, ``num_warps``, ``split_k`` (the up
-    kernel's), ``fused_cast``, ``topk_once`` (the router kernel ranks the experts, the up
-    kernel is the loop: fp8_moe_router.py) and ``prefetch`` (that up kernel asks L2 for the
-    down weights; on a GPU only) override ``TILES``. ``count``: the router kernel's counter
+    kernel's), ``fused_cast``, ``up_loop`` (the loop up kernel instead of the tl.dot one) and
+    ``topk_once`` (with the loop: the router kernel ranks the experts, fp8_moe_router.py,
+    rather than each up program) override ``TILES``. ``count``: the router kernel's counter
     (one int32 zero it leaves at zero; a new one for each call without).
     """
     m, h = x.shape
@@ -290,14 +283,17 @@ def moe_decode(
         raise ValueError(f"moe_decode: hidden size {h} not {split} parts of {up_k} columns")
     if m > MAX_DECODE_TOKENS or w2.shape != (e, h, i) or i % up_n or h % down_n:
         raise ValueError(f"moe_decode: x {tuple(x.shape)}, w13 {tuple(w13.shape)}")
-    tiles = (up_n, down_n, TILES["moe_up_loop_block_n"])
-    if any(QUANT_BLOCK % n or i % n for n in tiles) or up_k % QUANT_BLOCK or down_k % QUANT_BLOCK:
+    loop_n = TILES["moe_up_loop_block_n"]
+    if i % loop_n or any(QUANT_BLOCK % n for n in (up_n, down_n, loop_n)):
+        raise ValueError("moe_decode: tiles across scale blocks")
+    if up_k % QUANT_BLOCK or down_k % QUANT_BLOCK:
         raise ValueError("moe_decode: tiles across scale blocks")
     stages = stages or TILES["moe_stages"]
     num_warps = num_warps or TILES["moe_warps"]
-    once = bool(TILES["moe_topk_once"] if topk_once is None else topk_once)
-    if once and split > 1:
-        raise ValueError("moe_decode: the loop up kernel (topk_once) does not split K")
+    loop = bool(TILES["moe_up_loop"] if up_loop is None else up_loop)
+    once = loop and bool(TILES["moe_topk_once"] if topk_once is None else topk_once)
+    if loop and split > 1:
+        raise ValueError("moe_decode: the loop up kernel does not split K")
     pairs = m * top_k
     if split == 1:
         act = torch.empty((pairs, i), dtype=torch.bfloat16, device=x.device)
@@ -316,23 +312,23 @@ def moe_decode(
             x, gate_weight, count, top_k=top_k, renormalize=renormalize,
             block_n=TILES["router_block_n"],
         )  # fmt: skip
-        loop_n, loop_k = TILES["moe_up_loop_block_n"], TILES["moe_up_loop_block_k"]
-        while h % loop_k:  # a power of two (tl.arange) that divides the hidden size
-            loop_k //= 2
-        fetch = x.is_cuda and bool(TILES["moe_prefetch_down"] if prefetch is None else prefetch)
-        _moe_up_loop_kernel[(pairs, i // loop_n)](
-            x, ids, w13, w13_scale, act, out, out.numel(), i, x.stride(0),
-            w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
-            w2, w2.stride(0),
-            K=h, TOP_K=top_k, BLOCK_N=loop_n, BLOCK_K=loop_k,
-            QBLOCK=QUANT_BLOCK, PREFETCH=fetch, EVICT="evict_first" if fetch else "",
-            LINES=triton.next_power_of_2(triton.cdiv(h * loop_n, 128)),
-            num_warps=TILES["moe_up_loop_warps"],
-        )  # fmt: skip
+        logits = weights  # not read: the up kernel takes the router's ids
     else:
         logits = gemv(x, gate_weight, out_dtype=torch.float32, block_n=TILES["router_block_n"])
         ids = torch.empty((pairs,), dtype=torch.int32, device=x.device)
         weights = torch.empty((pairs,), dtype=torch.float32, device=x.device)
+    if loop:
+        loop_k = TILES["moe_up_loop_block_k"]
+        while h % loop_k:  # a power of two (tl.arange) that divides the hidden size
+            loop_k //= 2
+        _moe_up_loop_kernel[(pairs, i // loop_n)](
+            x, logits, ids, weights, w13, w13_scale, act, out, e, out.numel(), i, x.stride(0),
+            w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),
+            K=h, TOP_K=top_k, E_P2=triton.next_power_of_2(e), RENORMALIZE=renormalize,
+            RANK=not once, BLOCK_N=loop_n, BLOCK_K=loop_k, QBLOCK=QUANT_BLOCK,
+            num_warps=TILES["moe_up_loop_warps"],
+        )  # fmt: skip
+    else:
         _moe_up_dot_kernel[(pairs, i // up_n, split)](
             x, logits, w13, w13_scale, act, ids, weights, out, e, i, h, out.numel(),
             x.stride(0), w13.stride(0), w13.stride(1), w13_scale.stride(0), w13_scale.stride(1),

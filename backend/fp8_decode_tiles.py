@@ -64,17 +64,20 @@ TILES: dict[str, int] = {
     # 50 µs a batch-1 step). On an H200: 26.6 µs a call against 27.6 with the separate cast
     # (decode_kernels_h200-split.json), checked against float32 math by the GPU test.
     "moe_fused_cast": 1,
-    # 1: the router kernel's last program ranks the experts once (fp8_moe_router.py) and the
-    # up kernel is a loop of moe_up_loop_block_n gate and up rows a program (~1,500 programs
-    # at one token) instead of the tl.dot kernel's 64-row tiles with the top-k in each of its
-    # 96 programs. On an H100, one token: 26.0-26.7 µs a layer against 28.3, the up kernel
-    # ~11.5 µs against a 10.1 µs read floor (read_floor_h100-topk-once*.md).
-    "moe_topk_once": 1,
-    "moe_up_loop_block_n": 4,
-    "moe_up_loop_block_k": 1024,
+    # 1: the up kernel is a loop of moe_up_loop_block_n gate and up rows a program (768
+    # programs at one token) instead of the tl.dot kernel's 64-row tiles (96 programs).
+    # Alone, on an H100, one token: 25.9-26.5 µs a layer against 28.3-28.8
+    # (read_floor_h100-topk-once*.md).
+    "moe_up_loop": 1,
+    "moe_up_loop_block_n": 8,
+    "moe_up_loop_block_k": 512,
     "moe_up_loop_warps": 4,
-    # 1: that up kernel asks L2 for the down kernel's weights first.
-    "moe_prefetch_down": 0,
+    # 1: with the loop, the router kernel's last program ranks the experts once
+    # (fp8_moe_router.py) and the up programs load their expert's id; 0: each up program
+    # ranks them. Ranking once made the router 5.0 µs a layer in the whole model against the
+    # GEMV's 2.4, which ate the loop's gain: a batch-1 step took 3.498 against 3.494 ms
+    # (whole_model_topk_once_h100.md).
+    "moe_topk_once": 0,
 }
 # The tl.dot kernel's [row tile, K tile] by weight shape ("NxK") and rows a program (16, 32
 # or 64: the step's tokens padded), where they differ from dense_dot_block_n/_k: the fastest

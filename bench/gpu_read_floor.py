@@ -168,12 +168,20 @@ def moe_row(tokens: int, topk_once: bool = False) -> dict[str, Any]:
         act = torch.nn.functional.silu(h[:INTERMEDIATE]) * h[INTERMEDIATE:]
         exact[t] += top_w[t, j] * (w2[top_i[t, j]] @ act)
     del w13, w2
+    layer = functools.partial(
+        moe_decode, gate_weight=gate, w13=q13, w13_scale=s13, w2=q2, w2_scale=s2,
+        top_k=TOP_K, renormalize=True,
+    )  # fmt: skip
+    down_128 = {"block_n": (64, 128), "block_k": (256, 128)}
     variants: dict[str, Callable[..., torch.Tensor]] = {
-        "moe_decode, plugin tiles": functools.partial(
-            moe_decode, gate_weight=gate, w13=q13, w13_scale=s13, w2=q2, w2_scale=s2,
-            top_k=TOP_K, renormalize=True,
+        "moe_decode, plugin tiles": layer,
+        "moe_decode, tl.dot up kernel": functools.partial(layer, up_loop=False),
+        "moe_decode, top-k once": functools.partial(layer, topk_once=True),
+        "moe_decode, down 128 x 128": functools.partial(layer, **down_128),
+        "moe_decode, tl.dot up kernel, down 128 x 128": functools.partial(
+            layer, up_loop=False, **down_128
         ),
-    }  # fmt: skip
+    }
     variants.update(topk_once_variants(gate, q13, s13, q2, s2) if topk_once else {})
     inputs = [(torch.randn_like(x),) for _ in range(32)]
     row: dict[str, Any] = {"op": "moe", "tokens": tokens, "variants": {}}

@@ -87,7 +87,8 @@ def moe(
     renormalize: bool,
     split_k: int = 1,
     fused_cast: bool = False,
-    topk_once: bool = True,
+    up_loop: bool = True,
+    topk_once: bool = False,
     h: int = 256,
 ) -> float:
     e, i, top_k, m = 8, 384, 2, 2
@@ -106,6 +107,7 @@ def moe(
         renormalize=renormalize,
         split_k=split_k,
         fused_cast=fused_cast,
+        up_loop=up_loop,
         topk_once=topk_once,
     )
     assert out.dtype == x.dtype and out.shape == x.shape
@@ -189,11 +191,14 @@ if __name__ == "__main__":
         "moe_hidden_384": moe(True, h=384),
         # The down kernel's last program writes the bf16 result (no cast kernel).
         "moe_fused_cast": moe(True, fused_cast=True),
+        # The experts ranked once by the router kernel, not in each up program.
+        "moe_once_renormalized": moe(True, topk_once=True),
+        "moe_once_softmax": moe(False, topk_once=True),
         # The tl.dot up kernel, which ranks the experts in each of its programs.
-        "moe_dot_renormalized": moe(True, topk_once=False),
-        "moe_dot_softmax": moe(False, topk_once=False),
+        "moe_dot_renormalized": moe(True, up_loop=False),
+        "moe_dot_softmax": moe(False, up_loop=False),
         # Its K split over 2 programs, partial sums added in the down kernel.
-        "moe_split_k2": moe(True, split_k=2, topk_once=False),
+        "moe_split_k2": moe(True, split_k=2, up_loop=False),
         "router": router(),
         "linear": linear_wrapper(),
     }

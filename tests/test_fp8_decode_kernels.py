@@ -50,11 +50,14 @@ def test_gemv_matches_float32_math(interpreted: dict[str, Any]) -> None:
 
 
 def test_moe_decode_routes_and_sums_like_float32_math(interpreted: dict[str, Any]) -> None:
-    # The top-k ranked once by the router kernel, the loop up kernel (TILES' default).
+    # The loop up kernel, the top-k in each of its programs (TILES' default).
     assert interpreted["moe_renormalized"] < TOLERANCE
     assert interpreted["moe_softmax"] < TOLERANCE
     assert interpreted["moe_hidden_384"] < TOLERANCE
     assert interpreted["moe_fused_cast"] < TOLERANCE
+    # The top-k ranked once by the router kernel.
+    assert interpreted["moe_once_renormalized"] < TOLERANCE
+    assert interpreted["moe_once_softmax"] < TOLERANCE
     # The tl.dot up kernel, the top-k in each of its programs.
     assert interpreted["moe_dot_renormalized"] < TOLERANCE
     assert interpreted["moe_dot_softmax"] < TOLERANCE

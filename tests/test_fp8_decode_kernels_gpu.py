@@ -87,11 +87,11 @@ def test_moe_decode_matches_float32_math_and_beats_vllms_error() -> None:
     # The tl.dot up kernel (top-k in each program), its K split over 2 and 4 programs
     # (TILES["moe_up_split_k"]), the cast to bf16 by the down kernel's last program
     # (TILES["moe_fused_cast"]), which a race would show as a wrong or partial sum; then the
-    # top-k ranked once by the router kernel with the loop up kernel, with and without its
-    # L2 prefetch of the down weights (one counter for all calls: a count left behind would
-    # route the next call with stale experts).
+    # loop up kernel, the top-k in each of its programs or ranked once by the router kernel
+    # (one counter for all calls: a count left behind would route the next call with stale
+    # experts).
     count = torch.zeros(1, dtype=torch.int32, device="cuda")
-    for m, renormalize, split, cast, once, prefetch in (
+    for m, renormalize, split, cast, loop, once in (
         (1, True, 1, False, False, False),
         (3, True, 1, False, False, False),
         (2, False, 1, False, False, False),
@@ -103,8 +103,8 @@ def test_moe_decode_matches_float32_math_and_beats_vllms_error() -> None:
         (2, False, 1, True, True, False),
         (4, True, 1, False, True, False),
         (1, True, 1, True, True, True),
-        (2, True, 1, True, True, True),
-        (1, False, 1, True, True, True),
+        (2, False, 1, True, True, True),
+        (4, True, 1, False, True, True),
     ):
         x = torch.randn(m, HIDDEN, device="cuda", dtype=torch.bfloat16)
         probs = (x.float() @ gate.float().T).softmax(-1)
@@ -129,14 +129,14 @@ def test_moe_decode_matches_float32_math_and_beats_vllms_error() -> None:
             renormalize=renormalize,
             split_k=split,
             fused_cast=cast,
+            up_loop=loop,
             topk_once=once,
             count=count,
-            prefetch=prefetch,
         )
         ours = rel_error(out, exact)
         print(
             f"moe_decode m={m} renormalize={renormalize} split_k={split} cast={cast} "
-            f"topk_once={once} prefetch={prefetch}: {ours:.5f} (vLLM {theirs:.5f})"
+            f"up_loop={loop} topk_once={once}: {ours:.5f} (vLLM {theirs:.5f})"
         )
         assert count.item() == 0
         assert out.dtype == x.dtype
