@@ -45,8 +45,8 @@ TILES: dict[str, int] = {
     "router_block_n": 8,
     "moe_up_block_n": 64,
     "moe_up_block_k": 256,
-    "moe_down_block_n": 64,
-    "moe_down_block_k": 256,
+    "moe_down_block_n": 128,
+    "moe_down_block_k": 128,
     "moe_stages": 3,
     "moe_warps": 4,
     # Split K (the hidden size) of the up kernel over this many programs a row tile: at 1 it
