@@ -9,10 +9,11 @@ activations stay in 16 bits, so no activation quantization kernel runs before th
 ``moe_decode``: router logits, softmax top-k, both expert GEMMs, SiLU-and-mul and the
 weighted sum over the chosen experts in three kernels, where vLLM runs a router GEMM, top-k,
 two activation quantizations, two grouped GEMMs, SiLU-and-mul and a sum:
-- the router GEMV, whose last program ranks the experts (fp8_moe_router.py), or without
-  ``moe_topk_once`` fp8_dense_kernels.py's GEMV;
-- up + SiLU-and-mul: a loop of a few rows a program for the experts the router chose, or
-  without ``moe_topk_once`` the ``tl.dot`` kernel below, with the top-k in each program;
+- the router GEMV (fp8_dense_kernels.py), or with ``moe_topk_once`` one whose last program
+  ranks the experts (fp8_moe_router.py);
+- up + SiLU-and-mul: the ``tl.dot`` kernel below with the top-k in each program, or with
+  ``moe_up_loop`` a loop of a few rows a program (ranking in each, or loading the router
+  kernel's ids);
 - down (``tl.dot``) with the weighted sum as float32 atomic adds, its last program converting
   the sum to 16 bits (``moe_fused_cast``).
 

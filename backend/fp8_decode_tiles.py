@@ -45,8 +45,11 @@ TILES: dict[str, int] = {
     "router_block_n": 8,
     "moe_up_block_n": 64,
     "moe_up_block_k": 256,
-    "moe_down_block_n": 128,
-    "moe_down_block_k": 128,
+    # Down: 128 x 128 was faster alone on an H100 (26.1 against 26.5 µs at one token, 43.1
+    # against 45.1 at two: read_floor_h100-topk-once3-*.md) but is not yet measured in the
+    # whole model apart from the loop up kernel (whole_model_topk_once_h100.md).
+    "moe_down_block_n": 64,
+    "moe_down_block_k": 256,
     "moe_stages": 3,
     "moe_warps": 4,
     # Split K (the hidden size) of the up kernel over this many programs a row tile: at 1 it
@@ -66,17 +69,20 @@ TILES: dict[str, int] = {
     "moe_fused_cast": 1,
     # 1: the up kernel is a loop of moe_up_loop_block_n gate and up rows a program (768
     # programs at one token) instead of the tl.dot kernel's 64-row tiles (96 programs).
-    # Alone, on an H100, one token: 25.9-26.5 µs a layer against 28.3-28.8
-    # (read_floor_h100-topk-once*.md).
-    "moe_up_loop": 1,
+    # Alone, on an H100, one token, with the experts ranked once: 25.9-26.5 µs a layer
+    # against 28.3-28.8 (read_floor_h100-topk-once*.md); in the whole model, with the experts
+    # ranked once, a batch-1 step took 3.498 ms against 3.494 (whole_model_topk_once_h100.md).
+    # Off until a whole-model run shows it faster (with the ranking in each up program, as
+    # here when moe_topk_once is 0, it has not run in the model yet).
+    "moe_up_loop": 0,
     "moe_up_loop_block_n": 8,
     "moe_up_loop_block_k": 512,
     "moe_up_loop_warps": 4,
     # 1: with the loop, the router kernel's last program ranks the experts once
     # (fp8_moe_router.py) and the up programs load their expert's id; 0: each up program
-    # ranks them. Ranking once made the router 5.0 µs a layer in the whole model against the
-    # GEMV's 2.4, which ate the loop's gain: a batch-1 step took 3.498 against 3.494 ms
-    # (whole_model_topk_once_h100.md).
+    # ranks them. In the whole model the router kernel took 5.0 µs a layer, the plain router
+    # GEMV ~2.4 (two profiles, two H100s), which ate the loop's gain: a batch-1 step took 3.498
+    # against 3.494 ms (whole_model_topk_once_h100.md).
     "moe_topk_once": 0,
 }
 # The tl.dot kernel's [row tile, K tile] by weight shape ("NxK") and rows a program (16, 32

@@ -172,14 +172,16 @@ def moe_row(tokens: int, topk_once: bool = False) -> dict[str, Any]:
         moe_decode, gate_weight=gate, w13=q13, w13_scale=s13, w2=q2, w2_scale=s2,
         top_k=TOP_K, renormalize=True,
     )  # fmt: skip
-    down_64 = {"block_n": (64, 64), "block_k": (256, 256)}  # the down tile before 2026-12-06
+    down_128 = {"block_n": (64, 128), "block_k": (256, 128)}
     variants: dict[str, Callable[..., torch.Tensor]] = {
         "moe_decode, plugin tiles": layer,
-        "moe_decode, top-k once": functools.partial(layer, topk_once=True),
-        "moe_decode, down 64 x 256": functools.partial(layer, **down_64),
-        "moe_decode, tl.dot up kernel": functools.partial(layer, up_loop=False),
-        "moe_decode, tl.dot up kernel, down 64 x 256 (shipped before)": functools.partial(
-            layer, up_loop=False, **down_64
+        "moe_decode, loop up kernel": functools.partial(layer, up_loop=True),
+        "moe_decode, loop up kernel, top-k once": functools.partial(
+            layer, up_loop=True, topk_once=True
+        ),
+        "moe_decode, down 128 x 128": functools.partial(layer, **down_128),
+        "moe_decode, loop up kernel, down 128 x 128": functools.partial(
+            layer, up_loop=True, **down_128
         ),
     }
     variants.update(topk_once_variants(gate, q13, s13, q2, s2) if topk_once else {})

@@ -50,7 +50,7 @@ def test_gemv_matches_float32_math(interpreted: dict[str, Any]) -> None:
 
 
 def test_moe_decode_routes_and_sums_like_float32_math(interpreted: dict[str, Any]) -> None:
-    # The loop up kernel, the top-k in each of its programs (TILES' default).
+    # The loop up kernel (TILES' moe_up_loop), the top-k in each of its programs.
     assert interpreted["moe_renormalized"] < TOLERANCE
     assert interpreted["moe_softmax"] < TOLERANCE
     assert interpreted["moe_hidden_384"] < TOLERANCE
@@ -58,7 +58,7 @@ def test_moe_decode_routes_and_sums_like_float32_math(interpreted: dict[str, Any
     # The top-k ranked once by the router kernel.
     assert interpreted["moe_once_renormalized"] < TOLERANCE
     assert interpreted["moe_once_softmax"] < TOLERANCE
-    # The tl.dot up kernel, the top-k in each of its programs.
+    # The tl.dot up kernel (TILES' default), the top-k in each of its programs.
     assert interpreted["moe_dot_renormalized"] < TOLERANCE
     assert interpreted["moe_dot_softmax"] < TOLERANCE
     assert interpreted["moe_split_k2"] < TOLERANCE
