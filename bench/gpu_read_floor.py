@@ -10,10 +10,14 @@ CUDA graph, rotating over copies worth 4x the L2 cache so every byte comes from 
 
 Beside each floor, at one token, Qwen3-Coder-30B-A3B's shapes: the dense linears (QKV,
 o_proj) on ``gemv`` with the plugin's tiles and with a 4-row tile, and the MoE layer on
-``moe_decode``; each with its error against float32 math on the dequantized weights. Writes
-``read_floor_<gpu><tag>.json`` and ``.md``. The split-K and one-launch variants timed beside
-them on 2026-12-06 (bench/results/read_floor_h100.md) lost, and their code was removed after
-commit d741c58 (``bench/split_k_kernels.py``, ``bench/fused_moe_kernel.py`` there).
+``moe_decode`` with its tiles and options (the loop up kernel, the top-k ranked once, a
+128 x 128 down tile; ``--moe-tokens`` of them); each with its error against float32 math on
+the dequantized weights. Writes ``read_floor_<gpu><tag>.json`` and ``.md``. The split-K and
+one-launch variants timed beside them on 2026-12-06 (bench/results/read_floor_h100.md) lost,
+and their code was removed after commit d741c58 (``bench/split_k_kernels.py``,
+``bench/fused_moe_kernel.py`` there); so were the loop down kernel and the up kernel's L2
+prefetch of the down weights (read_floor_h100-topk-once*.md: ``bench/moe_topk_once_kernels.py``
+and ``--topk-once`` at commit 8fa1106).
 """
 
 from __future__ import annotations
@@ -49,7 +53,6 @@ from bench.gpu_decode_kernels import (
     rotating,
     run_header,
 )
-from bench.moe_topk_once_kernels import moe_topk_once
 from fathom.backend.fp8_decode_kernels import moe_decode
 from fathom.backend.fp8_dense_kernels import gemv
 
@@ -116,44 +119,7 @@ def dense_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def topk_once_variants(
-    gate: torch.Tensor, *weights: torch.Tensor
-) -> dict[str, Callable[..., torch.Tensor]]:
-    """moe_topk_once_kernels.py's layer: the loop up kernel's best tiles of the first sweeps
-    (rows of gate and of up a program, K tile, warps: read_floor_h100-topk-once*.md), each
-    with and without asking L2 for the down weights (``prefetch``); the shipped down kernel's
-    tiles after it; the router's rows a program; and the router and up kernels alone (the
-    kernels' times by difference)."""
-    count = torch.zeros(1, dtype=torch.int32, device="cuda")
-    once = functools.partial(
-        moe_topk_once, gate_weight=gate, w13=weights[0], w13_scale=weights[1], w2=weights[2],
-        w2_scale=weights[3], count=count, top_k=TOP_K, renormalize=True,
-    )  # fmt: skip
-    variants: dict[str, Callable[..., torch.Tensor]] = {}
-    for up, prefetch in itertools.product([(4, 1024, 4), (8, 512, 4), (4, 512, 2)], [0, 1, 2]):
-        variants[f"top-k once: up {up}, prefetch {prefetch}"] = functools.partial(
-            once, up=up, prefetch=prefetch
-        )
-    for down, prefetch in itertools.product(
-        [("dot", 64, 128, 4, 4), ("dot", 128, 128, 3, 4), ("dot", 32, 128, 3, 4)], [0, 2]
-    ):
-        variants[f"top-k once: down {down}, prefetch {prefetch}"] = functools.partial(
-            once, down=down, prefetch=prefetch
-        )
-    for router_n in (2, 4, 16):
-        variants[f"top-k once: router {router_n} rows"] = functools.partial(once, router_n=router_n)
-    for router_n in (2, 4, 8):
-        variants[f"top-k once, router {router_n} rows alone"] = functools.partial(
-            once, router_n=router_n, stop_after="router"
-        )
-    for prefetch in (0, 1, 2):
-        variants[f"top-k once, up to the up kernel, prefetch {prefetch}"] = functools.partial(
-            once, prefetch=prefetch, stop_after="up"
-        )
-    return variants
-
-
-def moe_row(tokens: int, topk_once: bool = False) -> dict[str, Any]:
+def moe_row(tokens: int) -> dict[str, Any]:
     gate = (torch.randn(EXPERTS, HIDDEN, device="cuda") * 0.02).bfloat16()
     q13, s13 = quantize(torch.randn(EXPERTS, 2 * INTERMEDIATE, HIDDEN, device="cuda") * 0.02)
     q2, s2 = quantize(torch.randn(EXPERTS, HIDDEN, INTERMEDIATE, device="cuda") * 0.02)
@@ -184,7 +150,6 @@ def moe_row(tokens: int, topk_once: bool = False) -> dict[str, Any]:
             layer, up_loop=True, **down_128
         ),
     }
-    variants.update(topk_once_variants(gate, q13, s13, q2, s2) if topk_once else {})
     inputs = [(torch.randn_like(x),) for _ in range(32)]
     row: dict[str, Any] = {"op": "moe", "tokens": tokens, "variants": {}}
     row["bytes"] = TOP_K * 3 * INTERMEDIATE * HIDDEN + gate.numel() * 2
@@ -238,9 +203,6 @@ def main() -> None:
     parser.add_argument("--block", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--stages", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--ops", default="dense,moe", help="which rows to time (and floor)")
-    parser.add_argument(
-        "--topk-once", action="store_true", help="time moe_topk_once_kernels.py's tiles too"
-    )
     parser.add_argument("--moe-tokens", type=int, default=1, help="tokens of the MoE row")
     parser.add_argument("--shown", type=int, default=6, help="variants a row in the .md")
     args = parser.parse_args()
@@ -249,7 +211,7 @@ def main() -> None:
     result["shown"] = args.shown
     ops = args.ops.split(",")
     result["dense"] = dense_rows() if "dense" in ops else []
-    result["moe"] = moe_row(args.moe_tokens, args.topk_once) if "moe" in ops else None
+    result["moe"] = moe_row(args.moe_tokens) if "moe" in ops else None
     timed = [*result["dense"], *([result["moe"]] if result["moe"] else [])]
     sizes = {row["op"]: row["bytes"] for row in timed}
     if result["moe"]:
