@@ -29,12 +29,16 @@ def _router_topk_kernel(
     for k0 in range(0, K, BLOCK_K):
         ks = k0 + offs_k
         inside_k = (ks < K)[None, :]
+        # Zero past K, the experts and the tokens: the products there add nothing.
         w = tl.load(
-            w_ptr + offs_n[:, None] * K + ks[None, :], mask=(offs_n < E)[:, None] & inside_k
+            w_ptr + offs_n[:, None] * K + ks[None, :],
+            mask=(offs_n < E)[:, None] & inside_k,
+            other=0.0,
         )
         x = tl.load(
             x_ptr + offs_m[:, None] * stride_xm + ks[None, :],
             mask=(offs_m < M)[:, None] & inside_k,
+            other=0.0,
         )
         acc += tl.sum(x.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
     inside = (offs_m < M)[:, None] & (offs_n < E)[None, :]

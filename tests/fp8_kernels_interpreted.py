@@ -126,8 +126,9 @@ def moe(
 
 
 def router() -> dict[str, float]:
-    """router_topk: the top-k of distinct logits as torch ranks them; ties to the lower
-    index; the counter back at zero after each call, so the next call's last program ranks."""
+    """router_topk: the top-k of distinct logits as torch ranks them (also for a hidden size
+    its K tile overhangs); ties to the lower index; the counter back at zero after each call,
+    so the next call's last program ranks."""
     e, h, top_k = 12, 256, 3
     count = torch.zeros(1, dtype=torch.int32)
     x, gate = torch.randn(2, h).bfloat16(), torch.randn(e, h).bfloat16()
@@ -139,6 +140,12 @@ def router() -> dict[str, float]:
         results[f"ids_{call}"] = float(torch.equal(ids.view(2, top_k).long(), want_i))
         results[f"weights_{call}"] = rel_error(weights.view(2, top_k), want_w)
         results[f"count_{call}"] = float(count.item())
+    x200, gate200 = torch.randn(2, 200).bfloat16(), torch.randn(e, 200).bfloat16()  # K tile 256
+    ids, weights = router_topk(x200, gate200, count, top_k=top_k, renormalize=True, block_n=8)
+    want_w, want_i = (x200.float() @ gate200.float().T).softmax(-1).topk(top_k, -1)
+    results["ids_k200"] = float(torch.equal(ids.view(2, top_k).long(), want_i))
+    want_w = want_w / want_w.sum(-1, keepdim=True)
+    results["weights_k200"] = rel_error(weights.view(2, top_k), want_w)
     same = torch.ones(e, h).bfloat16()  # every expert's logit equal
     ids, weights = router_topk(x[:1], same, count, top_k=top_k, renormalize=True, block_n=8)
     results["ties_to_lower_index"] = float(ids.tolist() == [0, 1, 2])

@@ -70,6 +70,8 @@ def test_router_kernel_ranks_once_and_resets_its_counter(interpreted: dict[str, 
         assert router[f"ids_{call}"] == 1.0
         assert router[f"weights_{call}"] < TOLERANCE
         assert router[f"count_{call}"] == 0.0
+    assert router["ids_k200"] == 1.0  # a K tile past the hidden size reads zeros there
+    assert router["weights_k200"] < TOLERANCE
     assert router["ties_to_lower_index"] == 1.0
     assert router["ties_weights"] < TOLERANCE
 
