@@ -30,7 +30,7 @@ import triton.language as tl
 
 from fathom.backend.fp8_decode_tiles import MAX_DECODE_TOKENS, QUANT_BLOCK, TILES
 from fathom.backend.fp8_dense_kernels import gemv, group_dot
-from fathom.backend.fp8_moe_router import router_topk
+from fathom.backend.fp8_moe_router import expert_ranks, router_topk
 
 # --- The MoE's expert GEMMs on tl.dot ------------------------------------------------------
 # Loops like fp8_dense_kernels.py's ``_gemv_kernel`` hold one tile of weights per program in
@@ -48,25 +48,22 @@ from fathom.backend.fp8_moe_router import router_topk
 @triton.jit
 def _ranked_slot(logits_ptr, m, slot, E, E_P2: tl.constexpr, TOP_K: tl.constexpr,
                  RENORMALIZE: tl.constexpr):  # fmt: skip
-    """The expert in place ``slot`` of token ``m``'s softmax top-k, and its weight, in a few
-    parallel reductions: each expert's rank is the number of experts ahead of it (ties: the
-    lower index ahead, a fixed rule, so every program that recomputes the top-k for a token
-    picks the same experts), and the slot's expert is the one of that rank."""
+    """The expert in place ``slot`` of token ``m``'s softmax top-k, and its weight: the one
+    of that rank (``expert_ranks``)."""
     offs_e = tl.arange(0, E_P2)
-    valid = offs_e < E
-    logits = tl.load(logits_ptr + m * E + offs_e, mask=valid, other=float("-inf"))
-    ahead = (logits[None, :] > logits[:, None]) | (
-        (logits[None, :] == logits[:, None]) & (offs_e[None, :] < offs_e[:, None])
-    )
-    rank = tl.sum(ahead.to(tl.int32), axis=1)
-    probs = tl.exp(logits - tl.max(logits, axis=0))
+    logits = tl.load(logits_ptr + m * E + offs_e, mask=offs_e < E, other=float("-inf"))
+    rank, weight = expert_ranks(logits, offs_e, TOP_K, RENORMALIZE)
     mine = rank == slot
-    expert = tl.sum(tl.where(mine, offs_e, 0), axis=0)
-    if RENORMALIZE:
-        total = tl.sum(tl.where(rank < TOP_K, probs, 0.0), axis=0)
-    else:
-        total = tl.sum(probs, axis=0)
-    return expert, tl.sum(tl.where(mine, probs, 0.0), axis=0) / total
+    return tl.sum(tl.where(mine, offs_e, 0), axis=0), tl.sum(tl.where(mine, weight, 0.0), axis=0)
+
+
+@triton.jit
+def _zero(out_ptr, NUMEL):
+    """Zeroes ``out``'s NUMEL elements, which the down kernel adds into (and counts in)."""
+    offs = tl.arange(0, 1024)
+    for i in range(0, NUMEL, 1024):
+        zero = tl.zeros((1024,), out_ptr.dtype.element_ty)
+        tl.store(out_ptr + i + offs, zero, mask=i + offs < NUMEL)
 
 
 @triton.jit
@@ -89,10 +86,7 @@ def _moe_up_dot_kernel(
         tl.store(ids_ptr + pair, expert)
         tl.store(weights_ptr + pair, weight)
     if (pair == 0) & (tile == 0) & (part == 0):
-        offs = tl.arange(0, 1024)
-        for i in range(0, OUT_NUMEL, 1024):
-            zero = tl.zeros((1024,), out_ptr.dtype.element_ty)
-            tl.store(out_ptr + i + offs, zero, mask=i + offs < OUT_NUMEL)
+        _zero(out_ptr, OUT_NUMEL)
     offs_m = tl.arange(0, 16)
     offs_n = tile * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_g = tl.arange(0, QBLOCK)
@@ -149,10 +143,7 @@ def _moe_up_loop_kernel(
     else:
         expert = tl.load(ids_ptr + pair).to(tl.int64)
     if (pair == 0) & (tile == 0):
-        offs = tl.arange(0, 1024)
-        for i in range(0, OUT_NUMEL, 1024):
-            zero = tl.zeros((1024,), out_ptr.dtype.element_ty)
-            tl.store(out_ptr + i + offs, zero, mask=i + offs < OUT_NUMEL)
+        _zero(out_ptr, OUT_NUMEL)
     offs_n = tile * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_k = tl.arange(0, BLOCK_K)
     g_rows = w_ptr + expert * stride_we + offs_n[:, None].to(tl.int64) * stride_wn
@@ -285,9 +276,8 @@ def moe_decode(
     if m > MAX_DECODE_TOKENS or w2.shape != (e, h, i) or i % up_n or h % down_n:
         raise ValueError(f"moe_decode: x {tuple(x.shape)}, w13 {tuple(w13.shape)}")
     loop_n = TILES["moe_up_loop_block_n"]
-    if i % loop_n or any(QUANT_BLOCK % n for n in (up_n, down_n, loop_n)):
-        raise ValueError("moe_decode: tiles across scale blocks")
-    if up_k % QUANT_BLOCK or down_k % QUANT_BLOCK:
+    rows = any(QUANT_BLOCK % n for n in (up_n, down_n, loop_n)) or i % loop_n
+    if rows or up_k % QUANT_BLOCK or down_k % QUANT_BLOCK:
         raise ValueError("moe_decode: tiles across scale blocks")
     stages = stages or TILES["moe_stages"]
     num_warps = num_warps or TILES["moe_warps"]

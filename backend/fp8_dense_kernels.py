@@ -96,18 +96,19 @@ def dense_dot(
 
 
 @triton.jit
-def _gemv_kernel(
-    x_ptr, w_ptr, s_ptr, out_ptr, M, N, K,
-    stride_xm, stride_wn, stride_sn, stride_om,
-    HAS_SCALE: tl.constexpr, M_P2: tl.constexpr,
-    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
+def gemv_rows(
+    x_ptr, w_ptr, s_ptr, n0, M, N, K, stride_xm, stride_wn, stride_sn,
+    HAS_SCALE: tl.constexpr, M_P2: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    QBLOCK: tl.constexpr,
 ):  # fmt: skip
-    offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-    row_block = tl.program_id(0) * BLOCK_N // QBLOCK
+    """[M_P2, BLOCK_N] float32: the activation rows times weight rows ``n0`` to
+    ``n0 + BLOCK_N`` (zero past M and N), a broadcast multiply and a sum over K."""
+    offs_n = n0 + tl.arange(0, BLOCK_N)
     offs_m = tl.arange(0, M_P2)
     offs_k = tl.arange(0, BLOCK_K)
     mask_n = offs_n < N
     mask_m = offs_m < M
+    s_row = s_ptr + (n0 // QBLOCK) * stride_sn
     acc = tl.zeros((M_P2, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, K, BLOCK_K):
         ks = k0 + offs_k
@@ -123,11 +124,28 @@ def _gemv_kernel(
             # divides 128), so each column's scale is one number for all of them: scaling the
             # few activation rows instead of every weight takes BLOCK_N times fewer scale
             # loads and products.
-            s = tl.load(s_ptr + row_block * stride_sn + ks // QBLOCK, mask=ks < K, other=0.0)
-            x = x * s[None, :]
+            x = x * tl.load(s_row + ks // QBLOCK, mask=ks < K, other=0.0)[None, :]
         acc += tl.sum(x[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
+    return acc
+
+
+@triton.jit
+def _gemv_kernel(
+    x_ptr, w_ptr, s_ptr, out_ptr, M, N, K,
+    stride_xm, stride_wn, stride_sn, stride_om,
+    HAS_SCALE: tl.constexpr, M_P2: tl.constexpr,
+    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, QBLOCK: tl.constexpr,
+):  # fmt: skip
+    n0 = tl.program_id(0) * BLOCK_N
+    acc = gemv_rows(
+        x_ptr, w_ptr, s_ptr, n0, M, N, K, stride_xm, stride_wn, stride_sn,
+        HAS_SCALE, M_P2, BLOCK_N, BLOCK_K, QBLOCK,
+    )  # fmt: skip
+    offs_n = n0 + tl.arange(0, BLOCK_N)
+    offs_m = tl.arange(0, M_P2)
+    inside = (offs_m < M)[:, None] & (offs_n < N)[None, :]
     out = out_ptr + offs_m[:, None] * stride_om + offs_n[None, :]
-    tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
+    tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=inside)
 
 
 def _k_tile(k: int, widest: int, rows: int = 1) -> int:

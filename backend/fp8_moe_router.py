@@ -15,32 +15,40 @@ import torch
 import triton
 import triton.language as tl
 
+from fathom.backend.fp8_dense_kernels import gemv_rows
+
+
+@triton.jit
+def expert_ranks(logits, offs_e, TOP_K: tl.constexpr, RENORMALIZE: tl.constexpr):
+    """Each expert's place in the softmax top-k of ``logits`` (-inf past the experts) and its
+    weight (softmax over the top-k with RENORMALIZE, else over all), in a few parallel
+    reductions: an expert's rank is the number of experts ahead of it (ties: the lower index
+    ahead, a fixed rule, so every program that ranks a token's experts picks the same ones)."""
+    ahead = (logits[None, :] > logits[:, None]) | (
+        (logits[None, :] == logits[:, None]) & (offs_e[None, :] < offs_e[:, None])
+    )
+    rank = tl.sum(ahead.to(tl.int32), axis=1)
+    probs = tl.exp(logits - tl.max(logits, axis=0))
+    if RENORMALIZE:
+        total = tl.sum(tl.where(rank < TOP_K, probs, 0.0), axis=0)
+    else:
+        total = tl.sum(probs, axis=0)
+    return rank, probs / total
+
 
 @triton.jit
 def _router_topk_kernel(
-    x_ptr, w_ptr, logits_ptr, ids_ptr, weights_ptr, count_ptr, M, E, K, stride_xm,
+    x_ptr, w_ptr, logits_ptr, ids_ptr, weights_ptr, count_ptr, M, E, K, stride_xm, stride_wn,
     E_P2: tl.constexpr, TOP_K: tl.constexpr, RENORMALIZE: tl.constexpr, M_P2: tl.constexpr,
     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
 ):  # fmt: skip
-    offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    n0 = tl.program_id(0) * BLOCK_N
+    acc = gemv_rows(
+        x_ptr, w_ptr, w_ptr, n0, M, E, K, stride_xm, stride_wn, 0,
+        False, M_P2, BLOCK_N, BLOCK_K, 1,
+    )  # fmt: skip
+    offs_n = n0 + tl.arange(0, BLOCK_N)
     offs_m = tl.arange(0, M_P2)
-    offs_k = tl.arange(0, BLOCK_K)
-    acc = tl.zeros((M_P2, BLOCK_N), dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        ks = k0 + offs_k
-        inside_k = (ks < K)[None, :]
-        # Zero past K, the experts and the tokens: the products there add nothing.
-        w = tl.load(
-            w_ptr + offs_n[:, None] * K + ks[None, :],
-            mask=(offs_n < E)[:, None] & inside_k,
-            other=0.0,
-        )
-        x = tl.load(
-            x_ptr + offs_m[:, None] * stride_xm + ks[None, :],
-            mask=(offs_m < M)[:, None] & inside_k,
-            other=0.0,
-        )
-        acc += tl.sum(x.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
     inside = (offs_m < M)[:, None] & (offs_n < E)[None, :]
     tl.store(logits_ptr + offs_m[:, None] * E + offs_n[None, :], acc, mask=inside)
     # Every thread's stores are issued before the program counts itself done; the count's
@@ -55,20 +63,10 @@ def _router_topk_kernel(
                 logits_ptr + m * E + offs_e, mask=offs_e < E, other=float("-inf"),
                 cache_modifier=".cg",
             )  # fmt: skip
-            # An expert's rank: the experts ahead of it (ties: the lower index ahead), all
-            # at once in a few parallel reductions.
-            ahead = (logits[None, :] > logits[:, None]) | (
-                (logits[None, :] == logits[:, None]) & (offs_e[None, :] < offs_e[:, None])
-            )
-            rank = tl.sum(ahead.to(tl.int32), axis=1)
-            probs = tl.exp(logits - tl.max(logits, axis=0))
+            rank, weight = expert_ranks(logits, offs_e, TOP_K, RENORMALIZE)
             top = rank < TOP_K
-            if RENORMALIZE:
-                total = tl.sum(tl.where(top, probs, 0.0), axis=0)
-            else:
-                total = tl.sum(probs, axis=0)
             tl.store(ids_ptr + m * TOP_K + rank, offs_e, mask=top)
-            tl.store(weights_ptr + m * TOP_K + rank, probs / total, mask=top)
+            tl.store(weights_ptr + m * TOP_K + rank, weight, mask=top)
         tl.store(count_ptr, 0)
 
 
@@ -95,7 +93,7 @@ def router_topk(
     ids = torch.empty((m * top_k,), dtype=torch.int32, device=x.device)
     weights = torch.empty((m * top_k,), dtype=torch.float32, device=x.device)
     _router_topk_kernel[(triton.cdiv(e, block_n),)](
-        x, gate_weight, logits, ids, weights, count, m, e, k, x.stride(0),
+        x, gate_weight, logits, ids, weights, count, m, e, k, x.stride(0), gate_weight.stride(0),
         E_P2=triton.next_power_of_2(e), TOP_K=top_k, RENORMALIZE=renormalize,
         M_P2=triton.next_power_of_2(m), BLOCK_N=block_n,
         BLOCK_K=min(2048, triton.next_power_of_2(k)), num_warps=4,
