@@ -30,6 +30,7 @@ from fathom.backend.vllm_settings import VllmSettings, structure_overrides
 log = logging.getLogger(__name__)
 
 CPU_MAX_MODEL_LEN = 32768
+CUDA_GRAPH_MAX_TOKENS = 2048
 # DeepSeek-V3/V3.1 are trained to 163840 tokens (YaRN 40 x 4096); 128K leaves KV-cache room
 # for several long requests per GPU and covers any repository context Fathom packs. Each
 # family's length is in backend/model_families.py.
@@ -321,6 +322,12 @@ def gpu_settings_for(
             "disable_custom_all_reduce": tp > 1 and not custom_all_reduce,
             "gpu_memory_utilization": klass.gpu_memory_utilization,
             "max_num_batched_tokens": klass.max_num_batched_tokens,
+            # vLLM's CUDA graphs stop at 256 tokens; past them a prefill is host-bound: on an
+            # H100, Qwen3-Coder-30B-A3B's first token took 55-67 ms at any of 272-2000 new
+            # tokens, against 24-46 ms with graphs to 2048 (bench/results/
+            # whole_model_prefill_graphs_h100.md; 1.3 GiB of graphs against 0.4, 17 s more
+            # capture at start). Past ~2048 tokens the GPU's work outlasts the host's launches.
+            "cuda_graph_max_tokens": CUDA_GRAPH_MAX_TOKENS,
             "decode_kernels": decode_kernels_measured(info, tp, pp),
         }
     settings = VllmSettings(**{**base, **overrides, "model_info": info})

@@ -61,6 +61,11 @@ class VllmSettings:
     enable_expert_parallel: bool = False
     gpu_memory_utilization: float | None = None
     max_num_batched_tokens: int | None = None
+    # Steps of up to this many tokens replay CUDA graphs (vLLM's compilation_config
+    # max_cudagraph_capture_size; its default is 256 here). A prefill past the largest graph
+    # launches every kernel from the host, which took longer than the GPU's work: None keeps
+    # vLLM's default, the GPU defaults raise it (backend/gpu_defaults.py).
+    cuda_graph_max_tokens: int | None = None
     kv_cache_dtype: str = "auto"
     # On vLLM's CPU build, gpu_memory_utilization reserves a fraction of a NUMA node's RAM and
     # refuses to start when an editor, a browser and the LSP client already use it; an
@@ -121,6 +126,8 @@ class VllmSettings:
             )
         if self.max_num_batched_tokens is not None and self.max_num_batched_tokens < 1:
             raise SettingsError("max_num_batched_tokens must be positive.")
+        if self.cuda_graph_max_tokens is not None and self.cuda_graph_max_tokens < 1:
+            raise SettingsError("cuda_graph_max_tokens must be positive.")
         if self.speculative not in SPECULATIVE_MODES:
             raise SettingsError(
                 f"speculative {self.speculative!r} is not one of {', '.join(SPECULATIVE_MODES)}."
@@ -252,6 +259,16 @@ class VllmSettings:
             info = self.model_info or local_model_info(model_path)
             kwargs["speculative_config"] = self.speculative_config(info)
         kwargs.update(self.extra)
+        if self.cuda_graph_max_tokens is not None and not self.enforce_eager:
+            graphs = {"max_cudagraph_capture_size": self.cuda_graph_max_tokens}
+            given = kwargs.get("compilation_config")
+            # A compilation_config dict in `extra` keeps its own keys (vLLM refuses a maximum
+            # that differs from the largest of the capture sizes it gives); a
+            # CompilationConfig object there is the caller's whole say, left as it is.
+            if given is None or (
+                isinstance(given, dict) and "cudagraph_capture_sizes" not in given
+            ):
+                kwargs["compilation_config"] = {**graphs, **(given or {})}
         return kwargs
 
     def engine_environment(self, info: ModelInfo | None = None) -> dict[str, str]:

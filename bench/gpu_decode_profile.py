@@ -81,6 +81,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # One CUDA graph for every batch shape, prefill included (vLLM 0.26's default is
     # FULL_AND_PIECEWISE: full graphs for decode, piecewise for the rest).
     "full": {"extra": {"compilation_config": {"cudagraph_mode": "FULL"}}},
+    # CUDA graphs for steps of up to 2048 tokens (vLLM's default stops at 256, so a prefill of
+    # more new tokens launches its kernels one by one from the host).
+    "graphs-2048": {"extra": {"compilation_config": {"max_cudagraph_capture_size": 2048}}},
     "moe-marlin": {"moe_backend": "marlin"},
     # vLLM's Triton attention: one kernel per layer at decode, no split-KV combine pass.
     "triton-attn": {"attention_backend": "TRITON_ATTN"},

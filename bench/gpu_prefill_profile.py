@@ -26,6 +26,25 @@ from bench import gpu_decode_profile
 LAUNCHES = ("cudaLaunchKernel", "cuLaunchKernel", "cuLaunchKernelEx", "cudaLaunchKernelExC")
 
 
+async def prefill_sweep(bench: Any, sizes: list[int], requests: int = 5) -> list[dict[str, Any]]:
+    """Time to first token of fresh prompts (one output token, no prefix-cache hit) at each
+    of ``sizes`` new tokens: on both sides of vLLM's largest CUDA graph, where a prefill goes
+    from graph replays to kernels launched one by one from the host."""
+    rows = []
+    for tokens in sizes:
+        await bench.raw(tokens, 977 + tokens, 1)  # whatever this length compiles, it compiles here
+        ttft_ms = []
+        for i in range(requests):
+            start = time.perf_counter()
+            await bench.raw(tokens, 7919 * (i + 1) + tokens, 1)
+            ttft_ms.append(round((time.perf_counter() - start) * 1000, 2))
+        rows.append(
+            {"prompt_tokens": tokens, "ttft_ms": ttft_ms, "median_ms": statistics.median(ttft_ms)}
+        )
+        print(f"[bench] prefill_sweep {rows[-1]}", flush=True)
+    return rows
+
+
 async def profile_prefill(bench: Any, trace_dir: Path, tokens: int, requests: int = 3) -> dict:
     """``requests`` prefills of ``tokens`` fresh tokens, timed, then profiled."""
     await bench.raw(tokens, 31, 1)  # whatever this length compiles, it compiles here

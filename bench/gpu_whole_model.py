@@ -38,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import common, dummy_models, gpu_decode_profile, gpu_engine, ngram_speculation
-from bench.gpu_prefill_profile import profile_prefill
+from bench.gpu_prefill_profile import prefill_sweep, profile_prefill
 from fathom.backend.engine import GenerationStats
 from fathom.backend.gpu_defaults import detect_gpus, estimate_weight_bytes, gpu_settings_for
 from fathom.backend.model_info import inspect_model
@@ -280,6 +280,8 @@ async def run(args: argparse.Namespace, result: dict[str, Any], save: Callable[[
             result["ttft_long"] = {name: await ttft(runner, args.ttft_long)}
         elif phase == "edits" and bench.engine:
             result["edits"] = await edits(bench.engine, args.edit_requests, args.edit_tokens)
+        elif phase == "prefill_sweep":
+            result["prefill_sweep"] = await prefill_sweep(bench, args.prefill_sizes)
         elif phase == "profile_prefill":  # one past the CUDA graphs: host time, not GPU
             result["trace_prefill"] = await profile_prefill(bench, trace_dir, args.prefill_tokens)
         elif phase in ("profile", "profile32"):
@@ -324,7 +326,7 @@ KEYS = {
 }  # where each phase's figures go
 PHASES = (
     "decode", "decode_long", "prefix", "overhead", "ttft", "edits", "profile", "profile32",
-    "ttft_long", "profile_prefill",
+    "ttft_long", "profile_prefill", "prefill_sweep",
 )  # fmt: skip
 
 
@@ -346,6 +348,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ttft-long", type=int, default=None, help="e.g. 261000")
     parser.add_argument("--prefix", type=int, default=30000)
     parser.add_argument("--prefill-tokens", type=int, default=1000, help="profile_prefill's")
+    parser.add_argument("--prefill-sizes", type=int, nargs="+", default=[256, 320, 512, 1000, 2000])
     parser.add_argument("--edit-requests", type=int, default=6)
     parser.add_argument("--edit-tokens", type=int, default=256)
     parser.add_argument(

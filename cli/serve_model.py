@@ -52,6 +52,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gpu.add_argument(
         "--max-num-batched-tokens", type=int, help="default: 8192 (80 GB), 16384 (141 GB)"
     )
+    gpu.add_argument(
+        "--cuda-graph-max-tokens",
+        type=int,
+        help="steps of up to this many tokens replay CUDA graphs (default 2048; vLLM's 256)",
+    )
     gpu.add_argument("--enforce-eager", action="store_true", default=None, help="no CUDA graphs")
     gpu.add_argument("--load-format", help="'dummy': random weights, for benchmarks")
     gpu.add_argument("--attention-backend", help="e.g. FLASHMLA, FLASH_ATTN_MLA, TRITON_MLA")
@@ -100,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         "num_speculative_tokens": args.num_speculative_tokens,
         "gpu_memory_utilization": args.gpu_memory_utilization,
         "max_num_batched_tokens": args.max_num_batched_tokens,
+        "cuda_graph_max_tokens": args.cuda_graph_max_tokens,
         "enforce_eager": args.enforce_eager,
         "load_format": args.load_format,
         "attention_backend": args.attention_backend,
