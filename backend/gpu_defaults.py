@@ -22,6 +22,7 @@ from fathom.backend.model_families import (
     gpu_max_model_len,
     gqa_kv_bytes_per_token,
     is_qwen3_moe,
+    prefill_graphs_measured,
     qwen3_moe_weight_parts,
 )
 from fathom.backend.model_info import ModelInfo, SettingsError, inspect_model
@@ -327,7 +328,10 @@ def gpu_settings_for(
             # tokens, against 24-46 ms with graphs to 2048 (bench/results/
             # whole_model_prefill_graphs_h100.md; 1.3 GiB of graphs against 0.4, 17 s more
             # capture at start). Past ~2048 tokens the GPU's work outlasts the host's launches.
-            "cuda_graph_max_tokens": CUDA_GRAPH_MAX_TOKENS,
+            # Only where measured (model_families.prefill_graphs_measured); else vLLM's.
+            "cuda_graph_max_tokens": (
+                CUDA_GRAPH_MAX_TOKENS if prefill_graphs_measured(info, tp, pp) else None
+            ),
             "decode_kernels": decode_kernels_measured(info, tp, pp),
         }
     settings = VllmSettings(**{**base, **overrides, "model_info": info})

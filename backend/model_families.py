@@ -67,6 +67,17 @@ def decode_kernels_measured(info: ModelInfo, tensor_parallel: int, pipeline_para
     )
 
 
+def prefill_graphs_measured(info: ModelInfo, tensor_parallel: int, pipeline_parallel: int) -> bool:
+    """Whether the GPU defaults capture CUDA graphs to 2048 tokens (gpu_defaults.
+    CUDA_GRAPH_MAX_TOKENS) instead of vLLM's 256: where it was measured, a Qwen3-MoE model
+    on one GPU. There a first token past 256 new tokens took 0.41-0.68 of plain vLLM's time
+    through Fathom's engine, for 0.9 GiB more of graphs and ~20 s more capture at start
+    (bench/results/whole_model_prefill_graphs_h100.md). Elsewhere the graphs' memory and
+    capture time are unmeasured (DeepSeek-V3's activations and graphs already took 17 GiB a
+    GPU in the 5-layer test with vLLM's sizes), so vLLM's own sizes stay."""
+    return is_qwen3_moe(info) and tensor_parallel == 1 and pipeline_parallel == 1
+
+
 def _linear(block: tuple[int, int] | None, n_out: int, n_in: int) -> int:
     """Bytes of one linear: FP8 plus an fp32 scale per block, or bf16 when unquantized."""
     if block is None:

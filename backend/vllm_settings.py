@@ -64,7 +64,7 @@ class VllmSettings:
     # Steps of up to this many tokens replay CUDA graphs (vLLM's compilation_config
     # max_cudagraph_capture_size; its default is 256 here). A prefill past the largest graph
     # launches every kernel from the host, which took longer than the GPU's work: None keeps
-    # vLLM's default, the GPU defaults raise it (backend/gpu_defaults.py).
+    # vLLM's default; the GPU defaults raise it where that was measured (backend/gpu_defaults.py).
     cuda_graph_max_tokens: int | None = None
     kv_cache_dtype: str = "auto"
     # On vLLM's CPU build, gpu_memory_utilization reserves a fraction of a NUMA node's RAM and

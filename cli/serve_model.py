@@ -55,7 +55,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gpu.add_argument(
         "--cuda-graph-max-tokens",
         type=int,
-        help="steps of up to this many tokens replay CUDA graphs (default 2048; vLLM's 256)",
+        help="steps of up to this many tokens replay CUDA graphs (default: 2048 for a Qwen3-MoE "
+        "model on one GPU, else vLLM's 256)",
     )
     gpu.add_argument("--enforce-eager", action="store_true", default=None, help="no CUDA graphs")
     gpu.add_argument("--load-format", help="'dummy': random weights, for benchmarks")

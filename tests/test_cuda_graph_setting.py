@@ -1,5 +1,6 @@
-"""CUDA graphs for steps of up to 2048 tokens in the GPU defaults (``cuda_graph_max_tokens``):
-what reaches vLLM, the embedded engine and ``vllm serve`` alike, and what a user may change.
+"""CUDA graphs for steps of up to 2048 tokens in the GPU defaults (``cuda_graph_max_tokens``)
+where they were measured (a Qwen3-MoE model on one GPU): what reaches vLLM, the embedded
+engine and ``vllm serve`` alike, and what a user may change.
 
 Fast: config files only, no engine, no GPU. The figures that chose 2048 are in
 bench/results/whole_model_prefill_graphs_h100.md.
@@ -19,7 +20,8 @@ from fathom.backend.vllm_settings import VllmSettings, structure_overrides
 from fathom.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = (ROOT / "tests" / "data" / "model_configs" / "qwen3-coder-30b-a3b-fp8.json").read_text()
+CONFIG_DIR = ROOT / "tests" / "data" / "model_configs"
+CONFIG = (CONFIG_DIR / "qwen3-coder-30b-a3b-fp8.json").read_text()
 GRAPHS = {"max_cudagraph_capture_size": 2048}
 
 
@@ -34,6 +36,18 @@ def test_gpu_defaults_capture_graphs_to_2048_tokens(qwen3, gib):
     settings = gpu_settings_for(qwen3, 1, gib)
     assert settings.cuda_graph_max_tokens == CUDA_GRAPH_MAX_TOKENS == 2048
     assert settings.engine_kwargs(str(qwen3))["compilation_config"] == GRAPHS
+
+
+def test_where_unmeasured_vllms_own_sizes_stay(qwen3, tmp_path):
+    dsv2 = tmp_path / "dsv2"
+    dsv2.mkdir()
+    (dsv2 / "config.json").write_text((CONFIG_DIR / "deepseek-v2-lite.json").read_text())
+    for settings in (
+        gpu_settings_for(qwen3, 4, 79.6),  # several GPUs: graphs there are unmeasured
+        gpu_settings_for(dsv2, 1, 140.4),  # another family
+    ):
+        assert settings.cuda_graph_max_tokens is None
+        assert "compilation_config" not in settings.engine_kwargs("/m")
 
 
 def test_the_cpu_and_eager_engines_ask_for_no_graphs(qwen3):

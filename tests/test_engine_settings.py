@@ -488,7 +488,7 @@ def _vllm_serve_parser():
     "overrides",
     [
         {},
-        {"speculative": "auto", "load_format": "dummy"},
+        {"speculative": "auto", "load_format": "dummy", "cuda_graph_max_tokens": 1024},
         {
             "speculative": "ngram",
             "enable_expert_parallel": False,
