@@ -53,7 +53,8 @@ def decode_kernels_measured(info: ModelInfo, tensor_parallel: int, pipeline_para
 
     There, through Fathom's engine, first starts on two H100s: 65 and 57 of the same 80 inline
     completions were faster with them (median 0.87 and 0.95 of the time; a decoded token
-    0.77x), prefills of 257-999 new tokens 1.08x and 1.10x as long, the start itself 217
+    0.77x), prefills of 257-999 new tokens 1.08x and 1.10x as long (host time past vLLM's
+    CUDA graphs, gone with graphs to 2048 tokens: prefill_graphs_measured), the start itself 217
     against vLLM's kernels' 245 s on one machine and 209 against 182 s on the other
     (bench/results/completion_whole_model_h100.md); a batch-1 decode step 0.81 of plain
     vLLM's and batch 8 and 32 within 3% (whole_model_pdl_h100.md). The plugin itself acts
