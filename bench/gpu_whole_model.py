@@ -14,7 +14,8 @@ against the HBM roofline (bytes per step ÷ measured copy bandwidth; bench/gpu_e
 requests (bench/ngram_speculation.py's prompts; run once with ``--speculative ngram``), and a
 torch-profiler trace of batch-1 decode (``profile32``: batch 32) read by
 bench/gpu_decode_profile.py, and (``profile_prefill``) of prefills past vLLM's CUDA graphs
-(bench/gpu_prefill_profile.py). ``--variant``
+(bench/gpu_prefill_profile.py), whose TTFT ``prefill_sweep`` times at ``--prefill-sizes``
+on both sides of the largest graph. ``--variant``
 picks engine settings from gpu_decode_profile.VARIANTS. Writes ``whole_<tag>.json`` after
 every phase, so a run cut short keeps what it measured.
 """

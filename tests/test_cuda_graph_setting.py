@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -60,14 +61,14 @@ def test_the_cpu_and_eager_engines_ask_for_no_graphs(qwen3):
 def test_a_compilation_config_in_extra_keeps_its_own_keys():
     settings = VllmSettings(enforce_eager=False, cuda_graph_max_tokens=2048)
     mine = {"cudagraph_mode": "FULL", "max_cudagraph_capture_size": 512}
-    merged = VllmSettings(**{**_fields(settings), "extra": {"compilation_config": mine}})
+    merged = replace(settings, extra={"compilation_config": mine})
     assert merged.engine_kwargs("/m")["compilation_config"] == mine
     other = {"cudagraph_mode": "FULL"}
-    merged = VllmSettings(**{**_fields(settings), "extra": {"compilation_config": other}})
+    merged = replace(settings, extra={"compilation_config": other})
     assert merged.engine_kwargs("/m")["compilation_config"] == {**GRAPHS, **other}
     # vLLM refuses a maximum unlike the largest of the sizes given: none is added to them.
     sizes = {"cudagraph_capture_sizes": [1, 2, 4]}
-    merged = VllmSettings(**{**_fields(settings), "extra": {"compilation_config": sizes}})
+    merged = replace(settings, extra={"compilation_config": sizes})
     assert merged.engine_kwargs("/m")["compilation_config"] == sizes
 
 
@@ -96,7 +97,3 @@ def test_serve_model_passes_it_as_vllm_serves_flag(qwen3, capsys, monkeypatch):
 def test_a_wrong_value_is_refused_by_name(value):
     with pytest.raises(SettingsError, match="cuda_graph_max_tokens"):
         VllmSettings(**structure_overrides({"cuda_graph_max_tokens": value}))
-
-
-def _fields(settings: VllmSettings) -> dict:
-    return {name: getattr(settings, name) for name in settings.__slots__ if name != "extra"}
