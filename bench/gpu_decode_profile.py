@@ -63,6 +63,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
         }
     },
     "deepgemm": {"env": {"VLLM_USE_DEEP_GEMM": "1", "VLLM_DEEP_GEMM_WARMUP": "skip"}},
+    # The dense FP8 linears on CUTLASS whatever VLLM_USE_DEEP_GEMM says (vLLM's KernelConfig):
+    # with DeepGEMM on, as vLLM ships, this keeps it for the MoE only. The A/B of what users
+    # get (DeepGEMM) against CUTLASS, which every other run here uses.
+    "cutlass-linear": {"extra": {"linear_backend": "cutlass"}},
     # vLLM's fusion passes only match its custom ops, which are off by default under
     # Inductor: turn on RMSNorm / FP8 quant / SiLU-mul / rotary and the passes that fuse
     # RMSNorm + per-128-block quant, SiLU-mul + quant, and Qwen3's Q/K RMSNorm + RoPE.
