@@ -26,18 +26,26 @@ from bench import gpu_decode_profile
 LAUNCHES = ("cudaLaunchKernel", "cuLaunchKernel", "cuLaunchKernelEx", "cudaLaunchKernelExC")
 
 
+async def first_token_ms(bench: Any, tokens: int, requests: int) -> list[float]:
+    """Time to the first token of ``requests`` fresh prompts of ``tokens`` tokens (one output
+    token each, one at a time, no prefix-cache hit), after one that is not timed: whatever
+    this length compiles, it compiles there."""
+    await bench.raw(tokens, 977 + tokens, 1)
+    ttft_ms = []
+    for i in range(requests):
+        start = time.perf_counter()
+        await bench.raw(tokens, 7919 * (i + 1) + tokens, 1)
+        ttft_ms.append((time.perf_counter() - start) * 1000)
+    return ttft_ms
+
+
 async def prefill_sweep(bench: Any, sizes: list[int], requests: int = 5) -> list[dict[str, Any]]:
-    """Time to first token of fresh prompts (one output token, no prefix-cache hit) at each
-    of ``sizes`` new tokens: on both sides of vLLM's largest CUDA graph, where a prefill goes
-    from graph replays to kernels launched one by one from the host."""
+    """Time to first token at each of ``sizes`` new tokens: on both sides of vLLM's largest
+    CUDA graph, where a prefill goes from graph replays to kernels launched one by one from
+    the host."""
     rows = []
     for tokens in sizes:
-        await bench.raw(tokens, 977 + tokens, 1)  # whatever this length compiles, it compiles here
-        ttft_ms = []
-        for i in range(requests):
-            start = time.perf_counter()
-            await bench.raw(tokens, 7919 * (i + 1) + tokens, 1)
-            ttft_ms.append(round((time.perf_counter() - start) * 1000, 2))
+        ttft_ms = [round(t, 2) for t in await first_token_ms(bench, tokens, requests)]
         rows.append(
             {"prompt_tokens": tokens, "ttft_ms": ttft_ms, "median_ms": statistics.median(ttft_ms)}
         )
@@ -47,12 +55,7 @@ async def prefill_sweep(bench: Any, sizes: list[int], requests: int = 5) -> list
 
 async def profile_prefill(bench: Any, trace_dir: Path, tokens: int, requests: int = 3) -> dict:
     """``requests`` prefills of ``tokens`` fresh tokens, timed, then profiled."""
-    await bench.raw(tokens, 31, 1)  # whatever this length compiles, it compiles here
-    ttft_ms = []
-    for i in range(requests):
-        start = time.perf_counter()
-        await bench.raw(tokens, 101 * i + 7, 1)
-        ttft_ms.append((time.perf_counter() - start) * 1000)
+    ttft_ms = await first_token_ms(bench, tokens, requests)
     await bench.llm.start_profile()
     for i in range(requests):
         await bench.raw(tokens, 211 * i + 13, 1)
