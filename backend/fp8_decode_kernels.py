@@ -35,9 +35,9 @@ from fathom.backend.fp8_moe_router import expert_ranks, router_topk
 # --- The MoE's expert GEMMs on tl.dot ------------------------------------------------------
 # Loops like fp8_dense_kernels.py's ``_gemv_kernel`` hold one tile of weights per program in
 # registers: the first MoE kernels, loops that each ranked the experts, reached ~1 TB/s. With
-# the experts ranked once (fp8_moe_router.py), ~1,500 loop programs stream the up weights at
-# ~2.2 TB/s (``_moe_up_loop_kernel``). The kernels here feed ``tl.dot`` (``group_dot``): the
-# token's row padded to 16, the weights the other operand, a K loop that Triton
+# the experts ranked once (fp8_moe_router.py), 768 loop programs at one token stream the up
+# weights at ~2.2 TB/s (``_moe_up_loop_kernel``). The kernels here feed ``tl.dot``
+# (``group_dot``): the token's row padded to 16, the weights the other operand, a K loop that Triton
 # software-pipelines (``num_stages`` tiles of every program in flight through shared memory),
 # as vLLM's ``fused_moe_kernel`` does. A program's rows lie in one 128-row scale block, and
 # each product covers 128 columns, so each is scaled by one number. The products are fp16

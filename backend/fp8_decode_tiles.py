@@ -72,8 +72,8 @@ TILES: dict[str, int] = {
     # Alone, on an H100, one token, with the experts ranked once: 25.9-26.5 µs a layer
     # against 28.3-28.8 (read_floor_h100-topk-once*.md); in the whole model, with the experts
     # ranked once, a batch-1 step took 3.498 ms against 3.494 (whole_model_topk_once_h100.md).
-    # Off until a whole-model run shows it faster (with the ranking in each up program, as
-    # here when moe_topk_once is 0, it has not run in the model yet).
+    # With the ranking in each of its programs (moe_topk_once 0) it lost: 32.9 against 28.6 µs
+    # a layer alone, a batch-1 step 3.733 against 3.514 ms (whole_model_loop_rank_h100.md).
     "moe_up_loop": 0,
     "moe_up_loop_block_n": 8,
     "moe_up_loop_block_k": 512,
