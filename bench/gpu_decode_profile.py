@@ -92,6 +92,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # vLLM's Triton attention: one kernel per layer at decode, no split-KV combine pass.
     "triton-attn": {"attention_backend": "TRITON_ATTN"},
     "moe-cutlass": {"moe_backend": "cutlass"},
+    # With DeepGEMM on (vLLM's default) vLLM 0.26 picks its DEEPGEMM FP8 MoE back-end, whose
+    # contiguous layout pads every routed expert's rows to a 128-row block: the A/B against
+    # the Triton fused-MoE every DeepGEMM-off run here used, with the linears on CUTLASS.
+    "moe-triton": {"moe_backend": "triton"},
+    "moe-triton-cutlass-linear": {"moe_backend": "triton", "extra": {"linear_backend": "cutlass"}},
     # FlashAttention-3 (vLLM 0.26's decode attention on Hopper) caps its split-KV count under
     # CUDA graphs at AttentionConfig.flash_attn_max_num_splits_for_cuda_graph (default 32):
     # at 1 a decode step runs no split-KV combine kernel (~2.9 µs a layer, 140 µs a Qwen3
