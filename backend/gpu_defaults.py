@@ -22,6 +22,7 @@ from fathom.backend.model_families import (
     gpu_max_model_len,
     gqa_kv_bytes_per_token,
     is_qwen3_moe,
+    kernel_backends_measured,
     prefill_graphs_measured,
     qwen3_moe_weight_parts,
 )
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 
 CPU_MAX_MODEL_LEN = 32768
 CUDA_GRAPH_MAX_TOKENS = 2048
+# vLLM's kernels where model_families.kernel_backends_measured holds (bench/results/
+# whole_model_kernel_backends_h100.md): its Triton fused-MoE and CUTLASS block-FP8 linears.
+MOE_BACKEND = "triton"
+LINEAR_BACKEND = "cutlass"
 # DeepSeek-V3/V3.1 are trained to 163840 tokens (YaRN 40 x 4096); 128K leaves KV-cache room
 # for several long requests per GPU and covers any repository context Fathom packs. Each
 # family's length is in backend/model_families.py.
@@ -333,6 +338,14 @@ def gpu_settings_for(
                 CUDA_GRAPH_MAX_TOKENS if prefill_graphs_measured(info, tp, pp) else None
             ),
             "decode_kernels": decode_kernels_measured(info, tp, pp),
+            # With DeepGEMM on, vLLM runs the MoE on DeepGEMM's grouped GEMM, which pads each
+            # routed expert to 128 rows: batches of 8-32 took 1.33-1.38x Triton's time, and
+            # its warm-up 2.5 minutes of a first start. Only where measured; else vLLM picks.
+            **(
+                {"moe_backend": MOE_BACKEND, "linear_backend": LINEAR_BACKEND}
+                if kernel_backends_measured(info, tp, pp)
+                else {}
+            ),
         }
     settings = VllmSettings(**{**base, **overrides, "model_info": info})
     for warning in settings.check(info, gpu_count):

@@ -79,6 +79,18 @@ def prefill_graphs_measured(info: ModelInfo, tensor_parallel: int, pipeline_para
     return is_qwen3_moe(info) and tensor_parallel == 1 and pipeline_parallel == 1
 
 
+def kernel_backends_measured(info: ModelInfo, tensor_parallel: int, pipeline_parallel: int) -> bool:
+    """Whether the GPU defaults pick vLLM's Triton fused-MoE and CUTLASS linears
+    (gpu_defaults.MOE_BACKEND, LINEAR_BACKEND) instead of vLLM's own choice, which on Hopper
+    with DeepGEMM on (vLLM's default) is DeepGEMM for both: where measured, a Qwen3-MoE FP8
+    128x128-block checkpoint on one GPU. There, on an H100 through Fathom's engine, decode
+    steps at batch 8 and 32 took 0.73x and 0.75x the time (DeepGEMM's grouped GEMM pads every
+    routed expert to a 128-row block), a first start 134 against 347 s (no DeepGEMM warm-up),
+    first tokens of up to 1000 new tokens 0.87-0.95x, of 2000 1.06x and of 32K 1.11x; batch 1
+    is the decode plugin's either way (bench/results/whole_model_kernel_backends_h100.md)."""
+    return decode_kernels_measured(info, tensor_parallel, pipeline_parallel)
+
+
 def _linear(block: tuple[int, int] | None, n_out: int, n_in: int) -> int:
     """Bytes of one linear: FP8 plus an fp32 scale per block, or bf16 when unquantized."""
     if block is None:

@@ -85,6 +85,9 @@ class VllmSettings:
     attention_backend: str | None = None
     # Passed through when set: "triton", "cutlass", "deep_gemm" (vLLM's default: "auto").
     moe_backend: str | None = None
+    # The dense linears' GEMMs, passed through when set: "cutlass", "deep_gemm", ... ("auto":
+    # vLLM's choice, DeepGEMM for FP8 blocks on Hopper when VLLM_USE_DEEP_GEMM is on).
+    linear_backend: str | None = None
     # Fathom's FP8 decode kernels (backend/vllm_decode_plugin.py) in vLLM's processes, through
     # FATHOM_DECODE_KERNELS=1 where the environment does not say otherwise (=0 there turns them
     # off). The GPU defaults turn them on where they were measured (model_families.py:
@@ -253,6 +256,7 @@ class VllmSettings:
             "all2all_backend": self.all2all_backend,
             "attention_backend": self.attention_backend,
             "moe_backend": self.moe_backend,
+            "linear_backend": self.linear_backend,
         }
         kwargs.update({k: v for k, v in optional.items() if v is not None})
         if self.speculative != "off":

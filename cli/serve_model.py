@@ -62,6 +62,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gpu.add_argument("--load-format", help="'dummy': random weights, for benchmarks")
     gpu.add_argument("--attention-backend", help="e.g. FLASHMLA, FLASH_ATTN_MLA, TRITON_MLA")
     gpu.add_argument("--moe-backend", help="e.g. triton, cutlass, deep_gemm")
+    gpu.add_argument("--linear-backend", help="e.g. cutlass, deep_gemm; auto: vLLM's choice")
     parser.add_argument(
         "--python", help="interpreter that has vLLM (default: this one)", default=sys.executable
     )
@@ -111,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         "load_format": args.load_format,
         "attention_backend": args.attention_backend,
         "moe_backend": args.moe_backend,
+        "linear_backend": args.linear_backend,
     }
     overrides = {k: v for k, v in chosen.items() if v is not None}
     settings = gpu_settings_for(model_path, gpus.count, gpus.memory_gib or None, **overrides)

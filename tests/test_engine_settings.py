@@ -495,6 +495,7 @@ def _vllm_serve_parser():
             "kv_cache_dtype": "fp8",
             "attention_backend": "FLASHMLA",
             "moe_backend": "triton",
+            "linear_backend": "cutlass",
             "enforce_eager": True,
             "enable_prefix_caching": False,
         },
