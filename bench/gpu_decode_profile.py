@@ -20,6 +20,7 @@ import gzip
 import itertools
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -130,7 +131,18 @@ FAMILIES = (
 )
 
 
+# DeepGEMM runs the dense linears and (vLLM's DEEPGEMM MoE back-end) the experts in one
+# template, sm90_fp8_gemm_1d2d_impl<major, M, N, K, groups, ...>: more than one group is the
+# experts' grouped GEMM. The tokens' scatter and gather and the SiLU-mul-quant in DeepGEMM's
+# column-major scale layout serve only that MoE path.
+_DEEP_GEMM_GROUPS = re.compile(r"deep_gemm::\w+<[^,]+, \d+u, \d+u, \d+u, (\d+)u")
+_DEEP_GEMM_MOE_GLUE = ("_fwd_kernel_ep_scatter", "_fwd_kernel_ep_gather", "quant_fp8_colmajor")
+
+
 def kernel_family(name: str) -> str:
+    groups = _DEEP_GEMM_GROUPS.search(name)
+    if (groups and int(groups.group(1)) > 1) or any(n in name for n in _DEEP_GEMM_MOE_GLUE):
+        return "MoE experts"
     for family, needles in FAMILIES:
         if any(n in name for n in needles):
             return family
