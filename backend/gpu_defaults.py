@@ -339,8 +339,9 @@ def gpu_settings_for(
             ),
             "decode_kernels": decode_kernels_measured(info, tp, pp),
             # With DeepGEMM on, vLLM runs the MoE on DeepGEMM's grouped GEMM, which pads each
-            # routed expert to 128 rows: batches of 8-32 took 1.33-1.38x Triton's time, and
-            # its warm-up 2.5 minutes of a first start. Only where measured; else vLLM picks.
+            # routed expert to 128 rows: steps of 8-32 sequences took 1.34-1.38x as long as on
+            # Triton's MoE with CUTLASS linears, and DeepGEMM's warm-up 2.5 minutes of a first
+            # start. Only where measured; elsewhere vLLM picks.
             **(
                 {"moe_backend": MOE_BACKEND, "linear_backend": LINEAR_BACKEND}
                 if kernel_backends_measured(info, tp, pp)
