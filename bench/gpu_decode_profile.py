@@ -98,6 +98,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the Triton fused-MoE every DeepGEMM-off run here used, with the linears on CUTLASS.
     "moe-triton": {"moe_backend": "triton"},
     "moe-triton-cutlass-linear": {"moe_backend": "triton", "extra": {"linear_backend": "cutlass"}},
+    # Fathom's GPU defaults now pick both of the above for Qwen3-MoE on one GPU: this gives the
+    # linears back to vLLM's choice (DeepGEMM with it on) beside Triton's MoE, through VllmEngine.
+    "deepgemm-linear": {"linear_backend": "auto"},
     # FlashAttention-3 (vLLM 0.26's decode attention on Hopper) caps its split-KV count under
     # CUDA graphs at AttentionConfig.flash_attn_max_num_splits_for_cuda_graph (default 32):
     # at 1 a decode step runs no split-KV combine kernel (~2.9 µs a layer, 140 µs a Qwen3
