@@ -312,6 +312,7 @@ def gpu_settings_for(
             custom_all_reduce = os.environ.get("FATHOM_CUSTOM_ALLREDUCE", "0") == "1"
         expert_parallel = overrides.get("enable_expert_parallel", info.is_moe and tp > 1)
         klass = memory_class(gpu_memory_gib)
+        backends_measured = kernel_backends_measured(info, tp, pp)
         base = {
             "max_model_len": min(gpu_max_model_len(info), limit),
             # CUDA graphs: decode 2.3 ms/token vs 13.2 ms eager (../shared/gpu "Measured").
@@ -341,12 +342,9 @@ def gpu_settings_for(
             # With DeepGEMM on, vLLM runs the MoE on DeepGEMM's grouped GEMM, which pads each
             # routed expert to 128 rows: steps of 8-32 sequences took 1.34-1.38x as long as on
             # Triton's MoE with CUTLASS linears, and DeepGEMM's warm-up 2.5 minutes of a first
-            # start. Only where measured; elsewhere vLLM picks.
-            **(
-                {"moe_backend": MOE_BACKEND, "linear_backend": LINEAR_BACKEND}
-                if kernel_backends_measured(info, tp, pp)
-                else {}
-            ),
+            # start. Only where measured; elsewhere None, vLLM picks.
+            "moe_backend": MOE_BACKEND if backends_measured else None,
+            "linear_backend": LINEAR_BACKEND if backends_measured else None,
         }
     settings = VllmSettings(**{**base, **overrides, "model_info": info})
     for warning in settings.check(info, gpu_count):

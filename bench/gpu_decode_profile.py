@@ -126,7 +126,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
 # Kernel families by name, first match wins.
 FAMILIES = (
     ("Fathom FP8 GEMV (dense linears; MoE router)", ("_gemv_kernel",)),
-    ("MoE experts", ("fused_moe", "moe")),
+    # DeepGEMM's MoE path also scatters and gathers the tokens and runs a SiLU-mul-quant in
+    # its column-major scale layout; its grouped GEMM is told apart in kernel_family.
+    (
+        "MoE experts",
+        (
+            "fused_moe",
+            "moe",
+            "_fwd_kernel_ep_scatter",
+            "_fwd_kernel_ep_gather",
+            "quant_fp8_colmajor",
+        ),
+    ),
     ("dense FP8 GEMMs (block-scaled)", ("gemm_fp8_blockwise", "block_scaled_mm", "deep_gemm")),
     ("Marlin GEMMs", ("marlin", "Marlin")),
     ("BF16 cuBLAS GEMMs (LM head; MLA's absorbed K/V projections)", ("nvjet", "cublas")),
@@ -136,15 +147,13 @@ FAMILIES = (
 
 # DeepGEMM runs the dense linears and (vLLM's DEEPGEMM MoE back-end) the experts in one
 # template, sm90_fp8_gemm_1d2d_impl<major, M, N, K, groups, ...>: more than one group is the
-# experts' grouped GEMM. The tokens' scatter and gather and the SiLU-mul-quant in DeepGEMM's
-# column-major scale layout serve only that MoE path.
+# experts' grouped GEMM, which no name needle can tell from a dense one.
 _DEEP_GEMM_GROUPS = re.compile(r"deep_gemm::\w+<[^,]+, \d+u, \d+u, \d+u, (\d+)u")
-_DEEP_GEMM_MOE_GLUE = ("_fwd_kernel_ep_scatter", "_fwd_kernel_ep_gather", "quant_fp8_colmajor")
 
 
 def kernel_family(name: str) -> str:
     groups = _DEEP_GEMM_GROUPS.search(name)
-    if (groups and int(groups.group(1)) > 1) or any(n in name for n in _DEEP_GEMM_MOE_GLUE):
+    if groups and int(groups.group(1)) > 1:
         return "MoE experts"
     for family, needles in FAMILIES:
         if any(n in name for n in needles):
