@@ -7,7 +7,7 @@ U(-1e-3, 1e-3) with one seed, so parameters of one shape hold the same values: t
 equals the embedding, every RMSNorm weight is one vector ``w``, every layer's router is one
 matrix ``G``. FP8 weights drawn from U(-1e-3, 1e-3) round to 0 or e4m3's smallest step
 (2^-9) and are scaled by block scales of ~1e-3, so what a layer's attention and experts add
-to the residual is ~1e-10 of it (measured below): the residual stays the current token's
+to the residual is ~1e-10 of it (measured here, first row): the residual stays the current token's
 embedding through all 48 layers. Hence, for a token ``t`` (with
 ``h = w * e_t / rms(e_t)``):
 
