@@ -4,12 +4,12 @@ the raw path's prompts and on the chat path's, with vLLM's top-k routing (CPU on
 Why it can be worked out without a GPU: vLLM's dummy loader
 (``model_loader/weight_utils.initialize_dummy_weights``) draws every parameter from
 U(-1e-3, 1e-3) with one seed, so parameters of one shape hold the same values: the LM head
-equals the embedding, every RMSNorm weight is one vector ``w``, every layer's router is one
-matrix ``G``. FP8 weights drawn from U(-1e-3, 1e-3) round to 0 or e4m3's smallest step
-(2^-9) and are scaled by block scales of ~1e-3, so what a layer's attention and experts add
-to the residual is ~1e-10 of it (measured here, first row): the residual stays the current token's
-embedding through all 48 layers. Hence, for a token ``t`` (with
-``h = w * e_t / rms(e_t)``):
+equals the embedding, every RMSNorm weight of the hidden size is one vector ``w``, every
+layer's router is one matrix ``G``. FP8 weights drawn from U(-1e-3, 1e-3) round to 0 or
+e4m3's smallest step (2^-9) and are scaled by block scales of ~1e-3, so what a layer's
+attention and experts add to the residual is ~1e-10 of it (measured here, the first row):
+the residual stays the current token's embedding through all 48 layers. Hence, for a token
+``t`` (with ``h = w * e_t / rms(e_t)``):
 
 - every layer routes it to the same 8 experts, ``topk(G h)``;
 - the next greedy token is ``argmax(E h)``, a function of ``t`` alone.
