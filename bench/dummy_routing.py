@@ -46,14 +46,14 @@ PROMPT_TOKENS = 1024  # gpu_whole_model.py's --decode-ctx default
 OFFSET = 997  # gpu_whole_model.decode: sequence i's prompt starts 997 * i tokens in
 
 
-def last_prompt_tokens(tokenizer: Any, batch: int, seed: int) -> dict[str, list[int]]:
+def last_prompt_tokens(
+    tokenizer: Any, ids: list[int], batch: int, seed: int
+) -> dict[str, list[int]]:
     """Each sequence's last prompt token on both paths, built as gpu_whole_model.Bench builds
     the prompts (a nonce, then the corpus from 997 * i) and VllmEngine sends them (the chat
     template around a system and a user message). The nonces are uuid-like hex, as there,
-    but drawn from ``seed`` so that a run can be repeated."""
+    but drawn from ``seed`` so that a run can be repeated. ``ids``: the corpus, tokenized."""
     draws = random.Random(seed)
-    text = "\n".join(dummy_deepseek._corpus_texts())
-    ids: list[int] = tokenizer.encode(text, add_special_tokens=False)
     raw, chat = [], []
     for i in range(batch):
         nonce = tokenizer.encode(
@@ -73,10 +73,14 @@ def last_prompt_tokens(tokenizer: Any, batch: int, seed: int) -> dict[str, list[
     return {"raw": raw, "chat": chat}
 
 
+def uniform(shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
+    """U(-1e-3, 1e-3), the dummy loader's range, in float32."""
+    return torch.rand(shape, generator=gen) * 2e-3 - 1e-3
+
+
 def draw(shape: tuple[int, ...], seed: int) -> torch.Tensor:
     """One dummy parameter as vLLM draws it (U(-1e-3, 1e-3), bf16), here on the CPU."""
-    gen = torch.Generator().manual_seed(seed)
-    return (torch.rand(shape, generator=gen) * 2e-3 - 1e-3).to(torch.bfloat16).float()
+    return uniform(shape, torch.Generator().manual_seed(seed)).to(torch.bfloat16).float()
 
 
 class DummyQwen3:
@@ -91,10 +95,14 @@ class DummyQwen3:
         self.top_k, self.eps = cfg["num_experts_per_tok"], cfg["rms_norm_eps"]
         self.known: dict[int, tuple[int, frozenset[int]]] = {}
 
+    def normed(self, token: int) -> torch.Tensor:
+        """``h``: the token's embedding (the residual in every layer) after the RMSNorm."""
+        x = self.embed[token]
+        return self.norm * x * torch.rsqrt(x.pow(2).mean() + self.eps)
+
     def step(self, token: int) -> tuple[int, frozenset[int]]:
         if token not in self.known:
-            x = self.embed[token]
-            h = self.norm * x * torch.rsqrt(x.pow(2).mean() + self.eps)
+            h = self.normed(token)
             experts = frozenset((self.router @ h).topk(self.top_k).indices.tolist())
             self.known[token] = (int((self.embed @ h).argmax()), experts)
         return self.known[token]
@@ -105,17 +113,15 @@ def fp8_linear(x: torch.Tensor, rows: int, seed: int) -> torch.Tensor:
     (through float16, as vLLM draws sub-16-bit types) and one U(-1e-3, 1e-3) scale a 128x128
     block."""
     gen = torch.Generator().manual_seed(seed)
-    weight = (torch.rand(rows, x.numel(), generator=gen) * 2e-3 - 1e-3).half()
-    weight = weight.to(torch.float8_e4m3fn).float()
-    scale = torch.rand(rows // 128, x.numel() // 128, generator=gen) * 2e-3 - 1e-3
+    weight = uniform((rows, x.numel()), gen).half().to(torch.float8_e4m3fn).float()
+    scale = uniform((rows // 128, x.numel() // 128), gen)
     return (weight * scale.repeat_interleave(128, 0).repeat_interleave(128, 1)) @ x
 
 
 def added_over_residual(cfg: dict[str, Any], model: DummyQwen3, token: int, seed: int) -> float:
     """The largest entry a layer's attention and experts add to the residual, over the
     residual's RMS, for one token (its own value row standing in for attention's average)."""
-    x = model.embed[token]
-    h = model.norm * x * torch.rsqrt(x.pow(2).mean() + model.eps)
+    x, h = model.embed[token], model.normed(token)
     head, kv_heads = cfg["head_dim"], cfg["num_key_value_heads"]
     value = fp8_linear(h, head * kv_heads, seed)
     attention = fp8_linear(value.repeat(cfg["num_attention_heads"] // kv_heads), x.numel(), seed)
@@ -129,17 +135,15 @@ def added_over_residual(cfg: dict[str, Any], model: DummyQwen3, token: int, seed
     return added / x.pow(2).mean().sqrt().item()
 
 
-def walk(model: DummyQwen3, starts: list[int], steps: int) -> list[dict[str, int]]:
-    """Greedy decode of every sequence from its last prompt token, ``steps`` steps: per step,
-    the distinct current tokens and the distinct experts they route to."""
-    tokens, rows = list(starts), []
+def mean_experts(model: DummyQwen3, starts: list[int], steps: int) -> float:
+    """Greedy decode of every sequence from its last prompt token, ``steps`` steps: the mean
+    count of distinct experts a step's tokens route to (a layer's; every layer's is the same)."""
+    tokens, counts = list(starts), []
     for _ in range(steps):
         picks = [model.step(token) for token in tokens]
-        rows.append(
-            {"tokens": len(set(tokens)), "experts": len(frozenset().union(*(e for _, e in picks)))}
-        )
+        counts.append(len(frozenset().union(*(experts for _, experts in picks))))
         tokens = [nxt for nxt, _ in picks]
-    return rows
+    return round(statistics.mean(counts), 1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -154,11 +158,33 @@ def main(argv: list[str] | None = None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="dummy-routing-"))
     dummy_models.write_model(folder, MODEL)
     tokenizer = AutoTokenizer.from_pretrained(folder)
+    ids: list[int] = tokenizer.encode(
+        "\n".join(dummy_deepseek._corpus_texts()), add_special_tokens=False
+    )
     experts, top_k = cfg["num_experts"], cfg["num_experts_per_tok"]
-    models = {seed: DummyQwen3(cfg, seed) for seed in args.seeds}
-    figures: dict[str, Any] = {"model": MODEL, "steps": args.steps, "seeds": args.seeds}
-    ratio = max(added_over_residual(cfg, models[seed], 1000, seed) for seed in args.seeds)
-    figures["largest_layer_output_over_residual_rms"] = f"{ratio:.1e}"
+    runs: dict[int, list[dict[str, Any]]] = {b: [] for b in args.batches}
+    ratios = []
+    for seed in args.seeds:  # one model in memory at a time (its embedding is 1.2 GB)
+        model = DummyQwen3(cfg, seed)
+        ratios.append(added_over_residual(cfg, model, 1000, seed))
+        for batch in args.batches:  # new nonces a seed (the bench draws a uuid a prompt)
+            starts = last_prompt_tokens(tokenizer, ids, batch, seed)
+            runs[batch].append(
+                {
+                    path: {
+                        "distinct_last_prompt_tokens": len(set(first)),
+                        "mean_experts": mean_experts(model, first, args.steps),
+                    }
+                    for path, first in starts.items()
+                }
+            )
+    ratio = max(ratios)
+    figures: dict[str, Any] = {
+        "model": MODEL,
+        "steps": args.steps,
+        "seeds": args.seeds,
+        "largest_layer_output_over_residual_rms": f"{ratio:.1e}",
+    }
     rows: list[tuple[str, str]] = [
         (
             "what a layer's attention or experts add, largest entry ÷ the residual's RMS",
@@ -166,32 +192,18 @@ def main(argv: list[str] | None = None) -> None:
         )
     ]
     for batch in args.batches:
-        uniform = experts * (1 - (1 - top_k / experts) ** batch)
-        runs = []  # one a seed: new weights and new nonces (the bench draws a uuid a prompt)
-        for seed in args.seeds:
-            starts = last_prompt_tokens(tokenizer, batch, seed)
-            runs.append(
-                {
-                    path: {
-                        "distinct_last_prompt_tokens": len(set(first)),
-                        "mean_experts": round(
-                            statistics.mean(
-                                r["experts"] for r in walk(models[seed], first, args.steps)
-                            ),
-                            1,
-                        ),
-                    }
-                    for path, first in starts.items()
-                }
-            )
-        figures[f"batch_{batch}"] = {"uniform_routing_experts": round(uniform, 1), "runs": runs}
+        expected = experts * (1 - (1 - top_k / experts) ** batch)  # under uniform routing
+        figures[f"batch_{batch}"] = {
+            "uniform_routing_experts": round(expected, 1),
+            "runs": runs[batch],
+        }
         for path in ("raw", "chat"):
-            experts_seen = ", ".join(str(run[path]["mean_experts"]) for run in runs)
-            firsts = ", ".join(str(run[path]["distinct_last_prompt_tokens"]) for run in runs)
+            experts_seen = ", ".join(str(run[path]["mean_experts"]) for run in runs[batch])
+            firsts = ", ".join(str(run[path]["distinct_last_prompt_tokens"]) for run in runs[batch])
             rows.append(
                 (
                     f"batch {batch}, {path} path: experts a layer a step, one a seed",
-                    f"{experts_seen} (uniform routing: {uniform:.1f}); distinct last prompt "
+                    f"{experts_seen} (uniform routing: {expected:.1f}); distinct last prompt "
                     f"tokens {firsts}",
                 )
             )
