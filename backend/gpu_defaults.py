@@ -35,6 +35,9 @@ CPU_MAX_MODEL_LEN = 32768
 CUDA_GRAPH_MAX_TOKENS = 2048
 # vLLM's kernels where model_families.kernel_backends_measured holds (bench/results/
 # whole_model_kernel_backends_h100.md): its Triton fused-MoE and CUTLASS block-FP8 linears.
+# DeepGEMM's linears beside that MoE made batch-32 steps 0.96x as long but every engine start
+# 155 s longer (DeepGEMM's warm-up), for nothing at batches 1-8: not taken
+# (whole_model_linear_fusion_ab_h100.md); linear_backend = "auto" asks for them.
 MOE_BACKEND = "triton"
 LINEAR_BACKEND = "cutlass"
 # DeepSeek-V3/V3.1 are trained to 163840 tokens (YaRN 40 x 4096); 128K leaves KV-cache room
