@@ -167,9 +167,10 @@ class VllmEngine:
         info = self.settings.model_info or local_model_info(model_path)
         for warning in self.settings.check(info):
             self._progress(f"Warning: {warning}")
-        for key, value in self.settings.engine_environment(info).items():
+        on_cpu = current_platform.is_cpu()
+        for key, value in self.settings.engine_environment(info, on_cpu=on_cpu).items():
             os.environ.setdefault(key, value)
-        kwargs = self.settings.engine_kwargs(model_path, on_cpu=current_platform.is_cpu())
+        kwargs = self.settings.engine_kwargs(model_path, on_cpu=on_cpu)
         args = AsyncEngineArgs(**kwargs)
         # The minutes of a first GPU start pass in vLLM's own processes: their steps are told.
         with telling_start_steps(self._progress):

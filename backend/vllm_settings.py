@@ -20,6 +20,7 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, override
 
+from fathom.backend.cpu_defaults import cpu_dtype, cpu_engine_environment
 from fathom.backend.model_info import ModelInfo, SettingsError, local_model_info
 
 DEFAULT_MODEL = "default"  # the packaged Qwen2.5-Coder-0.5B-Instruct (backend/default_model.py)
@@ -231,7 +232,7 @@ class VllmSettings:
             "model": model_path,
             "max_model_len": self.max_model_len,
             "enforce_eager": self.enforce_eager,
-            "dtype": self.dtype,
+            "dtype": cpu_dtype(self.dtype) if on_cpu else self.dtype,
             "enable_prefix_caching": self.enable_prefix_caching,
             "tensor_parallel_size": self.tensor_parallel_size,
             "enable_expert_parallel": self.enable_expert_parallel,
@@ -275,11 +276,13 @@ class VllmSettings:
                 kwargs["compilation_config"] = {**graphs, **(given or {})}
         return kwargs
 
-    def engine_environment(self, info: ModelInfo | None = None) -> dict[str, str]:
+    def engine_environment(
+        self, info: ModelInfo | None = None, on_cpu: bool = False
+    ) -> dict[str, str]:
         """Environment defaults vLLM reads at start-up for these settings (set them only
-        where unset)."""
+        where unset); ``on_cpu``: for vLLM's CPU build on this machine."""
         info = info or self.model_info
-        env: dict[str, str] = {}
+        env: dict[str, str] = cpu_engine_environment() if on_cpu else {}
         # Older callers pass these two through `extra`; they mean the same there.
         no_custom = self.extra.get("disable_custom_all_reduce", self.disable_custom_all_reduce)
         load_format = self.extra.get("load_format", self.load_format)

@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         vllm_distribution=None if args.python is None else _has_vllm_distribution(args.python),
     )
     env = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
-    env.update(settings.engine_environment())
+    env.update(settings.engine_environment(on_cpu=gpus.count == 0))
     env = {k: v for k, v in env.items() if k not in os.environ}
     api_key = args.api_key or os.environ.get("FATHOM_API_KEY")
     if api_key:

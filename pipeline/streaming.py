@@ -16,6 +16,9 @@ from fathom.edits.secrets import Redactor
 
 
 def add_stats(total: GenerationStats, more: GenerationStats) -> None:
+    if total.first_token_s is None and more.first_token_s is not None:
+        # The first round that wrote anything: its first token, after every round before it.
+        total.first_token_s = total.total_s + more.first_token_s
     total.prompt_tokens += more.prompt_tokens
     total.completion_tokens += more.completion_tokens
     total.total_s += more.total_s

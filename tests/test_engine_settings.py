@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from fathom.backend.cpu_defaults import cpu_dtype
 from fathom.backend.gpu_defaults import (
     GpuInfo,
     _visible,
@@ -308,11 +309,13 @@ def test_full_deepseek_v3_fits_8_h200_not_8_h100(dsv3_full):
 # -- what vLLM gets ------------------------------------------------------------------------
 def test_cpu_default_engine_kwargs_are_unchanged():
     # Existing callers construct VllmSettings(model=..., max_model_len=...) and get this.
-    assert VllmSettings(model="m", max_model_len=4096).engine_kwargs("/m", on_cpu=True) == {
+    kwargs = VllmSettings(model="m", max_model_len=4096).engine_kwargs("/m", on_cpu=True)
+    # "auto", or float32 on an x86 CPU that builds no bfloat16 matmul (test_cpu_defaults.py)
+    assert kwargs.pop("dtype") == cpu_dtype("auto")
+    assert kwargs == {
         "model": "/m",
         "max_model_len": 4096,
         "enforce_eager": True,
-        "dtype": "auto",
         "enable_prefix_caching": True,
         "tensor_parallel_size": 1,
         "enable_expert_parallel": False,

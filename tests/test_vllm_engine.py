@@ -2,7 +2,9 @@
 bad models. The model tests share one engine (a start costs about a minute)."""
 
 import asyncio
+import contextlib
 import dataclasses
+import os
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from fathom.backend.cpu_defaults import SMALL_MACHINE_CORES
 from fathom.backend.engine import (
     ChatMessage,
     ChatRequest,
@@ -200,3 +203,53 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
         resolve_model(str(tmp_path / "nowhere"), print)
     with pytest.raises(ModelUnavailableError, match=r"no config\.json"):
         resolve_model(str(tmp_path), print)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (vLLM's engine core, and its worker under that)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _physical_core(cpu: int) -> tuple[str, str]:
+    topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+    return (topology / "physical_package_id").read_text(), (topology / "core_id").read_text()
+
+
+@pytest.mark.model
+@pytest.mark.asyncio(loop_scope="module")
+async def test_on_a_small_machine_the_model_gets_every_core(engine):
+    """backend/cpu_defaults.py: with two usable cores or fewer, vLLM reserves none for its
+    scheduler, so the worker that runs the model is bound to all of them; with more, Fathom
+    leaves vLLM's reservation alone."""
+    usable = os.sched_getaffinity(0)
+    small = len(usable) <= SMALL_MACHINE_CORES
+    workers = []
+    for pid in _descendants(os.getpid()):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "VLLM::Worker":
+                workers.append(pid)
+    assert len(workers) == 1, workers
+    environ = Path(f"/proc/{workers[0]}/environ").read_bytes().split(b"\0")
+    assert (b"VLLM_CPU_NUM_OF_RESERVED_CPU=0" in environ) == small
+    if small:
+        # vLLM binds each OpenMP thread to one logical CPU, one per physical core: the
+        # worker's threads cover every core this process may use (a reserved one would be
+        # missing).
+        bound: set[int] = set()
+        for task in Path(f"/proc/{workers[0]}/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                bound |= os.sched_getaffinity(int(task.name))
+        assert {_physical_core(cpu) for cpu in bound} == {_physical_core(cpu) for cpu in usable}
