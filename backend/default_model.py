@@ -23,6 +23,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from filelock import FileLock, Timeout
+
 from fathom.backend.engine import ModelUnavailableError
 from fathom.backend.packaged_models import DEFAULT_PACKAGED, PackagedGguf, WeightPart
 
@@ -219,17 +221,41 @@ def ensure_default_model(root: Path | None = None, progress: Progress = lambda _
 def ensure_packaged_model(
     model: PackagedGguf, root: Path | None = None, progress: Progress = lambda _msg: None
 ) -> Path:
-    """Return the HF folder of ``model``, assembling and converting it on first use."""
+    """Return the HF folder of ``model``, assembling and converting it on first use.
+
+    Two Fathoms starting at once (two editors on a new machine) would both convert, and the
+    second's rename would delete the folder the first is already loading: a lock beside the
+    folder lets one convert while the other waits, then finds the folder done."""
     target = (root or cache_root()) / "models" / f"{model.name}-{model.sha256[:12]}"
-    marker = target / MARKER
-    if marker.is_file():
-        try:
-            if json.loads(marker.read_text())["sha256"] == model.sha256:
-                return target
-        except (ValueError, KeyError):
-            pass  # a damaged marker means a damaged folder: rebuild it below
-    parts = part_paths(model)
+    if _converted(model, target):
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(target.parent / f".{target.name}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        progress(f"Waiting for another Fathom process to finish converting {model.name}…")
+        lock.acquire()
+    try:
+        if not _converted(model, target):
+            _convert(model, target, progress)
+    finally:
+        lock.release()
+    return target
+
+
+def _converted(model: PackagedGguf, target: Path) -> bool:
+    marker = target / MARKER
+    if not marker.is_file():
+        return False
+    try:
+        return bool(json.loads(marker.read_text())["sha256"] == model.sha256)
+    except (ValueError, KeyError):
+        return False  # a damaged marker means a damaged folder: rebuild it
+
+
+def _convert(model: PackagedGguf, target: Path, progress: Progress) -> None:
+    parts = part_paths(model)
     # Build beside the target and rename at the end, so an interrupted conversion never
     # leaves a folder that looks complete.
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".convert-") as scratch:
@@ -246,4 +272,3 @@ def ensure_packaged_model(
         if target.exists():
             shutil.rmtree(target)
         hf_dir.rename(target)
-    return target

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import lzma
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,10 +29,16 @@ TOKENIZER = Path(__file__).resolve().parent / "data" / "qwen2.5-coder-tokenizer"
 TEST_CACHE = REPO / ".test-cache"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "model_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.model)
+        # The suite runs on two workers (``--dist loadgroup`` in pyproject.toml): a module's
+        # tests stay on one worker, so its module-scoped engine or editor starts once. A
+        # module that shares files in the checkout with another names a group of its own.
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else ""))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,7 +53,9 @@ def session_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (cache / "models").symlink_to(models, target_is_directory=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FATHOM_CACHE_DIR", str(cache))
-        patch.setenv("VLLM_CACHE_ROOT", str(TEST_CACHE / "vllm"))
+        # One per pytest-xdist worker: two engines starting at once would write the same files.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        patch.setenv("VLLM_CACHE_ROOT", str(TEST_CACHE / f"vllm-{worker}"))
         yield cache
 
 

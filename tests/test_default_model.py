@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,51 @@ def test_damaged_marker_is_not_trusted(tmp_path: Path):
     (folder / MARKER).write_text("{broken")
     with pytest.raises(ModelUnavailableError):  # it tries to rebuild, and the parts are missing
         ensure_packaged_model(fake, root=tmp_path)
+
+
+def test_a_second_process_waits_for_the_first_ones_conversion_and_uses_it(tmp_path: Path):
+    """Another process holds the conversion lock (two editors starting Fathom at once): this
+    one says it waits, converts nothing (its parts are missing, so converting would raise),
+    and returns the folder the other one finished."""
+    fake = fake_model(WeightPart("fathom-no-such-part", "1.0", "x/y.bin", 1, "0" * 64))
+    folder = tmp_path / "models" / f"fake-{fake.sha256[:12]}"
+    folder.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(folder.parent / f".{folder.name}.lock")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert holder.stdout.readline() == "held\n"
+        said: list[str] = []
+        result: list[Path] = []
+        waiter = threading.Thread(
+            target=lambda: result.append(ensure_packaged_model(fake, tmp_path, said.append))
+        )
+        waiter.start()
+        while not said and waiter.is_alive():
+            waiter.join(0.05)
+        assert said == ["Waiting for another Fathom process to finish converting fake…"]
+        assert waiter.is_alive()  # blocked on the lock, not converting
+        folder.mkdir()  # what the other process leaves when it is done
+        (folder / MARKER).write_text(json.dumps({"name": "fake", "sha256": fake.sha256}))
+        holder.stdin.close()
+        waiter.join()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result == [folder]
+    assert said == ["Waiting for another Fathom process to finish converting fake…"]
+
+
+HOLD_LOCK = """
+import sys
+import threading
+from filelock import FileLock
+lock = FileLock(sys.argv[1])
+lock.acquire()
+print("held", flush=True)
+sys.stdin.read()
+"""

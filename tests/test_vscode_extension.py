@@ -16,7 +16,8 @@ import pytest
 
 EXTENSION = Path(__file__).resolve().parents[1] / "editors" / "vscode"
 
-pytestmark = pytest.mark.model
+# Both VS Code modules build the extension into editors/vscode/: one worker runs them.
+pytestmark = [pytest.mark.model, pytest.mark.xdist_group("vscode-extension-build")]
 
 
 def _npm(script: str, timeout: float) -> subprocess.CompletedProcess[str]:

@@ -33,7 +33,8 @@ import pytest
 from fathom.edits.journal import EditJournal, Outcome
 from tests.conftest import DEMO, REPO, TEST_CACHE
 
-pytestmark = pytest.mark.model
+# Both VS Code modules build the extension into editors/vscode/: one worker runs them.
+pytestmark = [pytest.mark.model, pytest.mark.xdist_group("vscode-extension-build")]
 
 EXTENSION = REPO / "editors" / "vscode"
 EDITORS = REPO / ".editors"
