@@ -10,10 +10,11 @@ number type it computes in.
 - **Number type.** The default model's checkpoint is bfloat16. On an x86 CPU without AVX-512
   or AMX, oneDNN cannot build a bfloat16 matmul (vLLM logs "Failed to create oneDNN linear,
   fallback to torch linear"). On a 2-core AMD EPYC, torch's fallback gave a 501-token
-  prompt its first token after 37 s, float32 after 4.2 s (with every core; 20 s in bfloat16),
-  and the demo's edit took 15.6 instead of 33.7 s, for 17% slower decoding (twice the bytes
-  a token). There ``dtype="auto"`` becomes float32 (twice the weights' memory: 2 GB for the
-  0.5B). A dtype the user named is kept, as is ``auto`` on every other CPU.
+  prompt its first token after 35 s, float32 after 3.4 s (with every core; 18 s in bfloat16),
+  and the demo's edit took 13.2 instead of 29.3 s, for 19% slower decoding (twice the bytes
+  a token) and a 6 s longer engine start. There ``dtype="auto"`` becomes float32 (twice the
+  weights' memory: 2 GB for the 0.5B). A dtype the user named is kept, as is ``auto`` on
+  every other CPU.
 """
 
 from __future__ import annotations

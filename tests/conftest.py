@@ -4,7 +4,8 @@
   it starts; servers shared by a module or the session get the session's): no test reads or
   writes the user's ``~/.cache/fathom`` (nor vLLM's ``~/.cache/vllm``) or another test's index
   or journal. Converted models are the one thing shared: ``<cache>/models`` links to the
-  checkout's ``.test-cache/models`` (git-ignored), so the default model is converted once.
+  checkout's ``.test-cache/models`` (git-ignored), so the default model is converted once
+  (under a lock: the two workers may both ask first).
 - Plumbing tests count tokens with the real model's tokenizer, committed in
   ``tests/data/qwen2.5-coder-tokenizer`` (Apache-2.0, as the model), and need no model. A
   test that uses the model itself (the ``model_dir`` fixture) is marked ``model``, so
@@ -45,8 +46,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def session_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Caches for what starts before a test's own cache dir is set: a module- or
     session-scoped server inherits this environment, not the user's ``~/.cache/fathom``.
-    vLLM's own cache (compiled graphs, model info) goes to the checkout's test cache, not
-    ``~/.cache/vllm``."""
+    vLLM's own cache (compiled graphs, model info) goes to the checkout's test cache, one
+    folder per worker, not ``~/.cache/vllm``."""
     cache = tmp_path_factory.mktemp("fathom-session-cache")
     models = TEST_CACHE / "models"
     models.mkdir(parents=True, exist_ok=True)
