@@ -1,6 +1,6 @@
 """The suite runs on two pytest-xdist workers (pyproject.toml's ``addopts``), and a module's
-tests stay on one worker (tests/conftest.py groups them), so a module-scoped engine or editor
-starts once. The modules that start the real model come first."""
+tests stay on one worker (``--dist loadscope``), so a module-scoped engine or editor starts
+once. The modules that start the real model come first (tests/conftest.py orders them)."""
 
 from __future__ import annotations
 
