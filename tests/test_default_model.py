@@ -337,7 +337,6 @@ def test_a_second_process_waits_for_the_first_ones_conversion_and_uses_it(tmp_pa
 
 HOLD_LOCK = """
 import sys
-import threading
 from filelock import FileLock
 lock = FileLock(sys.argv[1])
 lock.acquire()
