@@ -14,9 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.vscode_package import package_vsix
-
-EXTENSION = Path(__file__).resolve().parents[1] / "editors" / "vscode"
+from tests.vscode_package import EXTENSION, package_vsix
 
 pytestmark = pytest.mark.model
 
