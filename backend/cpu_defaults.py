@@ -15,6 +15,11 @@ number type it computes in.
   a token) and a 6 s longer engine start. There ``dtype="auto"`` becomes float32 (twice the
   weights' memory: 2 GB for the 0.5B). A dtype the user named is kept, as is ``auto`` on
   every other CPU.
+- **KV block size.** The engine's prefix cache reuses whole blocks of KV cache, and vLLM's
+  CPU build makes a block 128 tokens. A keystroke in an inline completion changes the prompt
+  at the cursor, so up to 127 tokens before it were computed again. Its CPU attention takes
+  any multiple of 32, so Fathom asks for 32 (``block_size`` in the settings wins). MLA models
+  keep vLLM's choice: its CPU MLA kernel runs on 16-token blocks only.
 """
 
 from __future__ import annotations
@@ -22,10 +27,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from fathom.backend.model_info import ModelInfo
+
 # Machines with at most this many usable cores reserve none for vLLM's scheduler.
 SMALL_MACHINE_CORES = 2
 # x86 flags with which oneDNN builds bfloat16 matmuls (natively or through AVX-512).
 BF16_MATMUL_FLAGS = frozenset({"avx512f", "avx512_bf16", "amx_bf16"})
+# Tokens a KV block: the smallest block vLLM's CPU attention takes (any multiple of 32).
+CPU_BLOCK_TOKENS = 32
 
 
 def usable_cores() -> int:
@@ -65,3 +74,11 @@ def cpu_dtype(requested: str, cpuinfo: str | None = None) -> str:
     if requested == "auto" and flags is not None and not flags & BF16_MATMUL_FLAGS:
         return "float32"
     return requested
+
+
+def cpu_block_size(info: ModelInfo | None) -> int | None:
+    """The KV block size to ask vLLM's CPU build for (None: its own choice), for the model
+    ``info`` describes (None where it is not a local folder)."""
+    if info is not None and "kv_lora_rank" in info.config:  # MLA
+        return None
+    return CPU_BLOCK_TOKENS

@@ -20,7 +20,7 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, override
 
-from fathom.backend.cpu_defaults import cpu_dtype, cpu_engine_environment
+from fathom.backend.cpu_defaults import cpu_block_size, cpu_dtype, cpu_engine_environment
 from fathom.backend.model_info import ModelInfo, SettingsError, local_model_info
 
 DEFAULT_MODEL = "default"  # the packaged Qwen2.5-Coder-0.5B-Instruct (backend/default_model.py)
@@ -68,6 +68,8 @@ class VllmSettings:
     # vLLM's default; the GPU defaults raise it where that was measured (backend/gpu_defaults.py).
     cuda_graph_max_tokens: int | None = None
     kv_cache_dtype: str = "auto"
+    # Tokens a KV block, the prefix cache's unit. None: 32 on the CPU (cpu_defaults.py), vLLM's.
+    block_size: int | None = None
     # On vLLM's CPU build, gpu_memory_utilization reserves a fraction of a NUMA node's RAM and
     # refuses to start when an editor, a browser and the LSP client already use it; an
     # explicit KV-cache size starts anywhere. 1 GiB holds ~85K tokens of the 0.5B default.
@@ -132,6 +134,8 @@ class VllmSettings:
             raise SettingsError("max_num_batched_tokens must be positive.")
         if self.cuda_graph_max_tokens is not None and self.cuda_graph_max_tokens < 1:
             raise SettingsError("cuda_graph_max_tokens must be positive.")
+        if self.block_size is not None and self.block_size < 1:
+            raise SettingsError("block_size must be positive.")
         if self.speculative not in SPECULATIVE_MODES:
             raise SettingsError(
                 f"speculative {self.speculative!r} is not one of {', '.join(SPECULATIVE_MODES)}."
@@ -247,6 +251,11 @@ class VllmSettings:
             kwargs["kv_cache_memory_bytes"] = self.kv_cache_memory_bytes
         elif on_cpu:
             kwargs["kv_cache_memory_bytes"] = self.cpu_kv_cache_memory_bytes
+        block = self.block_size
+        if block is None and on_cpu:
+            block = cpu_block_size(self.model_info or local_model_info(model_path))
+        if block is not None:
+            kwargs["block_size"] = block
         if self.max_num_batched_tokens is not None:
             kwargs["max_num_batched_tokens"] = self.max_num_batched_tokens
         if self.disable_custom_all_reduce:

@@ -216,7 +216,7 @@ async def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[
 
 def _engine(args: argparse.Namespace) -> RecordingEngine | ForcedLengthEngine:
     if not args.lengths:
-        return RecordingEngine(VllmSettings(model=args.model))
+        return RecordingEngine(VllmSettings(model=args.model, block_size=args.block_size))
     from fathom.backend.gpu_defaults import detect_gpus, gpu_settings_for
 
     lengths = [
@@ -285,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests-out", help="where a CPU run writes its engine requests")
     parser.add_argument("--out", help="folder for the results (default bench/results)")
+    parser.add_argument(
+        "--block-size", type=int, help="KV block tokens on the CPU (default: Fathom's, 32)"
+    )
     args = parser.parse_args(argv)
     if args.out:
         common.RESULTS = Path(args.out)
@@ -293,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.requests_out).write_text(json.dumps(asked))
     figures, table = summarize(rows)
     figures["settings"] = {"model": args.model, "forced_lengths": bool(args.lengths), "lines": args.lines,
-                           "keys": args.keys, "blocks": args.blocks,
+                           "keys": args.keys, "blocks": args.blocks, "block_size": args.block_size,
                            "fathom_decode_env": common.fathom_decode_env()}  # fmt: skip
     figures["requests"] = rows
     common.write_results(f"completion_latency_{args.label}", figures, table, NOTES)

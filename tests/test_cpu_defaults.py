@@ -3,18 +3,29 @@
 - On a machine of two usable cores or fewer it reserves none for its scheduler (the model gets
   them all); on larger ones vLLM keeps its own choice; a value in the environment wins.
 - On an x86 CPU without AVX-512 or AMX, ``dtype="auto"`` becomes float32; a named dtype stays.
+- KV blocks of 32 tokens (vLLM's CPU build makes them 128), except for MLA models; a
+  ``block_size`` in the settings wins.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from fathom.backend import cpu_defaults
-from fathom.backend.cpu_defaults import cpu_dtype, cpu_engine_environment, usable_cores, x86_flags
-from fathom.backend.vllm_settings import VllmSettings
+from fathom.backend.cpu_defaults import (
+    CPU_BLOCK_TOKENS,
+    cpu_block_size,
+    cpu_dtype,
+    cpu_engine_environment,
+    usable_cores,
+    x86_flags,
+)
+from fathom.backend.model_info import SettingsError, inspect_model
+from fathom.backend.vllm_settings import VllmSettings, structure_overrides
 from fathom.cli.main import main
 
 RESERVE_NONE = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
@@ -78,3 +89,26 @@ def test_the_cpu_engine_asks_for_the_machine_dtype(monkeypatch):
     assert named["dtype"] == "bfloat16"
     monkeypatch.setattr(cpu_defaults, "x86_flags", lambda cpuinfo=None: x86_flags(XEON))
     assert VllmSettings().engine_kwargs("/m", on_cpu=True)["dtype"] == "auto"
+
+
+def test_the_cpu_engine_asks_for_32_token_blocks_unless_told_otherwise(tmp_path):
+    assert CPU_BLOCK_TOKENS == 32
+    assert VllmSettings().engine_kwargs("/m", on_cpu=True)["block_size"] == 32
+    assert "block_size" not in VllmSettings().engine_kwargs("/m", on_cpu=False)  # a GPU: vLLM's
+    for where in (True, False):
+        assert VllmSettings(block_size=64).engine_kwargs("/m", on_cpu=where)["block_size"] == 64
+    # An MLA model (DeepSeek-V2-Lite's attention) keeps vLLM's own choice, 16 on the CPU.
+    mla = {"model_type": "deepseek_v2", "kv_lora_rank": 512, "qk_rope_head_dim": 64}
+    assert cpu_block_size(inspect_model(mla)) is None
+    assert cpu_block_size(inspect_model({"model_type": "qwen2"})) == 32
+    assert cpu_block_size(None) == 32  # not a local folder: nothing says it is MLA
+    (tmp_path / "config.json").write_text(json.dumps(mla))
+    assert "block_size" not in VllmSettings().engine_kwargs(str(tmp_path), on_cpu=True)
+
+
+def test_a_wrong_block_size_is_a_clear_error():
+    with pytest.raises(SettingsError, match="block_size must be positive"):
+        VllmSettings(block_size=0)
+    with pytest.raises(SettingsError, match="block_size must be a whole number"):
+        structure_overrides({"block_size": "32"})
+    assert structure_overrides({"block_size": 64}) == {"block_size": 64}

@@ -322,6 +322,7 @@ def test_cpu_default_engine_kwargs_are_unchanged():
         "kv_cache_dtype": "auto",
         "disable_log_stats": False,
         "kv_cache_memory_bytes": 1 << 30,
+        "block_size": 32,  # backend/cpu_defaults.py: the prefix cache's unit
     }
     extra = VllmSettings(extra={"load_format": "dummy", "seed": 3}).engine_kwargs("/m")
     assert extra["load_format"] == "dummy" and extra["seed"] == 3
@@ -470,7 +471,7 @@ def test_serve_command_says_off_for_default_on_switches():
     argv = serve_command(VllmSettings(enable_prefix_caching=False), "h", 1, model_path="/m")
     assert "--no-enable-prefix-caching" in argv
     argv = serve_command(VllmSettings(), "h", 1, model_path="/m", on_cpu=True, extra_args=["-x"])
-    assert argv[-3:] == ["--kv-cache-memory-bytes", str(1 << 30), "-x"]
+    assert argv[-5:] == ["--kv-cache-memory-bytes", str(1 << 30), "--block-size", "32", "-x"]
 
 
 def _vllm_serve_parser():

@@ -7,6 +7,7 @@ import dataclasses
 import os
 import shutil
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -253,3 +254,23 @@ async def test_on_a_small_machine_the_model_gets_every_core(engine):
             with contextlib.suppress(OSError):  # a thread that ended meanwhile
                 bound |= os.sched_getaffinity(int(task.name))
         assert {_physical_core(cpu) for cpu in bound} == {_physical_core(cpu) for cpu in usable}
+
+
+@pytest.mark.model
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_prompt_sent_again_is_computed_again_only_from_its_last_32_token_block(engine):
+    """backend/cpu_defaults.py: on the CPU the KV cache is kept in blocks of 32 tokens, where
+    vLLM makes them 128, and the prefix cache reuses whole blocks only. The prompt is padded
+    until 128-token blocks would leave 64 or more of its tokens to compute again."""
+    text = f"# {uuid.uuid4().hex}\n" + "def add_one(x):\n    return x + 1\n\n" * 20
+    while (engine.prompt_tokens([ChatMessage("user", text)]) - 1) % 128 < 64:
+        text += " pad"
+    length = engine.prompt_tokens([ChatMessage("user", text)])
+    first, second = GenerationStats(), GenerationStats()
+    for stats in (first, second):
+        async for _ in engine.stream(_ask(text, 1), stats):
+            pass
+    assert first.prompt_tokens == second.prompt_tokens == length
+    # vLLM computes at least the last token, and caches whole blocks before it.
+    assert second.cached_prompt_tokens == (length - 1) // 32 * 32
+    assert second.cached_prompt_tokens > first.cached_prompt_tokens
