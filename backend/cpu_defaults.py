@@ -1,5 +1,5 @@
-"""What vLLM's CPU build is asked for on this machine: the cores the model runs on and the
-number type it computes in.
+"""What vLLM's CPU build is asked for on this machine: the cores the model runs on, the
+number type it computes in and the size of the KV cache's blocks.
 
 - **Cores.** vLLM's CPU worker binds its OpenMP threads to the usable cores less those it
   reserves for the engine's scheduler process (``VLLM_CPU_NUM_OF_RESERVED_CPU``; one on x86
@@ -17,7 +17,8 @@ number type it computes in.
   every other CPU.
 - **KV block size.** The engine's prefix cache reuses whole blocks of KV cache, and vLLM's
   CPU build makes a block 128 tokens. A keystroke in an inline completion changes the prompt
-  at the cursor, so up to 127 tokens before it were computed again. Its CPU attention takes
+  at the cursor, so besides the text after the cursor up to 127 tokens before it were
+  computed again on every keystroke. Its CPU attention takes
   any multiple of 32, so Fathom asks for 32 (``block_size`` in the settings wins). On a 2-core
   AMD EPYC a keystroke then computed a median 250 tokens again instead of 317, and single-line
   suggestions took 0.83 of the time (2.4 against 2.9 s at the median,
