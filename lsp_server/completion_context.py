@@ -8,11 +8,14 @@ the file, BM25 on the query, nearness of paths), with the code around the cursor
 query: the lines of the cursor's aligned block and the one above it
 (:data:`pipeline.completion.WINDOW_STEP`), the cursor's own line left out. Typing on a line
 then changes no query, the same chunks come back, the prompt's head stays the same and the
-engine's prefix cache holds. The ranking runs again when the cursor moves to another line
-(cached per query). On Django's utils/text.py the chunks shown changed for 57 of 468 moves
-one line down within a block and for 26 of 31 into the next block
-(bench/results/completion_related_stability.md); after a change the engine computes the
-prompt again from the first chunk that changed.
+engine's prefix cache holds. Another line of the same block leaves the query almost as it
+was (two lines differ), yet ranked again it gave other chunks for 57 of 468 moves one line
+down on Django's utils/text.py, and the engine computed the prompt again from the first chunk
+that changed. So a query within :data:`NEAR_LINES` lines of the last one ranked for the file
+takes that ranking (:class:`RelatedCache`): then none of those moves changed the chunks,
+while 26 of 31 moves into the next block did, as before
+(bench/results/completion_related_stability.md). Typing a few lines makes the query move
+farther, and the ranking runs again.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 
@@ -37,6 +40,9 @@ from fathom.pipeline.completion import WINDOW_STEP, CompletionEngine
 RELATED_CHUNKS = 16
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _CACHED_QUERIES = 32
+# A query this many lines from the last one ranked for a file takes its ranking: a quarter of
+# a query's 2 * WINDOW_STEP lines. The cursor moving within its block changes two.
+NEAR_LINES = 8
 # Token counts kept: a request's related chunks (RELATED_CHUNKS) and its few windows, for the
 # last several requests.
 _CACHED_COUNTS = 256
@@ -97,17 +103,23 @@ def ranked_related(
 
 
 class RelatedCache:
-    """Ranked chunks by (root, file, query), the most recent :data:`_CACHED_QUERIES` kept.
-    Dropped whole when an index changes (``clear``)."""
+    """Ranked chunks by (root, file, query), the most recent :data:`_CACHED_QUERIES` kept;
+    a query within ``near_lines`` lines of the last one ranked for its file gets that one's
+    chunks. Dropped for a root when another index of it is given."""
 
-    def __init__(self) -> None:
+    def __init__(self, near_lines: int = NEAR_LINES) -> None:
         self._cache: OrderedDict[tuple[Path, str, str], Related] = OrderedDict()
         self._repositories: dict[Path, int] = {}  # root -> id() of the repository cached for
+        self._last_ranked: dict[tuple[Path, str], str] = {}  # (root, file) -> its last query
+        self._near_lines = near_lines
 
     def get(self, repository: Repository, relative: str, query: str) -> Related | None:
         root = repository.root
         if self._repositories.get(root) != id(repository):
             return None
+        last = self._last_ranked.get((root, relative))
+        if last is not None and query_lines_apart(query, last) <= self._near_lines:
+            query = last  # the same query too: 0 lines apart
         found = self._cache.get((root, relative, query))
         if found is not None:
             self._cache.move_to_end((root, relative, query))
@@ -121,8 +133,16 @@ class RelatedCache:
                 del self._cache[key]
             self._repositories[root] = id(repository)
         self._cache[(root, relative, query)] = related
+        self._last_ranked[(root, relative)] = query
         while len(self._cache) > _CACHED_QUERIES:
             self._cache.popitem(last=False)
+
+
+def query_lines_apart(one: str, other: str) -> int:
+    """The lines in one query and not the other, counted both ways (a line changed counts
+    twice: its old and its new text)."""
+    a, b = Counter(split_lines(one)), Counter(split_lines(other))
+    return (a - b).total() + (b - a).total()
 
 
 def _held_back(written: str) -> int:

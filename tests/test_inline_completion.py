@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from fathom.edits.journal import CompletionCounts, EditJournal
-from fathom.lsp_server.completion_context import RedactedCompletions, completion_query
+from fathom.lsp_server.completion_context import (
+    NEAR_LINES,
+    RedactedCompletions,
+    RelatedCache,
+    completion_query,
+    query_lines_apart,
+)
 from tests.openai_stub import COMPLETIONS, Reply, StubServer, completion_reply
 from tests.raw_client import EDITOR_CAPABILITIES, RawClient
 from tests.tiny_tokenizer import make_tokenizer
@@ -340,6 +346,40 @@ def test_typing_on_the_cursor_line_ranks_for_the_same_query():
     assert "line_40" not in query and "line_16" in query and "line_47" in query
     assert "line_15" not in query and "line_48" not in query  # the block above, and this one
     assert completion_query(text, 50) != query  # another block
+
+
+class Indexed:
+    """What RelatedCache reads of a repository: its root (and which object it is)."""
+
+    root = Path("/repo")
+
+
+def test_another_line_of_the_block_takes_the_last_ranking_until_the_code_moves_on():
+    """lsp_server/completion_context.py: ranked again, a query one line down gave other chunks
+    for 57 of 468 moves (bench/results/completion_related_stability.md), and the engine
+    computed the prompt again; a query a few lines from the last ranked one takes its chunks."""
+    lines = [f"line_{n} = {n}\n" for n in range(80)]
+    text = "".join(lines)
+    repository, ranked = Indexed(), [("other.py", "def helper(): ...\n")]
+    cache = RelatedCache()
+    cache.put(repository, "a.py", completion_query(text, 40), ranked)
+    for line in range(32, 48):  # every line of the block: two lines apart
+        assert query_lines_apart(completion_query(text, line), completion_query(text, 40)) <= 2
+        assert cache.get(repository, "a.py", completion_query(text, line)) == ranked
+    assert cache.get(repository, "a.py", completion_query(text, 48)) is None  # the next block
+    assert cache.get(repository, "b.py", completion_query(text, 41)) is None  # another file
+    # Lines typed in the block move the query on: past NEAR_LINES it is ranked again.
+    typed = [*lines]
+    for n in range(33, 40):
+        typed[n] = f"renamed_{n} = compute({n})\n"
+    moved = completion_query("".join(typed), 41)
+    assert query_lines_apart(moved, completion_query(text, 40)) > NEAR_LINES
+    assert cache.get(repository, "a.py", moved) is None
+    # near_lines=0: every query is ranked for itself (the cache before).
+    exact = RelatedCache(near_lines=0)
+    exact.put(repository, "a.py", completion_query(text, 40), ranked)
+    assert exact.get(repository, "a.py", completion_query(text, 41)) is None
+    assert exact.get(repository, "a.py", completion_query(text, 40)) == ranked
 
 
 class Clock:
