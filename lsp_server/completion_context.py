@@ -40,8 +40,8 @@ from fathom.pipeline.completion import WINDOW_STEP, CompletionEngine
 RELATED_CHUNKS = 16
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _CACHED_QUERIES = 32
-# A query this many lines from the last one ranked for a file takes its ranking: a quarter of
-# a query's 2 * WINDOW_STEP lines. The cursor moving within its block changes two.
+# A query at most this many lines from the last one ranked for a file takes its ranking: a
+# quarter of a query's 2 * WINDOW_STEP lines. The cursor moving within its block changes two.
 NEAR_LINES = 8
 # Token counts kept: a request's related chunks (RELATED_CHUNKS) and its few windows, for the
 # last several requests.
