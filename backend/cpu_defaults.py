@@ -22,8 +22,8 @@ number type it computes in and the size of the KV cache's blocks.
   any multiple of 32, so Fathom asks for 32 (``block_size`` in the settings wins). On a 2-core
   AMD EPYC a keystroke then computed a median 250 tokens again instead of 317, and single-line
   suggestions took 0.83 of the time (2.4 against 2.9 s at the median,
-  bench/results/completion_block_size_cpu.md). MLA models keep vLLM's choice: its CPU MLA
-  kernel runs on 16-token blocks only.
+  bench/results/completion_block_size_cpu.md). MLA models keep vLLM's choice: its reference
+  CPU MLA kernel runs on 16-token blocks only.
 """
 
 from __future__ import annotations

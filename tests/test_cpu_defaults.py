@@ -97,7 +97,8 @@ def test_the_cpu_engine_asks_for_32_token_blocks_unless_told_otherwise(tmp_path)
     assert "block_size" not in VllmSettings().engine_kwargs("/m", on_cpu=False)  # a GPU: vLLM's
     for where in (True, False):
         assert VllmSettings(block_size=64).engine_kwargs("/m", on_cpu=where)["block_size"] == 64
-    # An MLA model (DeepSeek-V2-Lite's attention) keeps vLLM's own choice, 16 on the CPU.
+    # An MLA model (DeepSeek-V2-Lite's attention) keeps vLLM's own choice (16 for its
+    # reference CPU MLA kernel).
     mla = {"model_type": "deepseek_v2", "kv_lora_rank": 512, "qk_rope_head_dim": 64}
     assert cpu_block_size(inspect_model(mla)) is None
     assert cpu_block_size(inspect_model({"model_type": "qwen2"})) == 32
