@@ -112,8 +112,12 @@ class ForcedLengthEngine(VllmEngine):
         return self._forced(prompt, request_id, stats)
 
 
-def _typing_requests(lines: int, keys: int, blocks: int) -> list[dict[str, Any]]:
-    """(kind, text, line, character) of each request, in the order they are sent."""
+def _typing_requests(
+    lines: int, keys: int, blocks: int, consecutive: bool = False
+) -> list[dict[str, Any]]:
+    """(kind, text, line, character) of each request, in the order they are sent. With
+    ``consecutive``, the lines typed are the stretch of ``lines`` candidate lines that spans
+    the fewest lines of the file, instead of lines spread over it."""
     import random
 
     from bench.completion_holes import holes_in, pick_holes, project_roots
@@ -125,8 +129,13 @@ def _typing_requests(lines: int, keys: int, blocks: int) -> list[dict[str, Any]]
         if hole.kind == "line" and len(hole.expected) >= keys
     ]
     step = max(1, len(candidates) // lines)
+    chosen = candidates[::step][:lines]
+    if consecutive:
+        starts = range(max(1, len(candidates) - lines + 1))
+        first = min(starts, key=lambda i: candidates[i + lines - 1].line - candidates[i].line)
+        chosen = candidates[first : first + lines]
     requests = []
-    for hole in candidates[::step][:lines]:
+    for hole in chosen:
         # Start from the line emptied to its indentation, whatever cut the hole drew.
         full = hole.text.splitlines(keepends=True)
         content = full[hole.line][: hole.character] + hole.expected
@@ -175,11 +184,13 @@ async def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[
     assert found.format is not None, found.reason
     fingerprint = engine_fingerprint(engine)
     repository, _stats, _notes = index_repository(root, engine, fingerprint)
-    rules, cache, completer = IgnoreRules(root), RelatedCache(), RedactedCompletions(engine)
+    rules, completer = IgnoreRules(root), RedactedCompletions(engine)
+    cache = RelatedCache() if args.near_lines is None else RelatedCache(args.near_lines)
     count_tokens = cached_counter(engine.count_tokens)
     rows: list[dict[str, Any]] = []
     try:
-        for number, request in enumerate(_typing_requests(args.lines, args.keys, args.blocks)):
+        typing = _typing_requests(args.lines, args.keys, args.blocks, args.consecutive)
+        for number, request in enumerate(typing):
             text, line = request["text"], request["line"]
             stats = GenerationStats()
             started = time.perf_counter()
@@ -266,6 +277,12 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[tuple[st
     figures["typing_prefix_cache_hit"] = round(cached / prompt, 4) if prompt else None
     table.append(("prefix-cache hit over the typing (cached / prompt tokens)",
                   f"{cached} / {prompt} = {cached / max(prompt, 1):.1%}"))  # fmt: skip
+    firsts = [row["latency_s"] * 1000 for row in typing if row["keystroke"] == 0]
+    if firsts:
+        figures["first_keystroke_p50_ms"] = round(percentile(firsts, 50), 1)
+        figures["first_keystroke_max_ms"] = round(max(firsts), 1)
+        table.append((f"first keystroke on a line p50 / max ({len(firsts)} lines)",
+                      f"{percentile(firsts, 50):.0f} ms / {max(firsts):.0f} ms"))  # fmt: skip
     if "shown" in rows[0]:
         shown = sum(row["shown"] for row in rows)
         figures["shown"] = shown
@@ -288,6 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--block-size", type=int, help="KV block tokens on the CPU (default: Fathom's, 32)"
     )
+    parser.add_argument(
+        "--consecutive", action="store_true", help="type one stretch of lines, not spread lines"
+    )
+    parser.add_argument(
+        "--near-lines", type=int, help="RelatedCache's near_lines (default: the server's)"
+    )
     args = parser.parse_args(argv)
     if args.out:
         common.RESULTS = Path(args.out)
@@ -297,9 +320,23 @@ def main(argv: list[str] | None = None) -> int:
     figures, table = summarize(rows)
     figures["settings"] = {"model": args.model, "forced_lengths": bool(args.lengths), "lines": args.lines,
                            "keys": args.keys, "blocks": args.blocks, "block_size": args.block_size,
+                           "consecutive": args.consecutive, "near_lines": args.near_lines,
                            "fathom_decode_env": common.fathom_decode_env()}  # fmt: skip
     figures["requests"] = rows
-    common.write_results(f"completion_latency_{args.label}", figures, table, NOTES)
+    notes = NOTES
+    if args.consecutive or args.lines != 8 or args.keys != 8 or args.blocks != 8:
+        notes += (
+            f"\n\nThis run: {args.lines} lines"
+            + (" in one stretch (--consecutive)" if args.consecutive else "")
+            + f", {args.keys} keystrokes each, {args.blocks} function bodies"
+            + (
+                f", RelatedCache(near_lines={args.near_lines})"
+                if args.near_lines is not None
+                else ""
+            )
+            + "."
+        )
+    common.write_results(f"completion_latency_{args.label}", figures, table, notes)
     return 0
 
 
