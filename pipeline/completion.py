@@ -259,8 +259,14 @@ def prompt_window(
     """The text before and after the cursor the prompt shows: whole lines within the
     budget's lines and tokens (measured with the model's ``count_tokens``)."""
     lines = _document_lines(site.text)
-    # Before: starts on a multiple of WINDOW_STEP, at most prefix_lines above the cursor.
-    start = max(0, site.line - budget.prefix_lines)
+    # Before: starts on a multiple of WINDOW_STEP, at most prefix_lines above the cursor, and
+    # the same for every line of the cursor's block of WINDOW_STEP lines. The related code's
+    # query moves with that block (lsp_server/completion_context.py), so the prompt's head
+    # changes on the block's first line only; a start that moved one line later made the
+    # engine compute the prompt again on the next line too (bench/results/
+    # completion_latency_cpu-0.5b-consecutive*.md).
+    last_of_block = (site.line // WINDOW_STEP + 1) * WINDOW_STEP - 1
+    start = max(0, last_of_block - budget.prefix_lines)
     start = -(-start // WINDOW_STEP) * WINDOW_STEP
     start = min(start, site.line)
     prefix = "".join(lines[start : site.line]) + site.line_before

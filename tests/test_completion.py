@@ -182,6 +182,22 @@ def test_prompt_window_is_aligned_so_new_lines_keep_its_start() -> None:
     assert len(starts) <= 2  # moves at most once over a stretch of WINDOW_STEP lines
 
 
+def test_prompt_window_starts_where_the_related_code_query_moves_on() -> None:
+    """The window's start changes on the first line of a block, where the related code's
+    query changes too: a start that moved a line later cost the engine a second prompt."""
+    lines = [f"v{i} = {i}\n" for i in range(300)]
+    for prefix_lines in (40, 96, 100):
+        budget = CompletionBudget(prefix_lines=prefix_lines, prefix_tokens=10_000)
+        starts = {}
+        for cursor in range(150, 260):
+            site = completion_site("".join(lines), cursor, 0, "python")
+            prefix, _ = prompt_window(site, words, budget)
+            assert prefix.count("\n") <= prefix_lines
+            starts[cursor] = prefix.split("\n", 1)[0]
+        moved = [c for c in range(151, 260) if starts[c] != starts[c - 1]]
+        assert moved and all(c % WINDOW_STEP == 0 for c in moved), (prefix_lines, moved)
+
+
 def test_prompt_window_keeps_to_the_token_budget(counter: Any) -> None:
     text = "".join(f"value_{i} = compute({i}, 'x' * {i})\n" for i in range(300))
     site = completion_site(text, 250, 0, "python")
