@@ -263,8 +263,8 @@ def prompt_window(
     # the same for every line of the cursor's block of WINDOW_STEP lines. The related code's
     # query moves with that block (lsp_server/completion_context.py), so the prompt's head
     # changes on the block's first line only; a start that moved one line later made the
-    # engine compute the prompt again on the next line too (bench/results/
-    # completion_latency_cpu-0.5b-consecutive*.md).
+    # engine compute the prompt again on the next line too
+    # (bench/results/completion_consecutive_cpu.md).
     last_of_block = (site.line // WINDOW_STEP + 1) * WINDOW_STEP - 1
     start = max(0, last_of_block - budget.prefix_lines)
     start = -(-start // WINDOW_STEP) * WINDOW_STEP
