@@ -307,8 +307,9 @@ def test_full_deepseek_v3_fits_8_h200_not_8_h100(dsv3_full):
 
 
 # -- what vLLM gets ------------------------------------------------------------------------
-def test_cpu_default_engine_kwargs_are_unchanged():
-    # Existing callers construct VllmSettings(model=..., max_model_len=...) and get this.
+def test_default_settings_give_vllm_these_kwargs_on_the_cpu():
+    # Callers construct VllmSettings(model=..., max_model_len=...) and get exactly this:
+    # a key added or changed here changes every CPU engine Fathom starts.
     kwargs = VllmSettings(model="m", max_model_len=4096).engine_kwargs("/m", on_cpu=True)
     # "auto", or float32 on an x86 CPU that builds no bfloat16 matmul (test_cpu_defaults.py)
     assert kwargs.pop("dtype") == cpu_dtype("auto")
