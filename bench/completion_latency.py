@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import sys
 import time
@@ -194,11 +195,10 @@ async def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[
             text, line = request["text"], request["line"]
             stats = GenerationStats()
             started = time.perf_counter()
-            query = completion_query(text, line)
-            related = cache.get(repository, request["path"], query)
-            if related is None:
-                related = ranked_related(repository, rules, request["path"], query)
-                cache.put(repository, request["path"], query, related)
+            related = cache.get_or_rank(
+                repository, request["path"], completion_query(text, line),
+                functools.partial(ranked_related, repository, rules, request["path"]),
+            )  # fmt: skip
             result = await complete(
                 completer, found.format, text, line, request["character"],
                 language=language_of(Path(request["path"])), count_tokens=count_tokens,

@@ -55,16 +55,18 @@ def main() -> int:
         "context_tokens": budget,
     }
     rows = []
+    ranked: list[str] = []  # the queries ranked, by both caches
+
+    def rank(query: str) -> list[tuple[str, str]]:
+        ranked.append(query)
+        return ranked_related(repository, rules, DOCUMENT, query)
+
     for label, near in (("ranked for every query", 0), ("the server's cache", NEAR_LINES)):
-        cache, shown, rankings = RelatedCache(near_lines=near), [], 0
+        cache, shown, before = RelatedCache(near_lines=near), [], len(ranked)
         for line in range(len(text.splitlines())):
-            query = completion_query(text, line)
-            related = cache.get(repository, DOCUMENT, query)
-            if related is None:
-                related = ranked_related(repository, rules, DOCUMENT, query)
-                cache.put(repository, DOCUMENT, query, related)
-                rankings += 1
+            related = cache.get_or_rank(repository, DOCUMENT, completion_query(text, line), rank)
             shown.append(select_related(related, counter.count_tokens, budget, exclude=DOCUMENT))
+        rankings = len(ranked) - before
         moves = {"within a block": [0, 0], "into the next block": [0, 0]}
         for line in range(len(shown) - 1):
             within = line // WINDOW_STEP == (line + 1) // WINDOW_STEP

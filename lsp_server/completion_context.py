@@ -137,6 +137,17 @@ class RelatedCache:
         while len(self._cache) > _CACHED_QUERIES:
             self._cache.popitem(last=False)
 
+    def get_or_rank(
+        self, repository: Repository, relative: str, query: str, rank: Callable[[str], Related]
+    ) -> Related:
+        """The chunks cached for ``query`` (or for a near one, as :meth:`get`), else
+        ``rank(query)``'s, cached. An exception from ``rank`` leaves the cache as it was."""
+        found = self.get(repository, relative, query)
+        if found is None:
+            found = rank(query)
+            self.put(repository, relative, query, found)
+        return found
+
 
 def query_lines_apart(one: str, other: str) -> int:
     """The lines in one query and not the other, counted both ways (a line changed counts

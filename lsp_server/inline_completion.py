@@ -214,19 +214,18 @@ class InlineCompletions:
         repository = ls.indexes.repositories.get(root)
         if repository is None:
             return []
-        query = completion_query(text, line)
-        found = self._related.get(repository, relative, query)
-        if found is not None:
-            return found
-        try:
+
+        def rank(query: str) -> Related:
             ls.document_sync.flush()  # what was typed in other files since the last ranking
             open_files = ls.document_sync.open_files(root)
-            found = ranked_related(repository, rules, relative, query, open_files)
+            return ranked_related(repository, rules, relative, query, open_files)
+
+        query = completion_query(text, line)
+        try:
+            return self._related.get_or_rank(repository, relative, query, rank)
         except Exception as exc:  # the context is a help: a completion goes on without it
             self._say(f"ranking the related code failed ({exc!r})", types.MessageType.Warning)
             return []
-        self._related.put(repository, relative, query, found)
-        return found
 
     async def _complete(self, params: types.InlineCompletionParams) -> Any:
         ls = self._ls
